@@ -1,0 +1,42 @@
+#include "proto/axl_error.h"
+
+#include <stdio.h>
+
+const char *axl_strerror(int code)
+{
+    switch (code) {
+    case AXL_OK:
+        return "success";
+#define AXL_ERR_STR(name, value, msg)                                                        \
+    case AXL_##name:                                                                         \
+        return msg;
+        AXL_ERRNO_MAP(AXL_ERR_STR)
+#undef AXL_ERR_STR
+    }
+    return "unknown error";
+}
+
+const char *axl_err_name(int code)
+{
+    switch (code) {
+    case AXL_OK:
+        return "AXL_OK";
+#define AXL_ERR_NAME(name, value, msg)                                                       \
+    case AXL_##name:                                                                         \
+        return "AXL_" #name;
+        AXL_ERRNO_MAP(AXL_ERR_NAME)
+#undef AXL_ERR_NAME
+    }
+    return "AXL_EUNKNOWN";
+}
+
+int axl_fail(axl_errbuf *eb, int code, const char *fmt, ...)
+{
+    if (eb != NULL) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(eb->msg, sizeof(eb->msg), fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
