@@ -1,0 +1,353 @@
+/* generate.c - one generation: Sobol or GP-LogEI candidates from an immutable snapshot. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/model/model_internal.h"
+
+void axl_model_options_default(axl_model_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->gp.prior = AXL_PRIOR_GAMMA;
+    o->gp.min_noise = 1e-6;
+    o->gp.n_starts = 3;
+    o->gp.max_iter = 100;
+    o->n_raw = 1024;
+    o->n_restarts = 12;
+    o->max_qn_iter = 60;
+}
+
+static uint64_t hash3(uint64_t a, uint64_t b, uint64_t c)
+{
+    uint64_t s = a ^ 0x6a09e667f3bcc909ULL;
+    uint64_t h = axl__mix64(&s);
+    s ^= b * 0xbb67ae8584caa73bULL;
+    h ^= axl__mix64(&s);
+    s ^= c * 0x3c6ef372fe94f82bULL;
+    return h ^ axl__mix64(&s);
+}
+
+/* The points a new candidate must differ from: observed, pending, and the ones this
+ * call has produced so far. */
+typedef struct seen {
+    const axl_space *s;
+    const double *X, *P, *C;
+    size_t nx, np, *nc;
+} seen;
+
+static int is_seen(const seen *z, const double *x)
+{
+    size_t i, n = z->s->n_params;
+    for (i = 0; i < z->nx; i++)
+        if (axl_space_same_point(z->s, x, z->X + i * n))
+            return 1;
+    for (i = 0; i < z->np; i++)
+        if (axl_space_same_point(z->s, x, z->P + i * n))
+            return 1;
+    for (i = 0; i < *z->nc; i++)
+        if (axl_space_same_point(z->s, x, z->C + i * n))
+            return 1;
+    return 0;
+}
+
+/* Draws from the scrambled Sobol sequence until want more new feasible points are
+ * found, advancing st->sobol_index past every point looked at. */
+static int gen_sobol(const axl_model_input *in, const axl__layout *lay, const seen *z,
+                     size_t want, axl_model_output *out)
+{
+    const size_t CH = 64, LIMIT = 100000;
+    size_t D = lay->D, np = in->space->n_params, looked = 0, i;
+    uint64_t seed = hash3(in->state->seed, in->step->seed, 0x50b01);
+    double *buf = malloc(CH * D * sizeof(double));
+    size_t target = out->n + want;
+    int rv = 0;
+
+    if (buf == NULL)
+        return AXL_ENOMEM;
+    while (out->n < target && looked < LIMIT) {
+        uint64_t first = out->state.sobol_index;
+        if ((rv = axl_sobol_fill((unsigned)D, seed, first, CH, buf)) != 0)
+            break;
+        for (i = 0; i < CH && out->n < target; i++) {
+            double *x = out->X + out->n * np;
+            out->state.sobol_index++;
+            looked++;
+            axl_space_from_unit(in->space, buf + i * D, x);
+            if (!axl_space_feasible(in->space, x))
+                continue;
+            if (is_seen(z, x)) {
+                out->diag.n_duplicates_skipped++;
+                continue;
+            }
+            out->n++;
+        }
+    }
+    free(buf);
+    return rv;
+}
+
+
+typedef struct { double v; size_t i; } vi;
+static int cmp_vi_desc(const void *a, const void *b)
+{
+    double x = ((const vi *)a)->v, y = ((const vi *)b)->v;
+    return (x < y) - (x > y);
+}
+
+static int gen_gp(const axl_model_input *in, const axl_model_options *o,
+                  const axl__layout *lay, const seen *z, axl_model_output *out, axl_errbuf *eb)
+{
+    const axl_space *s = in->space;
+    size_t n = in->n_obs, np = s->n_params, D = lay->D, H = AXL_GP_N_HYPER(D), i, j, c;
+    size_t nc = s->n_constraints, n_extra, k = in->k;
+    double *U = NULL, *ys = NULL, *nv = NULL, *Up = NULL, *A = NULL, *b = NULL;
+    double *Uopt = NULL, *vopt = NULL, *extra = NULL, *xr = NULL, *ur = NULL;
+    double mean = 0, sd = 0, best_f = -INFINITY, t0;
+    axl_gp *gp = NULL, *cur = NULL;
+    axl_gp_info info;
+    const double *warm = NULL;
+    int rv = AXL_ENOMEM;
+    uint64_t rng;
+    vi *order = NULL;
+
+    U = malloc(n * D * sizeof(double));
+    ys = malloc(n * sizeof(double));
+    nv = in->sem ? malloc(n * sizeof(double)) : NULL;
+    Up = malloc((in->n_pending + k) * D * sizeof(double));
+    Uopt = malloc((size_t)o->n_restarts * D * sizeof(double));
+    vopt = malloc((size_t)o->n_restarts * sizeof(double));
+    xr = malloc(np * sizeof(double));
+    ur = malloc(D * sizeof(double));
+    order = malloc(n * sizeof(vi));
+    if (!U || !ys || (in->sem && !nv) || !Up || !Uopt || !vopt || !xr || !ur || !order)
+        goto fail;
+    if ((rv = axl__constraints_unit(s, &A, &b)) != 0)
+        goto fail;
+
+    /* transforms: parameters -> unit cube; outcomes -> standardized, maximized */
+    for (i = 0; i < n; i++) {
+        if ((rv = axl_space_to_unit(s, in->X + i * np, U + i * D)) != 0) {
+            axl__fail(eb, rv, "observation %zu: invalid parameter value", i);
+            goto fail;
+        }
+        ys[i] = in->maximize ? in->y[i] : -in->y[i];
+        mean += ys[i];
+    }
+    mean /= (double)n;
+    for (i = 0; i < n; i++)
+        sd += (ys[i] - mean) * (ys[i] - mean);
+    sd = sqrt(sd / (double)(n - 1)); /* unbiased, as BoTorch's Standardize */
+    if (!(sd > 1e-12 * (1.0 + fabs(mean))))
+        sd = 1.0; /* all outcomes equal: nothing to scale */
+    for (i = 0; i < n; i++) {
+        ys[i] = (ys[i] - mean) / sd;
+        if (ys[i] > best_f)
+            best_f = ys[i];
+        if (nv)
+            nv[i] = isnan(in->sem[i]) ? NAN : (in->sem[i] / sd) * (in->sem[i] / sd);
+    }
+    for (i = 0; i < in->n_pending; i++)
+        if ((rv = axl_space_to_unit(s, in->X_pending + i * np, Up + i * D)) != 0) {
+            axl__fail(eb, rv, "pending point %zu: invalid parameter value", i);
+            goto fail;
+        }
+
+    /* fit, warm-started from the previous generation's hyper-parameters */
+    if (in->state->hyper_dims == D && in->state->n_hyper == H)
+        warm = in->state->hyper;
+    t0 = axl__now_ms();
+    rv = axl_gp_fit(n, D, U, ys, nv, &o->gp, warm, 0, &gp, &info, eb);
+    out->diag.fit_ms = axl__now_ms() - t0;
+    if (rv != 0)
+        goto fail;
+    axl_gp_theta(gp, out->state.hyper);
+    out->state.hyper_dims = (uint32_t)D;
+    out->state.n_hyper = (uint32_t)H;
+    out->diag.fit_evals = info.n_evals;
+    out->diag.fit_starts = info.n_starts;
+    out->diag.fit_objective = info.objective;
+    out->diag.n_hyper = H;
+    for (i = 0; i < H; i++)
+        out->diag.hyper[i] = out->state.hyper[i];
+    for (i = 0; i <= D; i++)
+        out->diag.hyper[i] = exp(out->state.hyper[i]);
+    /* inferred noise variance (the known SEMs are not part of theta) */
+    out->diag.hyper[D + 1] = o->gp.min_noise + exp(out->state.hyper[D + 1]);
+    out->diag.jitter = info.jitter;
+    out->diag.n_jitter = info.n_jitter;
+
+    t0 = axl__now_ms();
+    /* pending trials enter as Kriging-believer fantasies: same hyper-parameters,
+     * outcome = posterior mean, so LogEI collapses around them */
+    if (in->n_pending > 0) {
+        if ((rv = axl_gp_condition_believer(gp, in->n_pending, Up, &cur)) != 0)
+            goto fail;
+    }
+
+    /* extra raw points around the incumbents (like BoTorch's sample_around_best):
+     * late in a campaign EI's mass is in tiny regions near the best points that a
+     * 1024-point Sobol set no longer hits */
+    for (i = 0; i < n; i++) {
+        order[i].v = ys[i];
+        order[i].i = i;
+    }
+    qsort(order, n, sizeof(vi), cmp_vi_desc);
+    n_extra = (size_t)o->n_raw / 4;
+    extra = malloc((n_extra ? n_extra : 1) * D * sizeof(double));
+    if (extra == NULL)
+        goto fail;
+    rng = hash3(in->state->seed, in->step->seed, out->state.n_gen + 0x1000);
+    {
+        static const double scales[3] = {0.1, 0.02, 0.004};
+        size_t top = n < 3 ? n : 3;
+        for (j = 0; j < n_extra; j++) {
+            const double *base = U + order[j % top].i * D;
+            double sc = scales[(j / top) % 3];
+            for (i = 0; i < D; i++)
+                extra[j * D + i] = base[i] + sc * axl__normal(&rng);
+        }
+    }
+
+    for (c = 0; c < k; c++) {
+        axl__acq_cfg ac;
+        size_t nf = 0, best = (size_t)-1;
+        double bestv = -INFINITY;
+        const axl_gp *g = cur ? cur : gp;
+        double *x = out->X + out->n * np;
+
+        ac.n_raw = o->n_raw;
+        ac.n_restarts = o->n_restarts;
+        ac.max_iter = o->max_qn_iter;
+        ac.seed = hash3(in->state->seed, in->step->seed, out->state.n_gen * 64 + c + 1);
+        if ((rv = axl__acq_optimize(g, best_f, s, lay, nc, A, b, extra, n_extra, &ac,
+                                    (size_t)o->n_restarts, Uopt, vopt, &nf)) != 0)
+            goto fail;
+        /* round each local optimum to a valid arm (ints, choices), re-score it there
+         * and keep the best one that is feasible and new */
+        for (j = 0; j < nf; j++) {
+            double v;
+            memcpy(ur, Uopt + j * D, D * sizeof(double));
+            axl__round_unit(s, ur, xr);
+            if (!axl_space_feasible(s, xr))
+                continue;
+            if (is_seen(z, xr)) {
+                out->diag.n_duplicates_skipped++;
+                continue;
+            }
+            if ((rv = axl_gp_logei(g, best_f, 1, ur, &v, NULL)) != 0)
+                goto fail;
+            if (!isfinite(v))
+                v = -1e300;
+            if (best == (size_t)-1 || v > bestv) {
+                best = j;
+                bestv = v;
+                memcpy(x, xr, np * sizeof(double));
+            }
+        }
+        if (best == (size_t)-1) {
+            /* every local optimum is an arm we already have (small discrete space):
+             * fall back to the next new Sobol point */
+            if ((rv = gen_sobol(in, lay, z, 1, out)) != 0)
+                goto fail;
+            if (out->n <= c)
+                break; /* the space has no new feasible point left */
+            x = out->X + (out->n - 1) * np;
+        } else {
+            out->n++;
+        }
+        if (c == 0)
+            out->diag.best_logei = bestv;
+        if (c + 1 < k) {
+            axl_gp *next = NULL;
+            (void)axl_space_to_unit(s, x, ur);
+            if ((rv = axl_gp_condition_believer(g, 1, ur, &next)) != 0)
+                goto fail;
+            axl_gp_free(cur);
+            cur = next;
+        }
+    }
+    out->diag.acq_ms = axl__now_ms() - t0;
+    out->state.n_gen++;
+    rv = 0;
+fail:
+    axl_gp_free(gp);
+    axl_gp_free(cur);
+    free(U);
+    free(ys);
+    free(nv);
+    free(Up);
+    free(A);
+    free(b);
+    free(Uopt);
+    free(vopt);
+    free(extra);
+    free(xr);
+    free(ur);
+    free(order);
+    return rv;
+}
+
+int axl_model_generate(const axl_model_input *in, axl_model_output *out, axl_errbuf *eb)
+{
+    axl_model_options o;
+    axl__layout lay;
+    seen z;
+    size_t i;
+    int rv;
+
+    if (in == NULL || out == NULL || out->X == NULL || in->space == NULL || in->step == NULL ||
+        in->state == NULL)
+        return axl__fail(eb, AXL_EINVAL, "generate: missing argument");
+    if ((rv = axl_space_check(in->space, eb)) != 0)
+        return rv;
+    if (in->k == 0 || (in->n_obs > 0 && (in->X == NULL || in->y == NULL)) ||
+        (in->n_pending > 0 && in->X_pending == NULL))
+        return axl__fail(eb, AXL_EINVAL, "generate: k = 0 or missing data arrays");
+    if (in->state->version != AXL_MODEL_STATE_VERSION)
+        return axl__fail(eb, AXL_EVERSION, "generate: model state version %u",
+                        in->state->version);
+    for (i = 0; i < in->n_obs; i++) {
+        if (!isfinite(in->y[i]))
+            return axl__fail(eb, AXL_EINVAL, "generate: y[%zu] is not finite", i);
+        if (in->sem && !isnan(in->sem[i]) && !(in->sem[i] >= 0 && isfinite(in->sem[i])))
+            return axl__fail(eb, AXL_EINVAL, "generate: sem[%zu] is negative or infinite", i);
+    }
+    if (in->opts)
+        o = *in->opts;
+    else
+        axl_model_options_default(&o);
+    if (o.n_raw < 1 || o.n_restarts < 1 || o.max_qn_iter < 1 || o.gp.min_noise < 0)
+        return axl__fail(eb, AXL_EINVAL, "generate: bad options");
+
+    axl__layout_init(in->space, &lay);
+    memset(&out->diag, 0, sizeof(out->diag));
+    out->state = *in->state;
+    out->n = 0;
+    z.s = in->space;
+    z.X = in->X;
+    z.nx = in->n_obs;
+    z.P = in->X_pending;
+    z.np = in->n_pending;
+    z.C = out->X;
+    z.nc = &out->n;
+
+    if (in->step->model == AXL_GEN_GP_LOGEI && in->n_obs >= 2) {
+        out->method = "GP-LogEI";
+        rv = gen_gp(in, &o, &lay, &z, out, eb);
+    } else if (in->step->model == AXL_GEN_GP_LOGEI || in->step->model == AXL_GEN_SOBOL) {
+        double t0 = axl__now_ms();
+        out->method = "Sobol"; /* also GP steps without two observations to fit on */
+        rv = gen_sobol(in, &lay, &z, in->k, out);
+        out->diag.acq_ms = axl__now_ms() - t0;
+    } else {
+        return axl__fail(eb, AXL_EINVAL, "generate: unknown model %d", (int)in->step->model);
+    }
+    if (rv != 0) {
+        out->n = 0;
+        out->state = *in->state;
+        return rv;
+    }
+    if (out->n == 0)
+        return axl__fail(eb, AXL_EEXHAUSTED, "generate: no new feasible point in the space");
+    return 0;
+}

@@ -1,0 +1,899 @@
+/*
+ * gp.c - Gaussian process with a Matern-5/2 ARD kernel, outputscale, constant mean and
+ * Gaussian noise; MAP hyper-parameters by GSL's BFGS with analytic gradients.
+ *
+ * All matrices are row-major n x n. The Cholesky factor lives in the lower triangle
+ * of L; the strict upper triangle of L keeps the noise-free kernel values so that a
+ * failed factorization can be retried with more jitter without recomputing kernels.
+ */
+#include <gsl/gsl_blas.h>
+#include <gsl/gsl_cblas.h>
+#include <gsl/gsl_linalg.h>
+#include <gsl/gsl_multimin.h>
+#include <gsl/gsl_sf_erf.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/model/model_internal.h"
+
+#define SQRT5 2.23606797749979
+#define LOG_2PI 1.8378770664093453
+#define SQRT2 1.4142135623730951
+#define SQRT3 1.7320508075688772
+
+struct axl_gp {
+    size_t n, d;
+    double *X;       /* n*d training inputs (owned copy) */
+    double *y;       /* n standardized outcomes (owned copy) */
+    double *nfix;    /* n known noise variances, 0 where unknown */
+    int infer_noise; /* 1: a homoscedastic noise is part of theta */
+    axl_gp_config cfg;
+    double theta[AXL_MODEL_MAX_HYPER];
+    double ls[AXL_MODEL_MAX_DIMS], s2, noise, mean;
+    double *L;       /* n*n: lower = Cholesky factor, strict upper = noise-free kernel */
+    double *Kinv;    /* n*n, full symmetric inverse of the Gram matrix */
+    double *alpha;   /* K^-1 (y - mean) */
+    double *dfac;    /* n*n scratch for the gradient (fit only), else NULL */
+    double jitter;   /* jitter of the last factorization */
+    double max_jitter;
+    int n_jitter;
+    int n_evals;
+};
+
+size_t axl__gp_n(const axl_gp *gp) { return gp->n; }
+size_t axl__gp_d(const axl_gp *gp) { return gp->d; }
+
+/* ------------------------------------------------------------- kernel */
+
+double axl_gp_kernel(size_t d, const double *ls, double s2, const double *a, const double *b,
+                     double *grad_a)
+{
+    double r2 = 0, r, e, k;
+    size_t j;
+    for (j = 0; j < d; j++) {
+        double t = (a[j] - b[j]) / ls[j];
+        r2 += t * t;
+    }
+    r = sqrt(r2);
+    e = exp(-SQRT5 * r);
+    k = s2 * (1.0 + SQRT5 * r + (5.0 / 3.0) * r2) * e;
+    if (grad_a != NULL) {
+        /* dk/dr * dr/da_j, with the 1/r of dr/da cancelled analytically so that the
+         * gradient is exact (zero) at r = 0 */
+        double g = -s2 * (5.0 / 3.0) * (1.0 + SQRT5 * r) * e;
+        for (j = 0; j < d; j++)
+            grad_a[j] = g * (a[j] - b[j]) / (ls[j] * ls[j]);
+    }
+    return k;
+}
+
+/* --------------------------------------------------------------- Cholesky */
+
+static int chol_unblocked(double *A, size_t lda, size_t n)
+{
+    size_t i, j, k;
+    for (j = 0; j < n; j++) {
+        double s = A[j * lda + j];
+        for (k = 0; k < j; k++)
+            s -= A[j * lda + k] * A[j * lda + k];
+        if (!(s > 0) || !isfinite(s))
+            return (int)j + 1;
+        s = sqrt(s);
+        A[j * lda + j] = s;
+        for (i = j + 1; i < n; i++) {
+            double t = A[i * lda + j];
+            for (k = 0; k < j; k++)
+                t -= A[i * lda + k] * A[j * lda + k];
+            A[i * lda + j] = t / s;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Blocked right-looking Cholesky of the lower triangle (BLAS-3 for the trailing
+ * update). Ours rather than gsl_linalg_cholesky_decomp1 because GSL reports a
+ * non-positive-definite matrix through gsl_error(), whose default handler aborts
+ * the process, and we must retry with jitter instead. Returns 0 or 1+failed row.
+ */
+static int chol_lower(double *A, size_t n)
+{
+    const size_t NB = 64;
+    size_t k;
+    for (k = 0; k < n; k += NB) {
+        size_t kb = n - k < NB ? n - k : NB, m = n - k - kb;
+        int rc = chol_unblocked(&A[k * n + k], n, kb);
+        if (rc)
+            return (int)k + rc;
+        if (m > 0) {
+            cblas_dtrsm(CblasRowMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit,
+                        (int)m, (int)kb, 1.0, &A[k * n + k], (int)n, &A[(k + kb) * n + k],
+                        (int)n);
+            cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, (int)m, (int)kb, -1.0,
+                        &A[(k + kb) * n + k], (int)n, 1.0, &A[(k + kb) * n + k + kb], (int)n);
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ priors */
+
+/* log density (up to a constant) of the prior and its derivative with respect to the
+ * log of the parameter, for a lengthscale, the outputscale and the noise. */
+static double prior_ls(const axl_gp_config *c, size_t D, double logl, double *dlog)
+{
+    if (c->prior == AXL_PRIOR_LOGNORMAL) {
+        double mu = SQRT2 + 0.5 * log((double)D), s2 = 3.0;
+        /* LogNormal density in l: -log l - (log l - mu)^2 / (2 s^2) */
+        *dlog = -1.0 - (logl - mu) / s2;
+        return -logl - (logl - mu) * (logl - mu) / (2.0 * s2);
+    }
+    /* Gamma(3, 6): 2 log l - 6 l */
+    *dlog = 2.0 - 6.0 * exp(logl);
+    return 2.0 * logl - 6.0 * exp(logl);
+}
+
+static double prior_os(double logs2, double *dlog)
+{
+    /* Gamma(2, 0.15) on the outputscale (kernel variance) */
+    *dlog = 1.0 - 0.15 * exp(logs2);
+    return logs2 - 0.15 * exp(logs2);
+}
+
+/* noise = min + exp(t); returns log p(noise) and d/dt */
+static double prior_noise(const axl_gp_config *c, double noise, double et, double *dt)
+{
+    double ln = log(noise);
+    if (c->prior == AXL_PRIOR_LOGNORMAL) {
+        /* LogNormal(-4, 1): -log n - (log n + 4)^2 / 2 */
+        *dt = (-1.0 - (ln + 4.0)) / noise * et;
+        return -ln - 0.5 * (ln + 4.0) * (ln + 4.0);
+    }
+    /* Gamma(1.1, 0.05): 0.1 log n - 0.05 n */
+    *dt = (0.1 / noise - 0.05) * et;
+    return 0.1 * ln - 0.05 * noise;
+}
+
+/* Soft box on theta: zero inside, quadratic outside. Keeps BFGS away from regions
+ * where the Gram matrix is numerically meaningless (ls -> 0 or infinity). */
+static double soft_box(double v, double lo, double hi, double *d)
+{
+    if (v < lo) {
+        *d = 2.0 * (v - lo);
+        return (v - lo) * (v - lo);
+    }
+    if (v > hi) {
+        *d = 2.0 * (v - hi);
+        return (v - hi) * (v - hi);
+    }
+    *d = 0;
+    return 0;
+}
+
+/* --------------------------------------------------- likelihood core */
+
+static void set_theta(axl_gp *gp, const double *theta)
+{
+    size_t j, d = gp->d;
+    memcpy(gp->theta, theta, AXL_GP_N_HYPER(d) * sizeof(double));
+    for (j = 0; j < d; j++)
+        gp->ls[j] = exp(theta[j]);
+    gp->s2 = exp(theta[d]);
+    gp->noise = gp->infer_noise ? gp->cfg.min_noise + exp(theta[d + 1]) : 0.0;
+    gp->mean = theta[d + 2];
+}
+
+/*
+ * Builds the Gram matrix at the current theta, factorizes it (escalating jitter on
+ * failure) and solves for alpha. With want_inv also the full inverse. Fills dfac
+ * (when allocated) with s2*(5/3)(1+sqrt5 r)exp(-sqrt5 r) for the gradient.
+ */
+static int factorize(axl_gp *gp, int want_inv)
+{
+    size_t n = gp->n, d = gp->d, i, j, k;
+    double *L = gp->L, jit = 0;
+    int tries;
+
+    for (i = 0; i < n; i++) {
+        const double *xi = gp->X + i * d;
+        for (j = 0; j < i; j++) {
+            const double *xj = gp->X + j * d;
+            double r2 = 0, r, e;
+            for (k = 0; k < d; k++) {
+                double t = (xi[k] - xj[k]) / gp->ls[k];
+                r2 += t * t;
+            }
+            r = sqrt(r2);
+            e = exp(-SQRT5 * r);
+            L[j * n + i] = gp->s2 * (1.0 + SQRT5 * r + (5.0 / 3.0) * r2) * e; /* upper */
+            if (gp->dfac != NULL)
+                gp->dfac[i * n + j] = gp->s2 * (5.0 / 3.0) * (1.0 + SQRT5 * r) * e;
+        }
+    }
+    for (tries = 0;; tries++) {
+        for (i = 0; i < n; i++) {
+            for (j = 0; j < i; j++)
+                L[i * n + j] = L[j * n + i];
+            L[i * n + i] = gp->s2 + gp->noise + gp->nfix[i] + jit;
+        }
+        if (chol_lower(L, n) == 0)
+            break;
+        /* Not positive definite (duplicate points, tiny noise): add jitter, starting
+         * at 1e-9 of the signal variance and growing tenfold; recorded in the diag. */
+        if (tries >= 10)
+            return AXL_ENUMERIC;
+        jit = jit == 0 ? 1e-9 * gp->s2 : jit * 10.0;
+    }
+    gp->jitter = jit;
+    if (jit > 0) {
+        gp->n_jitter++;
+        if (jit > gp->max_jitter)
+            gp->max_jitter = jit;
+    }
+    for (i = 0; i < n; i++)
+        gp->alpha[i] = gp->y[i] - gp->mean;
+    if (n > 0) {
+        cblas_dtrsv(CblasRowMajor, CblasLower, CblasNoTrans, CblasNonUnit, (int)n, L, (int)n,
+                    gp->alpha, 1);
+        cblas_dtrsv(CblasRowMajor, CblasLower, CblasTrans, CblasNonUnit, (int)n, L, (int)n,
+                    gp->alpha, 1);
+    }
+    if (want_inv && n > 0) {
+        gsl_matrix_view v = gsl_matrix_view_array(gp->Kinv, n, n);
+        for (i = 0; i < n; i++)
+            memcpy(gp->Kinv + i * n, L + i * n, (i + 1) * sizeof(double));
+        /* lower triangle holds a valid factor with a positive diagonal, so GSL's
+         * triangular inverse cannot hit its singular-matrix error path */
+        gsl_linalg_cholesky_invert(&v.matrix);
+    }
+    return 0;
+}
+
+/* MAP objective (log likelihood + log prior - soft box) and its gradient in theta. */
+static int map_eval(axl_gp *gp, const double *theta, double *value, double *grad)
+{
+    size_t n = gp->n, d = gp->d, i, j, k, H = AXL_GP_N_HYPER(d);
+    double lml, lp = 0, dd, et;
+    int rv;
+
+    set_theta(gp, theta);
+    gp->n_evals++;
+    if ((rv = factorize(gp, grad != NULL)) != 0)
+        return rv;
+
+    lml = -0.5 * (double)n * LOG_2PI;
+    for (i = 0; i < n; i++)
+        lml -= 0.5 * (gp->y[i] - gp->mean) * gp->alpha[i] + log(gp->L[i * n + i]);
+
+    if (grad != NULL)
+        memset(grad, 0, H * sizeof(double));
+    if (grad != NULL && n > 0) {
+        const double *Ki = gp->Kinv, *a = gp->alpha, *L = gp->L;
+        double trW = 0, gs = 0, ga = 0;
+        double gl[AXL_MODEL_MAX_DIMS] = {0}, il2[AXL_MODEL_MAX_DIMS];
+        for (k = 0; k < d; k++)
+            il2[k] = 1.0 / (gp->ls[k] * gp->ls[k]);
+        /* dL/dtheta = 1/2 tr((alpha alpha^T - K^-1) dK/dtheta); K symmetric, so
+         * sum over i > j twice */
+        for (i = 0; i < n; i++) {
+            const double *xi = gp->X + i * d;
+            double Wii = a[i] * a[i] - Ki[i * n + i];
+            trW += Wii;
+            ga += a[i];
+            for (j = 0; j < i; j++) {
+                const double *xj = gp->X + j * d;
+                double W = a[i] * a[j] - Ki[i * n + j];
+                double wd = W * gp->dfac[i * n + j];
+                gs += W * L[j * n + i];
+                for (k = 0; k < d; k++) {
+                    double t = xi[k] - xj[k];
+                    gl[k] += wd * t * t;
+                }
+            }
+        }
+        for (k = 0; k < d; k++)
+            grad[k] = gl[k] * il2[k];
+        grad[d] = gs + 0.5 * trW * gp->s2;
+        grad[d + 1] = gp->infer_noise ? 0.5 * trW * exp(theta[d + 1]) : 0.0;
+        grad[d + 2] = ga;
+    }
+
+    /* priors (densities in the natural parameters, optimized over their logs, like
+     * GPyTorch's MAP: no Jacobian term) and the soft box */
+    for (k = 0; k < d; k++) {
+        double g, gb;
+        lp += prior_ls(&gp->cfg, d, theta[k], &g);
+        lp -= soft_box(theta[k], -6.0, 7.0, &gb);
+        if (grad)
+            grad[k] += g - gb;
+    }
+    {
+        double g, gb;
+        lp += prior_os(theta[d], &g);
+        lp -= soft_box(theta[d], -9.0, 9.0, &gb);
+        if (grad)
+            grad[d] += g - gb;
+    }
+    if (gp->infer_noise) {
+        double g, gb;
+        et = exp(theta[d + 1]);
+        lp += prior_noise(&gp->cfg, gp->noise, et, &g);
+        lp -= soft_box(theta[d + 1], -30.0, 3.0, &gb);
+        if (grad)
+            grad[d + 1] += g - gb;
+    }
+    lp -= soft_box(theta[d + 2], -20.0, 20.0, &dd);
+    if (grad)
+        grad[d + 2] -= dd;
+    *value = lml + lp;
+    if (!isfinite(*value))
+        return AXL_ENUMERIC;
+    return 0;
+}
+
+/* ------------------------------------------------------------ alloc */
+
+static void gp_release(axl_gp *gp)
+{
+    if (gp == NULL)
+        return;
+    free(gp->X);
+    free(gp->y);
+    free(gp->nfix);
+    free(gp->L);
+    free(gp->Kinv);
+    free(gp->alpha);
+    free(gp->dfac);
+    free(gp);
+}
+
+void axl_gp_free(axl_gp *gp) { gp_release(gp); }
+
+static axl_gp *gp_alloc(size_t n, size_t d, int with_dfac)
+{
+    axl_gp *gp = calloc(1, sizeof(*gp));
+    size_t nn = n > 0 ? n * n : 1;
+    if (gp == NULL)
+        return NULL;
+    gp->n = n;
+    gp->d = d;
+    gp->X = malloc((n > 0 ? n * d : 1) * sizeof(double));
+    gp->y = malloc((n ? n : 1) * sizeof(double));
+    gp->nfix = calloc(n ? n : 1, sizeof(double));
+    gp->L = malloc(nn * sizeof(double));
+    gp->Kinv = malloc(nn * sizeof(double));
+    gp->alpha = malloc((n ? n : 1) * sizeof(double));
+    gp->dfac = with_dfac ? malloc(nn * sizeof(double)) : NULL;
+    if (!gp->X || !gp->y || !gp->nfix || !gp->L || !gp->Kinv || !gp->alpha ||
+        (with_dfac && !gp->dfac)) {
+        gp_release(gp);
+        return NULL;
+    }
+    return gp;
+}
+
+static int gp_load(axl_gp *gp, const double *X, const double *y, const double *noise_var,
+                   const axl_gp_config *cfg)
+{
+    size_t i, n = gp->n;
+    int unknown = noise_var == NULL;
+    gp->cfg = *cfg;
+    if (n > 0)
+        memcpy(gp->X, X, n * gp->d * sizeof(double));
+    for (i = 0; i < n; i++) {
+        if (!isfinite(y[i]))
+            return AXL_EINVAL;
+        gp->y[i] = y[i];
+        if (noise_var != NULL) {
+            if (isnan(noise_var[i]))
+                unknown = 1;
+            else if (noise_var[i] < 0 || !isfinite(noise_var[i]))
+                return AXL_EINVAL;
+            else
+                gp->nfix[i] = noise_var[i];
+        }
+    }
+    gp->infer_noise = unknown;
+    return 0;
+}
+
+/* ---------------------------------------------------------- optimizer */
+
+typedef struct fit_ctx {
+    axl_gp *gp;
+    size_t np;              /* optimized coordinates */
+    int map[AXL_MODEL_MAX_HYPER]; /* optimizer coordinate -> theta index */
+    double base[AXL_MODEL_MAX_HYPER];
+    double last_x[AXL_MODEL_MAX_HYPER], last_f, last_g[AXL_MODEL_MAX_HYPER];
+    int have_last, failed;
+} fit_ctx;
+
+static void ctx_theta(const fit_ctx *c, const gsl_vector *x, double *theta)
+{
+    size_t i;
+    memcpy(theta, c->base, AXL_GP_N_HYPER(c->gp->d) * sizeof(double));
+    for (i = 0; i < c->np; i++)
+        theta[c->map[i]] = gsl_vector_get(x, i);
+}
+
+/* GSL calls f, df and fdf at the same point in turn; one evaluation serves all. */
+static void ctx_eval(fit_ctx *c, const gsl_vector *x)
+{
+    double theta[AXL_MODEL_MAX_HYPER], g[AXL_MODEL_MAX_HYPER], v;
+    size_t i;
+    if (c->have_last) {
+        for (i = 0; i < c->np; i++)
+            if (gsl_vector_get(x, i) != c->last_x[i])
+                break;
+        if (i == c->np)
+            return;
+    }
+    ctx_theta(c, x, theta);
+    if (map_eval(c->gp, theta, &v, g) != 0) {
+        /* unusable point: a large value and a gradient pulling back toward the
+         * base keeps the line search away without aborting the fit */
+        c->failed++;
+        v = -1e10;
+        for (i = 0; i < AXL_GP_N_HYPER(c->gp->d); i++)
+            g[i] = -(theta[i] - c->base[i]);
+    }
+    for (i = 0; i < c->np; i++) {
+        c->last_x[i] = gsl_vector_get(x, i);
+        c->last_g[i] = -g[c->map[i]];
+    }
+    c->last_f = -v;
+    c->have_last = 1;
+}
+
+static double f_cb(const gsl_vector *x, void *p)
+{
+    fit_ctx *c = p;
+    ctx_eval(c, x);
+    return c->last_f;
+}
+
+static void df_cb(const gsl_vector *x, void *p, gsl_vector *g)
+{
+    fit_ctx *c = p;
+    size_t i;
+    ctx_eval(c, x);
+    for (i = 0; i < c->np; i++)
+        gsl_vector_set(g, i, c->last_g[i]);
+}
+
+static void fdf_cb(const gsl_vector *x, void *p, double *f, gsl_vector *g)
+{
+    fit_ctx *c = p;
+    size_t i;
+    ctx_eval(c, x);
+    *f = c->last_f;
+    for (i = 0; i < c->np; i++)
+        gsl_vector_set(g, i, c->last_g[i]);
+}
+
+/* One BFGS run from theta (in/out); *best = objective reached (higher is better). */
+static int bfgs_run(fit_ctx *c, double *theta, int max_iter, double *best)
+{
+    gsl_multimin_function_fdf fn;
+    gsl_multimin_fdfminimizer *m;
+    gsl_vector *x;
+    size_t i;
+    int it, status, stall = 0;
+    double prev;
+
+    fn.n = c->np;
+    fn.f = f_cb;
+    fn.df = df_cb;
+    fn.fdf = fdf_cb;
+    fn.params = c;
+    memcpy(c->base, theta, AXL_GP_N_HYPER(c->gp->d) * sizeof(double));
+    c->have_last = 0;
+    c->failed = 0;
+
+    x = gsl_vector_alloc(c->np);
+    m = gsl_multimin_fdfminimizer_alloc(gsl_multimin_fdfminimizer_vector_bfgs2, c->np);
+    if (x == NULL || m == NULL) {
+        gsl_vector_free(x);
+        gsl_multimin_fdfminimizer_free(m);
+        return AXL_ENOMEM;
+    }
+    for (i = 0; i < c->np; i++)
+        gsl_vector_set(x, i, theta[c->map[i]]);
+    gsl_multimin_fdfminimizer_set(m, &fn, x, 0.1, 0.1);
+    prev = m->f;
+    for (it = 0; it < max_iter; it++) {
+        status = gsl_multimin_fdfminimizer_iterate(m);
+        if (status != GSL_SUCCESS)
+            break; /* GSL_ENOPROG: the line search cannot improve; m->x is the best */
+        /* the objective is O(n); stop on a tiny gradient or when the objective no
+         * longer moves (its curvature is flat in some lengthscales) */
+        if (gsl_multimin_test_gradient(m->gradient, 1e-3) == GSL_SUCCESS)
+            break;
+        if (fabs(prev - m->f) < 1e-7 * (1.0 + fabs(m->f))) {
+            if (++stall >= 2)
+                break;
+        } else {
+            stall = 0;
+        }
+        prev = m->f;
+    }
+    ctx_theta(c, m->x, theta);
+    *best = -m->f;
+    gsl_multimin_fdfminimizer_free(m);
+    gsl_vector_free(x);
+    return 0;
+}
+
+static void default_theta(const axl_gp *gp, double *theta)
+{
+    size_t k, d = gp->d;
+    double l0;
+    if (gp->cfg.prior == AXL_PRIOR_LOGNORMAL)
+        l0 = SQRT2 + 0.5 * log((double)d) - 3.0; /* log of the LogNormal mode */
+    else
+        l0 = log(2.0 / 6.0); /* Gamma(3,6) mode */
+    for (k = 0; k < d; k++)
+        theta[k] = l0;
+    theta[d] = 0.0;
+    theta[d + 1] = log(1e-3);
+    theta[d + 2] = 0.0;
+}
+
+int axl_gp_fit(size_t n, size_t d, const double *X, const double *y, const double *noise_var,
+               const axl_gp_config *cfg, const double *warm, int fixed_theta, axl_gp **out,
+               axl_gp_info *info, axl_errbuf *eb)
+{
+    axl_gp *gp = NULL;
+    fit_ctx ctx;
+    double theta[AXL_MODEL_MAX_HYPER], best_theta[AXL_MODEL_MAX_HYPER], bestv = -INFINITY, v;
+    size_t H = AXL_GP_N_HYPER(d), i;
+    int rv, s, n_starts, used = 0;
+    uint64_t rng = 0x243f6a8885a308d3ULL ^ (uint64_t)n;
+
+    *out = NULL;
+    if (d == 0 || d > AXL_MODEL_MAX_DIMS || cfg == NULL || (n > 0 && (X == NULL || y == NULL)))
+        return axl__fail(eb, AXL_EINVAL, "gp_fit: bad arguments (n=%zu, d=%zu)", n, d);
+    if (fixed_theta && warm == NULL)
+        return axl__fail(eb, AXL_EINVAL, "gp_fit: fixed_theta needs theta");
+    if ((gp = gp_alloc(n, d, !fixed_theta)) == NULL)
+        return axl__fail(eb, AXL_ENOMEM, "gp_fit: out of memory (n=%zu)", n);
+    if ((rv = gp_load(gp, X, y, noise_var, cfg)) != 0) {
+        axl__fail(eb, rv, "gp_fit: non-finite outcome or negative noise");
+        goto fail;
+    }
+    if (warm != NULL)
+        for (i = 0; i < H; i++)
+            if (!isfinite(warm[i])) {
+                rv = axl__fail(eb, AXL_EINVAL, "gp_fit: non-finite warm theta[%zu]", i);
+                goto fail;
+            }
+
+    if (!fixed_theta && n > 0) {
+        memset(&ctx, 0, sizeof(ctx));
+        ctx.gp = gp;
+        for (i = 0; i < H; i++)
+            if (i != d + 1 || gp->infer_noise)
+                ctx.map[ctx.np++] = (int)i;
+        /* Starts: the warm start alone when we have one (the optimum moves little
+         * when one observation is added), else the prior's mode plus perturbed
+         * copies; the best MAP value wins. */
+        n_starts = warm != NULL ? 1 : (cfg->n_starts > 0 ? cfg->n_starts : 1);
+        for (s = 0; s < n_starts + 1; s++) {
+            if (s == 0 && warm != NULL) {
+                memcpy(theta, warm, H * sizeof(double));
+            } else if (s == n_starts && (warm == NULL || bestv > -INFINITY)) {
+                break; /* the extra start only backs up a failed warm start */
+            } else {
+                default_theta(gp, theta);
+                if (s > 0 && warm == NULL) {
+                    for (i = 0; i < d; i++)
+                        theta[i] += 0.7 * axl__normal(&rng);
+                    theta[d] += 0.5 * axl__normal(&rng);
+                    theta[d + 1] = log(1e-5) + 4.0 * axl__unif(&rng) - 2.0;
+                }
+            }
+            if ((rv = bfgs_run(&ctx, theta, cfg->max_iter > 0 ? cfg->max_iter : 100, &v)) != 0)
+                goto fail;
+            used++;
+            if (isfinite(v) && v > bestv && v > -1e9) {
+                bestv = v;
+                memcpy(best_theta, theta, H * sizeof(double));
+            }
+        }
+        if (bestv == -INFINITY)
+            default_theta(gp, best_theta);
+    } else if (warm != NULL) {
+        memcpy(best_theta, warm, H * sizeof(double));
+    } else {
+        default_theta(gp, best_theta);
+    }
+
+    free(gp->dfac);
+    gp->dfac = NULL;
+    set_theta(gp, best_theta);
+    if ((rv = factorize(gp, 1)) != 0) {
+        axl__fail(eb, rv, "gp_fit: Gram matrix not positive definite even with jitter");
+        goto fail;
+    }
+    if (info != NULL) {
+        double val = bestv;
+        if (!isfinite(val) && map_eval(gp, best_theta, &val, NULL) != 0)
+            val = NAN;
+        if (!fixed_theta && n > 0 && isfinite(bestv))
+            val = bestv;
+        info->objective = val;
+        info->n_evals = gp->n_evals;
+        info->n_starts = used;
+        info->jitter = gp->max_jitter;
+        info->n_jitter = gp->n_jitter;
+    }
+    *out = gp;
+    return 0;
+fail:
+    gp_release(gp);
+    return rv;
+}
+
+void axl_gp_theta(const axl_gp *gp, double *out)
+{
+    memcpy(out, gp->theta, AXL_GP_N_HYPER(gp->d) * sizeof(double));
+}
+
+int axl_gp_map_objective(size_t n, size_t d, const double *X, const double *y,
+                         const double *noise_var, const axl_gp_config *cfg,
+                         const double *theta, double *value, double *grad)
+{
+    axl_gp *gp;
+    int rv;
+    if (d == 0 || d > AXL_MODEL_MAX_DIMS || cfg == NULL || theta == NULL || value == NULL)
+        return AXL_EINVAL;
+    if ((gp = gp_alloc(n, d, 1)) == NULL)
+        return AXL_ENOMEM;
+    if ((rv = gp_load(gp, X, y, noise_var, cfg)) == 0)
+        rv = map_eval(gp, theta, value, grad);
+    gp_release(gp);
+    return rv;
+}
+
+int axl_gp_condition_believer(const axl_gp *gp, size_t m, const double *Xp, axl_gp **out)
+{
+    size_t n = gp->n, d = gp->d, N = n + m, i;
+    axl_gp *g;
+    double *mu = NULL;
+    int rv;
+
+    *out = NULL;
+    if ((g = gp_alloc(N, d, 0)) == NULL)
+        return AXL_ENOMEM;
+    if ((mu = malloc((m ? m : 1) * sizeof(double))) == NULL) {
+        rv = AXL_ENOMEM;
+        goto fail;
+    }
+    if ((rv = axl_gp_predict(gp, m, Xp, mu, NULL)) != 0)
+        goto fail;
+    g->cfg = gp->cfg;
+    g->infer_noise = gp->infer_noise;
+    memcpy(g->X, gp->X, n * d * sizeof(double));
+    memcpy(g->X + n * d, Xp, m * d * sizeof(double));
+    memcpy(g->y, gp->y, n * sizeof(double));
+    memcpy(g->y + n, mu, m * sizeof(double));
+    memcpy(g->nfix, gp->nfix, n * sizeof(double));
+    for (i = n; i < N; i++) {
+        /* a believed outcome is as noisy as a real one would be */
+        double fx = 0;
+        size_t j;
+        if (!gp->infer_noise)
+            for (j = 0, fx = INFINITY; j < n; j++)
+                fx = gp->nfix[j] < fx ? gp->nfix[j] : fx;
+        g->nfix[i] = isfinite(fx) ? fx : 0.0;
+    }
+    set_theta(g, gp->theta);
+    g->max_jitter = gp->max_jitter;
+    g->n_jitter = gp->n_jitter;
+    if ((rv = factorize(g, 1)) != 0)
+        goto fail;
+    free(mu);
+    *out = g;
+    return 0;
+fail:
+    free(mu);
+    gp_release(g);
+    return rv;
+}
+
+/* Cross-kernel rows Ks (m*n) and, when G is not NULL, the radial derivative factor
+ * G[p,i] = -s2 (5/3)(1 + sqrt5 r) exp(-sqrt5 r) (so dk/dx_j = G (x_j - x_ij)/l_j^2). */
+static void cross_kernel(const axl_gp *gp, size_t m, const double *Xs, double *Ks, double *G)
+{
+    size_t n = gp->n, d = gp->d, p, i, k;
+    double il[AXL_MODEL_MAX_DIMS];
+    for (k = 0; k < d; k++)
+        il[k] = 1.0 / gp->ls[k];
+    for (p = 0; p < m; p++) {
+        const double *x = Xs + p * d;
+        for (i = 0; i < n; i++) {
+            const double *xi = gp->X + i * d;
+            double r2 = 0, r, e;
+            for (k = 0; k < d; k++) {
+                double t = (x[k] - xi[k]) * il[k];
+                r2 += t * t;
+            }
+            r = sqrt(r2);
+            e = exp(-SQRT5 * r);
+            Ks[p * n + i] = gp->s2 * (1.0 + SQRT5 * r + (5.0 / 3.0) * r2) * e;
+            if (G != NULL)
+                G[p * n + i] = -gp->s2 * (5.0 / 3.0) * (1.0 + SQRT5 * r) * e;
+        }
+    }
+}
+
+int axl_gp_predict(const axl_gp *gp, size_t m, const double *Xs, double *mean, double *var)
+{
+    size_t n = gp->n, p, i;
+    double *Ks = NULL, *W = NULL;
+
+    if (m == 0)
+        return 0;
+    if (n == 0) {
+        for (p = 0; p < m; p++) {
+            if (mean)
+                mean[p] = gp->mean;
+            if (var)
+                var[p] = gp->s2;
+        }
+        return 0;
+    }
+    Ks = malloc(m * n * sizeof(double));
+    W = var ? malloc(m * n * sizeof(double)) : NULL;
+    if (Ks == NULL || (var && W == NULL)) {
+        free(Ks);
+        free(W);
+        return AXL_ENOMEM;
+    }
+    cross_kernel(gp, m, Xs, Ks, NULL);
+    if (mean) {
+        for (p = 0; p < m; p++)
+            mean[p] = gp->mean;
+        cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)m, (int)n, 1.0, Ks, (int)n, gp->alpha, 1,
+                    1.0, mean, 1);
+    }
+    if (var) {
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)n, 1.0, Ks,
+                    (int)n, gp->Kinv, (int)n, 0.0, W, (int)n);
+        for (p = 0; p < m; p++) {
+            double q = 0;
+            for (i = 0; i < n; i++)
+                q += Ks[p * n + i] * W[p * n + i];
+            var[p] = gp->s2 - q;
+            if (var[p] < 0)
+                var[p] = 0;
+        }
+    }
+    free(Ks);
+    free(W);
+    return 0;
+}
+
+/* ----------------------------------------------------------------- LogEI */
+
+#define INV_SQRT2PI 0.3989422804014327
+#define LOG_SQRT2PI 0.9189385332046728
+
+static double norm_cdf(double z) { return 0.5 * erfc(-z / SQRT2); }
+
+double axl_logei_h(double z, double *dz)
+{
+    /* h(z) = phi(z) + z Phi(z). For z > -1 the direct form is accurate. Below, with
+     * t = -z > 0 and hazard(t) = phi(t)/Q(t) (GSL, stable in the tail):
+     *   h(z) = phi(t) (1 - t/hazard(t)),  log h = log phi(t) + log1p(-t/hazard(t))
+     * which is Ament et al.'s erfcx/log1mexp form, since t/hazard(t) =
+     * t erfcx(t/sqrt2) sqrt(pi/2). Past t = 1e6, 1 - t/hazard = 1/t^2 (1 + O(t^-2)). */
+    if (z > -1.0) {
+        double phi = INV_SQRT2PI * exp(-0.5 * z * z), Phi = norm_cdf(z);
+        double h = phi + z * Phi;
+        if (dz)
+            *dz = Phi / h;
+        return log(h);
+    } else {
+        double t = -z, logphi = -0.5 * t * t - LOG_SQRT2PI, r, om;
+        gsl_sf_result hz;
+        if (t < 1e6 && gsl_sf_hazard_e(t, &hz) == GSL_SUCCESS && hz.val > 0) {
+            r = t / hz.val; /* = t Q(t)/phi(t), in (0, 1) */
+            om = 1.0 - r;
+            if (!(om > 0))
+                om = 1.0 / (t * t);
+        } else {
+            r = 1.0;
+            om = 1.0 / (t * t);
+        }
+        if (dz)
+            *dz = (r / t) / om; /* Phi(z)/h(z) = (Q(t)/phi(t)) / (1 - r) */
+        return logphi + log(om);
+    }
+}
+
+int axl_gp_logei(const axl_gp *gp, double best_f, size_t m, const double *Xs, double *val,
+                 double *grad)
+{
+    size_t n = gp->n, d = gp->d, p, i, k;
+    double *Ks = NULL, *W = NULL, *G = NULL, *C = NULL, *CX = NULL;
+    double il2[AXL_MODEL_MAX_DIMS];
+    int rv = AXL_ENOMEM;
+
+    if (m == 0)
+        return 0;
+    for (k = 0; k < d; k++)
+        il2[k] = 1.0 / (gp->ls[k] * gp->ls[k]);
+    if (n == 0) {
+        /* prior GP: constant mean and variance, zero gradient */
+        double s = sqrt(gp->s2);
+        for (p = 0; p < m; p++) {
+            val[p] = log(s) + axl_logei_h((gp->mean - best_f) / s, NULL);
+            if (grad)
+                memset(grad + p * d, 0, d * sizeof(double));
+        }
+        return 0;
+    }
+    Ks = malloc(m * n * sizeof(double));
+    W = malloc(m * n * sizeof(double));
+    if (grad) {
+        G = malloc(m * n * sizeof(double));
+        C = malloc(m * n * sizeof(double));
+        CX = malloc(m * d * sizeof(double));
+    }
+    if (!Ks || !W || (grad && (!G || !C || !CX)))
+        goto done;
+    cross_kernel(gp, m, Xs, Ks, G);
+    /* one BLAS-3 product serves all m points: W = Ks K^-1 */
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)n, 1.0, Ks,
+                (int)n, gp->Kinv, (int)n, 0.0, W, (int)n);
+    for (p = 0; p < m; p++) {
+        const double *ks = Ks + p * n, *w = W + p * n;
+        double mu = gp->mean, q = 0, var, sd, z, rho, lh;
+        int clamped = 0;
+        for (i = 0; i < n; i++) {
+            mu += ks[i] * gp->alpha[i];
+            q += ks[i] * w[i];
+        }
+        var = gp->s2 - q;
+        /* BoTorch clamps the variance at 1e-12 too; below that the posterior is
+         * numerically a point mass and the gradient of sigma is dropped */
+        if (var < 1e-12) {
+            var = 1e-12;
+            clamped = 1;
+        }
+        sd = sqrt(var);
+        z = (mu - best_f) / sd;
+        lh = axl_logei_h(z, &rho);
+        val[p] = log(sd) + lh;
+        if (grad) {
+            /* dval = rho/sd dmu + (1 - rho z)/sd dsd, dsd = dvar/(2 sd),
+             * dmu_j = sum_i alpha_i G_i dx_ij / l_j^2, dvar_j = -2 sum_i w_i G_i dx_ij / l_j^2 */
+            double cm = rho / sd, cv = clamped ? 0.0 : -(1.0 - rho * z) / var;
+            double *c = C + p * n, sc = 0;
+            for (i = 0; i < n; i++) {
+                c[i] = G[p * n + i] * (cm * gp->alpha[i] + cv * w[i]);
+                sc += c[i];
+            }
+            for (k = 0; k < d; k++)
+                grad[p * d + k] = sc * Xs[p * d + k];
+        }
+    }
+    if (grad) {
+        /* sum_i c_pi (x_pj - x_ij) = x_pj sum_i c_pi - (C X)_pj */
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)d, (int)n, 1.0, C,
+                    (int)n, gp->X, (int)d, 0.0, CX, (int)d);
+        for (p = 0; p < m; p++)
+            for (k = 0; k < d; k++)
+                grad[p * d + k] = (grad[p * d + k] - CX[p * d + k]) * il2[k];
+    }
+    rv = 0;
+done:
+    free(Ks);
+    free(W);
+    free(G);
+    free(C);
+    free(CX);
+    return rv;
+}

@@ -1,0 +1,89 @@
+/* model_internal.h - helpers shared by the files of engine/model (not installed). */
+#ifndef AXL_MODEL_INTERNAL_H
+#define AXL_MODEL_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "engine/model/axl_model.h"
+
+/* splitmix64: a tiny counter-based generator; all randomness is derived from seeds
+ * so that results are reproducible and no state is shared between threads. */
+static inline uint64_t axl__mix64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in (0,1). */
+static inline double axl__unif(uint64_t *s)
+{
+    return ((double)(axl__mix64(s) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+}
+
+double axl__normal(uint64_t *s);
+
+/* Like proto's axl_fail, re-implemented here because axl_model links only GSL:
+ * formats into eb (if not NULL) and returns code. */
+int axl__fail(axl_errbuf *eb, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static inline double axl__now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+/* ---- space.c: model-space layout */
+
+/* One model dimension per range/ordinal parameter; a block per one-hot choice. */
+typedef struct axl__layout {
+    size_t D;
+    size_t n_params;
+    int off[AXL_MODEL_MAX_PARAMS];   /* first model dim of each parameter, -1 fixed */
+    int width[AXL_MODEL_MAX_PARAMS]; /* model dims of each parameter */
+} axl__layout;
+
+void axl__layout_init(const axl_space *s, axl__layout *lay);
+
+/* Linear constraints in model space: A u <= b (rows n_constraints, D columns). */
+int axl__constraints_unit(const axl_space *s, double **A, double **b);
+
+/* Projects u onto the box [0,1]^D intersected with {A u <= b} (Dykstra). */
+void axl__project(size_t D, size_t nc, const double *A, const double *b, double *u,
+                  double *work /* 2*(nc+1)*D */);
+
+/* Rounds a model point to the nearest feasible-by-type model point (through
+ * parameter space). x is scratch of n_params. */
+void axl__round_unit(const axl_space *s, double *u, double *x);
+
+/* Snaps every one-hot block of u to its arg-max (leaves other dims alone). */
+void axl__snap_onehot(const axl_space *s, const axl__layout *lay, double *u);
+
+/* ---- gp.c internals used by acq.c / generate.c */
+
+size_t axl__gp_n(const axl_gp *gp);
+size_t axl__gp_d(const axl_gp *gp);
+
+/* ---- acq.c */
+
+typedef struct axl__acq_cfg {
+    int n_raw, n_restarts, max_iter;
+    uint64_t seed;
+} axl__acq_cfg;
+
+/*
+ * Maximizes LogEI over the model cube (with constraints A u <= b). Writes the
+ * n_out best distinct local optima (by LogEI, descending) into U (n_out*D) and
+ * vals; *n_found may be smaller than n_out.
+ */
+int axl__acq_optimize(const axl_gp *gp, double best_f, const axl_space *s,
+                      const axl__layout *lay, size_t nc, const double *A, const double *b,
+                      const double *U_extra, size_t n_extra, const axl__acq_cfg *cfg,
+                      size_t n_out, double *U, double *vals, size_t *n_found);
+
+#endif

@@ -1,0 +1,700 @@
+/* test_model.c - engine/model: transforms, Sobol, GP, LogEI, strategy rules. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "engine/model/axl_model.h"
+
+/* deterministic test data */
+static uint64_t rs = 12345;
+static double urand(void)
+{
+    rs = rs * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (double)(rs >> 11) / 9007199254740992.0;
+}
+
+static axl_gp_config cfg_of(axl_gp_prior p)
+{
+    axl_gp_config c = {.prior = p, .min_noise = 1e-6, .n_starts = 2, .max_iter = 100};
+    return c;
+}
+
+/* ----------------------------------------------------------- gradients */
+
+static void test_kernel_gradient(void **st)
+{
+    double ls[3] = {0.3, 0.7, 1.5}, a[3] = {0.2, 0.5, 0.9}, b[3] = {0.4, 0.1, 0.8}, g[3];
+    const double h = 1e-6;
+    int j;
+    (void)st;
+    axl_gp_kernel(3, ls, 1.7, a, b, g);
+    for (j = 0; j < 3; j++) {
+        double ap[3], am[3], fd;
+        memcpy(ap, a, sizeof a);
+        memcpy(am, a, sizeof a);
+        ap[j] += h;
+        am[j] -= h;
+        fd = (axl_gp_kernel(3, ls, 1.7, ap, b, NULL) - axl_gp_kernel(3, ls, 1.7, am, b, NULL)) /
+             (2 * h);
+        assert_true(fabs(fd - g[j]) < 1e-7 * (1 + fabs(fd)));
+    }
+    /* k(a,a) = outputscale, zero gradient */
+    assert_true(fabs(axl_gp_kernel(3, ls, 1.7, a, a, g) - 1.7) < 1e-15);
+    assert_true(g[0] == 0 && g[1] == 0 && g[2] == 0);
+}
+
+static void map_gradient_case(axl_gp_prior prior, int fixed_noise)
+{
+    enum { N = 14, D = 3, H = D + 3 };
+    double X[N * D], y[N], nv[N], th[H], g[H], v;
+    axl_gp_config c = cfg_of(prior);
+    int i, j;
+    for (i = 0; i < N * D; i++)
+        X[i] = urand();
+    for (i = 0; i < N; i++) {
+        y[i] = sin(6 * X[i * D]) + X[i * D + 1] * X[i * D + 2] + 0.1 * urand();
+        nv[i] = 0.01 + 0.02 * urand();
+    }
+    th[0] = log(0.4);
+    th[1] = log(0.9);
+    th[2] = log(2.5);
+    th[3] = log(1.3);
+    th[4] = log(0.02);
+    th[5] = 0.1;
+    assert_int_equal(axl_gp_map_objective(N, D, X, y, fixed_noise ? nv : NULL, &c, th, &v, g), 0);
+    assert_true(isfinite(v));
+    for (j = 0; j < H; j++) {
+        double tp[H], tm[H], vp, vm, h = 1e-5, fd;
+        memcpy(tp, th, sizeof th);
+        memcpy(tm, th, sizeof th);
+        tp[j] += h;
+        tm[j] -= h;
+        assert_int_equal(axl_gp_map_objective(N, D, X, y, fixed_noise ? nv : NULL, &c, tp, &vp, NULL), 0);
+        assert_int_equal(axl_gp_map_objective(N, D, X, y, fixed_noise ? nv : NULL, &c, tm, &vm, NULL), 0);
+        fd = (vp - vm) / (2 * h);
+        if (fixed_noise && j == D + 1)
+            assert_true(g[j] == 0.0 && fabs(fd) < 1e-9);
+        else
+            assert_true(fabs(fd - g[j]) < 1e-5 * (1 + fabs(fd)));
+    }
+}
+
+static void test_map_gradient(void **st)
+{
+    (void)st;
+    map_gradient_case(AXL_PRIOR_GAMMA, 0);
+    map_gradient_case(AXL_PRIOR_LOGNORMAL, 0);
+    map_gradient_case(AXL_PRIOR_GAMMA, 1);
+    map_gradient_case(AXL_PRIOR_LOGNORMAL, 1);
+}
+
+static double ei_direct(double z)
+{
+    return exp(-0.5 * z * z) / sqrt(2 * M_PI) + z * 0.5 * erfc(-z / sqrt(2));
+}
+
+static void test_logei_h(void **st)
+{
+    double z, d, prev = -INFINITY;
+    (void)st;
+    /* equals log(EI) where EI is representable and accurate */
+    for (z = -8; z <= 6; z += 0.173) {
+        double l = axl_logei_h(z, &d), ref = log(ei_direct(z));
+        double h = 1e-6, fd = (axl_logei_h(z + h, NULL) - axl_logei_h(z - h, NULL)) / (2 * h);
+        assert_true(fabs(l - ref) < 1e-9 * (1 + fabs(ref)));
+        assert_true(fabs(fd - d) < 1e-6 * (1 + fabs(d)));
+        assert_true(l > prev); /* strictly increasing */
+        prev = l;
+    }
+    /* finite where EI underflows to 0 in double precision */
+    for (z = -40; z > -1e9; z *= 3.7) {
+        double l = axl_logei_h(z, &d);
+        double asym = -0.5 * z * z - 0.5 * log(2 * M_PI) - 2 * log(-z);
+        double h = 1e-7 * fabs(z);
+        double fd = (axl_logei_h(z + h, NULL) - axl_logei_h(z - h, NULL)) / (2 * h);
+        assert_true(isfinite(l) && isfinite(d));
+        assert_true(ei_direct(z) == 0.0 || z > -40);
+        /* the next term of the asymptotic series is O(z^-2) */
+        assert_true(fabs(l - asym) < 5.0 / (z * z) + 1e-12 * fabs(asym));
+        assert_true(fabs(fd - d) < 1e-4 * fabs(d));
+        assert_true(d > 0);
+    }
+    /* continuity at the branch point -1 */
+    assert_true(fabs(axl_logei_h(-1.0 - 1e-12, NULL) - axl_logei_h(-1.0 + 1e-12, NULL)) < 1e-10);
+}
+
+/* a small GP on a smooth function */
+static axl_gp *fit_small(size_t n, size_t d, double *X, double *y)
+{
+    axl_gp *gp = NULL;
+    axl_gp_config c = cfg_of(AXL_PRIOR_GAMMA);
+    size_t i, j;
+    for (i = 0; i < n; i++) {
+        double s = 0;
+        for (j = 0; j < d; j++) {
+            X[i * d + j] = urand();
+            s += sin(3 * X[i * d + j] + j);
+        }
+        y[i] = s;
+    }
+    assert_int_equal(axl_gp_fit(n, d, X, y, NULL, &c, NULL, 0, &gp, NULL, NULL), 0);
+    return gp;
+}
+
+static void test_logei_gradient_and_value(void **st)
+{
+    enum { N = 20, D = 3, M = 9 };
+    double X[N * D], y[N], U[M * D], v[M], g[M * D], mu[M], var[M], best = -1e9;
+    axl_gp *gp;
+    int i, j;
+    (void)st;
+    gp = fit_small(N, D, X, y);
+    for (i = 0; i < N; i++)
+        best = fmax(best, y[i]);
+    for (i = 0; i < M * D; i++)
+        U[i] = urand();
+    assert_int_equal(axl_gp_logei(gp, best, M, U, v, g), 0);
+    assert_int_equal(axl_gp_predict(gp, M, U, mu, var), 0);
+    for (i = 0; i < M; i++) {
+        double sd = sqrt(var[i]), z = (mu[i] - best) / sd, ei = sd * ei_direct(z);
+        if (ei > 1e-300 && z > -30)
+            assert_true(fabs(v[i] - log(ei)) < 1e-6 * (1 + fabs(v[i])));
+        assert_true(isfinite(v[i]));
+        for (j = 0; j < D; j++) {
+            double up[D], um[D], vp, vm, h = 1e-6, fd;
+            memcpy(up, U + i * D, sizeof up);
+            memcpy(um, U + i * D, sizeof um);
+            up[j] += h;
+            um[j] -= h;
+            axl_gp_logei(gp, best, 1, up, &vp, NULL);
+            axl_gp_logei(gp, best, 1, um, &vm, NULL);
+            fd = (vp - vm) / (2 * h);
+            assert_true(fabs(fd - g[i * D + j]) < 1e-4 * (1 + fabs(fd)));
+        }
+    }
+    /* far below the incumbent: EI underflows, LogEI stays finite with a gradient */
+    assert_int_equal(axl_gp_logei(gp, best + 200.0, M, U, v, g), 0);
+    for (i = 0; i < M; i++) {
+        double sd = sqrt(var[i]);
+        assert_true(sd * ei_direct((mu[i] - best - 200.0) / sd) == 0.0);
+        assert_true(isfinite(v[i]) && v[i] < -100);
+        for (j = 0; j < D; j++)
+            assert_true(isfinite(g[i * D + j]));
+    }
+    axl_gp_free(gp);
+}
+
+/* ------------------------------------------------------ GP closed form */
+
+static void test_gp_closed_form(void **st)
+{
+    /* d = 1, two points, fixed hyper-parameters: compare with the 2x2 algebra */
+    double X[2] = {0.2, 0.7}, y[2] = {1.0, -0.5}, th[4], xs = 0.45, m, v;
+    double ls = 0.3, s2 = 1.5, noise = 0.01, c0 = 0.2;
+    axl_gp_config c = cfg_of(AXL_PRIOR_GAMMA);
+    axl_gp *gp = NULL;
+    double k12, k1s, k2s, a, b, det, i11, i12, i22, r1, r2, em, ev;
+    (void)st;
+    c.min_noise = 0.0;
+    th[0] = log(ls);
+    th[1] = log(s2);
+    th[2] = log(noise);
+    th[3] = c0;
+    assert_int_equal(axl_gp_fit(2, 1, X, y, NULL, &c, th, 1, &gp, NULL, NULL), 0);
+    k12 = axl_gp_kernel(1, &ls, s2, &X[0], &X[1], NULL);
+    k1s = axl_gp_kernel(1, &ls, s2, &X[0], &xs, NULL);
+    k2s = axl_gp_kernel(1, &ls, s2, &X[1], &xs, NULL);
+    /* Matern-5/2 by hand for one pair, to pin the kernel itself */
+    {
+        double r = 0.5 / ls, kk = s2 * (1 + sqrt(5) * r + 5.0 / 3 * r * r) * exp(-sqrt(5) * r);
+        assert_true(fabs(kk - k12) < 1e-14);
+    }
+    a = s2 + noise;
+    b = k12;
+    det = a * a - b * b;
+    i11 = a / det;
+    i22 = a / det;
+    i12 = -b / det;
+    r1 = y[0] - c0;
+    r2 = y[1] - c0;
+    em = c0 + k1s * (i11 * r1 + i12 * r2) + k2s * (i12 * r1 + i22 * r2);
+    ev = s2 - (k1s * (i11 * k1s + i12 * k2s) + k2s * (i12 * k1s + i22 * k2s));
+    assert_int_equal(axl_gp_predict(gp, 1, &xs, &m, &v), 0);
+    assert_true(fabs(m - em) < 1e-12);
+    assert_true(fabs(v - ev) < 1e-12);
+    /* at a training point with tiny noise the posterior nearly interpolates */
+    assert_int_equal(axl_gp_predict(gp, 1, &X[0], &m, &v), 0);
+    assert_true(fabs(m - y[0]) < 0.02 && v < 0.011);
+    axl_gp_free(gp);
+}
+
+static void test_gp_fit_recovers(void **st)
+{
+    /* MAP fit on a smooth 2-d function predicts held-out points well and the
+     * inferred noise is small (noise-free data) */
+    enum { N = 30, D = 2 };
+    double X[N * D], y[N], th[D + 3], xs[D] = {0.33, 0.61}, m, v;
+    axl_gp *gp;
+    axl_gp_info info;
+    axl_gp_config c = cfg_of(AXL_PRIOR_GAMMA);
+    int i;
+    (void)st;
+    for (i = 0; i < N; i++) {
+        X[i * D] = urand();
+        X[i * D + 1] = urand();
+        y[i] = sin(3 * X[i * D]) * cos(2 * X[i * D + 1]);
+    }
+    assert_int_equal(axl_gp_fit(N, D, X, y, NULL, &c, NULL, 0, &gp, &info, NULL), 0);
+    assert_true(info.n_evals > 0 && isfinite(info.objective));
+    axl_gp_theta(gp, th);
+    assert_true(exp(th[D + 1]) < 1e-3);
+    assert_int_equal(axl_gp_predict(gp, 1, xs, &m, &v), 0);
+    assert_true(fabs(m - sin(3 * xs[0]) * cos(2 * xs[1])) < 0.01);
+    axl_gp_free(gp);
+}
+
+static void test_gp_duplicates(void **st)
+{
+    /* identical inputs with zero known noise: a singular Gram matrix; the fit must
+     * succeed with jitter and report it */
+    enum { N = 8, D = 2 };
+    double X[N * D], y[N], nv[N], m, v;
+    axl_gp *gp = NULL;
+    axl_gp_info info;
+    axl_gp_config c = cfg_of(AXL_PRIOR_GAMMA);
+    int i;
+    (void)st;
+    for (i = 0; i < N; i++) {
+        X[i * D] = (i % 3) * 0.3;
+        X[i * D + 1] = 0.5;
+        y[i] = (i % 3) * 0.3;
+        nv[i] = 0.0;
+    }
+    assert_int_equal(axl_gp_fit(N, D, X, y, nv, &c, NULL, 0, &gp, &info, NULL), 0);
+    assert_true(info.jitter > 0 && info.n_jitter > 0);
+    assert_int_equal(axl_gp_predict(gp, 1, X, &m, &v), 0);
+    assert_true(isfinite(m) && isfinite(v) && fabs(m - y[0]) < 0.05);
+    axl_gp_free(gp);
+}
+
+/* --------------------------------------------------------------- Sobol */
+
+static void test_sobol_reproducible(void **st)
+{
+    enum { D = 5, N = 64 };
+    double a[N * D], b[32 * D], c[N * D];
+    int i, j;
+    (void)st;
+    assert_int_equal(axl_sobol_fill(D, 42, 0, N, a), 0);
+    assert_int_equal(axl_sobol_fill(D, 42, 32, 32, b), 0);
+    assert_memory_equal(a + 32 * D, b, sizeof b);
+    assert_int_equal(axl_sobol_fill(D, 43, 0, N, c), 0);
+    assert_true(memcmp(a, c, sizeof a) != 0);
+    /* scrambling keeps the net property: every 1-d projection of the first 64
+     * points has exactly one point in each interval of width 1/64 */
+    for (j = 0; j < D; j++) {
+        int hit[N] = {0};
+        for (i = 0; i < N; i++) {
+            double u = a[i * D + j];
+            assert_true(u > 0 && u < 1);
+            hit[(int)(u * N)]++;
+        }
+        for (i = 0; i < N; i++)
+            assert_int_equal(hit[i], 1);
+    }
+    /* beyond GSL's 40 Sobol dimensions: still reproducible and in (0,1) */
+    {
+        double h1[3 * 50], h2[50];
+        assert_int_equal(axl_sobol_fill(50, 7, 0, 3, h1), 0);
+        assert_int_equal(axl_sobol_fill(50, 7, 2, 1, h2), 0);
+        assert_memory_equal(h1 + 100, h2, sizeof h2);
+    }
+    assert_int_equal(axl_sobol_fill(0, 1, 0, 1, a), AXL_EINVAL);
+}
+
+/* -------------------------------------------------------- transforms */
+
+static void test_transforms(void **st)
+{
+    axl_param p[5] = {
+        {.type = AXL_PARAM_FLOAT, .lower = 1e-3, .upper = 1e1, .log_scale = 1},
+        {.type = AXL_PARAM_INT, .lower = 2, .upper = 9},
+        {.type = AXL_PARAM_CHOICE, .n_choices = 4, .ordered = 1},
+        {.type = AXL_PARAM_CHOICE, .n_choices = 3, .ordered = 0},
+        {.type = AXL_PARAM_FIXED, .value = 7.5},
+    };
+    axl_space s = {.n_params = 5, .params = p};
+    double x[5] = {0.1, 4, 2, 1, 7.5}, u[7], x2[5];
+    (void)st;
+    assert_int_equal(axl_space_check(&s, NULL), 0);
+    assert_int_equal(axl_space_dims(&s), 1 + 1 + 1 + 3);
+    assert_int_equal(axl_space_to_unit(&s, x, u), 0);
+    assert_true(fabs(u[0] - 0.5) < 1e-12); /* log scale: 0.1 is the middle of 1e-3..1e1 */
+    assert_true(fabs(u[1] - 2.0 / 7.0) < 1e-12);
+    assert_true(fabs(u[2] - 2.0 / 3.0) < 1e-12);
+    assert_true(u[3] == 0 && u[4] == 1 && u[5] == 0); /* one-hot */
+    axl_space_from_unit(&s, u, x2);
+    assert_true(fabs(x2[0] - 0.1) < 1e-12);
+    assert_true(x2[1] == 4 && x2[2] == 2 && x2[3] == 1 && x2[4] == 7.5);
+    /* relaxed values are rounded; one-hot takes the arg-max; out of range clips */
+    u[0] = 1.3;
+    u[1] = 0.52; /* 2 + 3.64 -> 6 */
+    u[2] = 0.4;  /* 1.2 -> 1 */
+    u[3] = 0.2;
+    u[4] = 0.1;
+    u[5] = 0.7;
+    axl_space_from_unit(&s, u, x2);
+    assert_true(x2[0] == 10.0 && x2[1] == 6 && x2[2] == 1 && x2[3] == 2 && x2[4] == 7.5);
+    assert_true(axl_space_feasible(&s, x2));
+    x2[1] = 6.5;
+    assert_false(axl_space_feasible(&s, x2));
+    /* same arm */
+    x2[1] = 6;
+    memcpy(x, x2, sizeof x);
+    x[0] *= 1 + 1e-9;
+    assert_true(axl_space_same_point(&s, x, x2));
+    x[3] = 1;
+    assert_false(axl_space_same_point(&s, x, x2));
+    /* invalid spaces are reported */
+    p[1].lower = 9.5;
+    assert_int_equal(axl_space_check(&s, NULL), AXL_EINVAL);
+    p[1].lower = 2;
+    p[0].lower = 0;
+    {
+        axl_errbuf eb = {{0}};
+        assert_int_equal(axl_space_check(&s, &eb), AXL_EINVAL);
+        assert_non_null(strstr(eb.msg, "parameters[0]"));
+    }
+}
+
+/* ---------------------------------------------------------- generate */
+
+typedef struct run {
+    axl_space s;
+    axl_gen_step step;
+    axl_model_state st;
+    axl_model_options o;
+} run;
+
+static int gen(run *r, size_t n, const double *X, const double *y, size_t np, const double *P,
+               size_t k, double *out, axl_model_output *o)
+{
+    axl_model_input in;
+    memset(&in, 0, sizeof in);
+    in.space = &r->s;
+    in.maximize = 0;
+    in.n_obs = n;
+    in.X = X;
+    in.y = y;
+    in.n_pending = np;
+    in.X_pending = P;
+    in.k = k;
+    in.step = &r->step;
+    in.state = &r->st;
+    in.opts = &r->o;
+    memset(o, 0, sizeof *o);
+    o->X = out;
+    return axl_model_generate(&in, o, NULL);
+}
+
+static void test_sobol_generate_dedup(void **st)
+{
+    /* a small discrete space: 4 ints x 3 choices = 12 arms */
+    axl_param p[2] = {{.type = AXL_PARAM_INT, .lower = 0, .upper = 3},
+                      {.type = AXL_PARAM_CHOICE, .n_choices = 3}};
+    run r = {.s = {.n_params = 2, .params = p},
+             .step = {.model = AXL_GEN_SOBOL, .num_trials = -1, .seed = 5}};
+    double X[24], out[24];
+    axl_model_output o;
+    size_t i, j, n = 0;
+    (void)st;
+    axl_model_state_init(&r.st, 99);
+    axl_model_options_default(&r.o);
+    /* two arms observed, one pending */
+    X[0] = 1, X[1] = 2, X[2] = 3, X[3] = 0;
+    n = 2;
+    {
+        double y[2] = {1, 2}, P[2] = {0, 0};
+        assert_int_equal(gen(&r, n, X, y, 1, P, 9, out, &o), 0);
+        assert_int_equal(o.n, 9);
+        assert_string_equal(o.method, "Sobol");
+        for (i = 0; i < o.n; i++) {
+            assert_true(axl_space_feasible(&r.s, out + 2 * i));
+            assert_false(axl_space_same_point(&r.s, out + 2 * i, P));
+            for (j = 0; j < n; j++)
+                assert_false(axl_space_same_point(&r.s, out + 2 * i, X + 2 * j));
+            for (j = 0; j < i; j++)
+                assert_false(axl_space_same_point(&r.s, out + 2 * i, out + 2 * j));
+        }
+        /* everything is taken now */
+        memcpy(X + 4, out, 9 * 2 * sizeof(double));
+        r.st = o.state;
+        assert_int_equal(gen(&r, 11, X, (double[11]){0}, 1, P, 1, out, &o), AXL_EEXHAUSTED);
+    }
+}
+
+static void test_sobol_resume(void **st)
+{
+    /* 3 then 2 points with the stored state == 5 at once: a resumed campaign
+     * continues the same sequence */
+    axl_param p[2] = {{.type = AXL_PARAM_FLOAT, .lower = 0, .upper = 1},
+                      {.type = AXL_PARAM_FLOAT, .lower = -1, .upper = 1}};
+    run r = {.s = {.n_params = 2, .params = p},
+             .step = {.model = AXL_GEN_SOBOL, .num_trials = 5, .seed = 1}};
+    double a[10], b[10];
+    axl_model_output o;
+    uint8_t buf[AXL_MODEL_STATE_BYTES];
+    size_t len;
+    (void)st;
+    axl_model_options_default(&r.o);
+    axl_model_state_init(&r.st, 2024);
+    assert_int_equal(gen(&r, 0, NULL, NULL, 0, NULL, 5, a, &o), 0);
+    assert_int_equal(o.n, 5);
+    axl_model_state_init(&r.st, 2024);
+    assert_int_equal(gen(&r, 0, NULL, NULL, 0, NULL, 3, b, &o), 0);
+    assert_int_equal(axl_model_state_encode(&o.state, buf, sizeof buf, &len), 0);
+    assert_int_equal(len, AXL_MODEL_STATE_BYTES);
+    assert_int_equal(axl_model_state_decode(&r.st, buf, len), 0);
+    assert_int_equal(gen(&r, 3, b, (double[3]){0, 1, 2}, 0, NULL, 2, b + 6, &o), 0);
+    assert_memory_equal(a, b, sizeof a);
+}
+
+static void test_state_codec(void **st)
+{
+    axl_model_state s, t;
+    uint8_t buf[AXL_MODEL_STATE_BYTES];
+    size_t len;
+    (void)st;
+    axl_model_state_init(&s, 77);
+    s.step = 1;
+    s.sobol_index = 123456789012ULL;
+    s.n_gen = 9;
+    s.hyper_dims = 2;
+    s.n_hyper = 5;
+    s.hyper[0] = -1.25;
+    s.hyper[4] = 3e-7;
+    assert_int_equal(axl_model_state_encode(&s, buf, sizeof buf, &len), 0);
+    assert_int_equal(axl_model_state_decode(&t, buf, len), 0);
+    assert_memory_equal(&s, &t, sizeof s);
+    assert_int_equal(axl_model_state_decode(&t, buf, len - 1), AXL_ECORRUPT);
+    buf[0] = 9;
+    assert_int_equal(axl_model_state_decode(&t, buf, len), AXL_EVERSION);
+    buf[0] = 1;
+    buf[32] = 60; /* hyper_dims 60 with n_hyper 5 */
+    assert_int_equal(axl_model_state_decode(&t, buf, len), AXL_ECORRUPT);
+    assert_int_equal(axl_model_state_encode(&s, buf, 10, &len), AXL_EINVAL);
+}
+
+static void branin_space(axl_param p[2])
+{
+    p[0] = (axl_param){.type = AXL_PARAM_FLOAT, .lower = -5, .upper = 10};
+    p[1] = (axl_param){.type = AXL_PARAM_FLOAT, .lower = 0, .upper = 15};
+}
+
+static void test_gp_generate(void **st)
+{
+    axl_param p[2];
+    run r;
+    double X[2 * 40], y[40], out[2 * 3], P[2] = {2.5, 7.5};
+    axl_model_output o;
+    size_t i, j, n = 10;
+    (void)st;
+    memset(&r, 0, sizeof r);
+    branin_space(p);
+    r.s = (axl_space){.n_params = 2, .params = p};
+    r.step = (axl_gen_step){.model = AXL_GEN_SOBOL, .num_trials = -1, .seed = 3};
+    axl_model_options_default(&r.o);
+    axl_model_state_init(&r.st, 11);
+    assert_int_equal(gen(&r, 0, NULL, NULL, 0, NULL, n, X, &o), 0);
+    r.st = o.state;
+    for (i = 0; i < n; i++)
+        y[i] = axl_testfn_branin(X + 2 * i);
+    r.step.model = AXL_GEN_GP_LOGEI;
+    assert_int_equal(gen(&r, n, X, y, 1, P, 3, out, &o), 0);
+    assert_string_equal(o.method, "GP-LogEI");
+    assert_int_equal(o.n, 3);
+    assert_int_equal(o.diag.n_hyper, 5);
+    assert_int_equal(o.state.hyper_dims, 2);
+    assert_true(o.state.n_gen == 1 && o.diag.fit_evals > 0 && isfinite(o.diag.best_logei));
+    for (i = 0; i < 3; i++) {
+        assert_true(axl_space_feasible(&r.s, out + 2 * i));
+        assert_false(axl_space_same_point(&r.s, out + 2 * i, P));
+        for (j = 0; j < i; j++) /* the believer makes parallel candidates differ */
+            assert_true(fabs(out[2 * i] - out[2 * j]) + fabs(out[2 * i + 1] - out[2 * j + 1]) >
+                        1e-3);
+    }
+    /* a few sequential steps improve on the Sobol design */
+    {
+        double best0 = 1e9, best1 = 1e9;
+        for (i = 0; i < n; i++)
+            best0 = fmin(best0, y[i]);
+        for (j = 0; j < 12; j++) {
+            r.st = o.state;
+            assert_int_equal(gen(&r, n, X, y, 0, NULL, 1, X + 2 * n, &o), 0);
+            y[n] = axl_testfn_branin(X + 2 * n);
+            n++;
+        }
+        for (i = 0; i < n; i++)
+            best1 = fmin(best1, y[i]);
+        assert_true(best1 < best0);
+        assert_true(best1 - axl_testfn_branin_min < 0.05);
+    }
+}
+
+static void test_gp_generate_mixed_constrained(void **st)
+{
+    /* int, ordinal, one-hot and a linear constraint x0 + x1 <= 1.2 */
+    axl_param p[5] = {
+        {.type = AXL_PARAM_FLOAT, .lower = 0, .upper = 1},
+        {.type = AXL_PARAM_FLOAT, .lower = 0, .upper = 1},
+        {.type = AXL_PARAM_INT, .lower = 1, .upper = 20, .log_scale = 1},
+        {.type = AXL_PARAM_CHOICE, .n_choices = 3, .ordered = 0},
+        {.type = AXL_PARAM_FIXED, .value = 3},
+    };
+    double w[5] = {1, 1, 0, 0, 0};
+    axl_linear_constraint lc = {.w = w, .bound = 1.2};
+    run r;
+    double X[5 * 30], y[30], out[5 * 2];
+    axl_model_output o;
+    size_t i, j, n = 8;
+    (void)st;
+    memset(&r, 0, sizeof r);
+    r.s = (axl_space){.n_params = 5, .params = p, .n_constraints = 1, .constraints = &lc};
+    assert_int_equal(axl_space_check(&r.s, NULL), 0);
+    r.step = (axl_gen_step){.model = AXL_GEN_SOBOL, .num_trials = -1, .seed = 3};
+    axl_model_options_default(&r.o);
+    r.o.n_raw = 256;
+    axl_model_state_init(&r.st, 5);
+    assert_int_equal(gen(&r, 0, NULL, NULL, 0, NULL, n, X, &o), 0);
+    r.st = o.state;
+    r.step.model = AXL_GEN_GP_LOGEI;
+    for (j = 0; j < 6; j++) {
+        for (i = 0; i < n; i++) {
+            const double *x = X + 5 * i;
+            y[i] = (x[0] - 0.7) * (x[0] - 0.7) + (x[1] - 0.6) * (x[1] - 0.6) +
+                   0.01 * fabs(x[2] - 7) + (x[3] == 1 ? 0 : 0.3);
+        }
+        assert_int_equal(gen(&r, n, X, y, 0, NULL, 2, out, &o), 0);
+        r.st = o.state;
+        for (i = 0; i < o.n; i++) {
+            const double *x = out + 5 * i;
+            assert_true(axl_space_feasible(&r.s, x));
+            assert_true(x[0] + x[1] <= 1.2 + 1e-9);
+            assert_true(x[2] == round(x[2]) && x[3] == round(x[3]) && x[4] == 3);
+        }
+        memcpy(X + 5 * n, out, o.n * 5 * sizeof(double));
+        n += o.n;
+    }
+}
+
+/* ------------------------------------------------------ strategy rules */
+
+static void test_strategy_rules(void **st)
+{
+    axl_param p[3] = {{.type = AXL_PARAM_FLOAT, .lower = 0, .upper = 1},
+                      {.type = AXL_PARAM_FLOAT, .lower = 0, .upper = 1},
+                      {.type = AXL_PARAM_FIXED, .value = 1}};
+    axl_space s = {.n_params = 3, .params = p};
+    axl_gen_strategy gs;
+    axl_gs_counts c[2];
+    axl_model_state ms;
+    axl_gs_verdict v;
+    size_t k;
+    (void)st;
+    axl_model_state_init(&ms, 1);
+    assert_int_equal(axl_gs_auto(&s, 7, &gs), 0);
+    assert_int_equal(gs.n_steps, 2);
+    assert_int_equal(gs.steps[0].num_trials, 5); /* max(5, 2*2) */
+    assert_int_equal(gs.steps[0].min_trials_observed, 3);
+    assert_int_equal(gs.steps[1].model, AXL_GEN_GP_LOGEI);
+    assert_int_equal(gs.steps[1].max_parallelism, 3);
+    memset(c, 0, sizeof c);
+    /* fresh: Sobol, at most the 5 trials of the step */
+    assert_int_equal(axl_gs_decide(&gs, c, 8, &ms, &v, &k), 0);
+    assert_int_equal(v, AXL_GS_READY);
+    assert_int_equal(k, 5);
+    assert_int_equal(ms.step, 0);
+    /* 4 generated (a failed one is not counted by the engine): 1 more */
+    c[0].generated = 4;
+    assert_int_equal(axl_gs_decide(&gs, c, 8, &ms, &v, &k), 0);
+    assert_int_equal(k, 1);
+    /* all 5 generated, 2 observed: needs more data */
+    c[0].generated = 5;
+    c[0].completed = 2;
+    c[0].running = 3;
+    assert_int_equal(axl_gs_decide(&gs, c, 1, &ms, &v, &k), 0);
+    assert_int_equal(v, AXL_GS_NEEDS_DATA);
+    assert_int_equal(ms.step, 0);
+    /* without enforce_num_trials, Ax keeps generating from the step */
+    gs.steps[0].enforce_num_trials = 0;
+    assert_int_equal(axl_gs_decide(&gs, c, 2, &ms, &v, &k), 0);
+    assert_int_equal(v, AXL_GS_READY);
+    assert_int_equal(k, 2);
+    assert_int_equal(ms.step, 0);
+    gs.steps[0].enforce_num_trials = 1;
+    /* 3 observed: the GP step, limited by max_parallelism 3 */
+    c[0].completed = 3;
+    assert_int_equal(axl_gs_decide(&gs, c, 5, &ms, &v, &k), 0);
+    assert_int_equal(v, AXL_GS_READY);
+    assert_int_equal(ms.step, 1);
+    assert_int_equal(k, 3);
+    c[1].generated = 2;
+    c[1].running = 2;
+    assert_int_equal(axl_gs_decide(&gs, c, 5, &ms, &v, &k), 0);
+    assert_int_equal(k, 1);
+    c[1].running = 3;
+    assert_int_equal(axl_gs_decide(&gs, c, 1, &ms, &v, &k), 0);
+    assert_int_equal(v, AXL_GS_MAX_PARALLELISM);
+    assert_string_equal(axl_gs_verdict_name(v), "max parallelism reached");
+    /* a finite last step is exhausted once its trials exist */
+    gs.steps[1].num_trials = 4;
+    c[1].generated = 4;
+    c[1].running = 0;
+    assert_int_equal(axl_gs_decide(&gs, c, 1, &ms, &v, &k), 0);
+    assert_int_equal(v, AXL_GS_EXHAUSTED);
+    assert_int_equal(k, 0);
+    /* nonsense is an error, not a verdict */
+    gs.steps[0].num_trials = -1;
+    assert_int_equal(axl_gs_check(&gs, NULL), AXL_EINVAL);
+    assert_int_equal(axl_gs_decide(&gs, c, 1, &ms, &v, &k), AXL_EINVAL);
+}
+
+static void test_testfunctions(void **st)
+{
+    double b1[2] = {-M_PI, 12.275}, b2[2] = {M_PI, 2.275}, b3[2] = {9.42478, 2.475};
+    (void)st;
+    assert_true(fabs(axl_testfn_branin(b1) - axl_testfn_branin_min) < 1e-9);
+    assert_true(fabs(axl_testfn_branin(b2) - axl_testfn_branin_min) < 1e-9);
+    assert_true(fabs(axl_testfn_branin(b3) - axl_testfn_branin_min) < 1e-6);
+    assert_true(fabs(axl_testfn_hartmann6(axl_testfn_hartmann6_argmin) -
+                     axl_testfn_hartmann6_min) < 1e-7);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_kernel_gradient),
+        cmocka_unit_test(test_map_gradient),
+        cmocka_unit_test(test_logei_h),
+        cmocka_unit_test(test_logei_gradient_and_value),
+        cmocka_unit_test(test_gp_closed_form),
+        cmocka_unit_test(test_gp_fit_recovers),
+        cmocka_unit_test(test_gp_duplicates),
+        cmocka_unit_test(test_sobol_reproducible),
+        cmocka_unit_test(test_transforms),
+        cmocka_unit_test(test_sobol_generate_dedup),
+        cmocka_unit_test(test_sobol_resume),
+        cmocka_unit_test(test_state_codec),
+        cmocka_unit_test(test_gp_generate),
+        cmocka_unit_test(test_gp_generate_mixed_constrained),
+        cmocka_unit_test(test_strategy_rules),
+        cmocka_unit_test(test_testfunctions),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
