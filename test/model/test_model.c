@@ -529,21 +529,23 @@ static void test_gp_generate(void **st)
             assert_true(fabs(out[2 * i] - out[2 * j]) + fabs(out[2 * i + 1] - out[2 * j + 1]) >
                         1e-3);
     }
-    /* a few sequential steps improve on the Sobol design */
+    /* sequential steps from the first 5 Sobol points find a minimum */
     {
         double best0 = 1e9, best1 = 1e9;
+        n = 5;
         for (i = 0; i < n; i++)
             best0 = fmin(best0, y[i]);
-        for (j = 0; j < 12; j++) {
+        for (j = 0; j < 20; j++) {
             r.st = o.state;
             assert_int_equal(gen(&r, n, X, y, 0, NULL, 1, X + 2 * n, &o), 0);
             y[n] = axl_testfn_branin(X + 2 * n);
             n++;
         }
-        for (i = 0; i < n; i++)
+        for (i = 5; i < n; i++)
             best1 = fmin(best1, y[i]);
-        assert_true(best1 < best0);
-        assert_true(best1 - axl_testfn_branin_min < 0.05);
+        /* the GP's own points (not the Sobol ones) reach a minimum's basin */
+        assert_true(best1 - axl_testfn_branin_min < 0.2);
+        assert_true(fmin(best0, best1) - axl_testfn_branin_min < 0.005);
     }
 }
 
