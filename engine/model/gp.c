@@ -3,8 +3,9 @@
  * Gaussian noise; MAP hyper-parameters by GSL's BFGS with analytic gradients.
  *
  * All matrices are row-major n x n. The Cholesky factor lives in the lower triangle
- * of L; the strict upper triangle of L keeps the noise-free kernel values so that a
- * failed factorization can be retried with more jitter without recomputing kernels.
+ * of L; the noise-free kernel values are also kept packed (row by row, sequential
+ * access) so that a failed factorization can be retried with more jitter without
+ * recomputing kernels, and so that the gradient pass streams through memory.
  */
 #include <gsl/gsl_blas.h>
 #include <gsl/gsl_cblas.h>
@@ -31,10 +32,12 @@ struct axl_gp {
     axl_gp_config cfg;
     double theta[AXL_MODEL_MAX_HYPER];
     double ls[AXL_MODEL_MAX_DIMS], s2, noise, mean;
-    double *L;       /* n*n: lower = Cholesky factor, strict upper = noise-free kernel */
+    double *L;       /* n*n: lower = Cholesky factor (upper unused) */
+    double *kf;      /* n(n-1)/2 packed strict lower noise-free kernel, row by row */
+    double *Z;       /* n*d inputs divided by the lengthscales */
     double *Kinv;    /* n*n, full symmetric inverse of the Gram matrix */
     double *alpha;   /* K^-1 (y - mean) */
-    double *dfac;    /* n*n scratch for the gradient (fit only), else NULL */
+    double *dfac;    /* n(n-1)/2 packed gradient factors (fit only), else NULL */
     double jitter;   /* jitter of the last factorization */
     double max_jitter;
     int n_jitter;
@@ -191,30 +194,35 @@ static void set_theta(axl_gp *gp, const double *theta)
  */
 static int factorize(axl_gp *gp, int want_inv)
 {
-    size_t n = gp->n, d = gp->d, i, j, k;
-    double *L = gp->L, jit = 0;
+    size_t n = gp->n, d = gp->d, i, j, k, pk;
+    double *L = gp->L, jit = 0, il[AXL_MODEL_MAX_DIMS];
     int tries;
 
-    for (i = 0; i < n; i++) {
-        const double *xi = gp->X + i * d;
-        for (j = 0; j < i; j++) {
-            const double *xj = gp->X + j * d;
+    for (k = 0; k < d; k++)
+        il[k] = 1.0 / gp->ls[k];
+    for (i = 0; i < n; i++)
+        for (k = 0; k < d; k++)
+            gp->Z[i * d + k] = gp->X[i * d + k] * il[k];
+    for (i = 0, pk = 0; i < n; i++) {
+        const double *zi = gp->Z + i * d;
+        for (j = 0; j < i; j++, pk++) {
+            const double *zj = gp->Z + j * d;
             double r2 = 0, r, e;
             for (k = 0; k < d; k++) {
-                double t = (xi[k] - xj[k]) / gp->ls[k];
+                double t = zi[k] - zj[k];
                 r2 += t * t;
             }
             r = sqrt(r2);
             e = exp(-SQRT5 * r);
-            L[j * n + i] = gp->s2 * (1.0 + SQRT5 * r + (5.0 / 3.0) * r2) * e; /* upper */
+            gp->kf[pk] = gp->s2 * (1.0 + SQRT5 * r + (5.0 / 3.0) * r2) * e;
             if (gp->dfac != NULL)
-                gp->dfac[i * n + j] = gp->s2 * (5.0 / 3.0) * (1.0 + SQRT5 * r) * e;
+                gp->dfac[pk] = gp->s2 * (5.0 / 3.0) * (1.0 + SQRT5 * r) * e;
         }
     }
     for (tries = 0;; tries++) {
-        for (i = 0; i < n; i++) {
-            for (j = 0; j < i; j++)
-                L[i * n + j] = L[j * n + i];
+        for (i = 0, pk = 0; i < n; i++) {
+            memcpy(L + i * n, gp->kf + pk, i * sizeof(double));
+            pk += i;
             L[i * n + i] = gp->s2 + gp->noise + gp->nfix[i] + jit;
         }
         if (chol_lower(L, n) == 0)
@@ -269,31 +277,30 @@ static int map_eval(axl_gp *gp, const double *theta, double *value, double *grad
     if (grad != NULL)
         memset(grad, 0, H * sizeof(double));
     if (grad != NULL && n > 0) {
-        const double *Ki = gp->Kinv, *a = gp->alpha, *L = gp->L;
+        const double *Ki = gp->Kinv, *a = gp->alpha;
         double trW = 0, gs = 0, ga = 0;
-        double gl[AXL_MODEL_MAX_DIMS] = {0}, il2[AXL_MODEL_MAX_DIMS];
-        for (k = 0; k < d; k++)
-            il2[k] = 1.0 / (gp->ls[k] * gp->ls[k]);
+        double gl[AXL_MODEL_MAX_DIMS] = {0};
+        size_t pk = 0;
         /* dL/dtheta = 1/2 tr((alpha alpha^T - K^-1) dK/dtheta); K symmetric, so
-         * sum over i > j twice */
+         * sum over i > j twice. d k_ij / d log l_k = dfac_ij (z_ik - z_jk)^2. */
         for (i = 0; i < n; i++) {
-            const double *xi = gp->X + i * d;
-            double Wii = a[i] * a[i] - Ki[i * n + i];
+            const double *zi = gp->Z + i * d, *ki = Ki + i * n;
+            double Wii = a[i] * a[i] - ki[i];
             trW += Wii;
             ga += a[i];
-            for (j = 0; j < i; j++) {
-                const double *xj = gp->X + j * d;
-                double W = a[i] * a[j] - Ki[i * n + j];
-                double wd = W * gp->dfac[i * n + j];
-                gs += W * L[j * n + i];
+            for (j = 0; j < i; j++, pk++) {
+                const double *zj = gp->Z + j * d;
+                double W = a[i] * a[j] - ki[j];
+                double wd = W * gp->dfac[pk];
+                gs += W * gp->kf[pk];
                 for (k = 0; k < d; k++) {
-                    double t = xi[k] - xj[k];
+                    double t = zi[k] - zj[k];
                     gl[k] += wd * t * t;
                 }
             }
         }
         for (k = 0; k < d; k++)
-            grad[k] = gl[k] * il2[k];
+            grad[k] = gl[k];
         grad[d] = gs + 0.5 * trW * gp->s2;
         grad[d + 1] = gp->infer_noise ? 0.5 * trW * exp(theta[d + 1]) : 0.0;
         grad[d + 2] = ga;
@@ -342,6 +349,8 @@ static void gp_release(axl_gp *gp)
     free(gp->y);
     free(gp->nfix);
     free(gp->L);
+    free(gp->kf);
+    free(gp->Z);
     free(gp->Kinv);
     free(gp->alpha);
     free(gp->dfac);
@@ -364,8 +373,10 @@ static axl_gp *gp_alloc(size_t n, size_t d, int with_dfac)
     gp->L = malloc(nn * sizeof(double));
     gp->Kinv = malloc(nn * sizeof(double));
     gp->alpha = malloc((n ? n : 1) * sizeof(double));
-    gp->dfac = with_dfac ? malloc(nn * sizeof(double)) : NULL;
-    if (!gp->X || !gp->y || !gp->nfix || !gp->L || !gp->Kinv || !gp->alpha ||
+    gp->kf = malloc((n > 1 ? n * (n - 1) / 2 : 1) * sizeof(double));
+    gp->Z = malloc((n > 0 ? n * d : 1) * sizeof(double));
+    gp->dfac = with_dfac ? malloc((n > 1 ? n * (n - 1) / 2 : 1) * sizeof(double)) : NULL;
+    if (!gp->X || !gp->y || !gp->nfix || !gp->L || !gp->Kinv || !gp->alpha || !gp->kf || !gp->Z ||
         (with_dfac && !gp->dfac)) {
         gp_release(gp);
         return NULL;

@@ -1,0 +1,355 @@
+/*
+ * bench_model - quality and speed of engine/model.
+ *
+ *   bench_model [quality] [speed] [--seeds N] [--prior gamma|lognormal] [--quick]
+ *
+ * Quality: closed-loop BO with the `auto` strategy (decided by axl_gs_decide, as the
+ * engine does) on Branin (30 evaluations, 5 Sobol) and Hartmann6 (50, 12 Sobol),
+ * noise-free, over N seeds (default 20): quartiles of the simple regret at 10, 20,
+ * 30 (and 50) evaluations, for GP-LogEI, Sobol alone, and GP-LogEI with 3 trials
+ * pending at all times (asynchronous parallelism 3).
+ * Speed: one generation (fit + acquisition, k = 1) at d in {4, 6} and n in
+ * {20, 50, 100, 200, 500}, warm-started from the fit at n-1 as in a campaign, and
+ * cold (no previous hyper-parameters).
+ * JSON rows on stdout, progress on stderr.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench/axl_bench.h"
+#include "engine/model/axl_model.h"
+
+#ifndef AXL_BENCH_BLAS_NAME
+#define AXL_BENCH_BLAS_NAME "openblas"
+#endif
+
+static axl_model_options g_opts;
+
+typedef struct problem {
+    const char *name;
+    size_t d;
+    int budget;
+    double fmin;
+    double (*f)(const double *x);
+    axl_param params[6];
+} problem;
+
+static double branin_f(const double *x) { return axl_testfn_branin(x); }
+static double hartmann6_f(const double *x) { return axl_testfn_hartmann6(x); }
+
+static void make_problems(problem *br, problem *h6)
+{
+    memset(br, 0, sizeof *br);
+    br->name = "branin30";
+    br->d = 2;
+    br->budget = 30;
+    br->fmin = axl_testfn_branin_min;
+    br->f = branin_f;
+    br->params[0] = (axl_param){.type = AXL_PARAM_FLOAT,
+                                .lower = axl_testfn_branin_bounds[0][0],
+                                .upper = axl_testfn_branin_bounds[0][1]};
+    br->params[1] = (axl_param){.type = AXL_PARAM_FLOAT,
+                                .lower = axl_testfn_branin_bounds[1][0],
+                                .upper = axl_testfn_branin_bounds[1][1]};
+    memset(h6, 0, sizeof *h6);
+    h6->name = "hartmann6_50";
+    h6->d = 6;
+    h6->budget = 50;
+    h6->fmin = axl_testfn_hartmann6_min;
+    h6->f = hartmann6_f;
+    for (int i = 0; i < 6; i++)
+        h6->params[i] = (axl_param){.type = AXL_PARAM_FLOAT, .lower = 0, .upper = 1};
+}
+
+/*
+ * One campaign. mode 0: auto strategy, sequential; 1: Sobol only; 2: auto strategy
+ * with `par` trials in flight at all times (the oldest completes first).
+ * best[i] = best value after i+1 completed evaluations.
+ */
+static int run_campaign(const problem *p, int mode, int par, uint64_t seed, double *best,
+                        double *gen_ms_sum, int *n_gen)
+{
+    axl_space s = {.n_params = p->d, .params = p->params};
+    axl_gen_strategy gs;
+    axl_model_state st;
+    axl_gs_counts cnt[AXL_GS_MAX_STEPS];
+    int n_total = p->budget, n_done = 0, n_made = 0, run_head = 0;
+    double *X = calloc((size_t)n_total * p->d, sizeof(double));
+    double *y = calloc((size_t)n_total, sizeof(double));
+    double *Xd = calloc((size_t)n_total * p->d, sizeof(double)); /* completed, in order */
+    double *yd = calloc((size_t)n_total, sizeof(double));
+    int *step_of = calloc((size_t)n_total, sizeof(int));
+    double cur = INFINITY;
+    axl_errbuf eb = {{0}};
+    int rv = 0;
+
+    axl_gs_auto(&s, seed, &gs);
+    if (mode == 1) {
+        gs.n_steps = 1;
+        gs.steps[0].num_trials = -1;
+        gs.steps[0].min_trials_observed = 0;
+    }
+    axl_model_state_init(&st, seed);
+    memset(cnt, 0, sizeof cnt);
+    if (par < 1)
+        par = 1;
+    while (n_done < n_total) {
+        /* fill the line up to `par` trials in flight */
+        while (n_made < n_total && n_made - n_done < par) {
+            axl_gs_verdict v;
+            size_t k;
+            axl_model_input in;
+            axl_model_output out;
+            axl_gen_step step;
+            axl_gs_decide(&gs, cnt, 1, &st, &v, &k);
+            if (v != AXL_GS_READY)
+                break;
+            step = gs.steps[st.step];
+            memset(&in, 0, sizeof in);
+            in.space = &s;
+            in.maximize = 0;
+            in.n_obs = (size_t)n_done;
+            in.X = Xd;
+            in.y = yd;
+            in.n_pending = (size_t)(n_made - n_done);
+            in.X_pending = X + (size_t)n_done * p->d;
+            in.k = 1;
+            in.step = &step;
+            in.state = &st;
+            in.opts = &g_opts;
+            memset(&out, 0, sizeof out);
+            out.X = X + (size_t)n_made * p->d;
+            double t0 = axl_bench_now();
+            if ((rv = axl_model_generate(&in, &out, &eb)) != 0) {
+                fprintf(stderr, "generate failed: %d %s\n", rv, eb.msg);
+                goto done;
+            }
+            if (strcmp(out.method, "GP-LogEI") == 0) {
+                *gen_ms_sum += (axl_bench_now() - t0) * 1e3;
+                (*n_gen)++;
+            }
+            st = out.state;
+            step_of[n_made] = (int)st.step;
+            cnt[st.step].generated++;
+            cnt[st.step].running++;
+            n_made++;
+        }
+        /* the oldest trial in flight completes (trials run in order, as on a line) */
+        {
+            int i = run_head++;
+            y[i] = p->f(X + (size_t)i * p->d);
+            memcpy(Xd + (size_t)n_done * p->d, X + (size_t)i * p->d, p->d * sizeof(double));
+            yd[n_done] = y[i];
+            cnt[step_of[i]].running--;
+            cnt[step_of[i]].completed++;
+            cur = fmin(cur, y[i]);
+            best[n_done] = cur;
+            n_done++;
+        }
+    }
+done:
+    free(X);
+    free(y);
+    free(Xd);
+    free(yd);
+    free(step_of);
+    return rv;
+}
+
+static void quality(const problem *p, const char *label, int mode, int par, int seeds)
+{
+    int checkpoints[4] = {10, 20, 30, 50}, c, s, n_gen = 0;
+    double *reg = calloc((size_t)seeds * 4, sizeof(double));
+    double *best = calloc((size_t)p->budget, sizeof(double));
+    double gen_ms = 0, t0 = axl_bench_now();
+    char name[128];
+
+    for (s = 0; s < seeds; s++) {
+        if (run_campaign(p, mode, par, 1000 + (uint64_t)s, best, &gen_ms, &n_gen) != 0)
+            exit(1);
+        for (c = 0; c < 4; c++)
+            if (checkpoints[c] <= p->budget)
+                reg[c * seeds + s] = best[checkpoints[c] - 1] - p->fmin;
+        fprintf(stderr, "  %s %s seed %d: regret@%d %.3g\n", p->name, label, s, p->budget,
+                best[p->budget - 1] - p->fmin);
+    }
+    for (c = 0; c < 4; c++) {
+        double *v = reg + c * seeds;
+        const char *suffix = checkpoints[c] == p->budget ? "" : NULL;
+        char at[32];
+        if (checkpoints[c] > p->budget)
+            continue;
+        snprintf(at, sizeof at, checkpoints[c] == p->budget ? "" : "_at%d", checkpoints[c]);
+        (void)suffix;
+        snprintf(name, sizeof name, "model.%s.%s.regret_q1%s", p->name, label, at);
+        double q1 = axl_bench_quantile(v, (size_t)seeds, 0.25);
+        double med = axl_bench_quantile(v, (size_t)seeds, 0.5);
+        double q3 = axl_bench_quantile(v, (size_t)seeds, 0.75);
+        axl_bench_row(name, q1, "");
+        snprintf(name, sizeof name, "model.%s.%s.regret_median%s", p->name, label, at);
+        axl_bench_row(name, med, "");
+        snprintf(name, sizeof name, "model.%s.%s.regret_q3%s", p->name, label, at);
+        axl_bench_row(name, q3, "");
+    }
+    if (n_gen > 0) {
+        snprintf(name, sizeof name, "model.%s.%s.gen_ms_mean", p->name, label);
+        axl_bench_row(name, gen_ms / n_gen, "ms");
+    }
+    fprintf(stderr, "  %s %s: %.1f s\n", p->name, label, axl_bench_now() - t0);
+    free(reg);
+    free(best);
+}
+
+/* y for the speed problems: Hartmann6 with the missing coordinates at its optimum */
+static double speed_f(const double *x, size_t d)
+{
+    double z[6];
+    for (size_t j = 0; j < 6; j++)
+        z[j] = j < d ? x[j] : axl_testfn_hartmann6_argmin[j];
+    return axl_testfn_hartmann6(z);
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void speed(size_t d, size_t n, int reps)
+{
+    axl_param prm[6];
+    axl_space s = {.n_params = d, .params = prm};
+    axl_gen_step step = {.model = AXL_GEN_GP_LOGEI, .num_trials = -1, .seed = 3};
+    double *X = malloc((n + 1) * d * sizeof(double)), *y = malloc((n + 1) * sizeof(double));
+    double out[6], warm[16], cold[16], fit[16], acq[16];
+    char name[128];
+    int r;
+
+    for (size_t j = 0; j < d; j++)
+        prm[j] = (axl_param){.type = AXL_PARAM_FLOAT, .lower = 0, .upper = 1};
+    for (r = 0; r < reps; r++) {
+        axl_model_state st;
+        axl_model_input in;
+        axl_model_output o;
+        axl_errbuf eb = {{0}};
+        double t0;
+        /* a campaign-like design: random points, a smooth multimodal response */
+        axl_sobol_fill((unsigned)d, 77 + (uint64_t)r, 0, n, X);
+        for (size_t i = 0; i < n; i++)
+            y[i] = speed_f(X + i * d, d);
+        axl_model_state_init(&st, 5 + (uint64_t)r);
+        memset(&in, 0, sizeof in);
+        in.space = &s;
+        in.n_obs = n - 1;
+        in.X = X;
+        in.y = y;
+        in.k = 1;
+        in.step = &step;
+        in.state = &st;
+        in.opts = &g_opts;
+        memset(&o, 0, sizeof o);
+        o.X = out;
+        /* cold: no previous hyper-parameters (first GP generation of a campaign) */
+        t0 = axl_bench_now();
+        if (axl_model_generate(&in, &o, &eb) != 0) {
+            fprintf(stderr, "speed: %s\n", eb.msg);
+            exit(1);
+        }
+        cold[r] = (axl_bench_now() - t0) * 1e3;
+        /* warm: one more observation, hyper-parameters of the previous fit */
+        st = o.state;
+        in.n_obs = n;
+        t0 = axl_bench_now();
+        if (axl_model_generate(&in, &o, &eb) != 0) {
+            fprintf(stderr, "speed: %s\n", eb.msg);
+            exit(1);
+        }
+        warm[r] = (axl_bench_now() - t0) * 1e3;
+        fit[r] = o.diag.fit_ms;
+        acq[r] = o.diag.acq_ms;
+    }
+    qsort(warm, (size_t)reps, sizeof(double), cmp_d);
+    qsort(cold, (size_t)reps, sizeof(double), cmp_d);
+    qsort(fit, (size_t)reps, sizeof(double), cmp_d);
+    qsort(acq, (size_t)reps, sizeof(double), cmp_d);
+    const char *blas = strcmp(AXL_BENCH_BLAS_NAME, "openblas") == 0 ? "" : "_" AXL_BENCH_BLAS_NAME;
+    snprintf(name, sizeof name, "model.gen_ms%s.d%zu.n%zu", blas, d, n);
+    axl_bench_row(name, warm[reps / 2], "ms");
+    snprintf(name, sizeof name, "model.gen_ms_cold%s.d%zu.n%zu", blas, d, n);
+    axl_bench_row(name, cold[reps / 2], "ms");
+    snprintf(name, sizeof name, "model.fit_ms%s.d%zu.n%zu", blas, d, n);
+    axl_bench_row(name, fit[reps / 2], "ms");
+    snprintf(name, sizeof name, "model.acq_ms%s.d%zu.n%zu", blas, d, n);
+    axl_bench_row(name, acq[reps / 2], "ms");
+    fprintf(stderr, "  speed d=%zu n=%zu: warm %.2f ms (fit %.2f, acq %.2f), cold %.2f ms\n", d,
+            n, warm[reps / 2], fit[reps / 2], acq[reps / 2], cold[reps / 2]);
+    free(X);
+    free(y);
+}
+
+int main(int argc, char **argv)
+{
+    int do_q = 0, do_s = 0, seeds = 20, quick = 0, i;
+    problem br, h6;
+
+    axl_model_options_default(&g_opts);
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "quality") == 0)
+            do_q = 1;
+        else if (strcmp(argv[i], "speed") == 0)
+            do_s = 1;
+        else if (strcmp(argv[i], "--quick") == 0)
+            quick = 1;
+        else if (strcmp(argv[i], "--seeds") == 0 && i + 1 < argc)
+            seeds = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--prior") == 0 && i + 1 < argc)
+            g_opts.gp.prior = strcmp(argv[++i], "lognormal") == 0 ? AXL_PRIOR_LOGNORMAL
+                                                                  : AXL_PRIOR_GAMMA;
+        else {
+            fprintf(stderr, "usage: bench_model [quality] [speed] [--seeds N] "
+                            "[--prior gamma|lognormal] [--quick]\n");
+            return 2;
+        }
+    }
+    if (!do_q && !do_s)
+        do_q = do_s = 1;
+    if (strcmp(AXL_BENCH_BLAS_NAME, "openblas") != 0)
+        do_q = 0; /* the reference-BLAS build only measures speed */
+    make_problems(&br, &h6);
+
+    if (do_s) {
+        static const size_t ns[5] = {20, 50, 100, 200, 500};
+        fprintf(stderr, "bench_model: speed (%s)\n", AXL_BENCH_BLAS_NAME);
+        for (size_t d = 4; d <= 6; d += 2)
+            for (int j = 0; j < 5; j++)
+                speed(d, ns[j], ns[j] >= 500 ? 3 : quick ? 3 : 7);
+    }
+    if (do_q) {
+        fprintf(stderr, "bench_model: quality, %d seeds\n", seeds);
+        quality(&br, "gp", 0, 1, seeds);
+        quality(&br, "sobol", 1, 1, seeds);
+        quality(&h6, "gp", 0, 1, seeds);
+        quality(&h6, "sobol", 1, 1, seeds);
+        quality(&h6, "gp_pending3", 2, 3, seeds);
+    }
+    /* the gslcblas twin, when built, adds its speed rows */
+    if (do_s && strcmp(AXL_BENCH_BLAS_NAME, "openblas") == 0 && !quick) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s_gslcblas", argv[0]);
+        if (access(path, X_OK) == 0) {
+            char cmd[4200];
+            FILE *f;
+            char line[512];
+            snprintf(cmd, sizeof cmd, "'%s' speed --quick", path);
+            if ((f = popen(cmd, "r")) != NULL) {
+                while (fgets(line, sizeof line, f) != NULL)
+                    fputs(line, stdout);
+                pclose(f);
+            }
+        }
+    }
+    return 0;
+}
