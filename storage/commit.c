@@ -1,0 +1,130 @@
+/* The one write path: events and the records they carry, in one LMDB write transaction. */
+#include "storage/store_int.h"
+
+#include <errno.h>
+#include <sys/statvfs.h>
+
+static const uint8_t empty_map = 0x80;
+
+int axl_store__apply(axl_store *s, MDB_txn *txn, uint64_t seq, const void *enc, size_t enc_len,
+                     axl_rec_kind rec, const char *exp, size_t exp_len, int64_t trial,
+                     axl_trial_status status, const void *body, size_t body_len)
+{
+    uint8_t kseq[8], key[STORE_MAX_KEY], skey[STORE_MAX_KEY];
+    MDB_val k, v;
+    int rc;
+
+    /* The log: MDB_APPEND keeps pages full and refuses a seq that is not above the last. */
+    axl_store__be64(kseq, seq);
+    k = (MDB_val){8, kseq};
+    v = (MDB_val){enc_len, (void *)enc};
+    if ((rc = mdb_put(txn, s->dbi[DB_EVENTS], &k, &v, MDB_APPEND)) != 0)
+        return rc;
+    if (rec == AXL_REC_NONE)
+        return 0;
+
+    if (body == NULL || body_len == 0) {
+        body = &empty_map;
+        body_len = 1;
+    }
+    v = (MDB_val){body_len, (void *)body};
+    if (rec != AXL_REC_TRIAL) {
+        k = (MDB_val){exp_len, (void *)exp};
+        return mdb_put(txn, s->dbi[axl_store__rec_db(rec)], &k, &v, 0);
+    }
+
+    /* A trial: the record, and its entry in the status index moves with its status. */
+    uint32_t index = (uint32_t)trial;
+    k = (MDB_val){axl_store__trial_key(key, exp, exp_len, index), key};
+    MDB_val old;
+    bool index_ok = false;
+    rc = mdb_get(txn, s->dbi[DB_TRIALS], &k, &old);
+    if (rc == 0) {
+        axl_trial_status old_st;
+        if (axl_store__trial_status(old.mv_data, old.mv_size, &old_st) != 0)
+            return MDB_CORRUPTED;
+        if (old_st == status) {
+            index_ok = true;
+        } else {
+            MDB_val sk = {axl_store__status_key(skey, exp, exp_len, old_st, index), skey};
+            if ((rc = mdb_del(txn, s->dbi[DB_TRIAL_STATUS], &sk, NULL)) != 0 &&
+                rc != MDB_NOTFOUND)
+                return rc;
+        }
+    } else if (rc != MDB_NOTFOUND) {
+        return rc;
+    }
+    if ((rc = mdb_put(txn, s->dbi[DB_TRIALS], &k, &v, 0)) != 0)
+        return rc;
+    if (!index_ok) {
+        MDB_val sk = {axl_store__status_key(skey, exp, exp_len, status, index), skey};
+        MDB_val none = {0, NULL};
+        if ((rc = mdb_put(txn, s->dbi[DB_TRIAL_STATUS], &sk, &none, 0)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* A short write (LMDB reports EIO) on a full disk is a full disk: say so. */
+static bool disk_nearly_full(const char *dir, size_t need)
+{
+    struct statvfs vfs;
+    if (statvfs(dir, &vfs) != 0)
+        return false;
+    return (uint64_t)vfs.f_bavail * vfs.f_frsize < (uint64_t)need + (1u << 20);
+}
+
+int axl_store_commit(axl_store *s, axl_store_batch *b, uint64_t *first_seq, axl_errbuf *eb)
+{
+    MDB_txn *txn = NULL;
+    int rc, rv;
+
+    if (s->flags & AXL_STORE_RDONLY)
+        return axl_fail(eb, AXL_ESTATE, "commit: the store is open read-only");
+    if (b->committed)
+        return axl_fail(eb, AXL_ESTATE, "commit: the batch was committed already");
+    if (first_seq != NULL)
+        *first_seq = s->next_seq;
+    if (b->n == 0)
+        return 0;
+    if ((rv = axl_store__batch_encode(b, s->next_seq, eb)) != 0)
+        return rv;
+
+    for (;;) {
+        if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+            return axl_store__mdb_fail(eb, rc, "begin a write transaction");
+        for (size_t i = 0; i < b->n && rc == 0; i++) {
+            const store_item *it = &b->items[i];
+            rc = axl_store__apply(s, txn, s->next_seq + i, b->enc.data + it->enc_off,
+                                  it->enc_len, it->rec, b->arena + it->exp_off, it->exp_len,
+                                  it->trial, it->status, b->arena + it->body_off, it->body_len);
+        }
+        if (rc == 0)
+            rc = mdb_txn_commit(txn); /* frees txn, also on error */
+        else
+            mdb_txn_abort(txn);
+        txn = NULL;
+        if (rc != MDB_MAP_FULL)
+            break;
+        if ((rv = axl_store__grow(s, eb)) != 0)
+            return rv;
+    }
+    if (rc == MDB_KEYEXIST)
+        return axl_fail(eb, AXL_ESTATE,
+                        "commit: the log already holds seq %llu; was the store written by "
+                        "another handle?",
+                        (unsigned long long)s->next_seq);
+    if (rc == EIO && disk_nearly_full(s->dir, b->enc.size * 2))
+        rc = ENOSPC;
+    if (rc == ENOSPC)
+        return axl_fail(eb, AXL_ENOSPC,
+                        "commit of %zu events: no space left on the device holding %s; "
+                        "nothing of the batch was written",
+                        b->n, s->dir);
+    if (rc != 0)
+        return axl_store__mdb_fail(eb, rc, "commit");
+    b->first_seq = s->next_seq;
+    b->committed = true;
+    s->next_seq += b->n;
+    return 0;
+}

@@ -1,0 +1,189 @@
+/*
+ * store_int.h - what the files of storage/ share and nobody else sees.
+ * Cross-file internal names carry the axl_store__ prefix (double underscore).
+ */
+#ifndef AXL_STORE_INT_H
+#define AXL_STORE_INT_H
+
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "storage/axl_store.h"
+
+/* The named databases of the environment (storage/README.md). */
+enum {
+    DB_META = 0,     /* "schema" -> u32 BE, "format" -> "axle.store" */
+    DB_EVENTS,       /* u64 BE seq -> encoded event (proto) */
+    DB_EXPERIMENTS,  /* name -> experiment record */
+    DB_TRIALS,       /* name 0x00 u32 BE index -> trial record */
+    DB_TRIAL_STATUS, /* name 0x00 u8 status u32 BE index -> "" (derived index) */
+    DB_GENERATORS,   /* name -> generator record */
+    DB_LABWARE,      /* name -> labware record */
+    DB_COUNT
+};
+
+extern const char *const axl_store__db_names[DB_COUNT];
+
+#define STORE_FORMAT "axle.store"
+#define STORE_MAX_NAME AXL_PROTO_MAX_NAME
+/* name + 0x00 + status byte + u32 index */
+#define STORE_MAX_KEY (STORE_MAX_NAME + 6)
+
+struct axl_store {
+    MDB_env *env;
+    MDB_dbi dbi[DB_COUNT];
+    char *dir;
+    unsigned flags;
+    uint32_t schema;
+    int lock_fd;         /* writer lock (flock) on <dir>/axle.lock, -1 for readers */
+    dev_t dev;           /* identity of dir, for the one-handle-per-process registry */
+    ino_t ino;
+    struct axl_store *next_open; /* registry link */
+
+    /* Writer state, touched by the writer thread only. */
+    uint64_t next_seq;   /* seq the next committed event gets */
+    size_t map_max;
+    uint64_t map_grows;
+
+    /*
+     * The reader gate: LMDB's mdb_env_set_mapsize() must not run while any transaction
+     * of this process is open. Readers register here for the life of their read txn;
+     * a resize (writer growth, or a reader adopting a size grown by another process)
+     * waits for them to leave and keeps new ones out meanwhile.
+     */
+    pthread_mutex_t gate_mu;
+    pthread_cond_t gate_cv;
+    int gate_readers;
+    int gate_resizing;
+};
+
+/* ---- store.c ---- */
+
+/* Maps an LMDB (or errno) code to an AXL code and writes "<what>: <mdb_strerror>". */
+int axl_store__mdb_fail(axl_errbuf *eb, int rc, const char *what);
+
+/* Begins a read txn through the gate (adopting a map grown by another process). */
+int axl_store__read_begin(axl_store *s, MDB_txn **txn, axl_errbuf *eb);
+/* Ends a read txn begun by axl_store__read_begin (aborts it: reads never commit). */
+void axl_store__read_end(axl_store *s, MDB_txn *txn);
+
+/* Grows the map (writer, no txn open in the calling thread) to at least twice its size. */
+int axl_store__grow(axl_store *s, axl_errbuf *eb);
+
+/* ---- batch.c ---- */
+
+/* One event of a batch, after axl_store__batch_encode(). */
+typedef struct store_item {
+    axl_rec_kind rec;
+    int64_t trial;
+    axl_trial_status status; /* for trial records */
+    double time;
+    size_t type_off, type_len;       /* into the batch's copy arena */
+    size_t exp_off, exp_len;
+    size_t body_off, body_len;       /* body_len 0 = empty map */
+    size_t enc_off, enc_len;         /* into the encoded buffer, valid after encode */
+} store_item;
+
+struct axl_store_batch {
+    store_item *items;
+    size_t n, cap;
+    char *arena; /* copies of types, names, bodies */
+    size_t arena_len, arena_cap;
+    msgpack_sbuffer enc; /* encoded events with their final seqs */
+    msgpack_sbuffer scratch;
+    uint64_t first_seq;  /* valid when committed */
+    bool committed;
+};
+
+/* Encodes every event of b with seqs first_seq, first_seq + 1, ... into b->enc. */
+int axl_store__batch_encode(axl_store_batch *b, uint64_t first_seq, axl_errbuf *eb);
+
+/* ---- commit.c ---- */
+
+/*
+ * The one write path, shared by commit and rebuild: appends the encoded event under seq
+ * and, for a record event, replaces the record (and the trial status index) by body.
+ * LMDB codes are returned raw (MDB_MAP_FULL must reach the caller's retry loop).
+ */
+int axl_store__apply(axl_store *s, MDB_txn *txn, uint64_t seq, const void *enc, size_t enc_len,
+                     axl_rec_kind rec, const char *exp, size_t exp_len, int64_t trial,
+                     axl_trial_status status, const void *body, size_t body_len);
+
+/* ---- keys and small helpers ---- */
+
+static inline void axl_store__be64(uint8_t out[8], uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        out[i] = (uint8_t)v;
+}
+
+static inline uint64_t axl_store__get_be64(const uint8_t in[8])
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | in[i];
+    return v;
+}
+
+static inline void axl_store__be32(uint8_t out[4], uint32_t v)
+{
+    for (int i = 3; i >= 0; i--, v >>= 8)
+        out[i] = (uint8_t)v;
+}
+
+static inline uint32_t axl_store__get_be32(const uint8_t in[4])
+{
+    return (uint32_t)in[0] << 24 | (uint32_t)in[1] << 16 | (uint32_t)in[2] << 8 | in[3];
+}
+
+/* name 0x00 u32 BE index; returns the key length. buf holds STORE_MAX_KEY bytes. */
+static inline size_t axl_store__trial_key(uint8_t *buf, const char *exp, size_t exp_len,
+                                          uint32_t index)
+{
+    memcpy(buf, exp, exp_len);
+    buf[exp_len] = 0;
+    axl_store__be32(buf + exp_len + 1, index);
+    return exp_len + 5;
+}
+
+/* name 0x00 status u32 BE index */
+static inline size_t axl_store__status_key(uint8_t *buf, const char *exp, size_t exp_len,
+                                           axl_trial_status st, uint32_t index)
+{
+    memcpy(buf, exp, exp_len);
+    buf[exp_len] = 0;
+    buf[exp_len + 1] = (uint8_t)st;
+    axl_store__be32(buf + exp_len + 2, index);
+    return exp_len + 6;
+}
+
+/* The record database of a record kind. */
+static inline int axl_store__rec_db(axl_rec_kind k)
+{
+    switch (k) {
+    case AXL_REC_TRIAL:
+        return DB_TRIALS;
+    case AXL_REC_EXPERIMENT:
+        return DB_EXPERIMENTS;
+    case AXL_REC_GENERATOR:
+        return DB_GENERATORS;
+    case AXL_REC_LABWARE:
+        return DB_LABWARE;
+    default:
+        return -1;
+    }
+}
+
+/* The "status" of an encoded trial record, read without a full decode. */
+int axl_store__trial_status(const void *rec, size_t len, axl_trial_status *out);
+
+/* A name is usable as a key: 1..STORE_MAX_NAME bytes, no NUL. */
+static inline bool axl_store__name_ok(const char *s, size_t n)
+{
+    return s != NULL && n > 0 && n <= STORE_MAX_NAME && memchr(s, 0, n) == NULL;
+}
+
+#endif
