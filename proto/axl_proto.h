@@ -44,9 +44,14 @@
 /*
  * Checks that buf[0..len) holds exactly one msgpack object within the limits above.
  * Returns 0, AXL_ETOOBIG (len over AXL_PROTO_MAX_MSG, or a string over
- * AXL_PROTO_MAX_STR), AXL_EDEPTH, AXL_ERANGE (too many items) or AXL_EPROTO.
+ * AXL_PROTO_MAX_STR, or a map or array over AXL_PROTO_MAX_ITEMS), AXL_EDEPTH or AXL_EPROTO
+ * (malformed, truncated, trailing bytes, a map key that is not a string, an extension type, or a
+ * str that is not valid UTF-8 -- msgpack's str is UTF-8, and Python refuses it otherwise).
  */
 int axl_mp_validate(const void *buf, size_t len, axl_errbuf *eb);
+
+/* Whether s[0..n) is valid UTF-8 (no overlong forms, surrogates or code points > 10FFFF). */
+bool axl_utf8_valid(const void *s, size_t n);
 
 /*
  * Finds key in the top-level map of an already validated buffer and returns the raw
@@ -55,6 +60,13 @@ int axl_mp_validate(const void *buf, size_t len, axl_errbuf *eb);
  */
 int axl_mp_find_raw(const void *buf, size_t len, const char *key, const void **val,
                     size_t *val_len);
+
+/*
+ * Validates the first msgpack object in buf[0..len) (same limits and checks as
+ * axl_mp_validate) and returns its length in *obj_len; bytes after it are allowed.
+ * For walking a sequence of objects, e.g. the events of a replay reply.
+ */
+int axl_mp_next(const void *buf, size_t len, size_t *obj_len, axl_errbuf *eb);
 
 /* ---- Reading a decoded msgpack_object (proto/decode.c) --------------------------- */
 
@@ -71,14 +83,27 @@ typedef struct axl_msg {
 int axl_msg_parse(axl_msg *m, const void *buf, size_t len, axl_errbuf *eb);
 void axl_msg_free(axl_msg *m);
 
-/* Returns the value of key in map, or NULL when absent (or when map is not a map). */
+/*
+ * Returns the value of key in map (the first, if the key repeats), or NULL when absent
+ * (or when map is not a map).
+ */
 const msgpack_object *axl_obj_get(const msgpack_object *map, const char *key);
 
 /*
+ * Like axl_obj_get, but a key that appears more than once is AXL_EPROTO (Python's msgpack
+ * keeps the last, msgpack-c walks to the first: a repeated key would let two readers see
+ * two different messages). *out is NULL when absent. Returns 0 or AXL_EPROTO.
+ */
+int axl_obj_get_once(const msgpack_object *map, const char *where, const char *key,
+                     const msgpack_object **out, axl_errbuf *eb);
+
+/*
  * Typed field readers. `where` names the enclosing object for messages ("task").
- * A missing field is AXL_EMISSING when required, else leaves *out untouched and
- * returns 0. A wrong type is AXL_ETYPE; a value outside [lo, hi] is AXL_ERANGE.
- * Strings are returned borrowed (pointer + length, not NUL-terminated).
+ * A missing field (absent or nil) is AXL_EMISSING when required, else leaves *out
+ * untouched and returns 0. A repeated key is AXL_EPROTO. A wrong type is AXL_ETYPE; a
+ * value outside [lo, hi] is AXL_ERANGE (a negative integer read as unsigned included).
+ * Strings are returned borrowed (pointer + length, not NUL-terminated); one holding a
+ * NUL byte is AXL_EINVAL.
  */
 int axl_obj_uint(const msgpack_object *map, const char *where, const char *key, bool required,
                  uint64_t lo, uint64_t hi, uint64_t *out, axl_errbuf *eb);

@@ -20,6 +20,41 @@ typedef struct head {
     const uint8_t *data;  /* str/bin payload */
 } head;
 
+bool axl_utf8_valid(const void *s, size_t n)
+{
+    const uint8_t *p = s, *end = p + n;
+    while (p < end) {
+        uint8_t b = *p;
+        if (b < 0x80) {
+            p++;
+            continue;
+        }
+        size_t more;
+        uint32_t cp, min;
+        if (b >= 0xc2 && b <= 0xdf) {
+            more = 1, cp = b & 0x1f, min = 0x80;
+        } else if (b >= 0xe0 && b <= 0xef) {
+            more = 2, cp = b & 0x0f, min = 0x800;
+        } else if (b >= 0xf0 && b <= 0xf4) {
+            more = 3, cp = b & 0x07, min = 0x10000;
+        } else {
+            return false; /* continuation byte, overlong lead (0xc0, 0xc1) or > 0xf4 */
+        }
+        if ((size_t)(end - p) <= more)
+            return false;
+        for (size_t i = 1; i <= more; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (p[i] & 0x3f);
+        }
+        /* Overlong forms, UTF-16 surrogates and code points past U+10FFFF are invalid. */
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        p += more + 1;
+    }
+    return true;
+}
+
 static uint32_t be16(const uint8_t *p)
 {
     return ((uint32_t)p[0] << 8) | p[1];
@@ -107,6 +142,8 @@ payload:
     if (left(c) < h->n)
         return axl_fail(eb, AXL_EPROTO, "truncated: string of %u bytes, %zu left", h->n,
                         left(c));
+    if (h->kind == HEAD_STR && !axl_utf8_valid(c->p, h->n))
+        return axl_fail(eb, AXL_EPROTO, "string of %u bytes is not valid UTF-8", h->n);
     h->data = c->p;
     c->p += h->n;
     return 0;
@@ -139,7 +176,7 @@ static int scan_one(cursor *c, axl_errbuf *eb)
         if (h.kind == HEAD_ARRAY || h.kind == HEAD_MAP) {
             uint64_t items = h.kind == HEAD_MAP ? 2 * (uint64_t)h.n : h.n;
             if (h.n > AXL_PROTO_MAX_ITEMS)
-                return axl_fail(eb, AXL_ERANGE, "container of %u entries exceeds %u", h.n,
+                return axl_fail(eb, AXL_ETOOBIG, "container of %u entries exceeds %u", h.n,
                                 AXL_PROTO_MAX_ITEMS);
             /* Each item takes at least one byte: a count above what is left is a lie. */
             if (items > left(c))
@@ -200,4 +237,14 @@ int axl_mp_find_raw(const void *buf, size_t len, const char *key, const void **v
         }
     }
     return AXL_ENOENT;
+}
+
+int axl_mp_next(const void *buf, size_t len, size_t *obj_len, axl_errbuf *eb)
+{
+    cursor c = {buf, (const uint8_t *)buf + len};
+    int rv = scan_one(&c, eb);
+    if (rv != 0)
+        return rv;
+    *obj_len = (size_t)(c.p - (const uint8_t *)buf);
+    return 0;
 }

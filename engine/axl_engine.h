@@ -1,0 +1,116 @@
+/*
+ * axl_engine.h - run, resume and watch a campaign: the Ax Scheduler as one libuv process.
+ *
+ * A campaign is an experiment (engine/experiment.h) bound to a store (storage/) and a
+ * runner (engine/runner.h), driven by the loop thread. Everything that changes state
+ * happens on that thread; model fits run on libuv's thread pool on a snapshot.
+ */
+#ifndef AXL_ENGINE_H
+#define AXL_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "engine/experiment.h"
+#include "engine/runner.h"
+#include "proto/axl_error.h"
+#include "storage/axl_store.h"
+
+/* Why a campaign stopped; the string is the experiment.stopped event's exit_status. */
+#define AXL_EXIT_MAP(XX)                                                                     \
+    XX(COMPLETED, "completed", 0)                                                          \
+    XX(EXHAUSTED, "exhausted", 0)                                                          \
+    XX(FAILURE_RATE, "failure_rate_exceeded", 3)                                           \
+    XX(TIMEOUT, "timeout", 4)                                                              \
+    XX(INTERRUPTED, "interrupted", 5)                                                      \
+    XX(ERROR, "error", 1)
+
+typedef enum {
+#define AXL_EXIT_ENUM(name, str, code) AXL_EXIT_##name,
+    AXL_EXIT_MAP(AXL_EXIT_ENUM)
+#undef AXL_EXIT_ENUM
+} axl_exit_status;
+
+const char *axl_exit_status_name(axl_exit_status s);
+/* The process exit code `axle run` uses for s. */
+int axl_exit_status_code(axl_exit_status s);
+
+typedef struct axl_campaign axl_campaign;
+
+/* Optional observers, called on the loop thread (benchmarks, tests, the CLI). */
+typedef struct axl_campaign_hooks {
+    void *data;
+    /* A trial was handed to the runner (after its STAGED state was committed). */
+    void (*on_deploy)(void *data, uint32_t trial);
+    /* A runner report arrived (before it is committed). */
+    void (*on_report)(void *data, uint32_t trial, axl_trial_status status);
+} axl_campaign_hooks;
+
+typedef struct axl_campaign_options {
+    int max_trials;         /* total trials in the experiment; -1: scheduler.total_trials */
+    double timeout_hours;   /* -1: scheduler.timeout_hours */
+    bool stream;            /* publish events and serve replay */
+    const char *pub_addr;   /* NULL: ipc://STORE/events.pub */
+    const char *replay_addr;/* NULL: ipc://STORE/replay.rep */
+    bool progress;          /* one live progress line on stderr instead of log lines */
+    bool handle_signals;    /* SIGINT/SIGTERM stop the campaign cleanly */
+    axl_campaign_hooks hooks;
+} axl_campaign_options;
+
+void axl_campaign_options_default(axl_campaign_options *o);
+
+typedef struct axl_campaign_result {
+    axl_exit_status exit_status;
+    char reason[256];
+    uint32_t n_trials, n_completed, n_failed, n_abandoned, n_running;
+    bool has_best;
+    uint32_t best_trial;
+    double best_value;
+    char metric[AXL_PROTO_MAX_NAME + 1];
+    char best_params[1024]; /* "x1=3.14159, x2=2.275" */
+    uint64_t events, commits;
+    uint32_t deploy_calls;
+} axl_campaign_result;
+
+/*
+ * Creates a campaign on loop for experiment e (ownership of e passes to the campaign)
+ * in store (borrowed, writer handle, must outlive the campaign). When the store already
+ * holds an experiment of that name, the campaign resumes it: its stored config must
+ * match e's name; trials, generator state and labware are re-read. *out owns the
+ * campaign. Callbacks start only with axl_campaign_start().
+ */
+int axl_campaign_new(uv_loop_t *loop, axl_experiment *e, axl_store *store,
+                     const axl_campaign_options *opt, axl_campaign **out, axl_errbuf *eb);
+
+/*
+ * Loads the experiment called name from the store (its stored config) and creates the
+ * campaign that resumes it. AXL_ENOENT when the store has no such experiment.
+ */
+int axl_campaign_resume(uv_loop_t *loop, const char *name, axl_store *store,
+                        const axl_campaign_options *opt, axl_campaign **out, axl_errbuf *eb);
+
+/* Starts scheduling (records experiment.started, reconciles, deploys, generates). */
+int axl_campaign_start(axl_campaign *c, axl_errbuf *eb);
+
+/* Asks the campaign to stop (as SIGINT does); it finishes on the loop. */
+void axl_campaign_stop(axl_campaign *c, axl_exit_status why, const char *reason);
+
+/* True once experiment.stopped is committed and every handle is closed. */
+bool axl_campaign_done(const axl_campaign *c);
+
+void axl_campaign_get_result(const axl_campaign *c, axl_campaign_result *out);
+
+/* Frees a campaign that is done (or was never started). */
+void axl_campaign_free(axl_campaign *c);
+
+/*
+ * The whole `axle run`/`axle resume` in one call: opens the store, runs the loop until
+ * the campaign stops, closes everything. experiment_path XOR resume_name.
+ */
+int axl_engine_run(const char *experiment_path, const char *resume_name, const char *store_dir,
+                   bool nosync, const axl_campaign_options *opt, axl_campaign_result *result,
+                   axl_errbuf *eb);
+
+#endif

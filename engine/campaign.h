@@ -1,0 +1,165 @@
+/*
+ * campaign.h - the loop thread's state of one campaign (internal to engine/).
+ *
+ * Who changes what:
+ *   trial_state.c  every trial status change (the only place), each one an event
+ *   journal.c      events → one LMDB transaction per loop turn → then published
+ *   scheduler.c    decisions: capacity, limits, stop conditions, timers, the turn
+ *   generation.c   the model, inline for Sobol, on the thread pool for the GP
+ *   campaign.c     creation, resume, reconcile, shutdown
+ */
+#ifndef AXL_CAMPAIGN_H
+#define AXL_CAMPAIGN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+#include <uv.h>
+
+#include "engine/axl_engine.h"
+#include "engine/stream.h"
+
+typedef struct axl_trial {
+    uint32_t index;
+    axl_trial_status status;
+    uint32_t step;
+    const char *gen_method; /* static string */
+    double created, updated, deployed;
+    uint32_t deploy_count;
+    char *job_id;
+    char *reason;
+    double *x;              /* n_params */
+    uint32_t n_metrics;
+    axl_metric_value *metrics; /* names owned */
+    bool has_objective;
+    double y, sem;          /* objective mean and SEM (NaN = unknown) */
+    bool by_this_run;       /* created by this scheduler run (failure rate) */
+    struct axl_ttl_timer *ttl; /* armed while RUNNING with a TTL */
+} axl_trial;
+
+/* Events of one loop turn, committed together, then published. */
+typedef struct axl_journal {
+    axl_store *store;
+    axl_store_batch *batch;
+    axl_stream *stream;     /* NULL: no live stream */
+    msgpack_sbuffer scratch;
+    uint64_t events, commits;
+    double last_commit_ms;
+} axl_journal;
+
+struct axl_campaign {
+    uv_loop_t *loop;
+    axl_experiment *exp;
+    axl_store *store;
+    axl_journal journal;
+    axl_campaign_options opt;
+    char store_dir[512];
+
+    axl_runner runner;
+    bool runner_open;
+    axl_model_state gen_state;
+
+    axl_trial *trials;
+    uint32_t n_trials, cap_trials;
+
+    int max_trials;          /* total trials of the experiment; -1 none */
+    uint32_t ran_this_run;   /* deployed by this run */
+    uint32_t bad_this_run;   /* of those, FAILED or ABANDONED */
+    bool resumed;
+
+    /* Work for after the commit of this turn (persist, publish, then act). */
+    uint32_t *to_deploy;
+    uint32_t n_to_deploy, cap_to_deploy;
+
+    /* Log lines aggregated per turn, as Ax prints them. */
+    uint32_t *done_completed, *done_failed;
+    uint32_t n_done_completed, n_done_failed, cap_done_completed, cap_done_failed;
+
+    bool generating;         /* a model generation is on the thread pool */
+    uv_work_t gen_work;
+    struct axl_gen_job *gen_job;
+    int blocked_logged;      /* verdict logged for the current blocked stretch, or -1 */
+    bool done_submitting_logged;
+
+    bool started, stopping, stop_committed, closed;
+    axl_exit_status exit_status;
+    char reason[256];
+    int pending_closes;
+
+    uv_check_t turn;         /* the end of every loop turn: decide, commit, act */
+    uv_idle_t wake;          /* keeps poll from sleeping while work is queued */
+    bool wake_active;
+    uv_timer_t timeout;
+    bool timeout_armed;
+    uv_signal_t sigint, sigterm;
+
+    bool has_best;
+    uint32_t best_trial;
+    double best_value;
+    bool progress_shown;
+};
+
+/* journal.c */
+int axl_journal_init(axl_journal *j, axl_store *store, axl_stream *stream);
+void axl_journal_free(axl_journal *j);
+/* Adds an event with a raw msgpack body (NULL = empty map). */
+int axl_journal_add(axl_journal *j, const char *type, const char *experiment, int64_t trial,
+                    axl_rec_kind rec, const void *body, size_t body_len, axl_errbuf *eb);
+size_t axl_journal_pending(const axl_journal *j);
+/* Commits the turn's events (durable), then publishes them. */
+int axl_journal_commit(axl_journal *j, axl_errbuf *eb);
+
+/* A trial's TTL timer; it names its trial by index since the trial array moves. */
+typedef struct axl_ttl_timer {
+    uv_timer_t timer;
+    axl_campaign *campaign;
+    uint32_t index;
+} axl_ttl_timer;
+
+/* trial_state.c */
+/* Creates a CANDIDATE trial at x (copied) from step/method; *out its index. */
+int axl_trial_create(axl_campaign *c, const double *x, uint32_t step, const char *method,
+                     uint32_t *out);
+/* CANDIDATE → STAGED, queued for deploy after the commit. */
+int axl_trial_stage(axl_campaign *c, uint32_t index);
+int axl_trial_mark_running(axl_campaign *c, uint32_t index, const char *job_id);
+int axl_trial_complete(axl_campaign *c, uint32_t index, const axl_metric_value *m, uint32_t n);
+int axl_trial_fail(axl_campaign *c, uint32_t index, axl_trial_status to, const char *reason);
+/* Loads a stored record into memory (resume); the record is not re-logged. */
+int axl_trial_adopt(axl_campaign *c, const axl_trial_rec *rec);
+/* Records the trial's current state as an event (rec = trial). */
+int axl_trial_log(axl_campaign *c, axl_trial *t, const char *type);
+void axl_trial_free_all(axl_campaign *c);
+/* Counts over trials. */
+uint32_t axl_trials_count(const axl_campaign *c, unsigned status_mask);
+#define AXL_MASK(st) (1u << (unsigned)(st))
+#define AXL_PENDING_MASK                                                                     \
+    (AXL_MASK(AXL_TRIAL_CANDIDATE) | AXL_MASK(AXL_TRIAL_STAGED) | AXL_MASK(AXL_TRIAL_RUNNING))
+
+/* scheduler.c */
+void axl_sched_wake(axl_campaign *c);
+void axl_sched_on_report(axl_runner *r, const axl_runner_report *rep);
+void axl_sched_on_runner_event(axl_runner *r, const char *type, int64_t trial, const void *body,
+                               size_t body_len);
+void axl_sched_turn(uv_check_t *h);
+void axl_sched_arm_ttl(axl_campaign *c, axl_trial *t);
+void axl_sched_disarm_ttl(axl_trial *t);
+void axl_sched_request_stop(axl_campaign *c, axl_exit_status why, const char *reason);
+
+/* generation.c */
+/* Starts a generation of up to k candidates; 0 when started or done inline,
+ * AXL_EAGAIN when the strategy says wait (logged), AXL_EEXHAUSTED when it is over. */
+int axl_gen_start(axl_campaign *c, size_t k);
+/* Encodes the generator record (body of generation.finished). */
+int axl_gen_record(const axl_model_state *st, const char *method, double fit_ms, double acq_ms,
+                   msgpack_sbuffer *out);
+int axl_gen_record_decode(const void *data, size_t len, axl_model_state *st);
+void axl_gen_cancel(axl_campaign *c);
+
+/* Formats a list of trial indices the way Ax logs them: "[3]", "6 - 8", "[1, 4]". */
+void axl_format_trial_list(const uint32_t *idx, uint32_t n, char *buf, size_t size);
+
+double axl_now(void);
+
+#endif

@@ -1,0 +1,34 @@
+/* cli.h - the `axle` command line: one function per subcommand. */
+#ifndef AXL_CLI_H
+#define AXL_CLI_H
+
+#include <stdbool.h>
+
+/* Exit codes of every axle command (documented in `axle --help`). */
+enum {
+    AXL_EXIT_CODE_OK = 0,
+    AXL_EXIT_CODE_ERROR = 1,       /* runtime error: store, sockets, runner */
+    AXL_EXIT_CODE_USAGE = 2,       /* bad arguments or a bad experiment file */
+    AXL_EXIT_CODE_FAILURE_RATE = 3,
+    AXL_EXIT_CODE_TIMEOUT = 4,
+    AXL_EXIT_CODE_INTERRUPTED = 5, /* SIGINT/SIGTERM: `axle resume` continues */
+};
+
+#define AXL_DEFAULT_STORE "axle-store"
+
+int axl_cmd_run(int argc, char **argv);
+int axl_cmd_resume(int argc, char **argv);
+int axl_cmd_status(int argc, char **argv);
+int axl_cmd_export(int argc, char **argv);
+int axl_cmd_replay(int argc, char **argv);
+int axl_cmd_subscribe(int argc, char **argv);
+
+/* Shared helpers (cli_common.c). */
+bool axl_cli_is_help(const char *arg);
+/* Parses a non-negative integer option value; prints an error and returns false. */
+bool axl_cli_parse_u64(const char *cmd, const char *opt, const char *s, unsigned long long *out);
+bool axl_cli_parse_double(const char *cmd, const char *opt, const char *s, double *out);
+/* Applies --log-level/--log-json from the environment-independent options. */
+void axl_cli_setup_logging(bool json, const char *level);
+
+#endif

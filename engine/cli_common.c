@@ -1,0 +1,53 @@
+/* cli_common.c - argument helpers shared by the axle commands. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/cli.h"
+#include "proto/axl_log.h"
+
+bool axl_cli_is_help(const char *arg)
+{
+    return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0 || strcmp(arg, "help") == 0;
+}
+
+bool axl_cli_parse_u64(const char *cmd, const char *opt, const char *s, unsigned long long *out)
+{
+    char *end;
+    errno = 0;
+    if (*s == '-' || *s == '\0') {
+        fprintf(stderr, "%s: %s needs a non-negative integer, not '%s'\n", cmd, opt, s);
+        return false;
+    }
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0') {
+        fprintf(stderr, "%s: %s needs a non-negative integer, not '%s'\n", cmd, opt, s);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool axl_cli_parse_double(const char *cmd, const char *opt, const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno != 0 || *end != '\0' || end == s || !isfinite(v)) {
+        fprintf(stderr, "%s: %s needs a number, not '%s'\n", cmd, opt, s);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+void axl_cli_setup_logging(bool json, const char *level)
+{
+    axl_log_level lv = AXL_LOG_INFO;
+    if (level != NULL && axl_log_parse_level(level, &lv) != 0)
+        fprintf(stderr, "axle: unknown log level '%s', using info\n", level);
+    axl_log_set_level(lv);
+    axl_log_set_format(json ? AXL_LOG_JSON : AXL_LOG_HUMAN);
+}

@@ -1,0 +1,160 @@
+/* cmd_run.c - `axle run FILE` and `axle resume NAME`. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine/axl_engine.h"
+#include "engine/cli.h"
+#include "proto/axl_log.h"
+
+static const char run_usage[] =
+    "usage: axle run FILE [options]\n"
+    "       axle resume NAME [options]\n"
+    "\n"
+    "Runs a campaign until it reaches its total of trials, its timeout, its failure-rate\n"
+    "limit or an interrupt. Every change is committed to the store before it is acted on,\n"
+    "so a campaign stopped in any way continues with `axle resume NAME`.\n"
+    "\n"
+    "options:\n"
+    "  --store DIR          the store directory (default ./" AXL_DEFAULT_STORE "; `run`\n"
+    "                       creates it)\n"
+    "  --max-trials N       total trials of the experiment, failed ones included\n"
+    "                       (default: scheduler.total_trials of the file)\n"
+    "  --timeout-hours H    stop after H hours (0 runs nothing)\n"
+    "  --nosync             do not fsync commits (faster; power loss may lose the last)\n"
+    "  --no-stream          no event stream and replay service\n"
+    "  --pub ADDR           event stream address (default ipc://STORE/events.pub)\n"
+    "  --replay ADDR        replay service address (default ipc://STORE/replay.rep)\n"
+    "  --progress           one live progress line instead of log lines (default on a\n"
+    "                       terminal)\n"
+    "  --no-progress        log lines even on a terminal\n"
+    "  --log-level LEVEL    debug, info, warn, error (default info)\n"
+    "  --log-json           log as JSON lines\n"
+    "  -h, --help           this text\n";
+
+static int ensure_dir(const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) == 0)
+        return S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+    return mkdir(dir, 0755) == 0 ? 0 : errno;
+}
+
+static int run_common(int argc, char **argv, bool resume)
+{
+    static const struct option longopts[] = {
+        {"store", required_argument, NULL, 's'},     {"max-trials", required_argument, NULL, 'm'},
+        {"timeout-hours", required_argument, NULL, 't'}, {"nosync", no_argument, NULL, 'n'},
+        {"no-stream", no_argument, NULL, 'N'},       {"pub", required_argument, NULL, 'p'},
+        {"replay", required_argument, NULL, 'r'},    {"progress", no_argument, NULL, 'P'},
+        {"no-progress", no_argument, NULL, 'Q'},     {"log-level", required_argument, NULL, 'l'},
+        {"log-json", no_argument, NULL, 'j'},        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *cmd = resume ? "axle resume" : "axle run";
+    const char *store = AXL_DEFAULT_STORE, *level = NULL;
+    bool nosync = false, json = false;
+    int progress = -1;
+    axl_campaign_options opt;
+    axl_campaign_options_default(&opt);
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        unsigned long long u;
+        switch (ch) {
+        case 's':
+            store = optarg;
+            break;
+        case 'm':
+            if (!axl_cli_parse_u64(cmd, "--max-trials", optarg, &u) || u > 10000000) {
+                fprintf(stderr, "%s: --max-trials must be 0 to 10000000\n", cmd);
+                return AXL_EXIT_CODE_USAGE;
+            }
+            opt.max_trials = (int)u;
+            break;
+        case 't':
+            if (!axl_cli_parse_double(cmd, "--timeout-hours", optarg, &opt.timeout_hours) ||
+                opt.timeout_hours < 0)
+                return AXL_EXIT_CODE_USAGE;
+            break;
+        case 'n':
+            nosync = true;
+            break;
+        case 'N':
+            opt.stream = false;
+            break;
+        case 'p':
+            opt.pub_addr = optarg;
+            break;
+        case 'r':
+            opt.replay_addr = optarg;
+            break;
+        case 'P':
+            progress = 1;
+            break;
+        case 'Q':
+            progress = 0;
+            break;
+        case 'l':
+            level = optarg;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            fputs(run_usage, stdout);
+            return AXL_EXIT_CODE_OK;
+        default:
+            fputs(run_usage, stderr);
+            return AXL_EXIT_CODE_USAGE;
+        }
+    }
+    if (optind + 1 != argc) {
+        fprintf(stderr, "%s: expected one %s (see --help)\n", cmd,
+                resume ? "experiment NAME" : "experiment FILE");
+        return AXL_EXIT_CODE_USAGE;
+    }
+    const char *target = argv[optind];
+    if (progress < 0)
+        progress = isatty(STDERR_FILENO) && !json;
+    opt.progress = progress;
+    axl_cli_setup_logging(json, level != NULL ? level : (progress ? "warn" : "info"));
+    if (!resume) {
+        int err = ensure_dir(store);
+        if (err != 0) {
+            fprintf(stderr, "%s: cannot use store directory %s: %s\n", cmd, store, strerror(err));
+            return AXL_EXIT_CODE_ERROR;
+        }
+    }
+
+    axl_campaign_result res;
+    axl_errbuf eb = {{0}};
+    int rv = axl_engine_run(resume ? NULL : target, resume ? target : NULL, store, nosync, &opt,
+                            &res, &eb);
+    if (rv != 0) {
+        fprintf(stderr, "%s: %s\n", cmd, eb.msg[0] ? eb.msg : axl_strerror(rv));
+        return rv == AXL_ECONFIG || rv == AXL_EEXIST ? AXL_EXIT_CODE_USAGE : AXL_EXIT_CODE_ERROR;
+    }
+    printf("%s: %s (%s): %u trials, %u completed, %u failed, %u abandoned, %u still pending\n",
+           target, axl_exit_status_name(res.exit_status), res.reason, res.n_trials,
+           res.n_completed, res.n_failed, res.n_abandoned, res.n_running);
+    if (res.has_best)
+        printf("best: trial %u, %s = %.6g at %s\n", res.best_trial, res.metric, res.best_value,
+               res.best_params);
+    return axl_exit_status_code(res.exit_status);
+}
+
+int axl_cmd_run(int argc, char **argv)
+{
+    return run_common(argc, argv, false);
+}
+
+int axl_cmd_resume(int argc, char **argv)
+{
+    return run_common(argc, argv, true);
+}

@@ -1,0 +1,331 @@
+/*
+ * cmd_stream.c - `axle replay` (the log, read-only, also during a campaign) and
+ * `axle subscribe` (catch up by replay, then follow the live stream, de-duplicated by
+ * seq, re-asking on a gap: at-least-once delivery over a lossy PUB socket, exactly once
+ * on the screen).
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/pubsub0/sub.h>
+
+#include "engine/cli.h"
+#include "engine/json_msgpack.h"
+#include "engine/stream.h"
+#include "storage/axl_store.h"
+
+/* Prints one encoded event: a JSON line, or a human line. Returns 0 or an AXL code. */
+static int print_event(const void *data, size_t len, bool json)
+{
+    axl_event ev;
+    axl_msg body;
+    axl_errbuf eb = {{0}};
+    int rv = axl_event_decode(data, len, &ev, &eb);
+    if (rv != 0) {
+        fprintf(stderr, "axle: skipping an undecodable event: %s\n", eb.msg);
+        return rv;
+    }
+    json_t *jbody = NULL;
+    if (ev.body != NULL && axl_msg_parse(&body, ev.body, ev.body_len, NULL) == 0) {
+        jbody = axl_msgpack_to_json(&body.root);
+        axl_msg_free(&body);
+    }
+    if (jbody == NULL)
+        jbody = json_object();
+    if (json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "seq", json_integer((json_int_t)ev.seq));
+        json_object_set_new(o, "time", json_real(ev.time));
+        json_object_set_new(o, "type", json_stringn(ev.type, ev.type_len));
+        json_object_set_new(o, "experiment", json_stringn(ev.experiment, ev.experiment_len));
+        if (ev.trial >= 0)
+            json_object_set_new(o, "trial", json_integer(ev.trial));
+        if (ev.rec != AXL_REC_NONE)
+            json_object_set_new(o, "rec", json_string(axl_rec_kind_name(ev.rec)));
+        json_object_set(o, "body", jbody);
+        char *s = json_dumps(o, JSON_COMPACT);
+        if (s != NULL)
+            puts(s);
+        free(s);
+        json_decref(o);
+    } else {
+        char stamp[32];
+        time_t secs = (time_t)ev.time;
+        struct tm tm;
+        localtime_r(&secs, &tm);
+        strftime(stamp, sizeof(stamp), "%m-%d %H:%M:%S", &tm);
+        char trial[32] = "";
+        if (ev.trial >= 0)
+            snprintf(trial, sizeof(trial), " trial %lld", (long long)ev.trial);
+        /* A trial record is long; the status and metrics say what changed. */
+        json_t *shown = jbody;
+        json_t *brief = NULL;
+        if (ev.rec == AXL_REC_TRIAL) {
+            brief = json_object();
+            json_object_set(brief, "status", json_object_get(jbody, "status"));
+            json_object_set(brief, "params", json_object_get(jbody, "params"));
+            if (json_object_size(json_object_get(jbody, "metrics")) > 0)
+                json_object_set(brief, "metrics", json_object_get(jbody, "metrics"));
+            if (!json_is_null(json_object_get(jbody, "reason")) &&
+                json_object_get(jbody, "reason") != NULL)
+                json_object_set(brief, "reason", json_object_get(jbody, "reason"));
+            shown = brief;
+        } else if (ev.rec == AXL_REC_EXPERIMENT) {
+            brief = json_object();
+            json_object_set(brief, "name", json_object_get(jbody, "name"));
+            shown = brief;
+        }
+        char *s = json_dumps(shown, JSON_COMPACT | JSON_REAL_PRECISION(8));
+        printf("%8llu [%s] %.*s %.*s%s %s\n", (unsigned long long)ev.seq, stamp,
+               (int)ev.type_len, ev.type, (int)ev.experiment_len, ev.experiment, trial,
+               s != NULL ? s : "{}");
+        free(s);
+        json_decref(brief);
+    }
+    json_decref(jbody);
+    fflush(stdout);
+    return 0;
+}
+
+static const char replay_usage[] =
+    "usage: axle replay [--from N] [--to M] [--json] [--store DIR]\n"
+    "\n"
+    "Prints the event log from seq N to M (default: all). Read-only: it may run while a\n"
+    "campaign writes to the store. --json prints one JSON object per event, the same shape\n"
+    "as the live stream: {seq, time, type, experiment, trial?, rec?, body}.\n";
+
+int axl_cmd_replay(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"from", required_argument, NULL, 'f'}, {"to", required_argument, NULL, 't'},
+        {"json", no_argument, NULL, 'j'},       {"store", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
+    const char *store = AXL_DEFAULT_STORE;
+    unsigned long long from = 1, to = 0;
+    bool json = false;
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'f':
+            if (!axl_cli_parse_u64("axle replay", "--from", optarg, &from))
+                return AXL_EXIT_CODE_USAGE;
+            break;
+        case 't':
+            if (!axl_cli_parse_u64("axle replay", "--to", optarg, &to))
+                return AXL_EXIT_CODE_USAGE;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 's':
+            store = optarg;
+            break;
+        case 'h':
+            fputs(replay_usage, stdout);
+            return 0;
+        default:
+            fputs(replay_usage, stderr);
+            return AXL_EXIT_CODE_USAGE;
+        }
+    }
+    if (optind != argc) {
+        fputs(replay_usage, stderr);
+        return AXL_EXIT_CODE_USAGE;
+    }
+    axl_store *s = NULL;
+    axl_store_iter *it = NULL;
+    axl_errbuf eb = {{0}};
+    axl_store_options so = {.flags = AXL_STORE_RDONLY};
+    int rv = axl_store_open(store, &so, &s, &eb);
+    if (rv == 0)
+        rv = axl_store_iter_open(s, from, to, &it, &eb);
+    while (rv == 0) {
+        uint64_t seq;
+        const void *data;
+        size_t len;
+        rv = axl_store_iter_next(it, &seq, &data, &len, &eb);
+        if (rv == 0)
+            print_event(data, len, json);
+    }
+    axl_store_iter_close(it);
+    axl_store_close(s);
+    if (rv != AXL_ENOENT) {
+        fprintf(stderr, "axle replay: %s\n", eb.msg);
+        return AXL_EXIT_CODE_ERROR;
+    }
+    return 0;
+}
+
+static const char subscribe_usage[] =
+    "usage: axle subscribe [--from N] [--json] [--count N] [--until-stopped]\n"
+    "                      [--store DIR | --pub ADDR --replay ADDR]\n"
+    "\n"
+    "Follows a running campaign: replays its events from seq N (default 1), then follows the\n"
+    "live stream. Every event is printed once, in seq order; a gap in the live stream is\n"
+    "filled by asking the replay service again. Stops after --count events, after the\n"
+    "experiment.stopped event with --until-stopped, or on SIGINT.\n";
+
+typedef struct sub_state {
+    uint64_t next;
+    uint64_t printed;
+    uint64_t count;
+    bool json;
+    bool until_stopped;
+    bool saw_stop;
+} sub_state;
+
+static bool sub_done(const sub_state *st)
+{
+    return (st->count > 0 && st->printed >= st->count) || (st->until_stopped && st->saw_stop);
+}
+
+static int emit(void *ud, uint64_t seq, const void *data, size_t len)
+{
+    sub_state *st = ud;
+    if (seq < st->next || sub_done(st))
+        return sub_done(st);
+    axl_event ev;
+    if (axl_event_decode(data, len, &ev, NULL) == 0 && ev.type_len == 18 &&
+        memcmp(ev.type, "experiment.stopped", 18) == 0)
+        st->saw_stop = true;
+    print_event(data, len, st->json);
+    st->next = seq + 1;
+    st->printed++;
+    return sub_done(st);
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+int axl_cmd_subscribe(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"from", required_argument, NULL, 'f'},   {"json", no_argument, NULL, 'j'},
+        {"count", required_argument, NULL, 'c'},  {"until-stopped", no_argument, NULL, 'u'},
+        {"store", required_argument, NULL, 's'},  {"pub", required_argument, NULL, 'p'},
+        {"replay", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const char *store = AXL_DEFAULT_STORE, *pub = NULL, *rep = NULL;
+    unsigned long long from = 1, count = 0;
+    sub_state st = {0};
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'f':
+            if (!axl_cli_parse_u64("axle subscribe", "--from", optarg, &from))
+                return AXL_EXIT_CODE_USAGE;
+            break;
+        case 'c':
+            if (!axl_cli_parse_u64("axle subscribe", "--count", optarg, &count))
+                return AXL_EXIT_CODE_USAGE;
+            break;
+        case 'j':
+            st.json = true;
+            break;
+        case 'u':
+            st.until_stopped = true;
+            break;
+        case 's':
+            store = optarg;
+            break;
+        case 'p':
+            pub = optarg;
+            break;
+        case 'r':
+            rep = optarg;
+            break;
+        case 'h':
+            fputs(subscribe_usage, stdout);
+            return 0;
+        default:
+            fputs(subscribe_usage, stderr);
+            return AXL_EXIT_CODE_USAGE;
+        }
+    }
+    if (optind != argc || (pub == NULL) != (rep == NULL)) {
+        fputs(subscribe_usage, stderr);
+        return AXL_EXIT_CODE_USAGE;
+    }
+    char pub_buf[AXL_STREAM_ADDR_MAX], rep_buf[AXL_STREAM_ADDR_MAX];
+    if (pub == NULL) {
+        if (axl_stream_default_addrs(store, pub_buf, rep_buf, sizeof(pub_buf)) != 0) {
+            fprintf(stderr, "axle subscribe: store path too long for ipc://; give --pub and "
+                            "--replay\n");
+            return AXL_EXIT_CODE_USAGE;
+        }
+        pub = pub_buf;
+        rep = rep_buf;
+    }
+    st.next = from == 0 ? 1 : from;
+    st.count = count;
+    signal(SIGINT, on_sigint);
+    signal(SIGTERM, on_sigint);
+
+    nng_socket sub;
+    int nrv = nng_sub0_open(&sub);
+    if (nrv == 0)
+        nrv = nng_socket_set(sub, NNG_OPT_SUB_SUBSCRIBE, "", 0);
+    if (nrv != 0) {
+        fprintf(stderr, "axle subscribe: %s\n", nng_strerror(nrv));
+        return AXL_EXIT_CODE_ERROR;
+    }
+    nng_socket_set_size(sub, NNG_OPT_RECVMAXSZ, AXL_PROTO_MAX_MSG);
+    nng_socket_set_ms(sub, NNG_OPT_RECVTIMEO, 200);
+    /* Connected before the first replay: whatever is published from now on arrives
+     * live, and everything before it comes from the replay. */
+    if ((nrv = nng_dial(sub, pub, NULL, 0)) != 0) {
+        fprintf(stderr, "axle subscribe: no campaign is streaming at %s (%s); `axle replay` "
+                        "reads a stopped one\n", pub, nng_strerror(nrv));
+        nng_close(sub);
+        return AXL_EXIT_CODE_ERROR;
+    }
+    axl_errbuf eb = {{0}};
+    uint64_t next = st.next;
+    int rv = axl_replay_fetch(rep, st.next, 0, 5000, emit, &st, &next, &eb);
+    if (rv != 0) {
+        fprintf(stderr, "axle subscribe: %s\n", eb.msg);
+        nng_close(sub);
+        return AXL_EXIT_CODE_ERROR;
+    }
+    while (!interrupted && !sub_done(&st)) {
+        void *buf = NULL;
+        size_t len = 0;
+        nrv = nng_recv(sub, &buf, &len, NNG_FLAG_ALLOC);
+        if (nrv == NNG_ETIMEDOUT)
+            continue;
+        if (nrv != 0) {
+            fprintf(stderr, "axle subscribe: %s\n", nng_strerror(nrv));
+            rv = AXL_EIO;
+            break;
+        }
+        axl_event ev;
+        if (axl_event_decode(buf, len, &ev, NULL) == 0 && ev.seq >= st.next) {
+            if (ev.seq > st.next) {
+                /* A gap: live events were lost; the replay service has them. */
+                rv = axl_replay_fetch(rep, st.next, ev.seq - 1, 5000, emit, &st, &next, &eb);
+                if (rv != 0) {
+                    fprintf(stderr, "axle subscribe: %s\n", eb.msg);
+                    nng_free(buf, len);
+                    break;
+                }
+            }
+            if (ev.seq == st.next)
+                emit(&st, ev.seq, buf, len);
+        }
+        nng_free(buf, len);
+    }
+    nng_close(sub);
+    return rv != 0 ? AXL_EXIT_CODE_ERROR : (interrupted ? AXL_EXIT_CODE_INTERRUPTED : 0);
+}

@@ -1,0 +1,102 @@
+/*
+ * experiment.h - what a campaign is: search space, objective, generation strategy,
+ * scheduler options and runner, as read from the experiment file (engine/config.c).
+ *
+ * A point in parameter space is a double[n_params] in the order of the search space
+ * (the model's convention, engine/model/axl_model.h): range parameters hold their
+ * value, choice parameters the index of their value, fixed parameters their numeric
+ * value (0 for a string).
+ *
+ * Ownership: an axl_experiment owns every string and array it points to; free it with
+ * axl_experiment_free().
+ */
+#ifndef AXL_EXPERIMENT_H
+#define AXL_EXPERIMENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "proto/axl_error.h"
+#include "proto/axl_proto.h"
+#include "engine/model/axl_model.h"
+
+/*
+ * What the model does not need to know about a parameter: its name and, for choice
+ * and fixed parameters, the values as the user wrote them. The numeric side
+ * (bounds, log scale, choice count, ordering) lives in the model's axl_param.
+ */
+typedef struct axl_param_info {
+    char *name;
+    int n_values;      /* choice */
+    axl_value *values; /* choice: NUM, INT, STR or BOOL; strings owned */
+    axl_value fixed;   /* fixed; string owned */
+} axl_param_info;
+
+/* A linear constraint as written, for messages. */
+typedef struct axl_constraint_text {
+    char *text;
+} axl_constraint_text;
+
+/* Ax SchedulerOptions; the Ax defaults are the defaults. */
+typedef struct axl_sched_options {
+    int max_pending_trials;                      /* 10 */
+    int total_trials;                            /* -1: until stopped */
+    double tolerated_trial_failure_rate;         /* 0.5 */
+    int min_failed_trials_for_failure_rate_check; /* 5 */
+    double ttl_seconds_for_trials;               /* 0: none */
+    double timeout_hours;                        /* < 0: none */
+    bool run_trials_in_batches;                  /* false */
+    bool wait_for_running_trials;                /* true */
+} axl_sched_options;
+
+typedef enum { AXL_RUNNER_FUNCTION, AXL_RUNNER_COMMAND, AXL_RUNNER_LAB } axl_runner_kind;
+
+typedef struct axl_experiment {
+    char *name;
+    char *source; /* the experiment file as given (stored with the campaign) */
+    /* The search space: the model's numeric view plus names and values. */
+    axl_space space;       /* points into params / constraints below */
+    axl_param *params;     /* n_params */
+    axl_param_info *info;  /* n_params */
+    axl_linear_constraint *constraints; /* n_constraints; weights owned */
+    char **constraint_text;             /* n_constraints */
+    char *metric;          /* objective metric name */
+    bool minimize;
+    bool strategy_auto;    /* steps chosen like Ax's choose_generation_strategy */
+    axl_gen_strategy strategy;
+    axl_sched_options options;
+    axl_runner_kind runner_kind;
+    json_t *runner; /* the "runner" object, parsed further by the runner; owned ref */
+    json_t *lab;    /* the optional "lab" object, for the lab runner; owned ref */
+} axl_experiment;
+
+/*
+ * Parses an experiment from JSON text. On error returns AXL_ECONFIG and writes
+ * "json.path: reason" into eb; nothing needs freeing. source is copied.
+ */
+int axl_experiment_parse(const char *source, size_t len, axl_experiment **out, axl_errbuf *eb);
+
+/* Reads and parses a file; errors name the file or the JSON path. */
+int axl_experiment_load(const char *path, axl_experiment **out, axl_errbuf *eb);
+
+void axl_experiment_free(axl_experiment *e);
+
+/* Index of the parameter called name, or -1. */
+int axl_experiment_param_index(const axl_experiment *e, const char *name);
+
+/* The value of parameter i at point x (choice index resolved; strings borrowed). */
+axl_value axl_experiment_value_at(const axl_experiment *e, size_t i, double x);
+
+/*
+ * Converts a named value back to a coordinate (for trials read from the store).
+ * Returns 0 or AXL_EINVAL when the value is not one the parameter can take.
+ */
+int axl_experiment_coord_of(const axl_experiment *e, size_t i, const axl_value *v, double *x);
+
+/* Writes the value of parameter p at x as text ("12.5", "red"). */
+void axl_experiment_format_value(const axl_experiment *e, size_t i, double x, char *buf,
+                                 size_t size);
+
+#endif

@@ -1,0 +1,269 @@
+/*
+ * generation.c - asks the model for new trials without ever blocking the loop.
+ *
+ * The loop thread copies what the model needs (observations, pending points, step,
+ * state) into a job; GP-LogEI runs on libuv's thread pool, Sobol inline (it costs
+ * microseconds, a thread hop would cost more). The after-callback turns candidates into
+ * CANDIDATE trials; the next decision stages them.
+ *
+ * A fit made stale by data that arrived meanwhile is used, not redone: every trial that
+ * completed in the meantime was in the snapshot as a pending point, so the candidate
+ * already keeps away from it, and redoing the fit would leave the line idle for no
+ * better suggestion. The next generation sees the new data.
+ */
+#include "engine/campaign.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/axl_log.h"
+
+#define SRC "Scheduler"
+
+typedef struct axl_gen_job {
+    axl_campaign *c;
+    uint32_t step_index;
+    axl_gen_step step;
+    axl_model_state state;
+    axl_model_input in;
+    axl_model_output out;
+    double *X, *y, *sem, *Xp, *cand;
+    int rv;
+    axl_errbuf eb;
+} axl_gen_job;
+
+static void job_free(axl_gen_job *j)
+{
+    if (j == NULL)
+        return;
+    free(j->X);
+    free(j->y);
+    free(j->sem);
+    free(j->Xp);
+    free(j->cand);
+    free(j);
+}
+
+/* Copies observations and pending points: the thread pool sees only this snapshot. */
+static axl_gen_job *snapshot(axl_campaign *c, uint32_t step_index, size_t k)
+{
+    size_t np = c->exp->space.n_params;
+    axl_gen_job *j = calloc(1, sizeof(*j));
+    if (j == NULL)
+        return NULL;
+    size_t n_obs = 0, n_pend = 0;
+    for (uint32_t i = 0; i < c->n_trials; i++) {
+        const axl_trial *t = &c->trials[i];
+        if (t->status == AXL_TRIAL_COMPLETED && t->has_objective && isfinite(t->y))
+            n_obs++;
+        else if (AXL_PENDING_MASK & AXL_MASK(t->status))
+            n_pend++;
+    }
+    j->X = malloc((n_obs ? n_obs : 1) * np * sizeof(double));
+    j->y = malloc((n_obs ? n_obs : 1) * sizeof(double));
+    j->sem = malloc((n_obs ? n_obs : 1) * sizeof(double));
+    j->Xp = malloc((n_pend ? n_pend : 1) * np * sizeof(double));
+    j->cand = malloc(k * np * sizeof(double));
+    if (!j->X || !j->y || !j->sem || !j->Xp || !j->cand) {
+        job_free(j);
+        return NULL;
+    }
+    size_t o = 0, p = 0;
+    bool any_sem = false;
+    for (uint32_t i = 0; i < c->n_trials; i++) {
+        const axl_trial *t = &c->trials[i];
+        if (t->status == AXL_TRIAL_COMPLETED && t->has_objective && isfinite(t->y)) {
+            memcpy(j->X + o * np, t->x, np * sizeof(double));
+            j->y[o] = t->y;
+            j->sem[o] = t->sem;
+            any_sem = any_sem || isfinite(t->sem);
+            o++;
+        } else if (AXL_PENDING_MASK & AXL_MASK(t->status)) {
+            memcpy(j->Xp + p * np, t->x, np * sizeof(double));
+            p++;
+        }
+    }
+    j->c = c;
+    j->step_index = step_index;
+    j->step = c->exp->strategy.steps[step_index];
+    j->state = c->gen_state;
+    j->in = (axl_model_input){
+        .space = &c->exp->space,
+        .maximize = !c->exp->minimize,
+        .n_obs = n_obs,
+        .X = j->X,
+        .y = j->y,
+        .sem = any_sem ? j->sem : NULL,
+        .n_pending = n_pend,
+        .X_pending = j->Xp,
+        .k = k,
+        .step = &j->step,
+        .state = &j->state,
+        .opts = NULL,
+    };
+    j->out.X = j->cand;
+    return j;
+}
+
+static void run_job(axl_gen_job *j)
+{
+    j->rv = axl_model_generate(&j->in, &j->out, &j->eb);
+}
+
+int axl_gen_record(const axl_model_state *st, const char *method, double fit_ms, double acq_ms,
+                   msgpack_sbuffer *out)
+{
+    uint8_t bytes[AXL_MODEL_STATE_BYTES];
+    size_t len = 0;
+    if (axl_model_state_encode(st, bytes, sizeof(bytes), &len) != 0)
+        return AXL_EINVAL;
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+    if (msgpack_pack_map(&pk, 7) || axl_pack_kv_uint(&pk, "v", AXL_PROTO_VERSION) ||
+        axl_pack_kv_str(&pk, "method", method) || axl_pack_kv_uint(&pk, "step", st->step) ||
+        axl_pack_kv_uint(&pk, "sobol_index", st->sobol_index) ||
+        axl_pack_kv_num(&pk, "fit_ms", fit_ms) || axl_pack_kv_num(&pk, "acq_ms", acq_ms) ||
+        axl_pack_cstr(&pk, "state") || msgpack_pack_bin(&pk, len) ||
+        msgpack_pack_bin_body(&pk, bytes, len))
+        return AXL_ENOMEM;
+    return 0;
+}
+
+int axl_gen_record_decode(const void *data, size_t len, axl_model_state *st)
+{
+    axl_msg m;
+    int rv;
+    if ((rv = axl_msg_parse(&m, data, len, NULL)) != 0)
+        return rv;
+    const msgpack_object *s = axl_obj_get(&m.root, "state");
+    if (s == NULL || s->type != MSGPACK_OBJECT_BIN)
+        rv = AXL_ECORRUPT;
+    else
+        rv = axl_model_state_decode(st, (const uint8_t *)s->via.bin.ptr, s->via.bin.size);
+    axl_msg_free(&m);
+    return rv;
+}
+
+/* Loop thread: candidates become CANDIDATE trials, the state is stored with them. */
+static void finish_job(axl_campaign *c, axl_gen_job *j)
+{
+    size_t np = c->exp->space.n_params;
+    if (j->rv != 0) {
+        if (j->rv == AXL_EEXHAUSTED)
+            AXL_WARN(SRC, "The search space has no new point left: %s", j->eb.msg);
+        else
+            AXL_ERROR(SRC, "Generation failed: %s (%s)", j->eb.msg, axl_strerror(j->rv));
+        /* A broken model must not spin: stop rather than retry on every turn. */
+        axl_sched_request_stop(c, j->rv == AXL_EEXHAUSTED ? AXL_EXIT_EXHAUSTED : AXL_EXIT_ERROR,
+                               j->rv == AXL_EEXHAUSTED ? "the search space is exhausted"
+                                                       : "the model failed to generate");
+        return;
+    }
+    for (size_t i = 0; i < j->out.n; i++) {
+        uint32_t index;
+        if (axl_trial_create(c, j->out.X + i * np, j->step_index, j->out.method, &index) != 0) {
+            AXL_ERROR(SRC, "out of memory creating a trial");
+            return;
+        }
+    }
+    c->gen_state = j->out.state;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    axl_errbuf eb = {{0}};
+    if (axl_gen_record(&c->gen_state, j->out.method, j->out.diag.fit_ms, j->out.diag.acq_ms,
+                       &sb) != 0 ||
+        axl_journal_add(&c->journal, "generation.finished", c->exp->name, -1, AXL_REC_GENERATOR,
+                        sb.data, sb.size, &eb) != 0)
+        AXL_ERROR(SRC, "cannot record the generator state: %s", eb.msg);
+    msgpack_sbuffer_destroy(&sb);
+    if (j->out.diag.n_hyper > 0)
+        AXL_DEBUG(SRC, "%s: %zu candidates from %zu observations, fit %.1f ms, acquisition %.1f ms",
+                  j->out.method, j->out.n, j->in.n_obs, j->out.diag.fit_ms, j->out.diag.acq_ms);
+}
+
+static void work_cb(uv_work_t *req)
+{
+    run_job(req->data);
+}
+
+static void after_work_cb(uv_work_t *req, int status)
+{
+    axl_gen_job *j = req->data;
+    axl_campaign *c = j->c;
+    c->generating = false;
+    c->gen_job = NULL;
+    if (status == 0 && !c->stopping)
+        finish_job(c, j);
+    job_free(j);
+    if (!c->closed)
+        axl_sched_wake(c);
+}
+
+int axl_gen_start(axl_campaign *c, size_t k)
+{
+    const axl_gen_strategy *gs = &c->exp->strategy;
+    axl_gs_counts counts[AXL_GS_MAX_STEPS];
+    memset(counts, 0, sizeof(counts));
+    for (uint32_t i = 0; i < c->n_trials; i++) {
+        const axl_trial *t = &c->trials[i];
+        if (t->step >= gs->n_steps)
+            continue;
+        axl_gs_counts *ct = &counts[t->step];
+        if (t->status != AXL_TRIAL_FAILED && t->status != AXL_TRIAL_ABANDONED)
+            ct->generated++;
+        if (t->status == AXL_TRIAL_COMPLETED || t->status == AXL_TRIAL_EARLY_STOPPED)
+            ct->completed++;
+        /* Staged and candidate trials will run: counting them keeps parallelism honest. */
+        if (AXL_PENDING_MASK & AXL_MASK(t->status))
+            ct->running++;
+    }
+    axl_gs_verdict verdict;
+    size_t k_now = 0;
+    if (axl_gs_decide(gs, counts, k, &c->gen_state, &verdict, &k_now) != 0)
+        return AXL_EINVAL;
+    if (verdict == AXL_GS_EXHAUSTED)
+        return AXL_EEXHAUSTED;
+    if (verdict != AXL_GS_READY) {
+        if (c->blocked_logged != (int)verdict) {
+            c->blocked_logged = (int)verdict;
+            AXL_INFO(SRC, "Generated all trials that can be generated currently. %s",
+                     verdict == AXL_GS_MAX_PARALLELISM
+                         ? "Max parallelism currently reached."
+                         : "Model requires more data to generate more trials.");
+        }
+        return AXL_EAGAIN;
+    }
+    c->blocked_logged = -1;
+    uint32_t step_index = c->gen_state.step;
+    axl_gen_job *j = snapshot(c, step_index, k_now);
+    if (j == NULL) {
+        AXL_ERROR(SRC, "out of memory preparing a generation");
+        return AXL_ENOMEM;
+    }
+    if (gs->steps[step_index].model == AXL_GEN_SOBOL) {
+        run_job(j);
+        finish_job(c, j);
+        job_free(j);
+        return 0;
+    }
+    c->gen_work.data = j;
+    c->gen_job = j;
+    int err = uv_queue_work(c->loop, &c->gen_work, work_cb, after_work_cb);
+    if (err != 0) {
+        job_free(j);
+        c->gen_job = NULL;
+        AXL_ERROR(SRC, "cannot queue the model fit: %s", uv_strerror(err));
+        return AXL_EIO;
+    }
+    c->generating = true;
+    return 0;
+}
+
+void axl_gen_cancel(axl_campaign *c)
+{
+    /* A fit that has not started is dropped; one that runs finishes and is discarded
+     * by after_work_cb (the campaign is stopping). */
+    if (c->generating)
+        uv_cancel((uv_req_t *)&c->gen_work);
+}

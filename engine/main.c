@@ -1,0 +1,53 @@
+/* main.c - `axle`: dispatch to a subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "engine/cli.h"
+
+static const char usage[] =
+    "axle - closed-loop Bayesian optimization for self-driving labs\n"
+    "\n"
+    "usage: axle COMMAND [OPTIONS]\n"
+    "\n"
+    "commands:\n"
+    "  run FILE         start the campaign described by an experiment file\n"
+    "  resume NAME      continue a stored campaign where it stopped\n"
+    "  status [NAME]    list stored experiments, or one experiment's trials\n"
+    "  export NAME      print the trials as a table (--csv)\n"
+    "  replay           print the event log (also while a campaign runs)\n"
+    "  subscribe        follow a running campaign's events, with no gap\n"
+    "\n"
+    "Every command takes --help. Stores default to ./" AXL_DEFAULT_STORE ".\n"
+    "\n"
+    "exit codes:\n"
+    "  0  done (campaign completed or the strategy is exhausted)\n"
+    "  1  runtime error (store, sockets, runner)\n"
+    "  2  bad arguments or a bad experiment file\n"
+    "  3  stopped: trial failure rate exceeded\n"
+    "  4  stopped: campaign timeout\n"
+    "  5  stopped: interrupted (SIGINT/SIGTERM); `axle resume NAME` continues\n";
+
+int main(int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        int (*fn)(int, char **);
+    } commands[] = {
+        {"run", axl_cmd_run},       {"resume", axl_cmd_resume},
+        {"status", axl_cmd_status}, {"export", axl_cmd_export},
+        {"replay", axl_cmd_replay}, {"subscribe", axl_cmd_subscribe},
+    };
+    if (argc < 2 || axl_cli_is_help(argv[1])) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? AXL_EXIT_CODE_USAGE : AXL_EXIT_CODE_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        puts("axle 0.1.0");
+        return AXL_EXIT_CODE_OK;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "axle: unknown command '%s' (see axle --help)\n", argv[1]);
+    return AXL_EXIT_CODE_USAGE;
+}

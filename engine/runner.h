@@ -1,0 +1,96 @@
+/*
+ * runner.h - how trials reach the outside world: one ops table, three runners.
+ *
+ *   function  built-in test functions (Branin, Hartmann6) on uv timers     runner_function.c
+ *   command   one child process per trial, JSON metrics on its stdout      runner_command.c
+ *   lab       the PASCAL-style line over nng, built on hw/                 runner_lab.c
+ *
+ * Contract (libuv style):
+ *  - Every call is made on the loop thread, and every report reaches the engine on the
+ *    loop thread through r->report. A runner whose work finishes on other threads
+ *    marshals it with uv_async_send.
+ *  - A function that returns an error never reports for what it was given.
+ *  - Reports are never made from inside the call that caused them (deploy, cancel,
+ *    reconcile): the engine may be in the middle of a state change.
+ *  - After close() returns no report is made; close_cb (if any) fires when every
+ *    handle the runner owns is closed.
+ */
+#ifndef AXL_RUNNER_H
+#define AXL_RUNNER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "engine/experiment.h"
+#include "proto/axl_error.h"
+#include "proto/axl_proto.h"
+
+typedef struct axl_runner axl_runner;
+
+/* One trial handed to a runner. All pointers borrowed for the duration of the call. */
+typedef struct axl_runner_job {
+    uint32_t trial;
+    const double *x;      /* parameter point (engine/experiment.h convention) */
+    const char *job_id;   /* the runner's id from an earlier deploy (reconcile), or NULL */
+} axl_runner_job;
+
+/* What a runner says about a trial. All pointers borrowed for the callback. */
+typedef struct axl_runner_report {
+    uint32_t trial;
+    axl_trial_status status;  /* RUNNING, COMPLETED, FAILED, ABANDONED */
+    const char *job_id;       /* with RUNNING: the id to keep as run metadata */
+    const char *reason;       /* with FAILED/ABANDONED: why */
+    uint32_t n_metrics;       /* with COMPLETED */
+    const axl_metric_value *metrics;
+} axl_runner_report;
+
+typedef void (*axl_runner_report_cb)(axl_runner *r, const axl_runner_report *rep);
+
+/*
+ * Extra events a runner wants in the log (task.started, task.finished, ...): type and
+ * body (a msgpack map, borrowed). They are committed like every other event.
+ */
+typedef void (*axl_runner_event_cb)(axl_runner *r, const char *type, int64_t trial,
+                                    const void *body, size_t body_len);
+
+typedef struct axl_runner_ops {
+    const char *name;
+    /* Reads its part of the experiment (runner/lab objects); errors name the JSON path. */
+    int (*init)(axl_runner *r, uv_loop_t *loop, const axl_experiment *e, axl_errbuf *eb);
+    /* How many more trials it can take now; -1 = no limit. */
+    int (*capacity)(axl_runner *r);
+    /* Starts n trials (n > 1 only with run_trials_in_batches). */
+    int (*deploy)(axl_runner *r, const axl_runner_job *jobs, int n, axl_errbuf *eb);
+    /* Stops a trial whose status the engine has already decided (TTL, shutdown):
+     * no report follows for it. */
+    int (*cancel)(axl_runner *r, uint32_t trial, const char *reason);
+    /*
+     * After a restart: the trials the store holds as STAGED or RUNNING. The runner
+     * reports each one's real status (RUNNING when it still runs, COMPLETED with
+     * metrics, FAILED, or ABANDONED when it knows nothing of it).
+     */
+    int (*reconcile)(axl_runner *r, const axl_runner_job *jobs, int n);
+    /* Stops everything; no report after it returns. Frees once handles are closed. */
+    void (*close)(axl_runner *r, void (*close_cb)(axl_runner *r));
+} axl_runner_ops;
+
+struct axl_runner {
+    const axl_runner_ops *ops;
+    void *impl;                   /* the runner's own state */
+    void *data;                   /* the engine's */
+    axl_runner_report_cb report;  /* set by the engine before init */
+    axl_runner_event_cb event;    /* set by the engine before init; may be NULL */
+    uint32_t deploy_calls;        /* counted by the engine (batch tests, metrics) */
+};
+
+extern const axl_runner_ops axl_runner_function_ops;
+extern const axl_runner_ops axl_runner_command_ops;
+
+extern const axl_runner_ops axl_runner_lab_ops;
+
+/* The ops table for a runner kind; NULL when that runner is not built in. */
+const axl_runner_ops *axl_runner_ops_for(axl_runner_kind kind);
+
+#endif

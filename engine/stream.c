@@ -1,0 +1,338 @@
+/*
+ * stream.c - live PUB of committed events and the replay service that lets a late or
+ * lossy subscriber catch up from the store.
+ *
+ * The replay service runs on its own thread with a blocking REP socket: it only reads
+ * the store (LMDB readers are thread-safe and never block the writer), so it cannot
+ * disturb the loop thread, which stays the single writer.
+ */
+#include "engine/stream.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/pubsub0/pub.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include "proto/axl_log.h"
+
+struct axl_stream {
+    nng_socket pub;
+    nng_socket rep;
+    bool rep_open;
+    pthread_t replay_thread;
+    bool thread_started;
+    axl_store *store;
+    uint64_t published;
+    uint64_t dropped;
+};
+
+int axl_stream_default_addrs(const char *store_dir, char *pub, char *replay, size_t size)
+{
+    int a = snprintf(pub, size, "ipc://%s/events.pub", store_dir);
+    int b = snprintf(replay, size, "ipc://%s/replay.rep", store_dir);
+    /* sun_path holds 107 bytes; "ipc://" is not part of it. */
+    if (a < 0 || b < 0 || (size_t)a >= size || (size_t)b >= size || (size_t)b - 6 > 107)
+        return AXL_ETOOBIG;
+    return 0;
+}
+
+static int reply_error(nng_socket sock, const char *code, const char *msg)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    int bad = msgpack_pack_map(&pk, 4) || axl_pack_kv_uint(&pk, "v", AXL_PROTO_VERSION) ||
+              axl_pack_kv_str(&pk, "type", "error") || axl_pack_kv_str(&pk, "code", code) ||
+              axl_pack_kv_str(&pk, "msg", msg);
+    int rv = bad ? NNG_ENOMEM : nng_send(sock, sb.data, sb.size, 0);
+    msgpack_sbuffer_destroy(&sb);
+    return rv;
+}
+
+/* Builds one replay reply into sb: events [from, to], bounded by count and bytes. */
+static int build_reply(axl_store *store, uint64_t from, uint64_t to, uint64_t max,
+                       msgpack_sbuffer *sb, axl_errbuf *eb)
+{
+    axl_store_iter *it = NULL;
+    uint64_t last = 0;
+    int rv;
+    if ((rv = axl_store_last_seq(store, &last, eb)) != 0)
+        return rv;
+    if (to == 0 || to > last)
+        to = last;
+    if (max == 0 || max > AXL_REPLAY_MAX_EVENTS)
+        max = AXL_REPLAY_MAX_EVENTS;
+
+    /* Events are appended raw after a header whose count is patched at the end: an
+     * array32 header has a fixed width, so the count can be written last. */
+    msgpack_sbuffer events;
+    msgpack_sbuffer_init(&events);
+    uint64_t n = 0;
+    bool more = false;
+    if (from <= to) {
+        if ((rv = axl_store_iter_open(store, from, to, &it, eb)) != 0)
+            goto out;
+        for (;;) {
+            uint64_t seq;
+            const void *data;
+            size_t len;
+            rv = axl_store_iter_next(it, &seq, &data, &len, eb);
+            if (rv == AXL_ENOENT) {
+                rv = 0;
+                break;
+            }
+            if (rv != 0)
+                goto out;
+            if (n == max || events.size + len > AXL_REPLAY_MAX_BYTES) {
+                more = true;
+                break;
+            }
+            if (msgpack_sbuffer_write(&events, data, len) != 0) {
+                rv = AXL_ENOMEM;
+                goto out;
+            }
+            n++;
+        }
+    }
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    unsigned char hdr[5] = {0xdd, (unsigned char)(n >> 24), (unsigned char)(n >> 16),
+                            (unsigned char)(n >> 8), (unsigned char)n};
+    if (msgpack_pack_map(&pk, 5) || axl_pack_kv_uint(&pk, "v", AXL_PROTO_VERSION) ||
+        axl_pack_kv_str(&pk, "type", "replay_reply") || axl_pack_kv_uint(&pk, "last_seq", last) ||
+        axl_pack_kv_bool(&pk, "more", more || to < last) || axl_pack_cstr(&pk, "events") ||
+        msgpack_sbuffer_write(sb, (const char *)hdr, sizeof(hdr)) ||
+        (events.size > 0 && msgpack_sbuffer_write(sb, events.data, events.size)))
+        rv = AXL_ENOMEM;
+out:
+    axl_store_iter_close(it);
+    msgpack_sbuffer_destroy(&events);
+    return rv;
+}
+
+static void *replay_main(void *arg)
+{
+    axl_stream *s = arg;
+    for (;;) {
+        void *buf = NULL;
+        size_t len = 0;
+        int nrv = nng_recv(s->rep, &buf, &len, NNG_FLAG_ALLOC);
+        if (nrv == NNG_ECLOSED)
+            break;
+        if (nrv != 0)
+            continue;
+        axl_errbuf eb = {{0}};
+        axl_msg m;
+        uint64_t from = 1, to = 0, max = 0;
+        const char *type = NULL;
+        size_t type_len = 0;
+        int rv = axl_msg_parse(&m, buf, len, &eb);
+        if (rv == 0) {
+            if (m.root.type != MSGPACK_OBJECT_MAP)
+                rv = axl_fail(&eb, AXL_ETYPE, "replay: expected a map");
+            else if ((rv = axl_obj_str(&m.root, "replay", "type", true, 32, &type, &type_len,
+                                       &eb)) == 0 &&
+                     (type_len != 6 || memcmp(type, "replay", 6) != 0))
+                rv = axl_fail(&eb, AXL_EPROTO, "replay.type: expected \"replay\"");
+            if (rv == 0 &&
+                ((rv = axl_obj_uint(&m.root, "replay", "from", false, 0, UINT64_MAX, &from,
+                                    &eb)) != 0 ||
+                 (rv = axl_obj_uint(&m.root, "replay", "to", false, 0, UINT64_MAX, &to, &eb)) !=
+                     0 ||
+                 (rv = axl_obj_uint(&m.root, "replay", "max", false, 0, UINT64_MAX, &max,
+                                    &eb)) != 0)) {
+            }
+            axl_msg_free(&m);
+        }
+        nng_free(buf, len);
+        if (rv != 0) {
+            reply_error(s->rep, axl_err_name(rv), eb.msg);
+            continue;
+        }
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        rv = build_reply(s->store, from == 0 ? 1 : from, to, max, &sb, &eb);
+        if (rv == 0)
+            nng_send(s->rep, sb.data, sb.size, 0);
+        else
+            reply_error(s->rep, axl_err_name(rv), eb.msg);
+        msgpack_sbuffer_destroy(&sb);
+    }
+    return NULL;
+}
+
+int axl_stream_open(const char *pub_addr, const char *replay_addr, axl_store *store,
+                    axl_stream **out, axl_errbuf *eb)
+{
+    axl_stream *s = calloc(1, sizeof(*s));
+    int nrv;
+    *out = NULL;
+    if (s == NULL)
+        return axl_fail(eb, AXL_ENOMEM, "out of memory");
+    s->store = store;
+    if ((nrv = nng_pub0_open(&s->pub)) != 0) {
+        free(s);
+        return axl_fail(eb, AXL_EIO, "event stream: %s", nng_strerror(nrv));
+    }
+    if ((nrv = nng_listen(s->pub, pub_addr, NULL, 0)) != 0) {
+        axl_fail(eb, nrv == NNG_EADDRINUSE ? AXL_EBUSY : AXL_EIO, "event stream %s: %s",
+                 pub_addr, nng_strerror(nrv));
+        goto fail;
+    }
+    if ((nrv = nng_rep0_open(&s->rep)) != 0) {
+        axl_fail(eb, AXL_EIO, "replay service: %s", nng_strerror(nrv));
+        goto fail;
+    }
+    s->rep_open = true;
+    nng_socket_set_size(s->rep, NNG_OPT_RECVMAXSZ, 65536); /* requests are tiny */
+    if ((nrv = nng_listen(s->rep, replay_addr, NULL, 0)) != 0) {
+        axl_fail(eb, nrv == NNG_EADDRINUSE ? AXL_EBUSY : AXL_EIO, "replay service %s: %s",
+                 replay_addr, nng_strerror(nrv));
+        goto fail;
+    }
+    if (pthread_create(&s->replay_thread, NULL, replay_main, s) != 0) {
+        axl_fail(eb, AXL_ENOMEM, "replay service: cannot start its thread");
+        goto fail;
+    }
+    s->thread_started = true;
+    *out = s;
+    return 0;
+fail:
+    nng_close(s->pub);
+    if (s->rep_open)
+        nng_close(s->rep);
+    free(s);
+    return eb != NULL && eb->msg[0] ? (nrv == NNG_EADDRINUSE ? AXL_EBUSY : AXL_EIO) : AXL_EIO;
+}
+
+void axl_stream_publish(axl_stream *s, const void *data, size_t len)
+{
+    if (s == NULL)
+        return;
+    /* nng copies the buffer; PUB never blocks, a full subscriber queue drops. */
+    if (nng_send(s->pub, (void *)data, len, NNG_FLAG_NONBLOCK) == 0)
+        s->published++;
+    else
+        s->dropped++;
+}
+
+uint64_t axl_stream_published(const axl_stream *s)
+{
+    return s->published;
+}
+
+uint64_t axl_stream_dropped(const axl_stream *s)
+{
+    return s->dropped;
+}
+
+void axl_stream_close(axl_stream *s)
+{
+    if (s == NULL)
+        return;
+    nng_close(s->pub);
+    nng_close(s->rep); /* makes the replay thread's nng_recv return NNG_ECLOSED */
+    if (s->thread_started)
+        pthread_join(s->replay_thread, NULL);
+    free(s);
+}
+
+int axl_replay_fetch(const char *replay_addr, uint64_t from, uint64_t to, int timeout_ms,
+                     axl_replay_fn fn, void *ud, uint64_t *next_seq, axl_errbuf *eb)
+{
+    nng_socket req;
+    int nrv, rv = 0;
+    if ((nrv = nng_req0_open(&req)) != 0)
+        return axl_fail(eb, AXL_EIO, "replay: %s", nng_strerror(nrv));
+    nng_socket_set_ms(req, NNG_OPT_RECVTIMEO, timeout_ms);
+    nng_socket_set_ms(req, NNG_OPT_SENDTIMEO, timeout_ms);
+    nng_socket_set_size(req, NNG_OPT_RECVMAXSZ, AXL_PROTO_MAX_MSG);
+    if ((nrv = nng_dial(req, replay_addr, NULL, 0)) != 0) {
+        nng_close(req);
+        return axl_fail(eb, nrv == NNG_ECONNREFUSED || nrv == NNG_ENOENT ? AXL_ENOENT : AXL_EIO,
+                        "replay %s: %s", replay_addr, nng_strerror(nrv));
+    }
+    *next_seq = from == 0 ? 1 : from;
+    for (;;) {
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        if (msgpack_pack_map(&pk, 4) || axl_pack_kv_uint(&pk, "v", AXL_PROTO_VERSION) ||
+            axl_pack_kv_str(&pk, "type", "replay") || axl_pack_kv_uint(&pk, "from", *next_seq) ||
+            axl_pack_kv_uint(&pk, "to", to)) {
+            msgpack_sbuffer_destroy(&sb);
+            rv = axl_fail(eb, AXL_ENOMEM, "out of memory");
+            break;
+        }
+        nrv = nng_send(req, sb.data, sb.size, 0);
+        msgpack_sbuffer_destroy(&sb);
+        void *buf = NULL;
+        size_t len = 0;
+        if (nrv == 0)
+            nrv = nng_recv(req, &buf, &len, NNG_FLAG_ALLOC);
+        if (nrv != 0) {
+            rv = axl_fail(eb, nrv == NNG_ETIMEDOUT ? AXL_ETIMEDOUT : AXL_EIO, "replay %s: %s",
+                          replay_addr, nng_strerror(nrv));
+            break;
+        }
+        axl_msg m;
+        if ((rv = axl_msg_parse(&m, buf, len, eb)) != 0) {
+            nng_free(buf, len);
+            break;
+        }
+        const msgpack_object *events = axl_obj_get(&m.root, "events");
+        const msgpack_object *more = axl_obj_get(&m.root, "more");
+        if (events == NULL || events->type != MSGPACK_OBJECT_ARRAY) {
+            const char *msg = "";
+            size_t msg_len = 0;
+            axl_obj_str(&m.root, "reply", "msg", false, 1024, &msg, &msg_len, NULL);
+            rv = axl_fail(eb, AXL_EPROTO, "replay: the service answered an error: %.*s",
+                          (int)msg_len, msg);
+            axl_msg_free(&m);
+            nng_free(buf, len);
+            break;
+        }
+        /* Re-find each event's raw bytes: walk the array with the validated scanner. */
+        const void *raw;
+        size_t raw_len;
+        axl_mp_find_raw(buf, len, "events", &raw, &raw_len);
+        const uint8_t *p = raw;
+        size_t skip = p[0] == 0xdc ? 3 : p[0] == 0xdd ? 5 : 1;
+        p += skip;
+        uint32_t count = events->via.array.size;
+        bool stop = false;
+        for (uint32_t i = 0; i < count && !stop; i++) {
+            const uint8_t *end = (const uint8_t *)raw + raw_len;
+            size_t elen = 0;
+            if (axl_mp_next(p, (size_t)(end - p), &elen, NULL) != 0)
+                elen = 0;
+            axl_event ev;
+            if (elen == 0 || axl_event_decode(p, elen, &ev, eb) != 0) {
+                rv = axl_fail(eb, AXL_EPROTO, "replay: a malformed event in the reply");
+                stop = true;
+                break;
+            }
+            if (ev.seq >= *next_seq) {
+                *next_seq = ev.seq + 1;
+                if (fn(ud, ev.seq, p, elen) != 0)
+                    stop = true;
+            }
+            p += elen;
+        }
+        bool has_more = more != NULL && more->type == MSGPACK_OBJECT_BOOLEAN && more->via.boolean;
+        axl_msg_free(&m);
+        nng_free(buf, len);
+        if (stop || !has_more || count == 0 || (to != 0 && *next_seq > to))
+            break;
+    }
+    nng_close(req);
+    return rv;
+}

@@ -1,0 +1,61 @@
+/*
+ * stream.h - the event stream: every committed event goes out on an nng PUB socket, and
+ * a replay service (nng REP) answers "events from seq N" from the store, so that a
+ * subscriber can catch up and then follow live with no gap and no duplicate.
+ *
+ * Replay request  {v: 1, type: "replay", from: N, to: M (0 = latest), max: K}
+ * Replay reply    {v: 1, type: "replay_reply", last_seq: L, more: bool, events: [event...]}
+ * The events are the log's bytes, embedded as maps. proto/README.md documents both.
+ *
+ * Default addresses derive from the store directory, so that `axle subscribe --store
+ * DIR` finds a running campaign with no configuration:
+ *   ipc://DIR/events.pub   ipc://DIR/replay.rep
+ * Remote access is opt-in (tcp:// addresses given explicitly).
+ */
+#ifndef AXL_STREAM_H
+#define AXL_STREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/axl_error.h"
+#include "storage/axl_store.h"
+
+#define AXL_STREAM_ADDR_MAX 512
+#define AXL_REPLAY_MAX_EVENTS 4096 /* per reply */
+#define AXL_REPLAY_MAX_BYTES (AXL_PROTO_MAX_MSG - 4096)
+
+typedef struct axl_stream axl_stream;
+
+/* Writes the default addresses for a store directory into pub/replay (ipc://). */
+int axl_stream_default_addrs(const char *store_dir, char *pub, char *replay, size_t size);
+
+/*
+ * Binds the PUB socket at pub_addr and starts the replay service at replay_addr, which
+ * reads from store (borrowed: must outlive the stream; reads are thread-safe).
+ * *out owns the stream; axl_stream_close() stops both.
+ */
+int axl_stream_open(const char *pub_addr, const char *replay_addr, axl_store *store,
+                    axl_stream **out, axl_errbuf *eb);
+
+/*
+ * Publishes one encoded event (non-blocking; a slow subscriber loses live events and
+ * recovers them by replay). Counts drops.
+ */
+void axl_stream_publish(axl_stream *s, const void *data, size_t len);
+
+uint64_t axl_stream_published(const axl_stream *s);
+uint64_t axl_stream_dropped(const axl_stream *s);
+
+void axl_stream_close(axl_stream *s); /* NULL is a no-op */
+
+/*
+ * Client side (axle subscribe, tests): asks the replay service for events [from, to]
+ * and calls fn for each, in seq order; *next_seq receives the seq after the last one
+ * seen. timeout_ms bounds each request. fn returns non-zero to stop.
+ */
+typedef int (*axl_replay_fn)(void *ud, uint64_t seq, const void *data, size_t len);
+int axl_replay_fetch(const char *replay_addr, uint64_t from, uint64_t to, int timeout_ms,
+                     axl_replay_fn fn, void *ud, uint64_t *next_seq, axl_errbuf *eb);
+
+#endif
