@@ -30,14 +30,14 @@
 #define AXL_PROTO_VERSION 1
 
 /* Limits enforced on every decoded message or event. */
-#define AXL_PROTO_MAX_MSG (1u << 20)   /* bytes in one message or event */
-#define AXL_PROTO_MAX_DEPTH 16         /* nested maps/arrays, top level = 1 */
-#define AXL_PROTO_MAX_STR 4096         /* bytes in one string or binary */
-#define AXL_PROTO_MAX_ITEMS 65536      /* entries in one array or map */
-#define AXL_PROTO_MAX_NAME 128         /* bytes in a name: experiment, param, metric */
-#define AXL_PROTO_MAX_TYPE 64          /* bytes in an event type */
-#define AXL_PROTO_MAX_PARAMS 256       /* parameters in one trial */
-#define AXL_PROTO_MAX_METRICS 64       /* metrics in one trial */
+#define AXL_PROTO_MAX_MSG (1u << 20) /* bytes in one message or event */
+#define AXL_PROTO_MAX_DEPTH 16       /* nested maps/arrays, top level = 1 */
+#define AXL_PROTO_MAX_STR 4096       /* bytes in one string or binary */
+#define AXL_PROTO_MAX_ITEMS 65536    /* entries in one array or map */
+#define AXL_PROTO_MAX_NAME 128       /* bytes in a name: experiment, param, metric */
+#define AXL_PROTO_MAX_TYPE 64        /* bytes in an event type */
+#define AXL_PROTO_MAX_PARAMS 256     /* parameters in one trial */
+#define AXL_PROTO_MAX_METRICS 64     /* metrics in one trial */
 
 /* ---- Low level: validation and raw slicing (proto/msgpack_scan.c) ---------------- */
 
@@ -154,15 +154,15 @@ const char *axl_rec_kind_name(axl_rec_kind k);
  * is stored, streamed and replayed byte for byte.
  */
 typedef struct axl_event {
-    uint64_t seq;           /* dense, strictly increasing from 1 within a store */
-    double time;            /* Unix time, seconds */
-    const char *type;       /* e.g. "trial.completed"; borrowed */
+    uint64_t seq;     /* dense, strictly increasing from 1 within a store */
+    double time;      /* Unix time, seconds */
+    const char *type; /* e.g. "trial.completed"; borrowed */
     size_t type_len;
     const char *experiment; /* borrowed; may be empty for store-level events */
     size_t experiment_len;
-    int64_t trial;          /* trial index, or -1 for none */
-    axl_rec_kind rec;       /* record the body replaces, AXL_REC_NONE for none */
-    const void *body;       /* raw msgpack map; borrowed; NULL/0 = empty map */
+    int64_t trial;    /* trial index, or -1 for none */
+    axl_rec_kind rec; /* record the body replaces, AXL_REC_NONE for none */
+    const void *body; /* raw msgpack map; borrowed; NULL/0 = empty map */
     size_t body_len;
 } axl_event;
 
@@ -180,13 +180,13 @@ int axl_event_decode(const void *buf, size_t len, axl_event *ev, axl_errbuf *eb)
 /* ---- Trial record (proto/trial.c) ------------------------------------------------- */
 
 /* Ax's trial statuses and their order of life. */
-#define AXL_TRIAL_STATUS_MAP(XX)                                                             \
-    XX(CANDIDATE, "CANDIDATE")                                                             \
-    XX(STAGED, "STAGED")                                                                   \
-    XX(RUNNING, "RUNNING")                                                                 \
-    XX(COMPLETED, "COMPLETED")                                                             \
-    XX(FAILED, "FAILED")                                                                   \
-    XX(EARLY_STOPPED, "EARLY_STOPPED")                                                     \
+#define AXL_TRIAL_STATUS_MAP(XX)                                                                   \
+    XX(CANDIDATE, "CANDIDATE")                                                                     \
+    XX(STAGED, "STAGED")                                                                           \
+    XX(RUNNING, "RUNNING")                                                                         \
+    XX(COMPLETED, "COMPLETED")                                                                     \
+    XX(FAILED, "FAILED")                                                                           \
+    XX(EARLY_STOPPED, "EARLY_STOPPED")                                                             \
     XX(ABANDONED, "ABANDONED")
 
 typedef enum {

@@ -41,11 +41,34 @@ const msgpack_object *axl_obj_get(const msgpack_object *map, const char *key)
     return NULL;
 }
 
-/* Common prologue: 1 = found (*o set), 0 = absent and optional, <0 = error. */
-static int lookup(const msgpack_object *map, const char *where, const char *key,
-                  bool required, const msgpack_object **o, axl_errbuf *eb)
+int axl_obj_get_once(const msgpack_object *map, const char *where, const char *key,
+                     const msgpack_object **out, axl_errbuf *eb)
 {
-    *o = axl_obj_get(map, key);
+    *out = NULL;
+    if (map == NULL || map->type != MSGPACK_OBJECT_MAP)
+        return 0;
+    size_t klen = strlen(key);
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object_kv *kv = &map->via.map.ptr[i];
+        if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == klen &&
+            memcmp(kv->key.via.str.ptr, key, klen) == 0) {
+            if (*out != NULL) {
+                *out = NULL;
+                return axl_fail(eb, AXL_EPROTO, "%s.%s: key appears more than once", where, key);
+            }
+            *out = &kv->val;
+        }
+    }
+    return 0;
+}
+
+/* Common prologue: 1 = found (*o set), 0 = absent and optional, <0 = error. */
+static int lookup(const msgpack_object *map, const char *where, const char *key, bool required,
+                  const msgpack_object **o, axl_errbuf *eb)
+{
+    int rv = axl_obj_get_once(map, where, key, o, eb);
+    if (rv != 0)
+        return rv;
     if (*o == NULL || (*o)->type == MSGPACK_OBJECT_NIL) {
         if (required)
             return axl_fail(eb, AXL_EMISSING, "%s.%s: required field missing", where, key);
@@ -61,6 +84,9 @@ int axl_obj_uint(const msgpack_object *map, const char *where, const char *key, 
     int rv = lookup(map, where, key, required, &o, eb);
     if (rv <= 0)
         return rv;
+    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        return axl_fail(eb, AXL_ERANGE, "%s.%s: %lld is negative", where, key,
+                        (long long)o->via.i64);
     if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
         return axl_fail(eb, AXL_ETYPE, "%s.%s: expected an unsigned integer", where, key);
     if (o->via.u64 < lo || o->via.u64 > hi)
@@ -83,6 +109,9 @@ int axl_obj_int(const msgpack_object *map, const char *where, const char *key, b
         v = o->via.i64;
     else if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= (uint64_t)INT64_MAX)
         v = (int64_t)o->via.u64;
+    else if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return axl_fail(eb, AXL_ERANGE, "%s.%s: %llu is outside [%lld, %lld]", where, key,
+                        (unsigned long long)o->via.u64, (long long)lo, (long long)hi);
     else
         return axl_fail(eb, AXL_ETYPE, "%s.%s: expected an integer", where, key);
     if (v < lo || v > hi)

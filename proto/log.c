@@ -1,5 +1,6 @@
 #include "proto/axl_log.h"
 #include "proto/axl_error.h"
+#include "proto/axl_proto.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -35,6 +36,8 @@ void axl_log_set_stream(FILE *stream)
 
 int axl_log_parse_level(const char *name, axl_log_level *out)
 {
+    if (name == NULL)
+        return AXL_EINVAL;
     static const char *const names[] = {"debug", "info", "warn", "error", "off"};
     for (int i = 0; i < 5; i++) {
         if (strcmp(name, names[i]) == 0) {
@@ -45,10 +48,30 @@ int axl_log_parse_level(const char *name, axl_log_level *out)
     return AXL_EINVAL;
 }
 
-/* Writes s as the inside of a JSON string. */
+/* Length of the valid UTF-8 sequence at p (1-4), or 0 when it is not valid UTF-8. */
+static size_t utf8_seq(const unsigned char *p)
+{
+    size_t n = *p < 0xc0 ? 0 : *p < 0xe0 ? 2 : *p < 0xf0 ? 3 : *p < 0xf8 ? 4 : 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80) /* also stops at the NUL */
+            return 0;
+    return n != 0 && axl_utf8_valid(p, n) ? n : 0;
+}
+
+/* Writes s as the inside of a JSON string; bytes that are not UTF-8 become U+FFFD. */
 static void put_json_string(FILE *f, const char *s)
 {
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p >= 0x80) {
+            size_t n = utf8_seq(p);
+            if (n == 0) {
+                fputs("\\ufffd", f);
+            } else {
+                fwrite(p, 1, n, f);
+                p += n - 1;
+            }
+            continue;
+        }
         switch (*p) {
         case '"':
             fputs("\\\"", f);

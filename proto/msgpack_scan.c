@@ -16,8 +16,8 @@ typedef enum { HEAD_SCALAR, HEAD_STR, HEAD_BIN, HEAD_ARRAY, HEAD_MAP } head_kind
 
 typedef struct head {
     head_kind kind;
-    uint32_t n;           /* items (array, map pairs) or bytes (str, bin) */
-    const uint8_t *data;  /* str/bin payload */
+    uint32_t n;          /* items (array, map pairs) or bytes (str, bin) */
+    const uint8_t *data; /* str/bin payload */
 } head;
 
 bool axl_utf8_valid(const void *s, size_t n)
@@ -109,20 +109,64 @@ static int read_head(cursor *c, head *h, axl_errbuf *eb)
         goto payload;
     }
     switch (b) {
-    case 0xcc: case 0xd0: fixed = 1; break;
-    case 0xcd: case 0xd1: fixed = 2; break;
-    case 0xca: case 0xce: case 0xd2: fixed = 4; break;
-    case 0xcb: case 0xcf: case 0xd3: fixed = 8; break;
-    case 0xc4: h->kind = HEAD_BIN; rv = read_len(c, 1, &h->n); goto sized;
-    case 0xc5: h->kind = HEAD_BIN; rv = read_len(c, 2, &h->n); goto sized;
-    case 0xc6: h->kind = HEAD_BIN; rv = read_len(c, 4, &h->n); goto sized;
-    case 0xd9: h->kind = HEAD_STR; rv = read_len(c, 1, &h->n); goto sized;
-    case 0xda: h->kind = HEAD_STR; rv = read_len(c, 2, &h->n); goto sized;
-    case 0xdb: h->kind = HEAD_STR; rv = read_len(c, 4, &h->n); goto sized;
-    case 0xdc: h->kind = HEAD_ARRAY; rv = read_len(c, 2, &h->n); goto container;
-    case 0xdd: h->kind = HEAD_ARRAY; rv = read_len(c, 4, &h->n); goto container;
-    case 0xde: h->kind = HEAD_MAP; rv = read_len(c, 2, &h->n); goto container;
-    case 0xdf: h->kind = HEAD_MAP; rv = read_len(c, 4, &h->n); goto container;
+    case 0xcc:
+    case 0xd0:
+        fixed = 1;
+        break;
+    case 0xcd:
+    case 0xd1:
+        fixed = 2;
+        break;
+    case 0xca:
+    case 0xce:
+    case 0xd2:
+        fixed = 4;
+        break;
+    case 0xcb:
+    case 0xcf:
+    case 0xd3:
+        fixed = 8;
+        break;
+    case 0xc4:
+        h->kind = HEAD_BIN;
+        rv = read_len(c, 1, &h->n);
+        goto sized;
+    case 0xc5:
+        h->kind = HEAD_BIN;
+        rv = read_len(c, 2, &h->n);
+        goto sized;
+    case 0xc6:
+        h->kind = HEAD_BIN;
+        rv = read_len(c, 4, &h->n);
+        goto sized;
+    case 0xd9:
+        h->kind = HEAD_STR;
+        rv = read_len(c, 1, &h->n);
+        goto sized;
+    case 0xda:
+        h->kind = HEAD_STR;
+        rv = read_len(c, 2, &h->n);
+        goto sized;
+    case 0xdb:
+        h->kind = HEAD_STR;
+        rv = read_len(c, 4, &h->n);
+        goto sized;
+    case 0xdc:
+        h->kind = HEAD_ARRAY;
+        rv = read_len(c, 2, &h->n);
+        goto container;
+    case 0xdd:
+        h->kind = HEAD_ARRAY;
+        rv = read_len(c, 4, &h->n);
+        goto container;
+    case 0xde:
+        h->kind = HEAD_MAP;
+        rv = read_len(c, 2, &h->n);
+        goto container;
+    case 0xdf:
+        h->kind = HEAD_MAP;
+        rv = read_len(c, 4, &h->n);
+        goto container;
     default:
         /* 0xc1 is never used; extension types (0xc7-0xc9, 0xd4-0xd8) are not axle's. */
         return axl_fail(eb, AXL_EPROTO, "unsupported msgpack type byte 0x%02x", b);
@@ -140,8 +184,7 @@ payload:
         return axl_fail(eb, AXL_ETOOBIG, "string or binary of %u bytes exceeds %u", h->n,
                         AXL_PROTO_MAX_STR);
     if (left(c) < h->n)
-        return axl_fail(eb, AXL_EPROTO, "truncated: string of %u bytes, %zu left", h->n,
-                        left(c));
+        return axl_fail(eb, AXL_EPROTO, "truncated: string of %u bytes, %zu left", h->n, left(c));
     if (h->kind == HEAD_STR && !axl_utf8_valid(c->p, h->n))
         return axl_fail(eb, AXL_EPROTO, "string of %u bytes is not valid UTF-8", h->n);
     h->data = c->p;
@@ -201,8 +244,7 @@ int axl_mp_validate(const void *buf, size_t len, axl_errbuf *eb)
     if (buf == NULL && len > 0)
         return axl_fail(eb, AXL_EINVAL, "no buffer");
     if (len > AXL_PROTO_MAX_MSG)
-        return axl_fail(eb, AXL_ETOOBIG, "message of %zu bytes exceeds %u", len,
-                        AXL_PROTO_MAX_MSG);
+        return axl_fail(eb, AXL_ETOOBIG, "message of %zu bytes exceeds %u", len, AXL_PROTO_MAX_MSG);
     if (len == 0)
         return axl_fail(eb, AXL_EPROTO, "empty message");
     cursor c = {buf, (const uint8_t *)buf + len};
@@ -214,8 +256,7 @@ int axl_mp_validate(const void *buf, size_t len, axl_errbuf *eb)
     return 0;
 }
 
-int axl_mp_find_raw(const void *buf, size_t len, const char *key, const void **val,
-                    size_t *val_len)
+int axl_mp_find_raw(const void *buf, size_t len, const char *key, const void **val, size_t *val_len)
 {
     cursor c = {buf, (const uint8_t *)buf + len};
     head h;
