@@ -27,6 +27,7 @@
 #endif
 
 static axl_model_options g_opts;
+static const char *g_only;
 
 typedef struct problem {
     const char *name;
@@ -162,6 +163,8 @@ done:
 static void quality(const problem *p, const char *label, int mode, int par, int seeds)
 {
     int checkpoints[4] = {10, 20, 30, 50}, c, s, n_gen = 0;
+    if (g_only != NULL && strstr(g_only, label) == NULL && strstr(g_only, p->name) == NULL)
+        return;
     double *reg = calloc((size_t)seeds * 4, sizeof(double));
     double *best = calloc((size_t)p->budget, sizeof(double));
     double gen_ms = 0, t0 = axl_bench_now();
@@ -305,6 +308,22 @@ int main(int argc, char **argv)
             quick = 1;
         else if (strcmp(argv[i], "--seeds") == 0 && i + 1 < argc)
             seeds = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--tf") == 0 && i + 1 < argc)
+            g_opts.outcome_transform = (axl_outcome_tf)atoi(argv[++i]);
+        else if (strcmp(argv[i], "--shift") == 0 && i + 1 < argc)
+            g_opts.log_shift = atof(argv[++i]);
+        else if (strcmp(argv[i], "--cold") == 0 && i + 1 < argc)
+            g_opts.cold_fit_every = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--starts") == 0 && i + 1 < argc)
+            g_opts.gp.n_starts = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--raw") == 0 && i + 1 < argc)
+            g_opts.n_raw = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--restarts") == 0 && i + 1 < argc)
+            g_opts.n_restarts = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--noise") == 0 && i + 1 < argc)
+            g_opts.gp.min_noise = atof(argv[++i]);
+        else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+            g_only = argv[++i];
         else if (strcmp(argv[i], "--prior") == 0 && i + 1 < argc)
             g_opts.gp.prior = strcmp(argv[++i], "lognormal") == 0 ? AXL_PRIOR_LOGNORMAL
                                                                   : AXL_PRIOR_GAMMA;

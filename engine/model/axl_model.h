@@ -280,11 +280,14 @@ typedef struct axl_model_state {
     uint64_t sobol_index; /* next index into the scrambled Sobol sequence */
     uint64_t n_gen;       /* GP generations so far (acquisition random stream) */
     uint32_t hyper_dims;  /* D the hyper-parameters belong to; 0 = no previous fit */
-    uint32_t n_hyper;     /* valid entries of hyper (D+3) */
-    double hyper[AXL_MODEL_MAX_HYPER]; /* last MAP theta, warm start of the next fit */
+    uint32_t n_hyper;     /* valid entries of hyper (D+3 or 0) */
+    double hyper[AXL_MODEL_MAX_HYPER]; /* last MAP theta (standardized outcomes) */
+    uint32_t outcome_tf;  /* transform chosen last (axl_outcome_tf 0 or 1) */
+    uint32_t n_hyper_log; /* valid entries of hyper_log (D+3 or 0) */
+    double hyper_log[AXL_MODEL_MAX_HYPER]; /* last MAP theta (log outcomes) */
 } axl_model_state;
 
-#define AXL_MODEL_STATE_BYTES (4 + 4 + 8 + 8 + 8 + 4 + 4 + 8 * AXL_MODEL_MAX_HYPER)
+#define AXL_MODEL_STATE_BYTES (4 + 4 + 8 + 8 + 8 + 4 + 4 + 4 + 4 + 16 * AXL_MODEL_MAX_HYPER)
 
 void axl_model_state_init(axl_model_state *st, uint64_t seed);
 
@@ -309,11 +312,21 @@ const char *axl_gs_verdict_name(axl_gs_verdict v);
 
 /* ------------------------------------------------------------- generate */
 
+/* Outcome transforms before the GP (the GP always sees standardized values). */
+typedef enum {
+    AXL_OUTCOME_STANDARDIZE = 0, /* (y - mean) / sd, as BoTorch's Standardize */
+    AXL_OUTCOME_LOG = 1,  /* log(y - worst + shift * range), then standardized */
+    AXL_OUTCOME_AUTO = 2  /* both fitted; the more probable (MAP + log-Jacobian) wins */
+} axl_outcome_tf;
+
 typedef struct axl_model_options {
     axl_gp_config gp;       /* prior, noise floor, starts, iterations */
     int n_raw;              /* Sobol points scored before the local search (1024) */
     int n_restarts;         /* local searches, from the best raw points (12) */
     int max_qn_iter;        /* quasi-Newton iterations per local search (60) */
+    int cold_fit_every;     /* multi-start fit every this many generations (0 = warm) */
+    axl_outcome_tf outcome_transform; /* AXL_OUTCOME_AUTO */
+    double log_shift;       /* log transform: shift as a fraction of the y range (0.01) */
 } axl_model_options;
 
 void axl_model_options_default(axl_model_options *o);
@@ -337,7 +350,8 @@ typedef struct axl_model_diag {
     double fit_ms;            /* hyper-parameter fit */
     double acq_ms;            /* acquisition optimization (all k candidates) */
     int fit_evals, fit_starts;
-    double fit_objective;     /* log marginal likelihood + log prior */
+    double fit_objective;     /* log marginal likelihood + log prior (chosen transform) */
+    int outcome_tf;           /* outcome transform used (axl_outcome_tf 0 or 1) */
     size_t n_hyper;           /* D+3 when a GP was fitted, else 0 */
     /* natural units: lengthscales (model space), outputscale, noise variance,
      * constant mean; outcome units are standardized */

@@ -15,6 +15,8 @@ void axl_model_options_default(axl_model_options *o)
     o->n_raw = 1024;
     o->n_restarts = 12;
     o->max_qn_iter = 60;
+    o->outcome_transform = AXL_OUTCOME_AUTO;
+    o->log_shift = 0.01;
 }
 
 static uint64_t hash3(uint64_t a, uint64_t b, uint64_t c)
@@ -94,6 +96,56 @@ static int cmp_vi_desc(const void *a, const void *b)
     return (x < y) - (x > y);
 }
 
+/*
+ * Outcome transform tf of the observations into ys (standardized, to maximize) and
+ * the known noise variances into nv (NaN = unknown); *jac = log|d ys / d y| summed,
+ * which makes the MAP objectives of different transforms comparable.
+ *  0: standardize.  1: log of the height above the worst observation plus a shift
+ *  (shift * observed range), then standardize. The log makes functions that are
+ *  flat far from a few peaks (sums of bumps, like Hartmann6) look like smooth bowls
+ *  to the GP, so that far observations still say where the peaks are.
+ */
+static void prep_outcomes(int tf, double shift, const axl_model_input *in, size_t n,
+                          double *ys, double *nv, double *jac)
+{
+    double mean = 0, sd = 0, hi = -INFINITY, lo = INFINITY, dl, J = 0;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        ys[i] = in->maximize ? in->y[i] : -in->y[i];
+        hi = fmax(hi, ys[i]);
+        lo = fmin(lo, ys[i]);
+        if (in->sem != NULL)
+            nv[i] = isnan(in->sem[i]) ? NAN : in->sem[i] * in->sem[i];
+    }
+    if (tf == 1) {
+        dl = shift * (hi - lo);
+        if (!(dl > 0))
+            dl = 1.0;
+        for (i = 0; i < n; i++) {
+            double g = ys[i] - lo + dl;
+            if (in->sem != NULL && !isnan(nv[i]))
+                nv[i] /= g * g; /* delta method */
+            ys[i] = log(g);
+            J -= ys[i];
+        }
+    }
+    for (i = 0; i < n; i++)
+        mean += ys[i];
+    mean /= (double)n;
+    for (i = 0; i < n; i++)
+        sd += (ys[i] - mean) * (ys[i] - mean);
+    sd = sqrt(sd / (double)(n - 1)); /* unbiased, as BoTorch's Standardize */
+    if (!(sd > 1e-12 * (1.0 + fabs(mean))))
+        sd = 1.0; /* all outcomes equal: nothing to scale */
+    for (i = 0; i < n; i++) {
+        ys[i] = (ys[i] - mean) / sd;
+        if (in->sem != NULL && !isnan(nv[i]))
+            nv[i] /= sd * sd;
+    }
+    *jac = J - (double)n * log(sd);
+}
+
 static int gen_gp(const axl_model_input *in, const axl_model_options *o,
                   const axl__layout *lay, const seen *z, axl_model_output *out, axl_errbuf *eb)
 {
@@ -101,8 +153,9 @@ static int gen_gp(const axl_model_input *in, const axl_model_options *o,
     size_t n = in->n_obs, np = s->n_params, D = lay->D, H = AXL_GP_N_HYPER(D), i, j, c;
     size_t nc = s->n_constraints, n_extra, k = in->k;
     double *U = NULL, *ys = NULL, *nv = NULL, *Up = NULL, *A = NULL, *b = NULL;
+    double *ys2 = NULL, *nv2 = NULL;
     double *Uopt = NULL, *vopt = NULL, *extra = NULL, *xr = NULL, *ur = NULL;
-    double mean = 0, sd = 0, best_f = -INFINITY, t0;
+    double best_f = -INFINITY, t0;
     axl_gp *gp = NULL, *cur = NULL;
     axl_gp_info info;
     const double *warm = NULL;
@@ -113,68 +166,86 @@ static int gen_gp(const axl_model_input *in, const axl_model_options *o,
     U = malloc(n * D * sizeof(double));
     ys = malloc(n * sizeof(double));
     nv = in->sem ? malloc(n * sizeof(double)) : NULL;
+    ys2 = malloc(n * sizeof(double));
+    nv2 = malloc(n * sizeof(double));
     Up = malloc((in->n_pending + k) * D * sizeof(double));
     Uopt = malloc((size_t)o->n_restarts * D * sizeof(double));
     vopt = malloc((size_t)o->n_restarts * sizeof(double));
     xr = malloc(np * sizeof(double));
     ur = malloc(D * sizeof(double));
     order = malloc(n * sizeof(vi));
-    if (!U || !ys || (in->sem && !nv) || !Up || !Uopt || !vopt || !xr || !ur || !order)
+    if (!U || !ys || !ys2 || !nv2 || (in->sem && !nv) || !Up || !Uopt || !vopt || !xr || !ur || !order)
         goto fail;
     if ((rv = axl__constraints_unit(s, &A, &b)) != 0)
         goto fail;
 
-    /* transforms: parameters -> unit cube; outcomes -> standardized, maximized */
-    for (i = 0; i < n; i++) {
+    /* parameters -> unit cube */
+    for (i = 0; i < n; i++)
         if ((rv = axl_space_to_unit(s, in->X + i * np, U + i * D)) != 0) {
             axl__fail(eb, rv, "observation %zu: invalid parameter value", i);
             goto fail;
         }
-        ys[i] = in->maximize ? in->y[i] : -in->y[i];
-        mean += ys[i];
-    }
-    mean /= (double)n;
-    for (i = 0; i < n; i++)
-        sd += (ys[i] - mean) * (ys[i] - mean);
-    sd = sqrt(sd / (double)(n - 1)); /* unbiased, as BoTorch's Standardize */
-    if (!(sd > 1e-12 * (1.0 + fabs(mean))))
-        sd = 1.0; /* all outcomes equal: nothing to scale */
-    for (i = 0; i < n; i++) {
-        ys[i] = (ys[i] - mean) / sd;
-        if (ys[i] > best_f)
-            best_f = ys[i];
-        if (nv)
-            nv[i] = isnan(in->sem[i]) ? NAN : (in->sem[i] / sd) * (in->sem[i] / sd);
-    }
     for (i = 0; i < in->n_pending; i++)
         if ((rv = axl_space_to_unit(s, in->X_pending + i * np, Up + i * D)) != 0) {
             axl__fail(eb, rv, "pending point %zu: invalid parameter value", i);
             goto fail;
         }
 
-    /* fit, warm-started from the previous generation's hyper-parameters */
-    if (in->state->hyper_dims == D && in->state->n_hyper == H)
-        warm = in->state->hyper;
+    /* outcomes: one or both transforms, each fitted (warm-started from its own
+     * previous hyper-parameters); AUTO keeps the one under which the observed y are
+     * most probable (MAP objective plus the log-Jacobian of the transform) */
     t0 = axl__now_ms();
-    rv = axl_gp_fit(n, D, U, ys, nv, &o->gp, warm, 0, &gp, &info, eb);
+    {
+        int first = o->outcome_transform == AXL_OUTCOME_LOG ? 1 : 0;
+        int last = o->outcome_transform == AXL_OUTCOME_STANDARDIZE ? 0 : 1;
+        double best_score = -INFINITY;
+        int tf;
+        for (tf = first; tf <= last; tf++) {
+            axl_gp *g = NULL;
+            double jac, score, *hy = tf ? out->state.hyper_log : out->state.hyper;
+            uint32_t nh = tf ? in->state->n_hyper_log : in->state->n_hyper;
+            warm = NULL;
+            if (in->state->hyper_dims == D && nh == H &&
+                !(o->cold_fit_every > 0 && in->state->n_gen % (uint64_t)o->cold_fit_every == 0))
+                warm = tf ? in->state->hyper_log : in->state->hyper;
+            prep_outcomes(tf, o->log_shift, in, n, ys2, nv2, &jac);
+            if ((rv = axl_gp_fit(n, D, U, ys2, nv ? nv2 : NULL, &o->gp, warm, 0, &g, &info,
+                                 eb)) != 0)
+                goto fail;
+            axl_gp_theta(g, hy);
+            if (tf)
+                out->state.n_hyper_log = (uint32_t)H;
+            else
+                out->state.n_hyper = (uint32_t)H;
+            out->diag.fit_evals += info.n_evals;
+            out->diag.fit_starts += info.n_starts;
+            if (info.jitter > out->diag.jitter)
+                out->diag.jitter = info.jitter;
+            out->diag.n_jitter += info.n_jitter;
+            score = info.objective + jac;
+            if (gp == NULL || score > best_score) {
+                axl_gp_free(gp);
+                gp = g;
+                best_score = score;
+                out->state.outcome_tf = (uint32_t)tf;
+                out->diag.fit_objective = info.objective;
+                memcpy(ys, ys2, n * sizeof(double));
+            } else {
+                axl_gp_free(g);
+            }
+        }
+    }
     out->diag.fit_ms = axl__now_ms() - t0;
-    if (rv != 0)
-        goto fail;
-    axl_gp_theta(gp, out->state.hyper);
     out->state.hyper_dims = (uint32_t)D;
-    out->state.n_hyper = (uint32_t)H;
-    out->diag.fit_evals = info.n_evals;
-    out->diag.fit_starts = info.n_starts;
-    out->diag.fit_objective = info.objective;
+    out->diag.outcome_tf = (int)out->state.outcome_tf;
     out->diag.n_hyper = H;
-    for (i = 0; i < H; i++)
-        out->diag.hyper[i] = out->state.hyper[i];
+    axl_gp_theta(gp, out->diag.hyper);
     for (i = 0; i <= D; i++)
-        out->diag.hyper[i] = exp(out->state.hyper[i]);
+        out->diag.hyper[i] = exp(out->diag.hyper[i]);
     /* inferred noise variance (the known SEMs are not part of theta) */
-    out->diag.hyper[D + 1] = o->gp.min_noise + exp(out->state.hyper[D + 1]);
-    out->diag.jitter = info.jitter;
-    out->diag.n_jitter = info.n_jitter;
+    out->diag.hyper[D + 1] = o->gp.min_noise + exp(out->diag.hyper[D + 1]);
+    for (i = 0; i < n; i++)
+        best_f = fmax(best_f, ys[i]);
 
     t0 = axl__now_ms();
     /* pending trials enter as Kriging-believer fantasies: same hyper-parameters,
@@ -274,6 +345,8 @@ fail:
     axl_gp_free(cur);
     free(U);
     free(ys);
+    free(ys2);
+    free(nv2);
     free(nv);
     free(Up);
     free(A);

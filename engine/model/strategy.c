@@ -189,6 +189,14 @@ int axl_model_state_encode(const axl_model_state *st, uint8_t *buf, size_t cap, 
         memcpy(&bits, &v, 8); /* IEEE-754 binary64, stored little-endian */
         put64(buf + o, bits), o += 8;
     }
+    put32(buf + o, st->outcome_tf), o += 4;
+    put32(buf + o, st->n_hyper_log), o += 4;
+    for (i = 0; i < AXL_MODEL_MAX_HYPER; i++) {
+        uint64_t bits;
+        double v = i < st->n_hyper_log ? st->hyper_log[i] : 0.0;
+        memcpy(&bits, &v, 8);
+        put64(buf + o, bits), o += 8;
+    }
     if (len)
         *len = o;
     return 0;
@@ -225,6 +233,20 @@ int axl_model_state_decode(axl_model_state *st, const uint8_t *buf, size_t len)
         if (i < t.n_hyper && !isfinite(v))
             return AXL_ECORRUPT;
         t.hyper[i] = i < t.n_hyper ? v : 0.0;
+    }
+    t.outcome_tf = get32(buf + o), o += 4;
+    t.n_hyper_log = get32(buf + o), o += 4;
+    if (t.outcome_tf > 1 || t.n_hyper_log > AXL_MODEL_MAX_HYPER ||
+        (t.n_hyper_log != 0 && t.n_hyper_log != t.hyper_dims + 3))
+        return AXL_ECORRUPT;
+    for (i = 0; i < AXL_MODEL_MAX_HYPER; i++) {
+        uint64_t bits = get64(buf + o);
+        double v;
+        o += 8;
+        memcpy(&v, &bits, 8);
+        if (i < t.n_hyper_log && !isfinite(v))
+            return AXL_ECORRUPT;
+        t.hyper_log[i] = i < t.n_hyper_log ? v : 0.0;
     }
     *st = t;
     return 0;
