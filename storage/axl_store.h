@@ -63,6 +63,13 @@
 #define AXL_STORE_NOSYNC 0x02u
 #define AXL_STORE_NOMETASYNC 0x04u
 #define AXL_STORE_NOCREATE 0x08u /* writer: refuse (AXL_ENOENT) when no store exists yet */
+/*
+ * A full-sync writer keeps data.mdb written with zeros a few MiB ahead of its last page
+ * (trimmed at close), so that a commit's fdatasync flushes data only, not file-size and
+ * block metadata: about twice the commits per second on ext4. NOPREALLOC turns that off
+ * (copy-on-write file systems gain nothing from it).
+ */
+#define AXL_STORE_NOPREALLOC 0x10u
 
 typedef struct axl_store_options {
     unsigned flags;  /* AXL_STORE_... bits; 0 = writer, full sync, create if absent */

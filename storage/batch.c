@@ -1,8 +1,11 @@
-/* Batches: events collected in memory, validated on add, encoded with their seqs at commit. */
+/* Batches: events collected in memory, validated and encoded on add, seqs spliced at commit. */
 #include "storage/store_int.h"
 
 #include <stdlib.h>
 #include <time.h>
+
+#define SEQ_PLACEHOLDER UINT64_MAX
+#define SEQ_PLACEHOLDER_LEN 9 /* 0xcf + 8 bytes */
 
 int axl_store_batch_new(axl_store_batch **out)
 {
@@ -11,8 +14,8 @@ int axl_store_batch_new(axl_store_batch **out)
         *out = NULL;
         return AXL_ENOMEM;
     }
+    msgpack_sbuffer_init(&b->pre);
     msgpack_sbuffer_init(&b->enc);
-    msgpack_sbuffer_init(&b->scratch);
     *out = b;
     return 0;
 }
@@ -21,18 +24,18 @@ void axl_store_batch_free(axl_store_batch *b)
 {
     if (b == NULL)
         return;
+    msgpack_sbuffer_destroy(&b->pre);
     msgpack_sbuffer_destroy(&b->enc);
-    msgpack_sbuffer_destroy(&b->scratch);
     free(b->items);
-    free(b->arena);
     free(b);
 }
 
 void axl_store_batch_clear(axl_store_batch *b)
 {
     b->n = 0;
-    b->arena_len = 0;
+    msgpack_sbuffer_clear(&b->pre);
     msgpack_sbuffer_clear(&b->enc);
+    b->enc_first = 0;
     b->committed = false;
     b->first_seq = 0;
 }
@@ -40,26 +43,6 @@ void axl_store_batch_clear(axl_store_batch *b)
 size_t axl_store_batch_count(const axl_store_batch *b)
 {
     return b->n;
-}
-
-/* Copies n bytes into the arena; returns the offset or (size_t)-1 when out of memory. */
-static size_t arena_put(axl_store_batch *b, const void *p, size_t n)
-{
-    if (b->arena_len + n > b->arena_cap) {
-        size_t cap = b->arena_cap ? b->arena_cap : 4096;
-        while (cap < b->arena_len + n)
-            cap *= 2;
-        char *a = realloc(b->arena, cap);
-        if (a == NULL)
-            return (size_t)-1;
-        b->arena = a;
-        b->arena_cap = cap;
-    }
-    size_t off = b->arena_len;
-    if (n > 0)
-        memcpy(b->arena + off, p, n);
-    b->arena_len += n;
-    return off;
 }
 
 static double now_unix(void)
@@ -108,6 +91,54 @@ int axl_store__trial_status(const void *rec, size_t len, axl_trial_status *out)
     return 0;
 }
 
+/* A msgpack unsigned int at p (positive fixint, uint8..64), or false. */
+static bool raw_uint(const uint8_t *p, size_t len, uint64_t *v)
+{
+    if (len >= 1 && p[0] <= 0x7f) {
+        *v = p[0];
+        return true;
+    }
+    size_t n = len < 1 ? 0 : p[0] == 0xcc ? 1 : p[0] == 0xcd ? 2 : p[0] == 0xce ? 4 : p[0] == 0xcf ? 8 : 0;
+    if (n == 0 || len < 1 + n)
+        return false;
+    *v = 0;
+    for (size_t i = 1; i <= n; i++)
+        *v = *v << 8 | p[i];
+    return true;
+}
+
+/*
+ * A trial event's body is a trial record (axl_trial_rec_encode) naming the event's
+ * experiment and trial, with a known status: the fields the store keys and indexes by.
+ * They are read in place; the body's well-formedness was checked by axl_event_encode.
+ * The rest of the record is the encoder's contract (a full decode here would double the
+ * cost of a commit); axl_store_load reports a record that does not decode as corrupt.
+ */
+static int check_trial(const axl_event *e, axl_trial_status *status, axl_errbuf *eb)
+{
+    const void *v;
+    size_t vlen, n;
+    const char *name;
+    uint64_t index;
+    if (e->body == NULL)
+        return axl_fail(eb, AXL_EINVAL, "event %.*s: a trial record needs a body",
+                        (int)e->type_len, e->type);
+    if (axl_mp_find_raw(e->body, e->body_len, "experiment", &v, &vlen) != 0 ||
+        !raw_str(v, vlen, &name, &n) || n != e->experiment_len ||
+        memcmp(name, e->experiment, n) != 0 ||
+        axl_mp_find_raw(e->body, e->body_len, "index", &v, &vlen) != 0 ||
+        !raw_uint(v, vlen, &index) || (int64_t)index != e->trial)
+        return axl_fail(eb, AXL_EINVAL,
+                        "event %.*s: the body is not a trial record of experiment %.*s, "
+                        "trial %lld",
+                        (int)e->type_len, e->type, (int)e->experiment_len, e->experiment,
+                        (long long)e->trial);
+    if (axl_store__trial_status(e->body, e->body_len, status) != 0)
+        return axl_fail(eb, AXL_EINVAL, "event %.*s: the trial record has no known status",
+                        (int)e->type_len, e->type);
+    return 0;
+}
+
 int axl_store_batch_add(axl_store_batch *b, const axl_event *ev, axl_errbuf *eb)
 {
     axl_event e = *ev;
@@ -116,7 +147,7 @@ int axl_store_batch_add(axl_store_batch *b, const axl_event *ev, axl_errbuf *eb)
 
     if (b->committed)
         return axl_fail(eb, AXL_ESTATE, "batch: already committed; clear it before reuse");
-    e.seq = UINT64_MAX; /* the widest seq: the size check below holds for any real one */
+    e.seq = SEQ_PLACEHOLDER;
     if (e.time == 0)
         e.time = now_unix();
     if (e.rec != AXL_REC_NONE && !axl_store__name_ok(e.experiment, e.experiment_len))
@@ -130,85 +161,98 @@ int axl_store_batch_add(axl_store_batch *b, const axl_event *ev, axl_errbuf *eb)
         e.trial = -1;
     if (!(e.time >= 0 && e.time <= 1e12))
         return axl_fail(eb, AXL_EINVAL, "event.time: %g is not a Unix time in seconds", e.time);
-    msgpack_sbuffer_clear(&b->scratch);
-    if ((rv = axl_event_encode(&e, &b->scratch, eb)) != 0)
-        return rv;
-    if (b->scratch.size > AXL_PROTO_MAX_MSG)
-        return axl_fail(eb, AXL_ETOOBIG, "event '%.*s' encodes to %zu bytes, above the %u limit",
-                        (int)e.type_len, e.type, b->scratch.size, AXL_PROTO_MAX_MSG);
-    /* What the log holds must decode for every reader: check the round trip now. */
-    axl_event back;
-    if ((rv = axl_event_decode(b->scratch.data, b->scratch.size, &back, eb)) != 0)
-        return rv;
-    if (e.rec == AXL_REC_TRIAL) {
-        axl_trial_rec t;
-        if ((rv = axl_trial_rec_decode(e.body, e.body_len, &t, eb)) != 0)
-            return rv;
-        bool same = strlen(t.experiment) == e.experiment_len &&
-                    memcmp(t.experiment, e.experiment, e.experiment_len) == 0 &&
-                    (int64_t)t.index == e.trial;
-        status = t.status;
-        axl_trial_rec_free(&t);
-        if (!same)
-            return axl_fail(eb, AXL_EINVAL,
-                            "event %.*s: the trial record's experiment and index differ from "
-                            "the event's (%.*s, %lld)",
-                            (int)e.type_len, e.type, (int)e.experiment_len, e.experiment,
-                            (long long)e.trial);
-    }
 
     if (b->n == b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 16;
-        store_item *it = realloc(b->items, cap * sizeof(*it));
-        if (it == NULL)
+        store_item *items = realloc(b->items, cap * sizeof(*items));
+        if (items == NULL)
             return axl_fail(eb, AXL_ENOMEM, "out of memory growing a batch");
-        b->items = it;
+        b->items = items;
         b->cap = cap;
     }
-    size_t mark = b->arena_len;
-    store_item *it = &b->items[b->n];
-    memset(it, 0, sizeof(*it));
-    it->rec = e.rec;
-    it->trial = e.trial;
-    it->status = status;
-    it->time = e.time;
-    it->type_len = e.type_len;
-    it->exp_len = e.experiment_len;
-    it->body_len = e.body != NULL ? e.body_len : 0;
-    if ((it->type_off = arena_put(b, e.type, e.type_len)) == (size_t)-1 ||
-        (it->exp_off = arena_put(b, e.experiment, e.experiment_len)) == (size_t)-1 ||
-        (it->body_off = arena_put(b, e.body, it->body_len)) == (size_t)-1) {
-        b->arena_len = mark;
-        return axl_fail(eb, AXL_ENOMEM, "out of memory growing a batch");
+    /* Encode once (this validates the envelope and the body) straight into the batch. */
+    size_t off = b->pre.size;
+    if ((rv = axl_event_encode(&e, &b->pre, eb)) != 0) {
+        b->pre.size = off;
+        return rv;
     }
-    b->n++;
+    const uint8_t *enc = (const uint8_t *)b->pre.data + off;
+    size_t len = b->pre.size - off;
+    const void *seqv, *body, *exp;
+    size_t seqv_len, body_len, exp_len;
+    const char *name;
+    size_t name_len;
+    if (len > AXL_PROTO_MAX_MSG) {
+        b->pre.size = off;
+        return axl_fail(eb, AXL_ETOOBIG, "event '%.*s' encodes to %zu bytes, above the %u limit",
+                        (int)e.type_len, e.type, len, AXL_PROTO_MAX_MSG);
+    }
+    /*
+     * The body is the encoding's last value (proto writes it last): find it without
+     * walking it; fall back to a search if the layout ever changes.
+     */
+    static const char body_key[5] = {(char)0xa4, 'b', 'o', 'd', 'y'};
+    body_len = e.body != NULL ? e.body_len : 1;
+    body = enc + len - body_len;
+    if (body_len + sizeof(body_key) > len ||
+        memcmp((const char *)body - sizeof(body_key), body_key, sizeof(body_key)) != 0 ||
+        (e.body != NULL && memcmp(body, e.body, body_len) != 0))
+        if (axl_mp_find_raw(enc, len, "body", &body, &body_len) != 0)
+            body = NULL;
+    if (body == NULL || axl_mp_find_raw(enc, len, "seq", &seqv, &seqv_len) != 0 ||
+        seqv_len != SEQ_PLACEHOLDER_LEN ||
+        axl_mp_find_raw(enc, len, "experiment", &exp, &exp_len) ||
+        !raw_str(exp, exp_len, &name, &name_len) || name_len != e.experiment_len ||
+        (const uint8_t *)body < (const uint8_t *)seqv ||
+        (const uint8_t *)name < (const uint8_t *)seqv) {
+        b->pre.size = off;
+        return axl_fail(eb, AXL_EPROTO, "event '%.*s': unexpected encoding layout",
+                        (int)e.type_len, e.type);
+    }
+    /* after encoding: the body is known to be well-formed msgpack now */
+    if (e.rec == AXL_REC_TRIAL && (rv = check_trial(&e, &status, eb)) != 0) {
+        b->pre.size = off;
+        return rv;
+    }
+    store_item *it = &b->items[b->n++];
+    *it = (store_item){
+        .rec = e.rec,
+        .trial = e.trial,
+        .status = status,
+        .pre_off = off,
+        .pre_len = len,
+        .seq_off = (size_t)((const uint8_t *)seqv - enc),
+        .body_off = (size_t)((const uint8_t *)body - enc),
+        .body_len = body_len,
+        .exp_off = (size_t)((const uint8_t *)name - enc),
+        .exp_len = name_len,
+    };
     return 0;
 }
 
 int axl_store__batch_encode(axl_store_batch *b, uint64_t first_seq, axl_errbuf *eb)
 {
-    int rv;
+    msgpack_packer pk;
 
+    if (b->enc_first == first_seq && first_seq != 0)
+        return 0;
     msgpack_sbuffer_clear(&b->enc);
+    b->enc_first = 0;
+    msgpack_packer_init(&pk, &b->enc, msgpack_sbuffer_write);
     for (size_t i = 0; i < b->n; i++) {
         store_item *it = &b->items[i];
-        axl_event e = {
-            .seq = first_seq + i,
-            .time = it->time,
-            .type = b->arena + it->type_off,
-            .type_len = it->type_len,
-            .experiment = b->arena + it->exp_off,
-            .experiment_len = it->exp_len,
-            .trial = it->trial,
-            .rec = it->rec,
-            .body = it->body_len ? b->arena + it->body_off : NULL,
-            .body_len = it->body_len,
-        };
+        const char *pre = b->pre.data + it->pre_off;
+        size_t tail = it->seq_off + SEQ_PLACEHOLDER_LEN;
         it->enc_off = b->enc.size;
-        if ((rv = axl_event_encode(&e, &b->enc, eb)) != 0)
-            return rv;
+        /* the bytes before the seq value, the seq as msgpack packs it, the rest */
+        if (msgpack_sbuffer_write(&b->enc, pre, it->seq_off) != 0 ||
+            msgpack_pack_uint64(&pk, first_seq + i) != 0 ||
+            msgpack_sbuffer_write(&b->enc, pre + tail, it->pre_len - tail) != 0)
+            return axl_fail(eb, AXL_ENOMEM, "out of memory encoding a batch");
         it->enc_len = b->enc.size - it->enc_off;
+        it->shift = it->pre_len - it->enc_len;
     }
+    b->enc_first = first_seq;
     return 0;
 }
 

@@ -95,9 +95,10 @@ int axl_store_commit(axl_store *s, axl_store_batch *b, uint64_t *first_seq, axl_
             return axl_store__mdb_fail(eb, rc, "begin a write transaction");
         for (size_t i = 0; i < b->n && rc == 0; i++) {
             const store_item *it = &b->items[i];
-            rc = axl_store__apply(s, txn, s->next_seq + i, b->enc.data + it->enc_off,
-                                  it->enc_len, it->rec, b->arena + it->exp_off, it->exp_len,
-                                  it->trial, it->status, b->arena + it->body_off, it->body_len);
+            const char *enc = b->enc.data + it->enc_off;
+            rc = axl_store__apply(s, txn, s->next_seq + i, enc, it->enc_len, it->rec,
+                                  enc + it->exp_off - it->shift, it->exp_len, it->trial,
+                                  it->status, enc + it->body_off - it->shift, it->body_len);
         }
         if (rc == 0)
             rc = mdb_txn_commit(txn); /* frees txn, also on error */
@@ -126,5 +127,6 @@ int axl_store_commit(axl_store *s, axl_store_batch *b, uint64_t *first_seq, axl_
     b->first_seq = s->next_seq;
     b->committed = true;
     s->next_seq += b->n;
+    axl_store__prealloc(s); /* for the next commits; cheap unless the slack ran low */
     return 0;
 }

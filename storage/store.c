@@ -450,7 +450,7 @@ int axl_store_open(const char *dir, const axl_store_options *opt, axl_store **ou
 {
     static const axl_store_options defaults = {0, 0, 0};
     const unsigned known = AXL_STORE_RDONLY | AXL_STORE_NOSYNC | AXL_STORE_NOMETASYNC |
-                           AXL_STORE_NOCREATE;
+                           AXL_STORE_NOCREATE | AXL_STORE_NOPREALLOC;
     char data_path[4096];
     struct stat st;
     axl_store *s = NULL;
@@ -579,6 +579,7 @@ int axl_store_open(const char *dir, const axl_store_options *opt, axl_store **ou
         if (rv != 0)
             goto fail;
         s->next_seq = last + 1;
+        axl_store__prealloc(s);
     }
     *out = s;
     return 0;
@@ -603,6 +604,7 @@ void axl_store_close(axl_store *s)
         return;
     if (!(s->flags & AXL_STORE_RDONLY) && (s->flags & (AXL_STORE_NOSYNC | AXL_STORE_NOMETASYNC)))
         mdb_env_sync(s->env, 1);
+    axl_store__prealloc_trim(s);
     mdb_env_close(s->env);
     registry_remove(s);
     if (s->lock_fd >= 0)

@@ -47,6 +47,8 @@ struct axl_store {
     uint64_t next_seq;   /* seq the next committed event gets */
     size_t map_max;
     uint64_t map_grows;
+    uint64_t prealloc_end;      /* data.mdb is written (zeros) up to here */
+    uint64_t prealloc_retry_at; /* after a failed preallocation: retry once data is here */
 
     /*
      * The reader gate: LMDB's mdb_env_set_mapsize() must not run while any transaction
@@ -73,32 +75,45 @@ void axl_store__read_end(axl_store *s, MDB_txn *txn);
 /* Grows the map (writer, no txn open in the calling thread) to at least twice its size. */
 int axl_store__grow(axl_store *s, axl_errbuf *eb);
 
+/* ---- prealloc.c ---- */
+
+/* Writer, between txns: keeps data.mdb written ahead of LMDB's last page (best effort). */
+void axl_store__prealloc(axl_store *s);
+/* Writer, at close: gives the slack back. */
+void axl_store__prealloc_trim(axl_store *s);
+
 /* ---- batch.c ---- */
 
-/* One event of a batch, after axl_store__batch_encode(). */
+/*
+ * One event of a batch. axl_store_batch_add() encodes it once, with the placeholder seq
+ * UINT64_MAX (the widest msgpack uint, so that size checks hold for any real seq), into
+ * b->pre; commit splices the real seq in (axl_store__batch_encode), which costs a copy
+ * instead of a second validation of the body.
+ */
 typedef struct store_item {
     axl_rec_kind rec;
     int64_t trial;
     axl_trial_status status; /* for trial records */
-    double time;
-    size_t type_off, type_len;       /* into the batch's copy arena */
-    size_t exp_off, exp_len;
-    size_t body_off, body_len;       /* body_len 0 = empty map */
-    size_t enc_off, enc_len;         /* into the encoded buffer, valid after encode */
+    size_t pre_off, pre_len; /* the provisional encoding in b->pre */
+    size_t seq_off;          /* offset of the seq value (9 bytes) in it */
+    size_t body_off;         /* offset of the body (the record bytes) in it ... */
+    size_t body_len;         /* ... and its length (1 for an empty map) */
+    size_t exp_off, exp_len; /* the experiment name inside the encoding */
+    size_t enc_off, enc_len; /* the final encoding in b->enc, after encode ... */
+    size_t shift;            /* ... where body and name sit this much earlier */
 } store_item;
 
 struct axl_store_batch {
     store_item *items;
     size_t n, cap;
-    char *arena; /* copies of types, names, bodies */
-    size_t arena_len, arena_cap;
-    msgpack_sbuffer enc; /* encoded events with their final seqs */
-    msgpack_sbuffer scratch;
+    msgpack_sbuffer pre; /* provisional encodings (placeholder seq) */
+    msgpack_sbuffer enc; /* final encodings, with the seqs of the commit */
+    uint64_t enc_first;  /* first seq b->enc was made for, 0 = none */
     uint64_t first_seq;  /* valid when committed */
     bool committed;
 };
 
-/* Encodes every event of b with seqs first_seq, first_seq + 1, ... into b->enc. */
+/* Makes b->enc: every event with seqs first_seq, first_seq + 1, ... (no-op if done). */
 int axl_store__batch_encode(axl_store_batch *b, uint64_t first_seq, axl_errbuf *eb);
 
 /* ---- commit.c ---- */

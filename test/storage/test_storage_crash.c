@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +26,7 @@
 #include "test/storage/testlib.h"
 
 #define ROUNDS 60
-#define MAX_DELAY_MS 40
+#define MAX_DELAY_MS 30
 
 typedef struct commit_rec {
     uint64_t first, last, hash;
@@ -98,17 +99,34 @@ static void test_crash_sigkill(void **state)
             _exit(127);
         }
         close(pfd[1]);
-        /* a random moment: anywhere from start-up to deep in the commit loop */
-        sleep_ms((double)tl_below(&rng, MAX_DELAY_MS * 100) / 100.0);
+        /*
+         * A random moment: one round in five from the spawn (start-up, open, resume and
+         * the first commits), the others some time after the first reported commit, so
+         * that a slow, shared machine still gets its kills deep in the commit loop.
+         */
+        size_t cap = 1 << 16, n = 0;
+        char *out = malloc(cap);
+        assert_non_null(out);
+        out[0] = '\0';
+        if (round % 5 == 0) {
+            sleep_ms((double)tl_below(&rng, 1000) / 100.0);
+        } else {
+            struct pollfd pf = {pfd[0], POLLIN, 0};
+            while (strchr(out, '\n') == NULL && poll(&pf, 1, 10000) > 0) {
+                ssize_t r = read(pfd[0], out + n, cap - 1 - n);
+                if (r <= 0)
+                    break;
+                n += (size_t)r;
+                out[n] = '\0';
+            }
+            sleep_ms((double)tl_below(&rng, MAX_DELAY_MS * 100) / 100.0);
+        }
         assert_int_equal(kill(pid, SIGKILL), 0);
         int status;
         assert_int_equal(waitpid(pid, &status, 0), pid);
 
-        /* collect what the child reported before it died */
-        size_t cap = 1 << 16, n = 0;
-        char *out = malloc(cap);
+        /* collect the rest of what the child reported before it died */
         ssize_t r;
-        assert_non_null(out);
         while ((r = read(pfd[0], out + n, cap - 1 - n)) > 0) {
             n += (size_t)r;
             if (n + 1 >= cap) {
@@ -175,8 +193,8 @@ static void test_crash_sigkill(void **state)
     print_message("%d kills, %zu reported commits in %d rounds, %llu events\n", kills, all.n,
                   rounds_with_commits, (unsigned long long)last_seq);
     assert_true(kills >= 50);
-    assert_true(rounds_with_commits >= 25);
-    assert_true(all.n >= 100);
+    assert_true(rounds_with_commits >= ROUNDS * 4 / 5 - 2);
+    assert_true(all.n >= 60);
     free(all.v);
     tl_rmtree(dir);
 }
