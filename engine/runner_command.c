@@ -53,7 +53,8 @@ typedef struct cmd_runner {
     double timeout_s;
     int capacity;
     cmd_job *jobs;
-    int n_jobs;
+    int n_jobs;          /* allocated, until their handles are closed */
+    int n_active;        /* running: what capacity counts */
     uv_timer_t notify;   /* delivers RUNNING and reconcile reports on the next turn */
     bool notify_open;
     uint32_t *lost;      /* trials reconciled as unknown, reported by notify */
@@ -178,7 +179,7 @@ fail:
 static int cmd_capacity(axl_runner *r)
 {
     cmd_runner *c = r->impl;
-    return c->capacity < 0 ? -1 : (c->capacity > c->n_jobs ? c->capacity - c->n_jobs : 0);
+    return c->capacity < 0 ? -1 : (c->capacity > c->n_active ? c->capacity - c->n_active : 0);
 }
 
 /* Expands one argv template for a trial; the result is malloc'd. */
@@ -271,6 +272,7 @@ static void job_handle_closed(uv_handle_t *h)
 static void job_close(cmd_job *job)
 {
     cmd_runner *c = job->owner;
+    c->n_active--;
     if (job->prev != NULL)
         job->prev->next = job->next;
     else
@@ -532,6 +534,7 @@ static int spawn_one(cmd_runner *c, const axl_runner_job *jb, axl_errbuf *eb)
         c->jobs->prev = job;
     c->jobs = job;
     c->n_jobs++;
+    c->n_active++;
     for (int i = 0; i < argc; i++)
         free(argv[i]);
     return 0;

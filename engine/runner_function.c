@@ -40,7 +40,8 @@ typedef struct fn_runner {
     int capacity;
     uint64_t rng;
     fn_job *jobs; /* in flight */
-    int n_jobs;
+    int n_jobs;   /* allocated, until their timer handle is closed */
+    int n_active; /* in flight: what capacity counts, freed the moment a job ends */
     bool closing;
     void (*close_cb)(axl_runner *r);
     axl_runner *runner;
@@ -140,7 +141,7 @@ fail:
 static int fn_capacity(axl_runner *r)
 {
     fn_runner *f = r->impl;
-    return f->capacity < 0 ? -1 : (f->capacity > f->n_jobs ? f->capacity - f->n_jobs : 0);
+    return f->capacity < 0 ? -1 : (f->capacity > f->n_active ? f->capacity - f->n_active : 0);
 }
 
 static void job_closed(uv_handle_t *h)
@@ -161,6 +162,7 @@ static void job_closed(uv_handle_t *h)
 static void job_remove(fn_job *job)
 {
     fn_runner *f = job->owner;
+    f->n_active--;
     if (job->prev != NULL)
         job->prev->next = job->next;
     else
@@ -225,6 +227,7 @@ static int start_job(fn_runner *f, uint32_t trial, char outcome, double value)
         f->jobs->prev = job;
     f->jobs = job;
     f->n_jobs++;
+    f->n_active++;
     /* RUNNING is reported from the next loop turn, never from inside deploy. */
     uv_timer_start(&job->timer, job_fire, 0, 0);
     return 0;

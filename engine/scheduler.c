@@ -425,7 +425,7 @@ void axl_sched_turn(uv_check_t *h)
             if (!c->stopping) {
                 c->stopping = true;
                 c->exit_status = AXL_EXIT_ERROR;
-                snprintf(c->reason, sizeof(c->reason), "store commit failed: %s", eb.msg);
+                snprintf(c->reason, sizeof(c->reason), "store commit failed: %.200s", eb.msg);
             }
             c->stop_committed = true;
             break;
