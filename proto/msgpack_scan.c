@@ -10,6 +10,7 @@
 typedef struct cursor {
     const uint8_t *p;
     const uint8_t *end;
+    bool trusted; /* already validated: skip the UTF-8 check when walking again */
 } cursor;
 
 typedef enum { HEAD_SCALAR, HEAD_STR, HEAD_BIN, HEAD_ARRAY, HEAD_MAP } head_kind;
@@ -185,7 +186,7 @@ payload:
                         AXL_PROTO_MAX_STR);
     if (left(c) < h->n)
         return axl_fail(eb, AXL_EPROTO, "truncated: string of %u bytes, %zu left", h->n, left(c));
-    if (h->kind == HEAD_STR && !axl_utf8_valid(c->p, h->n))
+    if (h->kind == HEAD_STR && !c->trusted && !axl_utf8_valid(c->p, h->n))
         return axl_fail(eb, AXL_EPROTO, "string of %u bytes is not valid UTF-8", h->n);
     h->data = c->p;
     c->p += h->n;
@@ -247,7 +248,7 @@ int axl_mp_validate(const void *buf, size_t len, axl_errbuf *eb)
         return axl_fail(eb, AXL_ETOOBIG, "message of %zu bytes exceeds %u", len, AXL_PROTO_MAX_MSG);
     if (len == 0)
         return axl_fail(eb, AXL_EPROTO, "empty message");
-    cursor c = {buf, (const uint8_t *)buf + len};
+    cursor c = {buf, (const uint8_t *)buf + len, false};
     int rv = scan_one(&c, eb);
     if (rv != 0)
         return rv;
@@ -258,7 +259,7 @@ int axl_mp_validate(const void *buf, size_t len, axl_errbuf *eb)
 
 int axl_mp_find_raw(const void *buf, size_t len, const char *key, const void **val, size_t *val_len)
 {
-    cursor c = {buf, (const uint8_t *)buf + len};
+    cursor c = {buf, (const uint8_t *)buf + len, true};
     head h;
     size_t klen = strlen(key);
 
@@ -282,7 +283,7 @@ int axl_mp_find_raw(const void *buf, size_t len, const char *key, const void **v
 
 int axl_mp_next(const void *buf, size_t len, size_t *obj_len, axl_errbuf *eb)
 {
-    cursor c = {buf, (const uint8_t *)buf + len};
+    cursor c = {buf, (const uint8_t *)buf + len, false};
     int rv = scan_one(&c, eb);
     if (rv != 0)
         return rv;

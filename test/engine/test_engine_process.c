@@ -1,0 +1,256 @@
+/*
+ * test_engine_process.c - axle as users run it: real child processes, SIGKILL in the
+ * middle of a campaign, `axle resume`, and a subscriber that joins mid-campaign.
+ */
+#include <errno.h>
+#include <math.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "engine_testlib.h"
+#include "storage/axl_store.h"
+
+#ifndef AXLE_BIN
+#error "AXLE_BIN must name the axle binary"
+#endif
+
+static pid_t spawn(const char *out_path, const char *const argv[])
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (freopen(out_path != NULL ? out_path : "/dev/null", "w", stdout) == NULL)
+            _exit(127);
+        if (freopen("/dev/null", "w", stderr) == NULL)
+            _exit(127);
+        execv(AXLE_BIN, (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Waits for a child for at most seconds; kills it and fails the test on overrun. */
+static int wait_exit(pid_t pid, double seconds)
+{
+    for (int i = 0; i < (int)(seconds * 100); i++) {
+        int status;
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    fail_msg("child %d did not finish within %g s", pid, seconds);
+    return -1;
+}
+
+/* Counts, read-only while the writer runs, the trials in a status set and the events. */
+static void store_counts(const char *dir, const char *name, unsigned mask, size_t *n_match,
+                         uint64_t *last_seq)
+{
+    axl_store *s = NULL;
+    axl_store_options so = {.flags = AXL_STORE_RDONLY};
+    *n_match = 0;
+    *last_seq = 0;
+    if (axl_store_open(dir, &so, &s, NULL) != 0)
+        return;
+    axl_store_last_seq(s, last_seq, NULL);
+    uint32_t *idx = NULL;
+    size_t n = 0;
+    if (axl_store_trials_by_status(s, name, mask, &idx, &n, NULL) == 0)
+        *n_match = n;
+    free(idx);
+    axl_store_close(s);
+}
+
+static void wait_for(const char *dir, const char *name, unsigned mask, size_t at_least,
+                     uint64_t min_seq, pid_t child)
+{
+    for (int i = 0; i < 2000; i++) {
+        size_t n;
+        uint64_t seq;
+        store_counts(dir, name, mask, &n, &seq);
+        if (n >= at_least && seq >= min_seq)
+            return;
+        int status;
+        if (waitpid(child, &status, WNOHANG) == child)
+            fail_msg("the campaign ended before it reached %zu trials", at_least);
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    fail_msg("timed out waiting for %zu trials", at_least);
+}
+
+static void test_kill9_then_resume(void **state)
+{
+    (void)state;
+    char *dir = et_mkdtemp();
+    char log[600], json[2048];
+    snprintf(log, sizeof(log), "%s/evaluations.log", dir);
+    /* Each evaluation appends its trial index to a log: a trial run twice shows twice. */
+    snprintf(json, sizeof(json),
+             "{\"name\": \"crashy\", \"search_space\": {\"parameters\": ["
+             "{\"name\": \"x1\", \"type\": \"range\", \"bounds\": [-5, 10]},"
+             "{\"name\": \"x2\", \"type\": \"range\", \"bounds\": [0, 15]}]},"
+             "\"objective\": {\"metric\": \"y\", \"minimize\": true},"
+             "\"generation_strategy\": {\"steps\": [{\"model\": \"sobol\", \"num_trials\": -1}]},"
+             "\"scheduler\": {\"total_trials\": 14, \"max_pending_trials\": 3},"
+             "\"runner\": {\"type\": \"command\", \"argv\": [\"/bin/sh\", \"-c\", "
+             "\"echo $0 >> %s; sleep 0.03; echo '{{\\\"y\\\": '$1'}'\", \"{trial}\", \"{x1}\"]}}",
+             log);
+    char *path = et_write_file(dir, "crashy.json", json);
+    unsigned done = 1u << AXL_TRIAL_COMPLETED;
+
+    const char *run_argv[] = {"axle", "run", path, "--store", dir, "--no-progress", NULL};
+    pid_t pid = spawn(NULL, run_argv);
+    wait_for(dir, "crashy", done, 3, 0, pid);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+
+    const char *resume_argv[] = {"axle", "resume", "crashy", "--store", dir, "--no-progress",
+                                 NULL};
+    pid = spawn(NULL, resume_argv);
+    wait_for(dir, "crashy", done, 7, 0, pid);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+
+    pid = spawn(NULL, resume_argv);
+    assert_int_equal(wait_exit(pid, 30), 0);
+    /* Children of killed engines may still be writing; let them finish. */
+    struct timespec ts = {0, 200 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+
+    axl_store *s = NULL;
+    axl_store_options so = {.flags = AXL_STORE_RDONLY};
+    axl_store_experiment *e = NULL;
+    assert_int_equal(axl_store_open(dir, &so, &s, NULL), 0);
+    assert_int_equal(axl_store_load(s, "crashy", &e, NULL), 0);
+    axl_errbuf eb = {{0}};
+    assert_int_equal(axl_store_verify_fold(s, NULL, &eb), 0);
+    axl_store_close(s);
+
+    /* The campaign reached its total; every trial ended; none was deployed twice. */
+    assert_int_equal(e->n_trials, 14);
+    int runs[64] = {0};
+    FILE *f = fopen(log, "r");
+    assert_non_null(f);
+    int idx;
+    while (fscanf(f, "%d", &idx) == 1) {
+        assert_true(idx >= 0 && idx < 64);
+        runs[idx]++;
+    }
+    fclose(f);
+    size_t completed = 0;
+    for (size_t i = 0; i < e->n_trials; i++) {
+        const axl_trial_rec *t = &e->trials[i];
+        assert_true(axl_trial_status_is_terminal(t->status));
+        assert_true(t->deploy_count <= 1);
+        assert_true(runs[i] <= 1);
+        if (t->status == AXL_TRIAL_COMPLETED) {
+            completed++;
+            assert_int_equal(runs[i], 1);
+        }
+    }
+    assert_true(completed >= 8);
+    axl_store_experiment_free(e);
+    free(path);
+    et_rmtree(dir);
+    free(dir);
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static void test_subscriber_joins_mid_campaign(void **state)
+{
+    (void)state;
+    char *dir = et_mkdtemp();
+    char sub_out[600], replay_out[600];
+    snprintf(sub_out, sizeof(sub_out), "%s/subscribe.jsonl", dir);
+    snprintf(replay_out, sizeof(replay_out), "%s/replay.jsonl", dir);
+    char *path = et_write_file(
+        dir, "sub.json",
+        "{\"name\": \"live\", \"search_space\": {\"parameters\": ["
+        "{\"name\": \"x1\", \"type\": \"range\", \"bounds\": [-5, 10]},"
+        "{\"name\": \"x2\", \"type\": \"range\", \"bounds\": [0, 15]}]},"
+        "\"objective\": {\"metric\": \"branin\", \"minimize\": true},"
+        "\"generation_strategy\": {\"steps\": [{\"model\": \"sobol\", \"num_trials\": -1}]},"
+        "\"scheduler\": {\"total_trials\": 40, \"max_pending_trials\": 2},"
+        "\"runner\": {\"type\": \"function\", \"function\": \"branin\", \"duration_s\": 0.02}}");
+    const char *run_argv[] = {"axle", "run", path, "--store", dir, "--no-progress", NULL};
+    pid_t run = spawn(NULL, run_argv);
+    wait_for(dir, "live", 1u << AXL_TRIAL_COMPLETED, 6, 20, run);
+    const char *sub_argv[] = {"axle", "subscribe", "--store", dir, "--json", "--until-stopped",
+                              NULL};
+    pid_t sub = spawn(sub_out, sub_argv);
+    assert_int_equal(wait_exit(run, 30), 0);
+    assert_int_equal(wait_exit(sub, 30), 0);
+    const char *replay_argv[] = {"axle", "replay", "--store", dir, "--json", NULL};
+    pid_t rep = spawn(replay_out, replay_argv);
+    assert_int_equal(wait_exit(rep, 30), 0);
+
+    char *got = slurp(sub_out), *want = slurp(replay_out);
+    /* Every event exactly once, in order, identical to the log. */
+    size_t lines = 0;
+    for (char *p = want; *p; p++)
+        lines += *p == '\n';
+    assert_true(lines > 100);
+    assert_string_equal(got, want);
+    free(got);
+    free(want);
+    free(path);
+    et_rmtree(dir);
+    free(dir);
+}
+
+static void test_cli_usage(void **state)
+{
+    (void)state;
+    const char *help[] = {"axle", "--help", NULL};
+    assert_int_equal(wait_exit(spawn("/dev/null", help), 10), 0);
+    const char *bad[] = {"axle", "frobnicate", NULL};
+    assert_int_equal(wait_exit(spawn("/dev/null", bad), 10), 2);
+    const char *run_help[] = {"axle", "run", "--help", NULL};
+    assert_int_equal(wait_exit(spawn("/dev/null", run_help), 10), 0);
+    const char *missing[] = {"axle", "run", "/nonexistent/experiment.json", "--store", "/tmp",
+                             NULL};
+    assert_int_equal(wait_exit(spawn("/dev/null", missing), 10), 1);
+    const char *neg[] = {"axle", "run", "x.json", "--max-trials", "-3", NULL};
+    assert_int_equal(wait_exit(spawn("/dev/null", neg), 10), 2);
+    const char *status_missing[] = {"axle", "status", "--store", "/nonexistent-axle-store",
+                                    NULL};
+    assert_int_equal(wait_exit(spawn("/dev/null", status_missing), 10), 2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_kill9_then_resume),
+        cmocka_unit_test(test_subscriber_joins_mid_campaign),
+        cmocka_unit_test(test_cli_usage),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
