@@ -1,0 +1,634 @@
+/*
+ * timeline.c - online placement of task chains on PASCAL's stations (axl_timeline.h).
+ *
+ * Vocabulary:
+ *  - a *span* is a stretch of a chain during which the sample holds a station: from the
+ *    start of the move onto the spin coater / a hotplate / the characterization line to
+ *    the end of the move off it, and the tray slot for the whole chain;
+ *  - a *head* is a task that may start later than its predecessor ends (not immediate);
+ *    a head and the immediate tasks after it form a rigid *block*.
+ *
+ * Placement walks the chain keeping a lower bound lb[] per head. A head starts at
+ * max(lb, previous end) and slides later past its own conflicts (gripper busy, station it
+ * is moving onto busy). An immediate task cannot slide: its block's head gets a larger
+ * lower bound and the walk resumes from that head. A span that cannot be extended over
+ * the current task (someone else holds the station later on) can only be fixed by taking
+ * the station later: the head of the span's first task is pushed past the blocking run.
+ * Every push raises a lower bound by a positive amount, so the walk terminates.
+ */
+#include "hw/axl_timeline.h"
+#include "hw/profile.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Internal resource indices; plates are R_PLATE0 + p. */
+enum { R_GRIP = 0, R_SPIN, R_CHAR, R_TRAY, R_PLATE0, R_COUNT = R_PLATE0 + AXL_TL_MAX_PLATES };
+
+/* Generous: the PASCAL netlist needs a few hundred steps per sample at worst. */
+#define PLACE_MAX_STEPS 200000
+
+typedef struct span {
+    int cls; /* R_SPIN, R_CHAR, R_TRAY or R_PLATE0 (= any plate) */
+    uint32_t first, last;
+    double temp; /* hotplate spans: the anneal temperature */
+} span;
+
+typedef struct tl_sample {
+    uint64_t id;
+    double release;
+    axl_chain chain;
+    axl_tl_slot slot[AXL_CHAIN_MAX];
+    uint32_t nspan;
+    span sp[AXL_CHAIN_MAX];
+    int plate[AXL_CHAIN_MAX]; /* per span: chosen plate, -1 if not a hotplate span */
+} tl_sample;
+
+struct axl_timeline {
+    axl_tl_config cfg;
+    axl_profile res[R_COUNT];
+    tl_sample **s; /* owned; placement order */
+    size_t n, cap;
+};
+
+/* Working state of one placement. */
+typedef struct plan {
+    const axl_chain *c;
+    uint32_t nspan;
+    span sp[AXL_CHAIN_MAX];
+    bool imm[AXL_CHAIN_MAX];
+    uint32_t head[AXL_CHAIN_MAX];
+    double start[AXL_CHAIN_MAX], end[AXL_CHAIN_MAX], lb[AXL_CHAIN_MAX];
+    int plate[AXL_CHAIN_MAX];
+    double release;
+    double gmin[R_COUNT]; /* smallest idle gap worth leaving on a station (compaction) */
+} plan;
+
+const char *axl_tl_resource_name(axl_tl_resource r)
+{
+    switch (r) {
+    case AXL_TL_GRIPPER:
+        return "gripper";
+    case AXL_TL_SPINCOATER:
+        return "spincoater";
+    case AXL_TL_CHARACTERIZATION:
+        return "characterization";
+    case AXL_TL_HOTPLATE:
+        return "hotplate";
+    case AXL_TL_TRAY:
+        return "tray";
+    }
+    return "unknown";
+}
+
+void axl_tl_config_default(axl_tl_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->tray_slots = 45;
+    cfg->n_plates = 3;
+    cfg->plate_slots = 30;
+    for (int p = 0; p < AXL_TL_MAX_PLATES; p++)
+        cfg->plate_setpoint[p] = NAN;
+    cfg->retemper_s = 600;
+    cfg->compact = 0;
+}
+
+int axl_tl_new(const axl_tl_config *cfg, axl_timeline **out, axl_errbuf *eb)
+{
+    axl_tl_config def;
+    if (out == NULL)
+        return axl_fail(eb, AXL_EINVAL, "timeline: NULL output");
+    *out = NULL;
+    if (cfg == NULL) {
+        axl_tl_config_default(&def);
+        cfg = &def;
+    }
+    if (cfg->tray_slots < 1 || cfg->tray_slots > 100000)
+        return axl_fail(eb, AXL_EINVAL, "timeline: tray_slots %u, need 1-100000", cfg->tray_slots);
+    if (cfg->n_plates < 1 || cfg->n_plates > AXL_TL_MAX_PLATES)
+        return axl_fail(eb, AXL_EINVAL, "timeline: n_plates %u, need 1-%d", cfg->n_plates,
+                        AXL_TL_MAX_PLATES);
+    if (cfg->plate_slots < 1 || cfg->plate_slots > 100000)
+        return axl_fail(eb, AXL_EINVAL, "timeline: plate_slots %u, need 1-100000",
+                        cfg->plate_slots);
+    if (!isfinite(cfg->retemper_s) || cfg->retemper_s < 0)
+        return axl_fail(eb, AXL_EINVAL, "timeline: retemper_s %g must be >= 0", cfg->retemper_s);
+    for (unsigned p = 0; p < cfg->n_plates; p++) {
+        double sp = cfg->plate_setpoint[p];
+        if (!isnan(sp) && !(sp >= AXL_ANNEAL_TEMP_MIN && sp <= AXL_ANNEAL_TEMP_MAX))
+            return axl_fail(eb, AXL_EINVAL, "timeline: plate %u setpoint %g C is outside %g-%g",
+                            p, sp, AXL_ANNEAL_TEMP_MIN, AXL_ANNEAL_TEMP_MAX);
+    }
+    axl_timeline *tl = calloc(1, sizeof(*tl));
+    if (tl == NULL)
+        return axl_fail(eb, AXL_ENOMEM, "timeline: out of memory");
+    tl->cfg = *cfg;
+    for (int r = 0; r < R_COUNT; r++)
+        axl_profile_init(&tl->res[r]);
+    *out = tl;
+    return 0;
+}
+
+void axl_tl_free(axl_timeline *tl)
+{
+    if (tl == NULL)
+        return;
+    for (int r = 0; r < R_COUNT; r++)
+        axl_profile_free(&tl->res[r]);
+    for (size_t i = 0; i < tl->n; i++)
+        free(tl->s[i]);
+    free(tl->s);
+    free(tl);
+}
+
+const axl_tl_config *axl_tl_config_of(const axl_timeline *tl)
+{
+    return &tl->cfg;
+}
+
+/* --- chain analysis ------------------------------------------------------------------- */
+
+static int station_class(axl_station s)
+{
+    switch (s) {
+    case AXL_STATION_SPINCOATER:
+        return R_SPIN;
+    case AXL_STATION_CHARACTERIZATION:
+        return R_CHAR;
+    case AXL_STATION_HOTPLATE:
+        return R_PLATE0;
+    default:
+        return -1; /* storage: covered by the tray span */
+    }
+}
+
+static bool plate_can_hold(const axl_tl_config *cfg, unsigned p, double temp)
+{
+    return isnan(cfg->plate_setpoint[p]) || cfg->plate_setpoint[p] == temp;
+}
+
+/* Validates the chain and derives immediacy, heads and spans. */
+static int prepare(const axl_timeline *tl, const axl_chain *c, plan *pl, axl_errbuf *eb)
+{
+    int rc = axl_chain_validate(c, eb);
+    if (rc)
+        return rc;
+    memset(pl, 0, sizeof(*pl));
+    pl->c = c;
+    uint32_t open[AXL_STATION_COUNT] = {0};
+    for (uint32_t k = 0; k < c->n; k++) {
+        pl->imm[k] = axl_chain_immediate(c, k);
+        pl->head[k] = pl->imm[k] ? pl->head[k - 1] : k;
+        const axl_chain_task *t = &c->task[k];
+        if (t->kind != AXL_TASK_MOVE)
+            continue;
+        int from = station_class(t->from), to = station_class(t->to);
+        if (from >= 0) {
+            span *s = &pl->sp[pl->nspan++];
+            *s = (span){from, open[t->from], k, NAN};
+            if (from == R_PLATE0) {
+                for (uint32_t j = s->first; j <= k; j++)
+                    if (c->task[j].kind == AXL_TASK_ANNEAL)
+                        s->temp = c->task[j].temperature;
+            }
+        }
+        if (to >= 0)
+            open[t->to] = k;
+    }
+    pl->sp[pl->nspan++] = (span){R_TRAY, 0, c->n - 1, NAN};
+    for (uint32_t j = 0; j < pl->nspan; j++) {
+        const span *sp = &pl->sp[j];
+        if (sp->cls != R_SPIN && sp->cls != R_CHAR)
+            continue;
+        double hold = 0;
+        for (uint32_t k = sp->first; k <= sp->last; k++)
+            hold += c->task[k].duration;
+        pl->gmin[sp->cls] = fmax(pl->gmin[sp->cls], hold * tl->cfg.compact);
+    }
+    for (uint32_t j = 0; j < pl->nspan; j++) {
+        pl->plate[j] = -1;
+        if (pl->sp[j].cls != R_PLATE0)
+            continue;
+        bool any = false;
+        for (unsigned p = 0; p < tl->cfg.n_plates; p++)
+            any = any || plate_can_hold(&tl->cfg, p, pl->sp[j].temp);
+        if (!any)
+            return axl_fail(eb, AXL_ERANGE, "timeline: no hotplate can hold %g C (setpoints fixed)",
+                            pl->sp[j].temp);
+    }
+    return 0;
+}
+
+/* --- conflict checks --------------------------------------------------------------------- */
+
+/*
+ * Can span j hold its station over [a, b)? On a block *until is the earliest start that
+ * could avoid it. For hotplate spans any plate will do; *plate gets the first that can.
+ */
+static bool span_blocked(const axl_timeline *tl, const span *s, double a, double b,
+                         double *until, int *plate)
+{
+    double at;
+    if (s->cls != R_PLATE0) {
+        int32_t cap = s->cls == R_TRAY ? (int32_t)tl->cfg.tray_slots : 1;
+        return axl_profile_blocked(&tl->res[s->cls], a, b, cap, NAN, 0, &at, until);
+    }
+    double best = INFINITY;
+    for (unsigned p = 0; p < tl->cfg.n_plates; p++) {
+        if (!plate_can_hold(&tl->cfg, p, s->temp))
+            continue;
+        /* A plate with a fixed setpoint only ever holds that temperature. */
+        double temp = isnan(tl->cfg.plate_setpoint[p]) ? s->temp : NAN;
+        double u;
+        if (!axl_profile_blocked(&tl->res[R_PLATE0 + p], a, b, (int32_t)tl->cfg.plate_slots,
+                                 temp, tl->cfg.retemper_s, &at, &u)) {
+            if (plate != NULL)
+                *plate = (int)p;
+            return false;
+        }
+        best = fmin(best, u);
+    }
+    *until = best;
+    return true;
+}
+
+typedef enum { OK = 0, SELF, SPAN } conflict_kind;
+
+/*
+ * Checks task k at [s, e) against the placed samples, given tasks < k at start[]/end[].
+ * SELF: the task itself must start at or after *until (gripper or the station it moves
+ * onto is busy). SPAN: span *j must start at or after *until.
+ */
+static conflict_kind check_task(const axl_timeline *tl, const plan *pl, uint32_t k, double s,
+                                double e, double *until, uint32_t *jout)
+{
+    const axl_chain_task *t = &pl->c->task[k];
+    double at;
+    /* Spans already open: they must stretch over this task. Waiting never helps them. */
+    for (uint32_t j = 0; j < pl->nspan; j++) {
+        const span *sp = &pl->sp[j];
+        if (!(sp->first < k && k <= sp->last))
+            continue;
+        /* [start(first), end(k-1)) was checked when task k-1 was placed; plates may
+         * switch, so they are re-checked whole. */
+        double a = sp->cls == R_PLATE0 ? pl->start[sp->first] : pl->end[k - 1];
+        if (a < e && span_blocked(tl, sp, a, e, until, NULL)) {
+            *jout = j;
+            return SPAN;
+        }
+    }
+    if (t->kind == AXL_TASK_MOVE && e > s &&
+        axl_profile_blocked(&tl->res[R_GRIP], s, e, 1, NAN, 0, &at, until))
+        return SELF;
+    for (uint32_t j = 0; j < pl->nspan; j++) {
+        const span *sp = &pl->sp[j];
+        if (sp->first != k)
+            continue;
+        if (e > s && span_blocked(tl, sp, s, e, until, NULL))
+            return SELF;
+        /* Compaction: taking a single-capacity station a little after it falls idle
+         * leaves a sliver no later sample can use; start right at the idle point (the
+         * walk got here as early as it could) or leave a gap worth having. */
+        double g = pl->gmin[sp->cls];
+        if (g > 0) {
+            double from = fmax(axl_profile_idle_since(&tl->res[sp->cls], s), pl->release);
+            if (s > from && s - from < g) {
+                *until = from + g;
+                return SELF;
+            }
+        }
+    }
+    return OK;
+}
+
+/* The walk described at the top of the file. Fills pl->start/end. */
+static int walk(const axl_timeline *tl, plan *pl, double release, axl_errbuf *eb)
+{
+    const axl_chain *c = pl->c;
+    pl->release = release;
+    for (uint32_t k = 0; k < c->n; k++)
+        pl->lb[k] = release;
+    uint32_t k = 0;
+    for (long step = 0; k < c->n; step++) {
+        if (step > PLACE_MAX_STEPS)
+            return axl_fail(eb, AXL_EAGAIN, "timeline: no placement after %d steps",
+                            PLACE_MAX_STEPS);
+        double d = c->task[k].duration;
+        double s = k == 0 ? pl->lb[0] : pl->imm[k] ? pl->end[k - 1] : fmax(pl->lb[k], pl->end[k - 1]);
+        double until = 0;
+        uint32_t j = 0;
+        conflict_kind ck;
+        while ((ck = check_task(tl, pl, k, s, s + d, &until, &j)) == SELF && !pl->imm[k]) {
+            if (!isfinite(until))
+                return axl_fail(eb, AXL_ERANGE, "timeline: task %u can never start", k);
+            if (++step > PLACE_MAX_STEPS)
+                return axl_fail(eb, AXL_EAGAIN, "timeline: no placement after %d steps",
+                                PLACE_MAX_STEPS);
+            /* A head slides past its own conflict (strictly later, even if rounding
+             * made `until` land on s). */
+            s = until > s ? until : nextafter(s, INFINITY);
+        }
+        if (ck == OK) {
+            pl->start[k] = s;
+            pl->end[k] = s + d;
+            k++;
+            continue;
+        }
+        if (!isfinite(until))
+            return axl_fail(eb, AXL_ERANGE, "timeline: task %u can never be placed", k);
+        /* Push a head: an immediate task moves with its block's head, a span with the
+         * head of the task that takes the station. */
+        uint32_t moved = ck == SELF ? k : pl->sp[j].first;
+        double moved_start = ck == SELF ? s : pl->start[moved];
+        uint32_t h = pl->head[moved];
+        double h_start = h == k ? s : pl->start[h];
+        double nlb = h_start + (until - moved_start);
+        pl->lb[h] = nlb > h_start ? fmax(pl->lb[h], nlb) : nextafter(h_start, INFINITY);
+        k = h;
+    }
+    return 0;
+}
+
+/* --- committing and removing ---------------------------------------------------------------- */
+
+static tl_sample *find(const axl_timeline *tl, uint64_t id, size_t *idx)
+{
+    for (size_t i = 0; i < tl->n; i++) {
+        if (tl->s[i]->id == id) {
+            if (idx != NULL)
+                *idx = i;
+            return tl->s[i];
+        }
+    }
+    return NULL;
+}
+
+/* Adds (delta = +1) or removes (-1) everything sample x holds. Capacity is reserved by
+ * the caller for +1; -1 never needs more breakpoints than it frees... except splits of
+ * merged runs, so it reserves too. */
+static int apply(axl_timeline *tl, const tl_sample *x, int delta)
+{
+    size_t need[R_COUNT] = {0};
+    for (uint32_t k = 0; k < x->chain.n; k++)
+        if (x->chain.task[k].kind == AXL_TASK_MOVE)
+            need[R_GRIP] += 2;
+    for (uint32_t j = 0; j < x->nspan; j++)
+        need[x->sp[j].cls == R_PLATE0 ? R_PLATE0 + x->plate[j] : x->sp[j].cls] += 2;
+    for (int r = 0; r < R_COUNT; r++)
+        if (need[r] && axl_profile_reserve(&tl->res[r], need[r]))
+            return AXL_ENOMEM;
+    for (uint32_t k = 0; k < x->chain.n; k++) {
+        const axl_tl_slot *sl = &x->slot[k];
+        if (x->chain.task[k].kind == AXL_TASK_MOVE && sl->end > sl->start)
+            axl_profile_add(&tl->res[R_GRIP], sl->start, sl->end, delta, NAN);
+    }
+    for (uint32_t j = 0; j < x->nspan; j++) {
+        const span *sp = &x->sp[j];
+        double a = x->slot[sp->first].start, b = x->slot[sp->last].end;
+        if (!(a < b))
+            continue;
+        int r = sp->cls == R_PLATE0 ? R_PLATE0 + x->plate[j] : sp->cls;
+        axl_profile_add(&tl->res[r], a, b, delta, sp->temp);
+    }
+    return 0;
+}
+
+/* Records a placed plan as sample `id` and takes its resources. */
+static int commit(axl_timeline *tl, const plan *pl, uint64_t id, double release,
+                  axl_tl_slot *slots, axl_errbuf *eb)
+{
+    tl_sample *x = calloc(1, sizeof(*x));
+    if (x == NULL)
+        return axl_fail(eb, AXL_ENOMEM, "timeline: out of memory");
+    x->id = id;
+    x->release = release;
+    x->chain = *pl->c;
+    x->nspan = pl->nspan;
+    memcpy(x->sp, pl->sp, sizeof(x->sp));
+    for (uint32_t k = 0; k < pl->c->n; k++)
+        x->slot[k] = (axl_tl_slot){pl->start[k], pl->end[k], -1};
+    for (uint32_t j = 0; j < pl->nspan; j++) {
+        x->plate[j] = -1;
+        if (pl->sp[j].cls != R_PLATE0)
+            continue;
+        double until;
+        int plate = -1;
+        if (span_blocked(tl, &pl->sp[j], pl->start[pl->sp[j].first], pl->end[pl->sp[j].last],
+                         &until, &plate) ||
+            plate < 0) {
+            free(x);
+            return axl_fail(eb, AXL_EBUSY, "timeline: no plate for the hotplate visit at %g s",
+                            pl->start[pl->sp[j].first]);
+        }
+        x->plate[j] = plate;
+        for (uint32_t k = pl->sp[j].first; k <= pl->sp[j].last; k++)
+            x->slot[k].plate = plate;
+    }
+    if (tl->n == tl->cap) {
+        size_t cap = tl->cap ? 2 * tl->cap : 64;
+        tl_sample **s = realloc(tl->s, cap * sizeof(*s));
+        if (s == NULL) {
+            free(x);
+            return axl_fail(eb, AXL_ENOMEM, "timeline: out of memory");
+        }
+        tl->s = s;
+        tl->cap = cap;
+    }
+    if (apply(tl, x, +1)) {
+        free(x);
+        return axl_fail(eb, AXL_ENOMEM, "timeline: out of memory");
+    }
+    tl->s[tl->n++] = x;
+    if (slots != NULL)
+        memcpy(slots, x->slot, pl->c->n * sizeof(*slots));
+    return 0;
+}
+
+int axl_tl_place(axl_timeline *tl, uint64_t id, const axl_chain *chain, double release,
+                 axl_tl_slot *slots, axl_errbuf *eb)
+{
+    plan pl;
+    int rc;
+    if (tl == NULL || chain == NULL)
+        return axl_fail(eb, AXL_EINVAL, "timeline: NULL argument");
+    if (!isfinite(release))
+        return axl_fail(eb, AXL_EINVAL, "timeline: release time %g", release);
+    if (find(tl, id, NULL) != NULL)
+        return axl_fail(eb, AXL_EEXIST, "timeline: sample %llu is already placed",
+                        (unsigned long long)id);
+    if ((rc = prepare(tl, chain, &pl, eb)) || (rc = walk(tl, &pl, release, eb)))
+        return rc;
+    return commit(tl, &pl, id, release, slots, eb);
+}
+
+int axl_tl_insert(axl_timeline *tl, uint64_t id, const axl_chain *chain, const double *start,
+                  axl_tl_slot *slots, axl_errbuf *eb)
+{
+    plan pl;
+    int rc;
+    if (tl == NULL || chain == NULL || start == NULL)
+        return axl_fail(eb, AXL_EINVAL, "timeline: NULL argument");
+    if (find(tl, id, NULL) != NULL)
+        return axl_fail(eb, AXL_EEXIST, "timeline: sample %llu is already placed",
+                        (unsigned long long)id);
+    if ((rc = prepare(tl, chain, &pl, eb)))
+        return rc;
+    for (uint32_t k = 0; k < chain->n; k++) {
+        double s = start[k], e = s + chain->task[k].duration;
+        char name[64];
+        axl_chain_task_name(&chain->task[k], name, sizeof(name));
+        if (!isfinite(s))
+            return axl_fail(eb, AXL_EINVAL, "timeline: task %u (%s) start %g", k, name, s);
+        if (k > 0 && s < pl.end[k - 1])
+            return axl_fail(eb, AXL_EINVAL, "timeline: task %u (%s) starts at %g before task %u ends at %g",
+                            k, name, s, k - 1, pl.end[k - 1]);
+        if (pl.imm[k] && s != pl.end[k - 1])
+            return axl_fail(eb, AXL_EINVAL,
+                            "timeline: task %u (%s) must start when task %u ends (%g), not at %g",
+                            k, name, k - 1, pl.end[k - 1], s);
+        double until;
+        uint32_t j;
+        pl.start[k] = s;
+        pl.end[k] = e;
+        if (check_task(tl, &pl, k, s, e, &until, &j) != OK)
+            return axl_fail(eb, AXL_EBUSY, "timeline: task %u (%s) at %g-%g conflicts with the plan",
+                            k, name, s, e);
+    }
+    return commit(tl, &pl, id, start[0], slots, eb);
+}
+
+int axl_tl_remove(axl_timeline *tl, uint64_t id)
+{
+    size_t i;
+    tl_sample *x = tl != NULL ? find(tl, id, &i) : NULL;
+    if (x == NULL)
+        return AXL_ENOENT;
+    if (apply(tl, x, -1))
+        return AXL_ENOMEM; /* nothing was given back; the sample stays */
+    memmove(tl->s + i, tl->s + i + 1, (tl->n - i - 1) * sizeof(*tl->s));
+    tl->n--;
+    free(x);
+    return 0;
+}
+
+int axl_tl_get(const axl_timeline *tl, uint64_t id, const axl_chain **chain,
+               const axl_tl_slot **slots)
+{
+    const tl_sample *x = tl != NULL ? find(tl, id, NULL) : NULL;
+    if (x == NULL)
+        return AXL_ENOENT;
+    if (chain != NULL)
+        *chain = &x->chain;
+    if (slots != NULL)
+        *slots = x->slot;
+    return 0;
+}
+
+size_t axl_tl_count(const axl_timeline *tl)
+{
+    return tl != NULL ? tl->n : 0;
+}
+
+uint64_t axl_tl_id(const axl_timeline *tl, size_t i)
+{
+    return tl != NULL && i < tl->n ? tl->s[i]->id : 0;
+}
+
+double axl_tl_release(const axl_timeline *tl, uint64_t id)
+{
+    const tl_sample *x = tl != NULL ? find(tl, id, NULL) : NULL;
+    return x != NULL ? x->release : NAN;
+}
+
+/* --- statistics --------------------------------------------------------------------------- */
+
+static axl_tl_resource public_res(int cls)
+{
+    switch (cls) {
+    case R_SPIN:
+        return AXL_TL_SPINCOATER;
+    case R_CHAR:
+        return AXL_TL_CHARACTERIZATION;
+    case R_TRAY:
+        return AXL_TL_TRAY;
+    case R_GRIP:
+        return AXL_TL_GRIPPER;
+    default:
+        return AXL_TL_HOTPLATE;
+    }
+}
+
+void axl_tl_stats_get(const axl_timeline *tl, axl_tl_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (tl == NULL || tl->n == 0)
+        return;
+    /* Per single-capacity resource: earliest possible first use, total minimal holding,
+     * shortest tail after the last use. */
+    static const axl_tl_resource single[3] = {AXL_TL_GRIPPER, AXL_TL_SPINCOATER,
+                                              AXL_TL_CHARACTERIZATION};
+    double head[3], work[3] = {0}, tail[3];
+    for (int r = 0; r < 3; r++)
+        head[r] = tail[r] = INFINITY;
+    out->samples = tl->n;
+    out->first_release = out->first_start = INFINITY;
+    out->last_end = -INFINITY;
+    for (size_t i = 0; i < tl->n; i++) {
+        const tl_sample *x = tl->s[i];
+        const axl_chain *c = &x->chain;
+        out->first_release = fmin(out->first_release, x->release);
+        out->first_start = fmin(out->first_start, x->slot[0].start);
+        out->last_end = fmax(out->last_end, x->slot[c->n - 1].end);
+        for (uint32_t k = 0; k < c->n; k++)
+            if (c->task[k].kind == AXL_TASK_MOVE)
+                out->busy[AXL_TL_GRIPPER] += x->slot[k].end - x->slot[k].start;
+        for (uint32_t j = 0; j < x->nspan; j++)
+            out->busy[public_res(x->sp[j].cls)] +=
+                x->slot[x->sp[j].last].end - x->slot[x->sp[j].first].start;
+        for (int r = 0; r < 3; r++) {
+            /* Tasks that hold resource r, without the waits. */
+            double before = 0, held = 0, first_seen = -1, after_last = 0;
+            for (uint32_t k = 0; k < c->n; k++) {
+                bool holds;
+                if (single[r] == AXL_TL_GRIPPER) {
+                    holds = c->task[k].kind == AXL_TASK_MOVE;
+                } else {
+                    holds = false;
+                    int cls = single[r] == AXL_TL_SPINCOATER ? R_SPIN : R_CHAR;
+                    for (uint32_t j = 0; j < x->nspan; j++)
+                        if (x->sp[j].cls == cls && x->sp[j].first <= k && k <= x->sp[j].last)
+                            holds = true;
+                }
+                if (holds) {
+                    first_seen = 1;
+                    held += c->task[k].duration;
+                    after_last = 0;
+                } else {
+                    if (first_seen < 0)
+                        before += c->task[k].duration;
+                    else
+                        after_last += c->task[k].duration;
+                }
+            }
+            if (first_seen < 0)
+                continue;
+            head[r] = fmin(head[r], x->release + before);
+            work[r] += held;
+            tail[r] = fmin(tail[r], after_last);
+        }
+    }
+    out->makespan = out->last_end - out->first_release;
+    out->makespan_bound = 0;
+    out->bottleneck = AXL_TL_SPINCOATER;
+    for (int r = 0; r < 3; r++) {
+        if (!isfinite(head[r]))
+            continue;
+        double lb = head[r] + work[r] + tail[r] - out->first_release;
+        if (lb > out->makespan_bound) {
+            out->makespan_bound = lb;
+            out->bottleneck = single[r];
+        }
+    }
+}
