@@ -62,6 +62,8 @@ struct axl_campaign {
 
     axl_trial *trials;
     uint32_t n_trials, cap_trials;
+    uint32_t first_candidate; /* no CANDIDATE trial has a lower index */
+    uint32_t n_status[AXL_TRIAL_STATUS_COUNT]; /* trials by status, kept by trial_state.c */
 
     int max_trials;          /* total trials of the experiment; -1 none */
     uint32_t ran_this_run;   /* deployed by this run */

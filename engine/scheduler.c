@@ -268,6 +268,20 @@ static int runner_capacity(axl_campaign *c)
     return c->runner_open ? c->runner.ops->capacity(&c->runner) : 0;
 }
 
+/* Stages CANDIDATE trials, oldest first, into at most slots free places. */
+static long stage_candidates(axl_campaign *c, long slots)
+{
+    for (uint32_t i = c->first_candidate; i < c->n_trials && slots > 0; i++) {
+        if (c->trials[i].status == AXL_TRIAL_CANDIDATE && axl_trial_stage(c, i) == 0)
+            slots--;
+    }
+    /* Trials before the first CANDIDATE never become CANDIDATE again. */
+    while (c->first_candidate < c->n_trials &&
+           c->trials[c->first_candidate].status != AXL_TRIAL_CANDIDATE)
+        c->first_candidate++;
+    return slots;
+}
+
 static void decide(axl_campaign *c)
 {
     const axl_sched_options *o = &c->exp->options;
@@ -285,12 +299,7 @@ static void decide(axl_campaign *c)
         slots = cap;
 
     /* CANDIDATE trials first: made by a generation, or left by a crash. */
-    for (uint32_t i = 0; i < c->n_trials && slots > 0; i++) {
-        if (c->trials[i].status == AXL_TRIAL_CANDIDATE) {
-            if (axl_trial_stage(c, i) == 0)
-                slots--;
-        }
-    }
+    slots = stage_candidates(c, slots);
 
     uint32_t pending = axl_trials_count(c, AXL_PENDING_MASK);
     if (c->max_trials >= 0 && c->n_trials >= (uint32_t)c->max_trials) {
@@ -315,6 +324,9 @@ static void decide(axl_campaign *c)
     if (want <= 0)
         return;
     int rv = axl_gen_start(c, (size_t)want);
+    /* Sobol ran inline: stage its trials now, so that they share this turn's commit. */
+    if (rv == 0 && !c->generating)
+        stage_candidates(c, slots);
     if (rv == AXL_EEXHAUSTED && pending == 0)
         axl_sched_request_stop(c, AXL_EXIT_EXHAUSTED,
                                "the generation strategy has no more trials to generate");

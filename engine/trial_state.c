@@ -22,10 +22,18 @@ static char *dup_or_null(const char *s)
 uint32_t axl_trials_count(const axl_campaign *c, unsigned status_mask)
 {
     uint32_t n = 0;
-    for (uint32_t i = 0; i < c->n_trials; i++)
-        if (status_mask & AXL_MASK(c->trials[i].status))
-            n++;
+    for (int st = 0; st < AXL_TRIAL_STATUS_COUNT; st++)
+        if (status_mask & AXL_MASK(st))
+            n += c->n_status[st];
     return n;
+}
+
+/* Every status change goes through here, so that the counts stay exact. */
+static void set_status(axl_campaign *c, axl_trial *t, axl_trial_status st)
+{
+    c->n_status[t->status]--;
+    c->n_status[st]++;
+    t->status = st;
 }
 
 int axl_trial_log(axl_campaign *c, axl_trial *t, const char *type)
@@ -92,6 +100,7 @@ int axl_trial_create(axl_campaign *c, const double *x, uint32_t step, const char
     memcpy(t->x, x, np * sizeof(double));
     t->index = c->n_trials;
     t->status = AXL_TRIAL_CANDIDATE;
+    c->n_status[AXL_TRIAL_CANDIDATE]++;
     t->step = step;
     t->gen_method = method;
     t->created = t->updated = axl_now();
@@ -123,7 +132,7 @@ int axl_trial_stage(axl_campaign *c, uint32_t index)
         return AXL_ESTATE;
     if (queue_deploy(c, index) != 0)
         return AXL_ENOMEM;
-    t->status = AXL_TRIAL_STAGED;
+    set_status(c, t, AXL_TRIAL_STAGED);
     t->updated = axl_now();
     t->deploy_count++;
     t->by_this_run = true;
@@ -142,7 +151,7 @@ int axl_trial_mark_running(axl_campaign *c, uint32_t index, const char *job_id)
         free(t->job_id);
         t->job_id = dup_or_null(job_id);
     }
-    t->status = AXL_TRIAL_RUNNING;
+    set_status(c, t, AXL_TRIAL_RUNNING);
     t->updated = t->deployed = axl_now();
     axl_sched_arm_ttl(c, t);
     return axl_trial_log(c, t, "trial.running");
@@ -186,7 +195,7 @@ int axl_trial_complete(axl_campaign *c, uint32_t index, const axl_metric_value *
     }
     t->metrics = copy;
     t->n_metrics = n;
-    t->status = AXL_TRIAL_COMPLETED;
+    set_status(c, t, AXL_TRIAL_COMPLETED);
     t->updated = axl_now();
     axl_sched_disarm_ttl(t);
     if (t->has_objective && isfinite(t->y)) {
@@ -209,7 +218,7 @@ int axl_trial_fail(axl_campaign *c, uint32_t index, axl_trial_status to, const c
         return AXL_ESTATE;
     free(t->reason);
     t->reason = dup_or_null(reason);
-    t->status = to;
+    set_status(c, t, to);
     t->updated = axl_now();
     axl_sched_disarm_ttl(t);
     if (t->by_this_run && t->deploy_count > 0)
@@ -245,6 +254,7 @@ int axl_trial_adopt(axl_campaign *c, const axl_trial_rec *rec)
     }
     t->index = rec->index;
     t->status = rec->status;
+    c->n_status[rec->status]++;
     t->step = rec->step;
     t->gen_method = strcmp(rec->gen_method, "Sobol") == 0      ? "Sobol"
                     : strcmp(rec->gen_method, "GP-LogEI") == 0 ? "GP-LogEI"
@@ -296,4 +306,5 @@ void axl_trial_free_all(axl_campaign *c)
     free(c->trials);
     c->trials = NULL;
     c->n_trials = c->cap_trials = 0;
+    memset(c->n_status, 0, sizeof(c->n_status));
 }
