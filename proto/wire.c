@@ -5,6 +5,7 @@
 #include "proto/axl_wire.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,17 +84,35 @@ int axl_task_state_parse(const char *s, size_t len, axl_task_state *out)
 #define QUOTE_MAX 48
 #define QUOTE(p, n) (int)((n) > QUOTE_MAX ? QUOTE_MAX : (n)), (p)
 
-/* An identifier: task id, worker id, experiment. 1..max bytes, no control bytes. */
-static int ident_check(const char *p, size_t n, size_t max, const char *path, axl_errbuf *eb)
+/* A field's name for errors, formatted only when there is an error: where.key[idx]. */
+typedef struct fpath {
+    const char *where;
+    const char *key; /* NULL: none */
+    long idx;        /* < 0: none */
+} fpath;
+
+static const char *fpath_str(fpath f, char *buf, size_t cap)
 {
+    int n = snprintf(buf, cap, "%s%s%s", f.where, f.key ? "." : "", f.key ? f.key : "");
+    if (f.idx >= 0 && n >= 0 && (size_t)n < cap)
+        snprintf(buf + n, cap - (size_t)n, "[%ld]", f.idx);
+    return buf;
+}
+
+/* An identifier: task id, worker id, experiment. 1..max bytes, no control bytes. */
+static int ident_check(const char *p, size_t n, size_t max, fpath f, axl_errbuf *eb)
+{
+    char path[160];
     if (n == 0)
-        return axl_fail(eb, AXL_EINVAL, "%s: must not be empty", path);
+        return axl_fail(eb, AXL_EINVAL, "%s: must not be empty", fpath_str(f, path, sizeof(path)));
     if (n > max)
-        return axl_fail(eb, AXL_ETOOBIG, "%s: %zu bytes exceed %zu", path, n, max);
+        return axl_fail(eb, AXL_ETOOBIG, "%s: %zu bytes exceed %zu",
+                        fpath_str(f, path, sizeof(path)), n, max);
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)p[i];
         if (ch < 0x20 || ch == 0x7f)
-            return axl_fail(eb, AXL_EINVAL, "%s: control byte 0x%02x at offset %zu", path, ch, i);
+            return axl_fail(eb, AXL_EINVAL, "%s: control byte 0x%02x at offset %zu",
+                            fpath_str(f, path, sizeof(path)), ch, i);
     }
     return 0;
 }
@@ -113,25 +132,43 @@ static int kind_check(const char *p, size_t n, const char *path, axl_errbuf *eb)
     return 0;
 }
 
+/* Writes v in decimal at p; returns the number of digits. */
+static size_t put_u32(char *p, uint32_t v)
+{
+    char tmp[10];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    for (size_t i = 0; i < n; i++)
+        p[i] = tmp[n - 1 - i];
+    return n;
+}
+
 int axl_wire_task_id(char *buf, size_t cap, axl_str experiment, uint32_t trial, uint32_t index,
                      axl_errbuf *eb)
 {
     int rv;
     if (experiment.ptr == NULL && experiment.len > 0)
         return axl_fail(eb, AXL_EINVAL, "task.experiment: NULL with a length");
-    if ((rv = ident_check(experiment.ptr, experiment.len, AXL_PROTO_MAX_NAME, "task.experiment",
-                          eb)) != 0)
+    if ((rv = ident_check(experiment.ptr, experiment.len, AXL_PROTO_MAX_NAME,
+                          (fpath){"task", "experiment", -1}, eb)) != 0)
         return rv;
     char id[AXL_PROTO_MAX_NAME + 32];
-    int n = snprintf(id, sizeof(id), "%.*s/%u/%u", (int)experiment.len, experiment.ptr,
-                     (unsigned)trial, (unsigned)index);
-    if (n < 0 || (size_t)n > AXL_WIRE_MAX_ID)
-        return axl_fail(eb, AXL_ETOOBIG, "task.id: '%.*s/%u/%u' exceeds %d bytes",
-                        QUOTE(experiment.ptr, experiment.len), (unsigned)trial, (unsigned)index,
-                        AXL_WIRE_MAX_ID);
-    if (buf == NULL || (size_t)n >= cap)
+    size_t n = experiment.len;
+    memcpy(id, experiment.ptr, n);
+    id[n++] = '/';
+    n += put_u32(id + n, trial);
+    id[n++] = '/';
+    n += put_u32(id + n, index);
+    id[n] = '\0';
+    if (n > AXL_WIRE_MAX_ID)
+        return axl_fail(eb, AXL_ETOOBIG, "task.id: '%.*s...' (%zu bytes) exceeds %d bytes",
+                        QUOTE(id, n), n, AXL_WIRE_MAX_ID);
+    if (buf == NULL || n >= cap)
         return axl_fail(eb, AXL_ETOOBIG, "task.id: buffer of %zu bytes is too small", cap);
-    memcpy(buf, id, (size_t)n + 1);
+    memcpy(buf, id, n + 1);
     return 0;
 }
 
@@ -139,21 +176,34 @@ int axl_wire_task_id(char *buf, size_t cap, axl_str experiment, uint32_t trial, 
 
 typedef struct rawck {
     unsigned keys;
+    int depth; /* entries in path[] */
+    const char *where;
     axl_errbuf *eb;
-    char path[256];
+    struct {
+        const char *key; /* NULL: an array index */
+        size_t len;
+        uint32_t idx;
+    } path[AXL_WIRE_MAX_RAW_DEPTH + 2];
 } rawck;
 
-/* Appends to the path (cut when full) and returns the old length, to restore it. */
-static size_t path_push(rawck *c, const char *fmt, const char *s, size_t n, uint32_t i)
+/* Fails with "<where>.key.key[i]: <message>"; the path is built only here. */
+static int raw_fail(rawck *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int raw_fail(rawck *c, int code, const char *fmt, ...)
 {
-    size_t old = strlen(c->path);
-    if (old < sizeof(c->path) - 1) {
-        if (s != NULL)
-            snprintf(c->path + old, sizeof(c->path) - old, fmt, QUOTE(s, n));
+    char path[256], msg[200];
+    size_t n = (size_t)snprintf(path, sizeof(path), "%s", c->where);
+    for (int i = 0; i < c->depth && n < sizeof(path); i++) {
+        if (c->path[i].key != NULL)
+            n += (size_t)snprintf(path + n, sizeof(path) - n, ".%.*s",
+                                  QUOTE(c->path[i].key, c->path[i].len));
         else
-            snprintf(c->path + old, sizeof(c->path) - old, fmt, (unsigned)i);
+            n += (size_t)snprintf(path + n, sizeof(path) - n, "[%u]", (unsigned)c->path[i].idx);
     }
-    return old;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    return axl_fail(c->eb, code, "%s: %s", path, msg);
 }
 
 static int raw_map(rawck *c, const msgpack_object *o, int depth);
@@ -169,37 +219,33 @@ static int raw_value(rawck *c, const msgpack_object *v, int depth)
         return 0;
     case MSGPACK_OBJECT_FLOAT32:
     case MSGPACK_OBJECT_FLOAT64:
-        if (!isfinite(v->via.f64))
-            return axl_fail(c->eb, AXL_ERANGE, "%s: not a finite number", c->path);
-        return 0;
+        return isfinite(v->via.f64) ? 0 : raw_fail(c, AXL_ERANGE, "not a finite number");
     case MSGPACK_OBJECT_STR:
         if (memchr(v->via.str.ptr, '\0', v->via.str.size) != NULL)
-            return axl_fail(c->eb, AXL_EINVAL, "%s: string contains a NUL byte", c->path);
+            return raw_fail(c, AXL_EINVAL, "string contains a NUL byte");
         return 0;
     case MSGPACK_OBJECT_ARRAY:
         if (depth + 1 > AXL_WIRE_MAX_RAW_DEPTH)
-            return axl_fail(c->eb, AXL_EDEPTH, "%s: nesting deeper than %d", c->path,
-                            AXL_WIRE_MAX_RAW_DEPTH);
+            return raw_fail(c, AXL_EDEPTH, "nesting deeper than %d", AXL_WIRE_MAX_RAW_DEPTH);
         if (v->via.array.size > AXL_WIRE_MAX_RAW_ARRAY)
-            return axl_fail(c->eb, AXL_ETOOBIG, "%s: array of %u numbers exceeds %d", c->path,
-                            v->via.array.size, AXL_WIRE_MAX_RAW_ARRAY);
+            return raw_fail(c, AXL_ETOOBIG, "array of %u numbers exceeds %d", v->via.array.size,
+                            AXL_WIRE_MAX_RAW_ARRAY);
         for (uint32_t i = 0; i < v->via.array.size; i++) {
             const msgpack_object *e = &v->via.array.ptr[i];
-            if (!axl_obj_as_double(e, &d) || isfinite(d) == 0) {
-                size_t old = path_push(c, "[%u]", NULL, 0, i);
-                int rv = axl_obj_as_double(e, &d)
-                             ? axl_fail(c->eb, AXL_ERANGE, "%s: not a finite number", c->path)
-                             : axl_fail(c->eb, AXL_ETYPE, "%s: expected a number", c->path);
-                c->path[old] = '\0';
-                return rv;
+            bool num = axl_obj_as_double(e, &d);
+            if (!num || !isfinite(d)) {
+                c->path[c->depth].key = NULL;
+                c->path[c->depth++].idx = i;
+                return num ? raw_fail(c, AXL_ERANGE, "not a finite number")
+                           : raw_fail(c, AXL_ETYPE, "expected a number");
             }
         }
         return 0;
     case MSGPACK_OBJECT_MAP:
         return raw_map(c, v, depth + 1);
     default:
-        return axl_fail(c->eb, AXL_ETYPE,
-                        "%s: expected a number, string, boolean, array of numbers or map", c->path);
+        return raw_fail(c, AXL_ETYPE,
+                        "expected a number, string, boolean, array of numbers or map");
     }
 }
 
@@ -207,43 +253,40 @@ static int raw_value(rawck *c, const msgpack_object *v, int depth)
 static int raw_map(rawck *c, const msgpack_object *o, int depth)
 {
     if (depth > AXL_WIRE_MAX_RAW_DEPTH)
-        return axl_fail(c->eb, AXL_EDEPTH, "%s: nesting deeper than %d", c->path,
-                        AXL_WIRE_MAX_RAW_DEPTH);
+        return raw_fail(c, AXL_EDEPTH, "nesting deeper than %d", AXL_WIRE_MAX_RAW_DEPTH);
     for (uint32_t i = 0; i < o->via.map.size; i++) {
         const msgpack_object_kv *kv = &o->via.map.ptr[i];
         const char *k = kv->key.via.str.ptr;
         size_t kn = kv->key.via.str.size;
         if (kv->key.type != MSGPACK_OBJECT_STR)
-            return axl_fail(c->eb, AXL_EPROTO, "%s: map key is not a string", c->path);
+            return raw_fail(c, AXL_EPROTO, "map key is not a string");
         if (++c->keys > AXL_WIRE_MAX_RAW_KEYS)
-            return axl_fail(c->eb, AXL_ETOOBIG, "%s: more than %d keys in all", c->path,
-                            AXL_WIRE_MAX_RAW_KEYS);
+            return raw_fail(c, AXL_ETOOBIG, "more than %d keys in all", AXL_WIRE_MAX_RAW_KEYS);
         if (kn == 0)
-            return axl_fail(c->eb, AXL_EINVAL, "%s: empty key", c->path);
+            return raw_fail(c, AXL_EINVAL, "empty key");
         if (kn > AXL_PROTO_MAX_NAME)
-            return axl_fail(c->eb, AXL_ETOOBIG, "%s: key '%.*s...' exceeds %d bytes", c->path,
-                            QUOTE(k, kn), AXL_PROTO_MAX_NAME);
+            return raw_fail(c, AXL_ETOOBIG, "key '%.*s...' exceeds %d bytes", QUOTE(k, kn),
+                            AXL_PROTO_MAX_NAME);
         if (memchr(k, '\0', kn) != NULL)
-            return axl_fail(c->eb, AXL_EINVAL, "%s: key contains a NUL byte", c->path);
+            return raw_fail(c, AXL_EINVAL, "key contains a NUL byte");
         for (uint32_t j = 0; j < i; j++) {
             const msgpack_object *pk = &o->via.map.ptr[j].key;
             if (pk->via.str.size == kn && memcmp(pk->via.str.ptr, k, kn) == 0)
-                return axl_fail(c->eb, AXL_EPROTO, "%s: key '%.*s' appears more than once", c->path,
-                                QUOTE(k, kn));
+                return raw_fail(c, AXL_EPROTO, "key '%.*s' appears more than once", QUOTE(k, kn));
         }
-        size_t old = path_push(c, ".%.*s", k, kn, 0);
+        c->path[c->depth].key = k;
+        c->path[c->depth++].len = kn;
         int rv = raw_value(c, &kv->val, depth);
-        c->path[old] = '\0';
         if (rv != 0)
             return rv;
+        c->depth--;
     }
     return 0;
 }
 
 static int raw_check_obj(const msgpack_object *o, const char *where, axl_errbuf *eb)
 {
-    rawck c = {.keys = 0, .eb = eb};
-    snprintf(c.path, sizeof(c.path), "%s", where);
+    rawck c = {.keys = 0, .depth = 0, .where = where, .eb = eb};
     if (o->type != MSGPACK_OBJECT_MAP)
         return axl_fail(eb, AXL_ETYPE, "%s: expected a map", where);
     return raw_map(&c, o, 1);
@@ -286,12 +329,10 @@ static int rd_str(rd *r, const char *key, bool required, size_t max, axl_str *ou
 
 static int rd_ident(rd *r, const char *key, size_t max, axl_str *out)
 {
-    char path[160];
     int rv = rd_str(r, key, true, max, out);
     if (rv != 0)
         return rv;
-    snprintf(path, sizeof(path), "%s.%s", r->where, key);
-    return ident_check(out->ptr, out->len, max, path, r->eb);
+    return ident_check(out->ptr, out->len, max, (fpath){r->where, key, -1}, r->eb);
 }
 
 static int rd_time(rd *r, const char *key, double *out)
@@ -330,13 +371,13 @@ static int rd_enum(rd *r, const char *key, const char *const *names, int count, 
 static int rd_raw(rd *r, const char *key, axl_raw *out)
 {
     const msgpack_object *o;
-    char path[64];
     int rv = axl_obj_get_once(r->map, r->where, key, &o, r->eb);
     if (rv != 0)
         return rv;
     if (o == NULL || o->type == MSGPACK_OBJECT_NIL)
         return axl_fail(r->eb, AXL_EMISSING, "%s.%s: required field missing", r->where, key);
-    snprintf(path, sizeof(path), "%s.%s", r->where, key);
+    /* where is "task" or "finished": the two raw fields are task.params, finished.result */
+    const char *path = r->msg->type == AXL_WIRE_TASK ? "task.params" : "finished.result";
     if ((rv = raw_check_obj(o, path, r->eb)) != 0)
         return rv;
     /* Top-level keys are unique (checked above), so the first match is this one. */
@@ -350,14 +391,15 @@ static int id_elem(const msgpack_object *e, const char *where, const char *key, 
                    axl_str *out, axl_errbuf *eb)
 {
     char path[160];
-    snprintf(path, sizeof(path), "%s.%s[%u]", where, key, (unsigned)i);
+    fpath f = {where, key, (long)i};
     if (e->type != MSGPACK_OBJECT_STR)
-        return axl_fail(eb, AXL_ETYPE, "%s: expected a string", path);
+        return axl_fail(eb, AXL_ETYPE, "%s: expected a string", fpath_str(f, path, sizeof(path)));
     if (memchr(e->via.str.ptr, '\0', e->via.str.size) != NULL)
-        return axl_fail(eb, AXL_EINVAL, "%s: string contains a NUL byte", path);
+        return axl_fail(eb, AXL_EINVAL, "%s: string contains a NUL byte",
+                        fpath_str(f, path, sizeof(path)));
     out->ptr = e->via.str.ptr;
     out->len = e->via.str.size;
-    return ident_check(out->ptr, out->len, AXL_WIRE_MAX_ID, path, eb);
+    return ident_check(out->ptr, out->len, AXL_WIRE_MAX_ID, f, eb);
 }
 
 static int dup_check(const axl_str *ids, size_t stride, uint32_t n, const char *where,

@@ -102,8 +102,16 @@ static const char *check_wire(const uint8_t *buf, size_t len, bool *ok)
     } else if (axl_wire_decode(e1.data, e1.size, &m2, &eb) != 0) {
         bad = broken("wire: re-encoded message does not decode", NULL, &eb);
     } else {
+        axl_raw r1 = m.type == AXL_WIRE_TASK       ? m.task.params
+                     : m.type == AXL_WIRE_FINISHED ? m.finished.result
+                                                   : (axl_raw){NULL, 0};
+        axl_raw r2 = m2.type == AXL_WIRE_TASK       ? m2.task.params
+                     : m2.type == AXL_WIRE_FINISHED ? m2.finished.result
+                                                    : (axl_raw){NULL, 0};
         if (!wire_msg_eq(&m, &m2, why, sizeof(why)))
             bad = broken("wire: round trip changed a field", why, NULL);
+        else if (r1.len != r2.len || (r1.len > 0 && memcmp(r1.ptr, r2.ptr, r1.len) != 0))
+            bad = broken("wire: raw map not carried byte for byte", NULL, NULL);
         else if (axl_wire_encode(&m2, &e2, &eb) != 0 || e1.size != e2.size ||
                  memcmp(e1.data, e2.data, e1.size) != 0)
             bad = broken("wire: encoding is not canonical", NULL, NULL);
@@ -139,6 +147,8 @@ static const char *check_event(const uint8_t *buf, size_t len, bool *ok)
         bad = broken("event: re-encoded event does not decode", NULL, &eb);
     } else if (!event_eq(&ev, &ev2, why, sizeof(why))) {
         bad = broken("event: round trip changed a field", why, NULL);
+    } else if (ev.body_len != ev2.body_len || memcmp(ev.body, ev2.body, ev.body_len) != 0) {
+        bad = broken("event: body not carried byte for byte", NULL, NULL);
     } else if (axl_event_encode(&ev2, &e2, &eb) != 0 || e1.size != e2.size ||
                memcmp(e1.data, e2.data, e1.size) != 0) {
         bad = broken("event: encoding is not canonical", NULL, NULL);

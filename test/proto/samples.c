@@ -128,6 +128,35 @@ static bool str_eq(axl_str a, axl_str b)
     return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
 }
 
+/* msgpack_object_equal, except that NaN equals NaN (a value carried through unchanged). */
+static bool obj_eq(const msgpack_object *x, const msgpack_object *y)
+{
+    if (x->type != y->type)
+        return false;
+    switch (x->type) {
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        return x->via.f64 == y->via.f64 || (isnan(x->via.f64) && isnan(y->via.f64));
+    case MSGPACK_OBJECT_ARRAY:
+        if (x->via.array.size != y->via.array.size)
+            return false;
+        for (uint32_t i = 0; i < x->via.array.size; i++)
+            if (!obj_eq(&x->via.array.ptr[i], &y->via.array.ptr[i]))
+                return false;
+        return true;
+    case MSGPACK_OBJECT_MAP:
+        if (x->via.map.size != y->via.map.size)
+            return false;
+        for (uint32_t i = 0; i < x->via.map.size; i++)
+            if (!obj_eq(&x->via.map.ptr[i].key, &y->via.map.ptr[i].key) ||
+                !obj_eq(&x->via.map.ptr[i].val, &y->via.map.ptr[i].val))
+                return false;
+        return true;
+    default:
+        return msgpack_object_equal(*x, *y);
+    }
+}
+
 bool raw_eq(axl_raw a, axl_raw b)
 {
     static const char empty_map = (char)0x80;
@@ -142,7 +171,7 @@ bool raw_eq(axl_raw a, axl_raw b)
         axl_msg_free(&x);
         return false;
     }
-    bool eq = msgpack_object_equal(x.root, y.root);
+    bool eq = obj_eq(&x.root, &y.root);
     axl_msg_free(&x);
     axl_msg_free(&y);
     return eq;
