@@ -205,6 +205,14 @@ static int create(uv_loop_t *loop, axl_experiment *e, axl_store *store,
     if ((rv = ops->init(&c->runner, loop, e, eb)) != 0)
         goto fail;
     c->runner_open = true;
+    if (stored != NULL && stored->labware != NULL && ops->restore != NULL &&
+        (rv = ops->restore(&c->runner, AXL_REC_LABWARE, stored->labware, stored->labware_len)) !=
+            0) {
+        axl_fail(eb, rv, "the stored labware state of %s cannot be restored", e->name);
+        ops->close(&c->runner, NULL);
+        c->runner_open = false;
+        goto fail;
+    }
 
     uv_check_init(loop, &c->turn);
     uv_idle_init(loop, &c->wake);

@@ -142,8 +142,8 @@ uint32_t axl_trials_count(const axl_campaign *c, unsigned status_mask);
 /* scheduler.c */
 void axl_sched_wake(axl_campaign *c);
 void axl_sched_on_report(axl_runner *r, const axl_runner_report *rep);
-void axl_sched_on_runner_event(axl_runner *r, const char *type, int64_t trial, const void *body,
-                               size_t body_len);
+void axl_sched_on_runner_event(axl_runner *r, const char *type, int64_t trial, axl_rec_kind rec,
+                               const void *body, size_t body_len);
 void axl_sched_turn(uv_check_t *h);
 void axl_sched_arm_ttl(axl_campaign *c, axl_trial *t);
 void axl_sched_disarm_ttl(axl_trial *t);

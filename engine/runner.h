@@ -49,11 +49,13 @@ typedef struct axl_runner_report {
 typedef void (*axl_runner_report_cb)(axl_runner *r, const axl_runner_report *rep);
 
 /*
- * Extra events a runner wants in the log (task.started, task.finished, ...): type and
- * body (a msgpack map, borrowed). They are committed like every other event.
+ * Extra events a runner wants in the log, committed with the turn like every other
+ * event: task.started, task.finished, ... (rec AXL_REC_NONE), or its own record, e.g.
+ * labware.updated with rec AXL_REC_LABWARE and the complete labware state as body.
+ * body is a msgpack map, borrowed for the call; trial is -1 when none.
  */
 typedef void (*axl_runner_event_cb)(axl_runner *r, const char *type, int64_t trial,
-                                    const void *body, size_t body_len);
+                                    axl_rec_kind rec, const void *body, size_t body_len);
 
 typedef struct axl_runner_ops {
     const char *name;
@@ -72,6 +74,11 @@ typedef struct axl_runner_ops {
      * metrics, FAILED, or ABANDONED when it knows nothing of it).
      */
     int (*reconcile)(axl_runner *r, const axl_runner_job *jobs, int n);
+    /*
+     * Optional (may be NULL): the runner's own record as last committed (e.g. the lab's
+     * labware state), handed over before reconcile on resume. Borrowed for the call.
+     */
+    int (*restore)(axl_runner *r, axl_rec_kind rec, const void *body, size_t body_len);
     /* Stops everything; no report after it returns. Frees once handles are closed. */
     void (*close)(axl_runner *r, void (*close_cb)(axl_runner *r));
 } axl_runner_ops;

@@ -147,15 +147,19 @@ void axl_sched_on_report(axl_runner *r, const axl_runner_report *rep)
     axl_sched_wake(c);
 }
 
-void axl_sched_on_runner_event(axl_runner *r, const char *type, int64_t trial, const void *body,
-                               size_t body_len)
+void axl_sched_on_runner_event(axl_runner *r, const char *type, int64_t trial, axl_rec_kind rec,
+                               const void *body, size_t body_len)
 {
     axl_campaign *c = r->data;
     axl_errbuf eb = {{0}};
     if (c->stop_committed)
         return;
-    if (axl_journal_add(&c->journal, type, c->exp->name, trial, AXL_REC_NONE, body, body_len,
-                        &eb) != 0)
+    if (rec == AXL_REC_TRIAL || rec == AXL_REC_EXPERIMENT || rec == AXL_REC_GENERATOR) {
+        AXL_WARN(SRC, "runner event %s: runners may not write %s records", type,
+                 axl_rec_kind_name(rec));
+        return;
+    }
+    if (axl_journal_add(&c->journal, type, c->exp->name, trial, rec, body, body_len, &eb) != 0)
         AXL_WARN(SRC, "runner event %s not recorded: %s", type, eb.msg);
     axl_sched_wake(c);
 }
