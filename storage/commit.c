@@ -58,7 +58,7 @@ int axl_store__apply(axl_store *s, MDB_txn *txn, uint64_t seq, const void *enc, 
         return rc;
     if (!index_ok) {
         MDB_val sk = {axl_store__status_key(skey, exp, exp_len, status, index), skey};
-        MDB_val none = {0, NULL};
+        MDB_val none = {0, (void *)""};
         if ((rc = mdb_put(txn, s->dbi[DB_TRIAL_STATUS], &sk, &none, 0)) != 0)
             return rc;
     }

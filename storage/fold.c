@@ -279,7 +279,8 @@ int axl_store_verify_fold(axl_store *s, axl_store_fold_report *rep, axl_errbuf *
         return rv;
     if ((rv = fold_log(s, txn, &ents, &vf)) != 0)
         goto out;
-    qsort(ents.v, ents.n, sizeof(*ents.v), ent_cmp);
+    if (ents.n > 1)
+        qsort(ents.v, ents.n, sizeof(*ents.v), ent_cmp);
     for (size_t d = 0; d < sizeof(dbs) / sizeof(dbs[0]) && rv == 0; d++) {
         /* The entries of this database's kind form one run of the sorted array. */
         size_t lo = 0, hi;
@@ -291,7 +292,7 @@ int axl_store_verify_fold(axl_store *s, axl_store_fold_report *rep, axl_errbuf *
             lo++;
         for (hi = lo; hi < ents.n && ents.v[hi].kind == kind; hi++)
             ;
-        rv = compare_db(s, txn, dbs[d], ents.v + lo, hi - lo, &want, &vf);
+        rv = compare_db(s, txn, dbs[d], hi > lo ? ents.v + lo : NULL, hi - lo, &want, &vf);
     }
     if (rv == 0)
         rv = compare_index(s, txn, &want, &vf);

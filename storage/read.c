@@ -239,7 +239,7 @@ int axl_store_trials_by_status(axl_store *s, const char *experiment, unsigned st
         free(l.v);
         return rv;
     }
-    if (kinds > 1)
+    if (kinds > 1 && l.n > 1)
         qsort(l.v, l.n, sizeof(*l.v), cmp_u32);
     *indices = l.v;
     *n = l.n;

@@ -9,7 +9,8 @@
  *   storage_child follow <dir> <n>
  *       Read-only, like `axle replay`: follows the log from seq 1 while another process
  *       appends, checking density and decoding every event, until it has seen n events;
- *       prints "seen <events> rounds <snapshots that brought new events>". Exit 0 or 1.
+ *       prints "ready <seq>" once it has caught up the first time, and at the end
+ *       "seen <events> rounds <snapshots that brought new events>". Exit 0 or 1.
  *   storage_child hold <dir> <ms>
  *       Opens the store as writer, prints "open", holds it for ms, closes. Exit 0 or the
  *       negated error code.
@@ -127,7 +128,8 @@ static int follow(const char *dir, uint64_t target)
             say("next: %s\n", eb.msg);
             return 1;
         }
-        rounds += got;
+        if (got && rounds++ == 0)
+            say("ready %llu\n", (unsigned long long)(next - 1)); /* caught up once */
         if (!got)
             usleep(500);
     }

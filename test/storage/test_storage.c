@@ -879,6 +879,17 @@ static void test_replay_from_other_process(void **state)
         _exit(127);
     }
     close(pfd[1]);
+    /* wait until the reader has caught up with the history, so that it must follow */
+    char out[256] = {0};
+    size_t got = 0;
+    while (strchr(out, '\n') == NULL && got + 1 < sizeof(out)) {
+        ssize_t r = read(pfd[0], out + got, sizeof(out) - 1 - got);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    if (strncmp(out, "ready ", 6) != 0)
+        fail_msg("reader child did not start: %s", out);
     /* append 1150 more batches while the reader follows, then wait for it */
     for (int i = 0; i < 1150; i++) {
         axl_store_batch_clear(b);
@@ -887,7 +898,7 @@ static void test_replay_from_other_process(void **state)
     }
     int status;
     assert_int_equal(waitpid(pid, &status, 0), pid);
-    char out[256] = {0};
+    memset(out, 0, sizeof(out));
     ssize_t n = read(pfd[0], out, sizeof(out) - 1);
     close(pfd[0]);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)

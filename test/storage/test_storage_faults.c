@@ -208,12 +208,12 @@ static void test_read_only_mount(void **state)
     assert_int_equal(mkdir(src, 0755), 0);
     assert_int_equal(mkdir(mnt, 0755), 0);
     uint64_t last = make_store(src, 40, 5);
-    if (mount(src, mnt, NULL, MS_BIND, NULL) != 0) {
+    if (mount(src, mnt, "none", MS_BIND, NULL) != 0) {
         print_message("skipped: cannot bind-mount (%s)\n", strerror(errno));
         skip();
     }
     snprintf(f->mnt, sizeof(f->mnt), "%s", mnt);
-    if (mount(NULL, mnt, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) != 0) {
+    if (mount("none", mnt, "none", MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) != 0) {
         print_message("skipped: cannot remount read-only (%s)\n", strerror(errno));
         skip();
     }
@@ -500,7 +500,7 @@ static void test_disk_full_tmpfs(void **state)
     assert_int_equal(tl_check_batches(s), committed);
     OK(axl_store_verify_fold(s, NULL, EB));
     /* room again (the disk grows): the same handle commits the same batch */
-    assert_int_equal(mount(NULL, mnt, NULL, MS_REMOUNT, "size=8m"), 0);
+    assert_int_equal(mount("tmpfs", mnt, "tmpfs", MS_REMOUNT, "size=8m"), 0);
     OK(axl_store_commit(s, b, NULL, EB));
     axl_store_close(s);
     /* and a reopen sees every batch */
