@@ -65,7 +65,8 @@ EVENTS = [
     {"v": 1, "seq": 1, "time": 1700000000.0, "type": "experiment.started",
      "experiment": "pvk-screen", "body": {"config": "examples/pvk.json", "parameters": 4}},
     {"v": 1, "seq": 99, "time": 1700009999.75, "type": "experiment.stopped",
-     "experiment": "pvk-screen", "body": {"exit_status": 0, "reason": "total_trials reached"}},
+     "experiment": "pvk-screen", "body": {"exit_status": "completed", "reason": "total_trials reached",
+              "trials": 20, "completed": 18, "failed": 2}},
 ]
 
 passed = 0

@@ -17,7 +17,9 @@
     "{spectrum:'/data/pl/pvk-screen_12_3.csv', pl_intensity:1234.5, peak_ev:1.61,"                 \
     " fwhm_ev:0.09, counts:[1, 2, 3], ok:true}"
 #define BODY1_TEXT "{config:'examples/pvk.json', parameters:4}"
-#define BODY2_TEXT "{exit_status:0, reason:'total_trials reached'}"
+#define BODY2_TEXT                                                                                 \
+    "{exit_status:'completed', reason:'total_trials reached', trials:20, completed:18,"            \
+    " failed:2}"
 
 static msgpack_sbuffer *params_sb, *result_sb, *body1_sb, *body2_sb, *trial_sb;
 

@@ -114,12 +114,12 @@ static void t_event_design_types(void **state)
     assert_int_equal(axl_event_decode(sb->data, sb->size, &d, NULL), 0);
     axl_msg body;
     assert_int_equal(axl_msg_parse(&body, d.body, d.body_len, NULL), 0);
-    uint64_t status = 9;
-    const char *reason;
-    size_t rlen;
-    assert_int_equal(axl_obj_uint(&body.root, "body", "exit_status", true, 0, 255, &status, NULL),
+    const char *reason, *status;
+    size_t rlen, slen;
+    assert_int_equal(axl_obj_str(&body.root, "body", "exit_status", true, 64, &status, &slen, NULL),
                      0);
-    assert_int_equal(status, 0);
+    assert_int_equal(slen, strlen("completed"));
+    assert_memory_equal(status, "completed", slen);
     assert_int_equal(axl_obj_str(&body.root, "body", "reason", true, 1024, &reason, &rlen, NULL),
                      0);
     assert_int_equal(rlen, strlen("total_trials reached"));
