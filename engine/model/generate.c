@@ -16,7 +16,7 @@ void axl_model_options_default(axl_model_options *o)
     o->n_restarts = 12;
     o->max_qn_iter = 60;
     o->outcome_transform = AXL_OUTCOME_AUTO;
-    o->log_shift = 0.01;
+    o->log_shift = 1e-6;
 }
 
 static uint64_t hash3(uint64_t a, uint64_t b, uint64_t c)
