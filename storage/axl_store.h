@@ -255,9 +255,10 @@ void axl_store_experiment_free(axl_store_experiment *e); /* NULL is a no-op */
  * Event iterator over seqs [from, to] of the log (from 0 is read as 1; to 0 means "up to
  * the last event when the iterator was opened"). The iterator holds one read
  * transaction, a snapshot: events committed after it was opened are not seen (open a
- * new iterator from last + 1 to follow). Keep iterators short-lived: a snapshot keeps
- * the pages it sees from being reused, so the file grows while it is open; and a map
- * resize by this handle waits for it (see axl_store_commit, AXL_EBUSY). *out owns the
+ * new iterator from last + 1 to follow). Keep iterators short-lived — read a chunk (a
+ * few thousand events), close, continue from the next seq: a snapshot keeps the pages it
+ * sees from being reused, so the file grows while it is open; and a map resize by this
+ * handle waits for it (see axl_store_commit, AXL_EBUSY). *out owns the
  * iterator; close it with axl_store_iter_close() before axl_store_close(). An iterator
  * may move between threads but is used by one at a time.
  */

@@ -128,5 +128,9 @@ int axl_store_commit(axl_store *s, axl_store_batch *b, uint64_t *first_seq, axl_
     b->committed = true;
     s->next_seq += b->n;
     axl_store__prealloc(s); /* for the next commits; cheap unless the slack ran low */
+    if (++s->commits % 4096 == 0) {
+        int dead = 0; /* free the reader slots of crashed readers, so pages get reused */
+        mdb_reader_check(s->env, &dead);
+    }
     return 0;
 }

@@ -211,10 +211,13 @@ int axl_store__grow(axl_store *s, axl_errbuf *eb)
     if ((rc = gate_exclusive(s, eb)) != 0)
         return rc;
     rc = mdb_env_set_mapsize(s->env, want);
+    pthread_mutex_lock(&s->gate_mu);
+    if (rc == 0)
+        s->map_grows++; /* read by axl_store_info_get on any thread */
+    pthread_mutex_unlock(&s->gate_mu);
     gate_release(s);
     if (rc != 0)
         return axl_store__mdb_fail(eb, rc, "grow the map");
-    s->map_grows++;
     return 0;
 }
 
@@ -423,6 +426,23 @@ static int check_size(axl_store *s, const char *data_path, axl_errbuf *eb)
     return 0;
 }
 
+/*
+ * A new store's files must survive a power loss too: LMDB syncs their contents, not the
+ * directory entries that name them.
+ */
+static int sync_dir(axl_store *s, axl_errbuf *eb)
+{
+    int fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) != 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        return axl_fail(eb, errno_code(e), "sync store directory %s: %s", s->dir, strerror(e));
+    }
+    close(fd);
+    return 0;
+}
+
 static int read_last_seq(axl_store *s, MDB_txn *txn, uint64_t *out, axl_errbuf *eb)
 {
     MDB_cursor *cur;
@@ -569,6 +589,8 @@ int axl_store_open(const char *dir, const axl_store_options *opt, axl_store **ou
     }
     if (rv != 0)
         goto fail;
+    if (!rdonly && !exists && (rv = sync_dir(s, eb)) != 0)
+        goto fail;
     if (!rdonly) {
         MDB_txn *txn;
         uint64_t last = 0;
@@ -636,7 +658,9 @@ int axl_store_info_get(axl_store *s, axl_store_info *out, axl_errbuf *eb)
     out->dir = s->dir;
     out->schema = s->schema;
     out->flags = s->flags;
+    pthread_mutex_lock(&s->gate_mu);
     out->map_grows = s->map_grows;
+    pthread_mutex_unlock(&s->gate_mu);
     if ((rv = path_join(path, sizeof(path), s->dir, "data.mdb", eb)) != 0)
         return rv;
     if (stat(path, &fst) != 0)

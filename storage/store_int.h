@@ -47,6 +47,7 @@ struct axl_store {
     uint64_t next_seq;   /* seq the next committed event gets */
     size_t map_max;
     uint64_t map_grows;
+    uint64_t commits;           /* successful commits by this handle */
     uint64_t prealloc_end;      /* data.mdb is written (zeros) up to here */
     uint64_t prealloc_retry_at; /* after a failed preallocation: retry once data is here */
 
