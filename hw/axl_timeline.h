@@ -34,6 +34,7 @@
 #include "hw/axl_chain.h"
 #include "proto/axl_error.h"
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,6 +62,16 @@ typedef struct axl_tl_config {
 void axl_tl_config_default(axl_tl_config *cfg);
 
 /* Placement of one task. */
+/*
+ * Parses the experiment file's "line" object (path names it in messages, "line" when
+ * NULL) over the defaults:
+ *   {"tray_slots": 45, "plate_slots": 30, "retemper_s": 600, "compact": 0,
+ *    "hotplates": [{"setpoint": 100}, {"setpoint": null}]}      (null = free plate)
+ * Every key is optional; unknown keys are errors. j may be NULL (defaults). Validated as
+ * axl_tl_new does. Returns 0, AXL_ETYPE, AXL_ERANGE, AXL_EINVAL.
+ */
+int axl_tl_config_parse(const json_t *j, const char *path, axl_tl_config *cfg, axl_errbuf *eb);
+
 typedef struct axl_tl_slot {
     double start;
     double end;

@@ -62,6 +62,7 @@ typedef struct plan {
     uint32_t head[AXL_CHAIN_MAX];
     double start[AXL_CHAIN_MAX], end[AXL_CHAIN_MAX], lb[AXL_CHAIN_MAX];
     int plate[AXL_CHAIN_MAX];
+    bool held[AXL_CHAIN_MAX]; /* per span: hotplate visit held tentatively (walk) */
     double release;
     double gmin[R_COUNT]; /* smallest idle gap worth leaving on a station (compaction) */
 } plan;
@@ -209,6 +210,7 @@ static int prepare(const axl_timeline *tl, const axl_chain *c, plan *pl, axl_err
     }
     for (uint32_t j = 0; j < pl->nspan; j++) {
         pl->plate[j] = -1;
+        pl->held[j] = false;
         if (pl->sp[j].cls != R_PLATE0)
             continue;
         bool any = false;
@@ -303,29 +305,66 @@ static conflict_kind check_task(const axl_timeline *tl, const plan *pl, uint32_t
     return OK;
 }
 
-/* The walk described at the top of the file. Fills pl->start/end. */
-static int walk(const axl_timeline *tl, plan *pl, double release, axl_errbuf *eb)
+/*
+ * A chain's own hotplate visits: a film annealed at 150 C after one at 90 C must not land
+ * on the same free plate within the settle time. Each visit, once fully laid out, is
+ * added to its plate's profile *tentatively*, so later visits of the same chain see it;
+ * a push back to before its end takes it off again.
+ */
+static int hold_visit(axl_timeline *tl, plan *pl, uint32_t j, axl_errbuf *eb)
+{
+    const span *sp = &pl->sp[j];
+    double until, a = pl->start[sp->first], b = pl->end[sp->last];
+    int plate = -1;
+    if (span_blocked(tl, sp, a, b, &until, &plate) || plate < 0)
+        return axl_fail(eb, AXL_EBUSY, "timeline: no plate for the hotplate visit at %g s", a);
+    axl_profile *prof = &tl->res[R_PLATE0 + plate];
+    if (a < b && (axl_profile_reserve(prof, 2) || axl_profile_add(prof, a, b, +1, sp->temp)))
+        return axl_fail(eb, AXL_ENOMEM, "timeline: out of memory");
+    pl->plate[j] = plate;
+    pl->held[j] = true;
+    return 0;
+}
+
+/* Takes back tentative visits that end at or after task `from`. */
+static void drop_visits(axl_timeline *tl, plan *pl, uint32_t from)
+{
+    for (uint32_t j = 0; j < pl->nspan; j++) {
+        const span *sp = &pl->sp[j];
+        if (!pl->held[j] || sp->last < from)
+            continue;
+        double a = pl->start[sp->first], b = pl->end[sp->last];
+        if (a < b) /* giving back never needs memory: the breakpoints exist */
+            axl_profile_add(&tl->res[R_PLATE0 + pl->plate[j]], a, b, -1, NAN);
+        pl->held[j] = false;
+        pl->plate[j] = -1;
+    }
+}
+
+/* The walk described at the top of the file. Fills pl->start/end/plate; on success the
+ * chain's hotplate visits are held on their plates (commit adds the rest). */
+static int walk(axl_timeline *tl, plan *pl, double release, axl_errbuf *eb)
 {
     const axl_chain *c = pl->c;
+    int rc = 0;
     pl->release = release;
     for (uint32_t k = 0; k < c->n; k++)
         pl->lb[k] = release;
     uint32_t k = 0;
     for (long step = 0; k < c->n; step++) {
-        if (step > PLACE_MAX_STEPS)
-            return axl_fail(eb, AXL_EAGAIN, "timeline: no placement after %d steps",
-                            PLACE_MAX_STEPS);
+        if (step > PLACE_MAX_STEPS) {
+            rc = axl_fail(eb, AXL_EAGAIN, "timeline: no placement after %d steps",
+                          PLACE_MAX_STEPS);
+            goto fail;
+        }
         double d = c->task[k].duration;
         double s = k == 0 ? pl->lb[0] : pl->imm[k] ? pl->end[k - 1] : fmax(pl->lb[k], pl->end[k - 1]);
         double until = 0;
         uint32_t j = 0;
         conflict_kind ck;
         while ((ck = check_task(tl, pl, k, s, s + d, &until, &j)) == SELF && !pl->imm[k]) {
-            if (!isfinite(until))
-                return axl_fail(eb, AXL_ERANGE, "timeline: task %u can never start", k);
-            if (++step > PLACE_MAX_STEPS)
-                return axl_fail(eb, AXL_EAGAIN, "timeline: no placement after %d steps",
-                                PLACE_MAX_STEPS);
+            if (!isfinite(until) || ++step > PLACE_MAX_STEPS)
+                break;
             /* A head slides past its own conflict (strictly later, even if rounding
              * made `until` land on s). */
             s = until > s ? until : nextafter(s, INFINITY);
@@ -333,11 +372,19 @@ static int walk(const axl_timeline *tl, plan *pl, double release, axl_errbuf *eb
         if (ck == OK) {
             pl->start[k] = s;
             pl->end[k] = s + d;
+            for (uint32_t v = 0; v < pl->nspan; v++)
+                if (pl->sp[v].cls == R_PLATE0 && pl->sp[v].last == k &&
+                    (rc = hold_visit(tl, pl, v, eb)))
+                    goto fail;
             k++;
             continue;
         }
-        if (!isfinite(until))
-            return axl_fail(eb, AXL_ERANGE, "timeline: task %u can never be placed", k);
+        if (!isfinite(until)) {
+            rc = axl_fail(eb, AXL_ERANGE, "timeline: task %u can never be placed", k);
+            goto fail;
+        }
+        if (step > PLACE_MAX_STEPS)
+            continue; /* reported at the top of the loop */
         /* Push a head: an immediate task moves with its block's head, a span with the
          * head of the task that takes the station. */
         uint32_t moved = ck == SELF ? k : pl->sp[j].first;
@@ -346,9 +393,13 @@ static int walk(const axl_timeline *tl, plan *pl, double release, axl_errbuf *eb
         double h_start = h == k ? s : pl->start[h];
         double nlb = h_start + (until - moved_start);
         pl->lb[h] = nlb > h_start ? fmax(pl->lb[h], nlb) : nextafter(h_start, INFINITY);
+        drop_visits(tl, pl, h);
         k = h;
     }
     return 0;
+fail:
+    drop_visits(tl, pl, 0);
+    return rc;
 }
 
 /* --- committing and removing ---------------------------------------------------------------- */
@@ -365,17 +416,20 @@ static tl_sample *find(const axl_timeline *tl, uint64_t id, size_t *idx)
     return NULL;
 }
 
-/* Adds (delta = +1) or removes (-1) everything sample x holds. Capacity is reserved by
- * the caller for +1; -1 never needs more breakpoints than it frees... except splits of
- * merged runs, so it reserves too. */
-static int apply(axl_timeline *tl, const tl_sample *x, int delta)
+/*
+ * Adds (delta = +1) or removes (-1) what sample x holds; with_visits = false leaves the
+ * hotplate visits alone (the walk already holds them). Breakpoints are reserved first, so
+ * either everything changes or nothing does.
+ */
+static int apply(axl_timeline *tl, const tl_sample *x, int delta, bool with_visits)
 {
     size_t need[R_COUNT] = {0};
     for (uint32_t k = 0; k < x->chain.n; k++)
         if (x->chain.task[k].kind == AXL_TASK_MOVE)
             need[R_GRIP] += 2;
     for (uint32_t j = 0; j < x->nspan; j++)
-        need[x->sp[j].cls == R_PLATE0 ? R_PLATE0 + x->plate[j] : x->sp[j].cls] += 2;
+        if (x->sp[j].cls != R_PLATE0 || with_visits)
+            need[x->sp[j].cls == R_PLATE0 ? R_PLATE0 + x->plate[j] : x->sp[j].cls] += 2;
     for (int r = 0; r < R_COUNT; r++)
         if (need[r] && axl_profile_reserve(&tl->res[r], need[r]))
             return AXL_ENOMEM;
@@ -387,7 +441,7 @@ static int apply(axl_timeline *tl, const tl_sample *x, int delta)
     for (uint32_t j = 0; j < x->nspan; j++) {
         const span *sp = &x->sp[j];
         double a = x->slot[sp->first].start, b = x->slot[sp->last].end;
-        if (!(a < b))
+        if (!(a < b) || (sp->cls == R_PLATE0 && !with_visits))
             continue;
         int r = sp->cls == R_PLATE0 ? R_PLATE0 + x->plate[j] : sp->cls;
         axl_profile_add(&tl->res[r], a, b, delta, sp->temp);
@@ -395,13 +449,14 @@ static int apply(axl_timeline *tl, const tl_sample *x, int delta)
     return 0;
 }
 
-/* Records a placed plan as sample `id` and takes its resources. */
-static int commit(axl_timeline *tl, const plan *pl, uint64_t id, double release,
+/* Records a laid-out plan (visits held by the walk) as sample `id` and takes the rest of
+ * its resources. On failure the held visits are given back. */
+static int commit(axl_timeline *tl, plan *pl, uint64_t id, double release,
                   axl_tl_slot *slots, axl_errbuf *eb)
 {
     tl_sample *x = calloc(1, sizeof(*x));
     if (x == NULL)
-        return axl_fail(eb, AXL_ENOMEM, "timeline: out of memory");
+        goto nomem;
     x->id = id;
     x->release = release;
     x->chain = *pl->c;
@@ -410,40 +465,28 @@ static int commit(axl_timeline *tl, const plan *pl, uint64_t id, double release,
     for (uint32_t k = 0; k < pl->c->n; k++)
         x->slot[k] = (axl_tl_slot){pl->start[k], pl->end[k], -1};
     for (uint32_t j = 0; j < pl->nspan; j++) {
-        x->plate[j] = -1;
-        if (pl->sp[j].cls != R_PLATE0)
-            continue;
-        double until;
-        int plate = -1;
-        if (span_blocked(tl, &pl->sp[j], pl->start[pl->sp[j].first], pl->end[pl->sp[j].last],
-                         &until, &plate) ||
-            plate < 0) {
-            free(x);
-            return axl_fail(eb, AXL_EBUSY, "timeline: no plate for the hotplate visit at %g s",
-                            pl->start[pl->sp[j].first]);
-        }
-        x->plate[j] = plate;
-        for (uint32_t k = pl->sp[j].first; k <= pl->sp[j].last; k++)
-            x->slot[k].plate = plate;
+        x->plate[j] = pl->sp[j].cls == R_PLATE0 ? pl->plate[j] : -1;
+        for (uint32_t k = pl->sp[j].first; k <= pl->sp[j].last && x->plate[j] >= 0; k++)
+            x->slot[k].plate = x->plate[j];
     }
     if (tl->n == tl->cap) {
         size_t cap = tl->cap ? 2 * tl->cap : 64;
         tl_sample **s = realloc(tl->s, cap * sizeof(*s));
-        if (s == NULL) {
-            free(x);
-            return axl_fail(eb, AXL_ENOMEM, "timeline: out of memory");
-        }
+        if (s == NULL)
+            goto nomem;
         tl->s = s;
         tl->cap = cap;
     }
-    if (apply(tl, x, +1)) {
-        free(x);
-        return axl_fail(eb, AXL_ENOMEM, "timeline: out of memory");
-    }
+    if (apply(tl, x, +1, false))
+        goto nomem;
     tl->s[tl->n++] = x;
     if (slots != NULL)
         memcpy(slots, x->slot, pl->c->n * sizeof(*slots));
     return 0;
+nomem:
+    free(x);
+    drop_visits(tl, pl, 0);
+    return axl_fail(eb, AXL_ENOMEM, "timeline: out of memory");
 }
 
 int axl_tl_place(axl_timeline *tl, uint64_t id, const axl_chain *chain, double release,
@@ -475,28 +518,48 @@ int axl_tl_insert(axl_timeline *tl, uint64_t id, const axl_chain *chain, const d
                         (unsigned long long)id);
     if ((rc = prepare(tl, chain, &pl, eb)))
         return rc;
+    pl.release = start[0];
     for (uint32_t k = 0; k < chain->n; k++) {
-        double s = start[k], e = s + chain->task[k].duration;
+        double s = start[k], e;
         char name[64];
         axl_chain_task_name(&chain->task[k], name, sizeof(name));
-        if (!isfinite(s))
-            return axl_fail(eb, AXL_EINVAL, "timeline: task %u (%s) start %g", k, name, s);
-        if (k > 0 && s < pl.end[k - 1])
-            return axl_fail(eb, AXL_EINVAL, "timeline: task %u (%s) starts at %g before task %u ends at %g",
-                            k, name, s, k - 1, pl.end[k - 1]);
-        if (pl.imm[k] && s != pl.end[k - 1])
-            return axl_fail(eb, AXL_EINVAL,
-                            "timeline: task %u (%s) must start when task %u ends (%g), not at %g",
-                            k, name, k - 1, pl.end[k - 1], s);
+        if (!isfinite(s)) {
+            rc = axl_fail(eb, AXL_EINVAL, "timeline: task %u (%s) start %g", k, name, s);
+            goto fail;
+        }
+        /* Times read back from storage may have lost the last bits: within a microsecond
+         * of the predecessor's end counts as "right when it ends". */
+        if (k > 0 && fabs(s - pl.end[k - 1]) <= 1e-6)
+            s = pl.end[k - 1];
+        if (k > 0 && s < pl.end[k - 1]) {
+            rc = axl_fail(eb, AXL_EINVAL, "timeline: task %u (%s) starts at %g before task %u ends at %g",
+                          k, name, s, k - 1, pl.end[k - 1]);
+            goto fail;
+        }
+        if (pl.imm[k] && s != pl.end[k - 1]) {
+            rc = axl_fail(eb, AXL_EINVAL,
+                          "timeline: task %u (%s) must start when task %u ends (%g), not at %g",
+                          k, name, k - 1, pl.end[k - 1], s);
+            goto fail;
+        }
+        e = s + chain->task[k].duration;
         double until;
         uint32_t j;
         pl.start[k] = s;
         pl.end[k] = e;
-        if (check_task(tl, &pl, k, s, e, &until, &j) != OK)
-            return axl_fail(eb, AXL_EBUSY, "timeline: task %u (%s) at %g-%g conflicts with the plan",
-                            k, name, s, e);
+        if (check_task(tl, &pl, k, s, e, &until, &j) != OK) {
+            rc = axl_fail(eb, AXL_EBUSY, "timeline: task %u (%s) at %g-%g conflicts with the plan",
+                          k, name, s, e);
+            goto fail;
+        }
+        for (uint32_t v = 0; v < pl.nspan; v++)
+            if (pl.sp[v].cls == R_PLATE0 && pl.sp[v].last == k && (rc = hold_visit(tl, &pl, v, eb)))
+                goto fail;
     }
     return commit(tl, &pl, id, start[0], slots, eb);
+fail:
+    drop_visits(tl, &pl, 0);
+    return rc;
 }
 
 int axl_tl_remove(axl_timeline *tl, uint64_t id)
@@ -505,7 +568,7 @@ int axl_tl_remove(axl_timeline *tl, uint64_t id)
     tl_sample *x = tl != NULL ? find(tl, id, &i) : NULL;
     if (x == NULL)
         return AXL_ENOENT;
-    if (apply(tl, x, -1))
+    if (apply(tl, x, -1, true))
         return AXL_ENOMEM; /* nothing was given back; the sample stays */
     memmove(tl->s + i, tl->s + i + 1, (tl->n - i - 1) * sizeof(*tl->s));
     tl->n--;
