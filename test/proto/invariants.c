@@ -207,9 +207,18 @@ const char *proto_check_all(const uint8_t *buf, size_t len, unsigned *accepted)
     bool ok;
     unsigned acc = 0;
 
+    size_t first = 0;
+    int next_rv = axl_mp_next(buf, len, &first, NULL);
+    if (next_rv == 0 && (first == 0 || first > len ||
+                         (first <= AXL_PROTO_MAX_MSG && axl_mp_validate(buf, first, NULL) != 0)))
+        return broken("axl_mp_next: the first object it measured is not one valid object", NULL,
+                      NULL);
     if (axl_mp_validate(buf, len, &eb) == 0) {
         acc |= 1;
         axl_msg m;
+        if (next_rv != 0 || first != len)
+            return broken("axl_mp_next disagrees with axl_mp_validate on a valid object", NULL,
+                          NULL);
         if (axl_msg_parse(&m, buf, len, &eb) != 0)
             return broken("validate accepted what msgpack-c cannot unpack", NULL, &eb);
         axl_msg_free(&m);

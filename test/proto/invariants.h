@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 /*
- * Runs axl_mp_validate, axl_wire_decode, axl_event_decode and axl_trial_rec_decode on
+ * Runs axl_mp_next, axl_mp_validate, axl_wire_decode, axl_event_decode and axl_trial_rec_decode on
  * buf. Returns NULL when every invariant holds, else a static description of the broken
  * one. *accepted (if not NULL) gets a bit per decoder that accepted: 1 validate, 2 wire,
  * 4 event, 8 trial.
