@@ -214,6 +214,7 @@ int axl_store_batch_add(axl_store_batch *b, const axl_event *ev, axl_errbuf *eb)
         b->pre.size = off;
         return rv;
     }
+    b->enc_first = 0; /* a failed commit's encoding no longer covers the batch */
     store_item *it = &b->items[b->n++];
     *it = (store_item){
         .rec = e.rec,
