@@ -98,8 +98,7 @@ typedef struct axl_store axl_store;
  *   AXL_EVERSION schema (or LMDB format) unknown or newer than this build
  *   AXL_EIO, AXL_ENOMEM, AXL_ENOSPC
  */
-int axl_store_open(const char *dir, const axl_store_options *opt, axl_store **out,
-                   axl_errbuf *eb);
+int axl_store_open(const char *dir, const axl_store_options *opt, axl_store **out, axl_errbuf *eb);
 
 /*
  * Closes the handle (NULL is a no-op). A writer flushes first when it was opened with
@@ -179,8 +178,8 @@ int axl_store_commit(axl_store *s, axl_store_batch *b, uint64_t *first_seq, axl_
  * and as replay returns it, for publishing. *data is owned by the batch and valid until
  * the batch is cleared or freed. AXL_ESTATE before commit, AXL_ERANGE for a bad i.
  */
-int axl_store_batch_event(const axl_store_batch *b, size_t i, uint64_t *seq,
-                          const void **data, size_t *len);
+int axl_store_batch_event(const axl_store_batch *b, size_t i, uint64_t *seq, const void **data,
+                          size_t *len);
 
 /* ---- Reading (storage/read.c) ----------------------------------------------------- */
 /*
@@ -202,8 +201,8 @@ int axl_store_experiments(axl_store *s, char ***names, size_t *n, axl_errbuf *eb
  * A copy of one record: kind TRIAL uses (experiment, trial), the others ignore trial.
  * *data is malloc'd, owned by the caller (free()). AXL_ENOENT when there is none.
  */
-int axl_store_get_record(axl_store *s, axl_rec_kind kind, const char *experiment,
-                         uint32_t trial, void **data, size_t *len, axl_errbuf *eb);
+int axl_store_get_record(axl_store *s, axl_rec_kind kind, const char *experiment, uint32_t trial,
+                         void **data, size_t *len, axl_errbuf *eb);
 
 /*
  * Calls fn for every trial record of experiment in index order, zero-copy: data points
@@ -212,8 +211,8 @@ int axl_store_get_record(axl_store *s, axl_rec_kind kind, const char *experiment
  * into the store.
  */
 typedef int (*axl_store_trial_fn)(void *ud, uint32_t index, const void *data, size_t len);
-int axl_store_scan_trials(axl_store *s, const char *experiment, axl_store_trial_fn fn,
-                          void *ud, axl_errbuf *eb);
+int axl_store_scan_trials(axl_store *s, const char *experiment, axl_store_trial_fn fn, void *ud,
+                          axl_errbuf *eb);
 
 /*
  * Trials of experiment whose status is in status_mask (bit 1u << axl_trial_status),
@@ -231,14 +230,14 @@ int axl_store_trials_by_status(axl_store *s, const char *experiment, unsigned st
  */
 typedef struct axl_store_experiment {
     char *name;
-    uint64_t last_seq;       /* seq of the last event in the log at load time */
-    void *experiment;        /* experiment record bytes (msgpack map, engine-defined) */
+    uint64_t last_seq; /* seq of the last event in the log at load time */
+    void *experiment;  /* experiment record bytes (msgpack map, engine-defined) */
     size_t experiment_len;
-    void *generator;         /* generator record; NULL/0 when none was written */
+    void *generator; /* generator record; NULL/0 when none was written */
     size_t generator_len;
-    void *labware;           /* labware record; NULL/0 when none was written */
+    void *labware; /* labware record; NULL/0 when none was written */
     size_t labware_len;
-    axl_trial_rec *trials;   /* decoded trial records, by ascending index */
+    axl_trial_rec *trials; /* decoded trial records, by ascending index */
     size_t n_trials;
 } axl_store_experiment;
 
@@ -278,10 +277,10 @@ void axl_store_iter_close(axl_store_iter *it); /* NULL is a no-op */
 /* ---- Fold (storage/fold.c) --------------------------------------------------------- */
 
 typedef struct axl_store_fold_report {
-    uint64_t events;      /* events read from the log */
-    uint64_t rec_events;  /* of which carried a record */
-    uint64_t records;     /* records compared (all databases) */
-    uint64_t mismatches;  /* records that differ, are missing or have no event */
+    uint64_t events;     /* events read from the log */
+    uint64_t rec_events; /* of which carried a record */
+    uint64_t records;    /* records compared (all databases) */
+    uint64_t mismatches; /* records that differ, are missing or have no event */
 } axl_store_fold_report;
 
 /*

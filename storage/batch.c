@@ -98,7 +98,12 @@ static bool raw_uint(const uint8_t *p, size_t len, uint64_t *v)
         *v = p[0];
         return true;
     }
-    size_t n = len < 1 ? 0 : p[0] == 0xcc ? 1 : p[0] == 0xcd ? 2 : p[0] == 0xce ? 4 : p[0] == 0xcf ? 8 : 0;
+    size_t n = len < 1        ? 0
+               : p[0] == 0xcc ? 1
+               : p[0] == 0xcd ? 2
+               : p[0] == 0xce ? 4
+               : p[0] == 0xcf ? 8
+                              : 0;
     if (n == 0 || len < 1 + n)
         return false;
     *v = 0;
@@ -121,8 +126,8 @@ static int check_trial(const axl_event *e, axl_trial_status *status, axl_errbuf 
     const char *name;
     uint64_t index;
     if (e->body == NULL)
-        return axl_fail(eb, AXL_EINVAL, "event %.*s: a trial record needs a body",
-                        (int)e->type_len, e->type);
+        return axl_fail(eb, AXL_EINVAL, "event %.*s: a trial record needs a body", (int)e->type_len,
+                        e->type);
     if (axl_mp_find_raw(e->body, e->body_len, "experiment", &v, &vlen) != 0 ||
         !raw_str(v, vlen, &name, &n) || n != e->experiment_len ||
         memcmp(name, e->experiment, n) != 0 ||
@@ -206,8 +211,8 @@ int axl_store_batch_add(axl_store_batch *b, const axl_event *ev, axl_errbuf *eb)
         (const uint8_t *)body < (const uint8_t *)seqv ||
         (const uint8_t *)name < (const uint8_t *)seqv) {
         b->pre.size = off;
-        return axl_fail(eb, AXL_EPROTO, "event '%.*s': unexpected encoding layout",
-                        (int)e.type_len, e.type);
+        return axl_fail(eb, AXL_EPROTO, "event '%.*s': unexpected encoding layout", (int)e.type_len,
+                        e.type);
     }
     /* after encoding: the body is known to be well-formed msgpack now */
     if (e.rec == AXL_REC_TRIAL && (rv = check_trial(&e, &status, eb)) != 0) {
@@ -257,8 +262,8 @@ int axl_store__batch_encode(axl_store_batch *b, uint64_t first_seq, axl_errbuf *
     return 0;
 }
 
-int axl_store_batch_event(const axl_store_batch *b, size_t i, uint64_t *seq,
-                          const void **data, size_t *len)
+int axl_store_batch_event(const axl_store_batch *b, size_t i, uint64_t *seq, const void **data,
+                          size_t *len)
 {
     if (!b->committed)
         return AXL_ESTATE;

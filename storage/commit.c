@@ -47,8 +47,7 @@ int axl_store__apply(axl_store *s, MDB_txn *txn, uint64_t seq, const void *enc, 
             index_ok = true;
         } else {
             MDB_val sk = {axl_store__status_key(skey, exp, exp_len, old_st, index), skey};
-            if ((rc = mdb_del(txn, s->dbi[DB_TRIAL_STATUS], &sk, NULL)) != 0 &&
-                rc != MDB_NOTFOUND)
+            if ((rc = mdb_del(txn, s->dbi[DB_TRIAL_STATUS], &sk, NULL)) != 0 && rc != MDB_NOTFOUND)
                 return rc;
         }
     } else if (rc != MDB_NOTFOUND) {
@@ -97,8 +96,8 @@ int axl_store_commit(axl_store *s, axl_store_batch *b, uint64_t *first_seq, axl_
             const store_item *it = &b->items[i];
             const char *enc = b->enc.data + it->enc_off;
             rc = axl_store__apply(s, txn, s->next_seq + i, enc, it->enc_len, it->rec,
-                                  enc + it->exp_off - it->shift, it->exp_len, it->trial,
-                                  it->status, enc + it->body_off - it->shift, it->body_len);
+                                  enc + it->exp_off - it->shift, it->exp_len, it->trial, it->status,
+                                  enc + it->body_off - it->shift, it->body_len);
         }
         if (rc == 0)
             rc = mdb_txn_commit(txn); /* frees txn, also on error */

@@ -119,8 +119,8 @@ static int fold_log(axl_store *s, MDB_txn *txn, ent_vec *ents, verify *vf)
         axl_event ev;
         axl_errbuf tmp;
         if (k.mv_size != 8) {
-            rv = axl_fail(vf->eb, AXL_ECORRUPT, "log: a key of %zu bytes after seq %llu",
-                          k.mv_size, (unsigned long long)(expect - 1));
+            rv = axl_fail(vf->eb, AXL_ECORRUPT, "log: a key of %zu bytes after seq %llu", k.mv_size,
+                          (unsigned long long)(expect - 1));
             break;
         }
         uint64_t seq = axl_store__get_be64(k.mv_data);
@@ -148,9 +148,13 @@ static int fold_log(axl_store *s, MDB_txn *txn, ent_vec *ents, verify *vf)
             break;
         }
         vf->rep.rec_events++;
-        fold_ent e = {ev.experiment, ev.body,   ev.body_len,          seq,
+        fold_ent e = {ev.experiment,
+                      ev.body,
+                      ev.body_len,
+                      seq,
                       ev.rec == AXL_REC_TRIAL ? (uint32_t)ev.trial : 0,
-                      (uint16_t)ev.experiment_len, (uint8_t)ev.rec};
+                      (uint16_t)ev.experiment_len,
+                      (uint8_t)ev.rec};
         if (vec_push(ents, &e) != 0) {
             rv = axl_fail(vf->eb, AXL_ENOMEM, "out of memory folding the log");
             break;
@@ -208,9 +212,13 @@ static int compare_db(axl_store *s, MDB_txn *txn, int db, const fold_ent *ents, 
             if (k.mv_size < 6 || axl_store__trial_status(v.mv_data, v.mv_size, &st) != 0) {
                 mismatch(vf, what, k.mv_data, k.mv_size, "a trial record without a status");
             } else {
-                fold_ent w = {k.mv_data, NULL, 0, 0,
+                fold_ent w = {k.mv_data,
+                              NULL,
+                              0,
+                              0,
                               axl_store__get_be32((const uint8_t *)k.mv_data + nl + 1),
-                              (uint16_t)nl, (uint8_t)st};
+                              (uint16_t)nl,
+                              (uint8_t)st};
                 if (vec_push(want, &w) != 0) {
                     rv = axl_fail(vf->eb, AXL_ENOMEM, "out of memory folding the log");
                     break;
@@ -244,9 +252,8 @@ static int compare_index(axl_store *s, MDB_txn *txn, ent_vec *want, verify *vf)
         return axl_store__mdb_fail(vf->eb, rc, "read the status index");
     for (size_t i = 0; i < want->n; i++) {
         const fold_ent *w = &want->v[i];
-        k = (MDB_val){axl_store__status_key(kb, w->exp, w->exp_len, (axl_trial_status)w->kind,
-                                            w->trial),
-                      kb};
+        k = (MDB_val){
+            axl_store__status_key(kb, w->exp, w->exp_len, (axl_trial_status)w->kind, w->trial), kb};
         rc = mdb_get(txn, s->dbi[DB_TRIAL_STATUS], &k, &v);
         if (rc == MDB_NOTFOUND) {
             uint8_t tk[STORE_MAX_KEY];
@@ -260,8 +267,8 @@ static int compare_index(axl_store *s, MDB_txn *txn, ent_vec *want, verify *vf)
         vf->rep.mismatches++;
         if (!vf->noted) {
             vf->noted = true;
-            axl_fail(vf->eb, AXL_ECORRUPT,
-                     "trial_status: %zu index entries for %zu trial records", n_idx, want->n);
+            axl_fail(vf->eb, AXL_ECORRUPT, "trial_status: %zu index entries for %zu trial records",
+                     n_idx, want->n);
         }
     }
     return 0;

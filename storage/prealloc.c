@@ -100,8 +100,8 @@ void axl_store__prealloc_trim(axl_store *s)
     int fd;
     struct stat st;
 
-    if (!prealloc_wanted(s) || data_end(s, &end, &map) != 0 ||
-        mdb_env_get_fd(s->env, &fd) != 0 || fstat(fd, &st) != 0)
+    if (!prealloc_wanted(s) || data_end(s, &end, &map) != 0 || mdb_env_get_fd(s->env, &fd) != 0 ||
+        fstat(fd, &st) != 0)
         return;
     if ((uint64_t)st.st_size > end && ftruncate(fd, (off_t)end) != 0) {
         /* the zeros stay: harmless */

@@ -71,8 +71,8 @@ static void *copy_val(const MDB_val *v)
 }
 
 /* Looks up a record in txn: 0 with *v set, MDB_NOTFOUND, or another LMDB code. */
-static int get_rec(axl_store *s, MDB_txn *txn, axl_rec_kind kind, const char *exp,
-                   size_t exp_len, uint32_t trial, MDB_val *v)
+static int get_rec(axl_store *s, MDB_txn *txn, axl_rec_kind kind, const char *exp, size_t exp_len,
+                   uint32_t trial, MDB_val *v)
 {
     uint8_t key[STORE_MAX_KEY];
     MDB_val k = {exp_len, (void *)exp};
@@ -81,8 +81,8 @@ static int get_rec(axl_store *s, MDB_txn *txn, axl_rec_kind kind, const char *ex
     return mdb_get(txn, s->dbi[axl_store__rec_db(kind)], &k, v);
 }
 
-int axl_store_get_record(axl_store *s, axl_rec_kind kind, const char *experiment,
-                         uint32_t trial, void **data, size_t *len, axl_errbuf *eb)
+int axl_store_get_record(axl_store *s, axl_rec_kind kind, const char *experiment, uint32_t trial,
+                         void **data, size_t *len, axl_errbuf *eb)
 {
     MDB_txn *txn;
     MDB_val v;
@@ -120,8 +120,8 @@ int axl_store_get_record(axl_store *s, axl_rec_kind kind, const char *experiment
  */
 typedef int (*walk_fn)(void *ud, const MDB_val *k, const MDB_val *v);
 
-static int walk_prefix(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix, size_t plen,
-                       size_t tail, walk_fn fn, void *ud, axl_errbuf *eb)
+static int walk_prefix(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix, size_t plen, size_t tail,
+                       walk_fn fn, void *ud, axl_errbuf *eb)
 {
     MDB_cursor *cur;
     MDB_val k = {plen, (void *)prefix}, v;
@@ -157,8 +157,8 @@ static int scan_one(void *ud, const MDB_val *k, const MDB_val *v)
     return c->fn(c->ud, index, v->mv_data, v->mv_size);
 }
 
-int axl_store_scan_trials(axl_store *s, const char *experiment, axl_store_trial_fn fn,
-                          void *ud, axl_errbuf *eb)
+int axl_store_scan_trials(axl_store *s, const char *experiment, axl_store_trial_fn fn, void *ud,
+                          axl_errbuf *eb)
 {
     uint8_t prefix[STORE_MAX_KEY];
     MDB_txn *txn;
@@ -229,8 +229,8 @@ int axl_store_trials_by_status(axl_store *s, const char *experiment, unsigned st
             continue;
         kinds++;
         prefix[exp_len + 1] = (uint8_t)st;
-        rv = walk_prefix(txn, s->dbi[DB_TRIAL_STATUS], prefix, exp_len + 2, 4, collect_index,
-                         &l, eb);
+        rv = walk_prefix(txn, s->dbi[DB_TRIAL_STATUS], prefix, exp_len + 2, 4, collect_index, &l,
+                         eb);
     }
     axl_store__read_end(s, txn);
     if (rv == AXL_ENOMEM)
@@ -293,8 +293,8 @@ void axl_store_experiment_free(axl_store_experiment *e)
 }
 
 /* Copies an optional record: absent is fine (NULL/0). */
-static int load_opt(axl_store *s, MDB_txn *txn, axl_rec_kind kind, const char *exp,
-                    size_t exp_len, void **data, size_t *len, axl_errbuf *eb)
+static int load_opt(axl_store *s, MDB_txn *txn, axl_rec_kind kind, const char *exp, size_t exp_len,
+                    void **data, size_t *len, axl_errbuf *eb)
 {
     MDB_val v;
     int rc = get_rec(s, txn, kind, exp, exp_len, 0, &v);
@@ -308,8 +308,7 @@ static int load_opt(axl_store *s, MDB_txn *txn, axl_rec_kind kind, const char *e
     return 0;
 }
 
-int axl_store_load(axl_store *s, const char *experiment, axl_store_experiment **out,
-                   axl_errbuf *eb)
+int axl_store_load(axl_store *s, const char *experiment, axl_store_experiment **out, axl_errbuf *eb)
 {
     uint8_t prefix[STORE_MAX_KEY];
     axl_store_experiment *e = NULL;
@@ -346,8 +345,8 @@ int axl_store_load(axl_store *s, const char *experiment, axl_store_experiment **
     e->experiment_len = v.mv_size;
     if ((rv = load_opt(s, txn, AXL_REC_GENERATOR, experiment, exp_len, &e->generator,
                        &e->generator_len, eb)) != 0 ||
-        (rv = load_opt(s, txn, AXL_REC_LABWARE, experiment, exp_len, &e->labware,
-                       &e->labware_len, eb)) != 0)
+        (rv = load_opt(s, txn, AXL_REC_LABWARE, experiment, exp_len, &e->labware, &e->labware_len,
+                       eb)) != 0)
         goto fail;
 
     memcpy(prefix, experiment, exp_len);

@@ -320,8 +320,8 @@ static int check_existing(axl_store *s, MDB_txn *txn, axl_errbuf *eb)
     rc = mdb_get(txn, s->dbi[DB_META], &k, &v);
     if (rc == MDB_NOTFOUND || (rc == 0 && (v.mv_size != strlen(STORE_FORMAT) ||
                                            memcmp(v.mv_data, STORE_FORMAT, v.mv_size) != 0)))
-        return axl_fail(eb, AXL_ECORRUPT, "%s: not an axle store (meta has no format '%s')",
-                        s->dir, STORE_FORMAT);
+        return axl_fail(eb, AXL_ECORRUPT, "%s: not an axle store (meta has no format '%s')", s->dir,
+                        STORE_FORMAT);
     if (rc != 0)
         return axl_store__mdb_fail(eb, rc, "read the store's meta");
     k = (MDB_val){6, "schema"};
@@ -343,8 +343,8 @@ static int check_existing(axl_store *s, MDB_txn *txn, axl_errbuf *eb)
     for (int i = 1; i < DB_COUNT; i++) {
         rc = mdb_dbi_open(txn, axl_store__db_names[i], 0, &s->dbi[i]);
         if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE)
-            return axl_fail(eb, AXL_ECORRUPT, "%s: the store's database '%s' is missing",
-                            s->dir, axl_store__db_names[i]);
+            return axl_fail(eb, AXL_ECORRUPT, "%s: the store's database '%s' is missing", s->dir,
+                            axl_store__db_names[i]);
         if (rc != 0)
             return axl_store__mdb_fail(eb, rc, "open the store's databases");
     }
@@ -376,15 +376,13 @@ static int open_schema(axl_store *s, axl_errbuf *eb)
             goto fail;
         }
         if (rdonly) {
-            rv = axl_fail(eb, AXL_ENOENT, "no axle store in %s (the environment is empty)",
-                          s->dir);
+            rv = axl_fail(eb, AXL_ENOENT, "no axle store in %s (the environment is empty)", s->dir);
             goto fail;
         }
         if ((rv = init_new(s, txn, eb)) != 0)
             goto fail;
     } else if (rc == MDB_INCOMPATIBLE) {
-        rv = axl_fail(eb, AXL_ECORRUPT, "%s: not an axle store ('meta' is not a database)",
-                      s->dir);
+        rv = axl_fail(eb, AXL_ECORRUPT, "%s: not an axle store ('meta' is not a database)", s->dir);
         goto fail;
     } else if (rc != 0) {
         rv = axl_store__mdb_fail(eb, rc, "open the store's meta");
@@ -421,8 +419,8 @@ static int check_size(axl_store *s, const char *data_path, axl_errbuf *eb)
     uint64_t need = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
     if ((uint64_t)fst.st_size < need)
         return axl_fail(eb, AXL_ECORRUPT,
-                        "%s is truncated: %lld bytes, but its last commit needs %llu",
-                        data_path, (long long)fst.st_size, (unsigned long long)need);
+                        "%s is truncated: %lld bytes, but its last commit needs %llu", data_path,
+                        (long long)fst.st_size, (unsigned long long)need);
     return 0;
 }
 
@@ -465,8 +463,7 @@ static int read_last_seq(axl_store *s, MDB_txn *txn, uint64_t *out, axl_errbuf *
     return 0;
 }
 
-int axl_store_open(const char *dir, const axl_store_options *opt, axl_store **out,
-                   axl_errbuf *eb)
+int axl_store_open(const char *dir, const axl_store_options *opt, axl_store **out, axl_errbuf *eb)
 {
     static const axl_store_options defaults = {0, 0, 0};
     const unsigned known = AXL_STORE_RDONLY | AXL_STORE_NOSYNC | AXL_STORE_NOMETASYNC |

@@ -38,13 +38,13 @@ struct axl_store {
     char *dir;
     unsigned flags;
     uint32_t schema;
-    int lock_fd;         /* writer lock (flock) on <dir>/axle.lock, -1 for readers */
-    dev_t dev;           /* identity of dir, for the one-handle-per-process registry */
+    int lock_fd; /* writer lock (flock) on <dir>/axle.lock, -1 for readers */
+    dev_t dev;   /* identity of dir, for the one-handle-per-process registry */
     ino_t ino;
     struct axl_store *next_open; /* registry link */
 
     /* Writer state, touched by the writer thread only. */
-    uint64_t next_seq;   /* seq the next committed event gets */
+    uint64_t next_seq; /* seq the next committed event gets */
     size_t map_max;
     uint64_t map_grows;
     uint64_t commits;           /* successful commits by this handle */

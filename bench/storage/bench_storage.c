@@ -36,11 +36,11 @@ static void die(const char *what, int rv, const axl_errbuf *eb)
     exit(1);
 }
 
-#define CHECK(what, expr)                                                                    \
-    do {                                                                                     \
-        int rv_ = (expr);                                                                    \
-        if (rv_ != 0)                                                                        \
-            die(what, rv_, &eb);                                                             \
+#define CHECK(what, expr)                                                                          \
+    do {                                                                                           \
+        int rv_ = (expr);                                                                          \
+        if (rv_ != 0)                                                                              \
+            die(what, rv_, &eb);                                                                   \
     } while (0)
 
 static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
@@ -81,7 +81,9 @@ static void trial_body(msgpack_sbuffer *sb, uint32_t i, axl_trial_status st, dou
         .gen_method = i < 8 ? "Sobol" : "GP-LogEI",
         .step = i < 8 ? 0 : 1,
         .created = t,
-        .updated = t + (st == AXL_TRIAL_CANDIDATE ? 0 : st == AXL_TRIAL_RUNNING ? 2 : 1800),
+        .updated = t + (st == AXL_TRIAL_CANDIDATE ? 0
+                        : st == AXL_TRIAL_RUNNING ? 2
+                                                  : 1800),
         .deployed = st == AXL_TRIAL_CANDIDATE ? 0 : t + 2,
         .deploy_count = st == AXL_TRIAL_CANDIDATE ? 0 : 1,
         .job_id = st == AXL_TRIAL_CANDIDATE ? NULL : job,
@@ -138,8 +140,7 @@ static const char *const status_type[] = {"trial.created", "trial.staged", "tria
  * itself is the engine's work and is not counted). Change j moves trial j/3 through its
  * life: created (CANDIDATE), running, completed (with the metric).
  */
-static double commit_rate(const char *dir, unsigned flags, int per, double seconds,
-                          int max_commits)
+static double commit_rate(const char *dir, unsigned flags, int per, double seconds, int max_commits)
 {
     static const axl_trial_status life[3] = {AXL_TRIAL_CANDIDATE, AXL_TRIAL_RUNNING,
                                              AXL_TRIAL_COMPLETED};
@@ -284,8 +285,7 @@ int main(int argc, char **argv)
     if (seed_only)
         goto seed;
     fresh_dir(dir, root, "sync1");
-    axl_bench_row("storage.commit_sync_per_s", commit_rate(dir, 0, 1, 2.0, 1000000),
-                  "commits/s");
+    axl_bench_row("storage.commit_sync_per_s", commit_rate(dir, 0, 1, 2.0, 1000000), "commits/s");
     fresh_dir(dir, root, "group64");
     axl_bench_row("storage.group64_sync_events_per_s", commit_rate(dir, 0, 64, 2.0, 1000000),
                   "events/s");
@@ -346,8 +346,8 @@ seed:;
                 fprintf(stderr, " ");
         }
     }
-    fprintf(stderr, "  replay: %llu events in %.3f s (decoding: %.3f s)\n",
-            (unsigned long long)n, best, best_dec);
+    fprintf(stderr, "  replay: %llu events in %.3f s (decoding: %.3f s)\n", (unsigned long long)n,
+            best, best_dec);
     axl_bench_row("storage.replay_events_per_s", (double)n / best, "events/s");
     axl_bench_row("storage.replay_decode_events_per_s", (double)n / best_dec, "events/s");
 

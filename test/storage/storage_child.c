@@ -71,8 +71,8 @@ static int crash(const char *dir, uint64_t seed)
             axl_store_batch_event(b, i, NULL, &d, &len);
             h = tl_fnv(h, d, len);
         }
-        say("C %llu %llu %016llx\n", (unsigned long long)first,
-            (unsigned long long)(first + n - 1), (unsigned long long)h);
+        say("C %llu %llu %016llx\n", (unsigned long long)first, (unsigned long long)(first + n - 1),
+            (unsigned long long)h);
     }
 }
 

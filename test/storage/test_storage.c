@@ -39,12 +39,12 @@ static int teardown(void **state)
     return 0;
 }
 
-#define OK(expr)                                                                             \
-    do {                                                                                     \
-        axl_errbuf eb_ = {{0}};                                                              \
-        int rv_ = (expr);                                                                    \
-        if (rv_ != 0)                                                                        \
-            fail_msg("%s -> %s: %s", #expr, axl_err_name(rv_), eb_.msg);                     \
+#define OK(expr)                                                                                   \
+    do {                                                                                           \
+        axl_errbuf eb_ = {{0}};                                                                    \
+        int rv_ = (expr);                                                                          \
+        if (rv_ != 0)                                                                              \
+            fail_msg("%s -> %s: %s", #expr, axl_err_name(rv_), eb_.msg);                           \
     } while (0)
 /* OK() declares eb_ for the expression to use: pass &eb_ as the error buffer. */
 #define EB (&eb_)
@@ -176,10 +176,8 @@ static void test_commit_and_read_back(void **state)
     assert_int_equal(n, sb.size);
     assert_memory_equal(p, sb.data, n);
     free(p);
-    assert_int_equal(axl_store_get_record(s, AXL_REC_LABWARE, "exp", 0, &p, &n, NULL),
-                     AXL_ENOENT);
-    assert_int_equal(axl_store_get_record(s, AXL_REC_TRIAL, "exp", 1, &p, &n, NULL),
-                     AXL_ENOENT);
+    assert_int_equal(axl_store_get_record(s, AXL_REC_LABWARE, "exp", 0, &p, &n, NULL), AXL_ENOENT);
+    assert_int_equal(axl_store_get_record(s, AXL_REC_TRIAL, "exp", 1, &p, &n, NULL), AXL_ENOENT);
     assert_int_equal(axl_store_get_record(s, AXL_REC_NONE, "exp", 0, &p, &n, NULL), AXL_EINVAL);
 
     /* a committed batch must be cleared before reuse; an empty batch commits nothing */
@@ -251,8 +249,8 @@ static void test_seq_splice_matches_encoder(void **state)
     trial_ev(b, &sb, "exp", 7, AXL_TRIAL_RUNNING);
     tl_add(b, "task.started", "exp", -1, AXL_REC_NONE, NULL, 0);
     tl_add(b, "labware.changed", "exp", 3, AXL_REC_LABWARE, gen_body, sizeof(gen_body));
-    const uint64_t firsts[] = {1, 126, 127, 254, 255, 65534, 65535, 4294967294ull,
-                               4294967295ull, UINT64_MAX - 3};
+    const uint64_t firsts[] = {1,     126,   127,           254,           255,
+                               65534, 65535, 4294967294ull, 4294967295ull, UINT64_MAX - 3};
     for (size_t f = 0; f < sizeof(firsts) / sizeof(firsts[0]); f++) {
         OK(axl_store__batch_encode(b, firsts[f], EB));
         for (size_t i = 0; i < b->n; i++) {
@@ -320,9 +318,14 @@ static void test_batch_validation(void **state)
 
     /* a trial record whose index differs from the event's */
     tl_trial_body(&sb, "exp", 3, AXL_TRIAL_CANDIDATE, 1.7e9, 0);
-    axl_event ev = {.type = "trial.created", .type_len = 13, .experiment = "exp",
-                    .experiment_len = 3, .trial = 4, .rec = AXL_REC_TRIAL,
-                    .body = sb.data, .body_len = sb.size};
+    axl_event ev = {.type = "trial.created",
+                    .type_len = 13,
+                    .experiment = "exp",
+                    .experiment_len = 3,
+                    .trial = 4,
+                    .rec = AXL_REC_TRIAL,
+                    .body = sb.data,
+                    .body_len = sb.size};
     assert_int_equal(axl_store_batch_add(b, &ev, &eb), AXL_EINVAL);
     assert_non_null(strstr(eb.msg, "not a trial record"));
     /* ... or whose experiment differs */
@@ -337,16 +340,25 @@ static void test_batch_validation(void **state)
     ev.body_len = sizeof(gen_body);
     assert_true(axl_store_batch_add(b, &ev, &eb) < 0);
     /* a record without a usable name */
-    axl_event ev2 = {.type = "labware.changed", .type_len = 15, .experiment = "",
-                     .experiment_len = 0, .trial = -1, .rec = AXL_REC_LABWARE};
+    axl_event ev2 = {.type = "labware.changed",
+                     .type_len = 15,
+                     .experiment = "",
+                     .experiment_len = 0,
+                     .trial = -1,
+                     .rec = AXL_REC_LABWARE};
     assert_int_equal(axl_store_batch_add(b, &ev2, &eb), AXL_EINVAL);
     ev2.experiment = "a\0b";
     ev2.experiment_len = 3;
     assert_int_equal(axl_store_batch_add(b, &ev2, &eb), AXL_EINVAL);
     /* a body that is not a map, a bad type, a bad time */
     static const uint8_t not_map[] = {0x93, 1, 2, 3};
-    axl_event ev3 = {.type = "task.x", .type_len = 6, .experiment = "exp", .experiment_len = 3,
-                     .trial = -1, .body = not_map, .body_len = sizeof(not_map)};
+    axl_event ev3 = {.type = "task.x",
+                     .type_len = 6,
+                     .experiment = "exp",
+                     .experiment_len = 3,
+                     .trial = -1,
+                     .body = not_map,
+                     .body_len = sizeof(not_map)};
     assert_int_equal(axl_store_batch_add(b, &ev3, &eb), AXL_EINVAL);
     ev3.body = NULL;
     ev3.body_len = 0;
@@ -412,8 +424,7 @@ static void test_load_and_status(void **state)
 
     uint32_t *idx;
     size_t n;
-    OK(axl_store_trials_by_status(s, "exp", AXL_STORE_STATUS_BIT(AXL_TRIAL_RUNNING), &idx, &n,
-                                  EB));
+    OK(axl_store_trials_by_status(s, "exp", AXL_STORE_STATUS_BIT(AXL_TRIAL_RUNNING), &idx, &n, EB));
     assert_int_equal(n, 3);
     assert_int_equal(idx[0], 1);
     assert_int_equal(idx[1], 5);
@@ -548,8 +559,8 @@ static void test_iterator_ranges(void **state)
     struct {
         uint64_t from, to, first, last;
     } cases[] = {
-        {0, 0, 1, 50}, {10, 20, 10, 20}, {50, 0, 50, 50}, {51, 0, 0, 0},
-        {45, 1000, 45, 50}, {20, 10, 0, 0}, {7, 7, 7, 7},
+        {0, 0, 1, 50},      {10, 20, 10, 20}, {50, 0, 50, 50}, {51, 0, 0, 0},
+        {45, 1000, 45, 50}, {20, 10, 0, 0},   {7, 7, 7, 7},
     };
     for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
         OK(axl_store_iter_open(s, cases[c].from, cases[c].to, &it, EB));
@@ -658,8 +669,8 @@ static void test_fold_long_random(void **state)
 }
 
 /* Raw LMDB surgery on a closed store, to prove that verify_fold can fail. */
-static void tamper(const char *dir, const char *db, const void *key, size_t klen,
-                   const void *val, size_t vlen)
+static void tamper(const char *dir, const char *db, const void *key, size_t klen, const void *val,
+                   size_t vlen)
 {
     MDB_env *env;
     MDB_txn *txn;
@@ -712,10 +723,10 @@ static void test_fold_detects_damage(void **state)
     char cmd[1024];
     snprintf(cmd, sizeof(cmd), "cp %s/data.mdb %s/data.mdb.orig", f->dir, copy);
     assert_int_equal(system(cmd), 0);
-#define RESTORE()                                                                            \
-    do {                                                                                     \
-        snprintf(cmd, sizeof(cmd), "cp %s/data.mdb.orig %s/data.mdb", copy, f->dir);        \
-        assert_int_equal(system(cmd), 0);                                                    \
+#define RESTORE()                                                                                  \
+    do {                                                                                           \
+        snprintf(cmd, sizeof(cmd), "cp %s/data.mdb.orig %s/data.mdb", copy, f->dir);               \
+        assert_int_equal(system(cmd), 0);                                                          \
     } while (0)
 
     /* a record changed behind the log's back */

@@ -157,8 +157,7 @@ static void test_crash_sigkill(void **state)
             /* the restart continued the log exactly where the last check left it */
             if (all.v[from].first != last_seq + 1)
                 fail_msg("round %d: first commit got seq %llu, the log ended at %llu", round,
-                         (unsigned long long)all.v[from].first,
-                         (unsigned long long)last_seq);
+                         (unsigned long long)all.v[from].first, (unsigned long long)last_seq);
         }
 
         /* reopen as the next writer would, and check everything */
@@ -166,8 +165,7 @@ static void test_crash_sigkill(void **state)
         axl_errbuf eb;
         int rv = axl_store_open(dir, NULL, &s, &eb);
         if (rv != 0)
-            fail_msg("round %d: reopen after SIGKILL: %s: %s", round, axl_err_name(rv),
-                     eb.msg);
+            fail_msg("round %d: reopen after SIGKILL: %s: %s", round, axl_err_name(rv), eb.msg);
         check_reported(s, &all, from);
         long batches = tl_check_batches(s);
         assert_true(batches >= 0);

@@ -47,12 +47,12 @@ static int teardown(void **state)
     return 0;
 }
 
-#define OK(expr)                                                                             \
-    do {                                                                                     \
-        axl_errbuf eb_ = {{0}};                                                              \
-        int rv_ = (expr);                                                                    \
-        if (rv_ != 0)                                                                        \
-            fail_msg("%s -> %s: %s", #expr, axl_err_name(rv_), eb_.msg);                     \
+#define OK(expr)                                                                                   \
+    do {                                                                                           \
+        axl_errbuf eb_ = {{0}};                                                                    \
+        int rv_ = (expr);                                                                          \
+        if (rv_ != 0)                                                                              \
+            fail_msg("%s -> %s: %s", #expr, axl_err_name(rv_), eb_.msg);                           \
     } while (0)
 #define EB (&eb_)
 
@@ -66,8 +66,8 @@ static void expect_open(const char *dir, unsigned flags, int code, const char *n
     if (rv == 0)
         axl_store_close(s);
     if (rv != code || (needle != NULL && strstr(eb.msg, needle) == NULL))
-        fail_msg("open %s (flags 0x%x): %s '%s', expected %s '%s'", dir, flags,
-                 axl_err_name(rv), eb.msg, axl_err_name(code), needle ? needle : "");
+        fail_msg("open %s (flags 0x%x): %s '%s', expected %s '%s'", dir, flags, axl_err_name(rv),
+                 eb.msg, axl_err_name(code), needle ? needle : "");
     assert_null(s);
 }
 
@@ -237,8 +237,7 @@ static void write_file(const char *path, const void *data, size_t n)
     fclose(fp);
 }
 
-static void raw_lmdb(const char *dir, const char *db, const char *key, const void *val,
-                     size_t vlen)
+static void raw_lmdb(const char *dir, const char *db, const char *key, const void *val, size_t vlen)
 {
     MDB_env *env;
     MDB_txn *txn;
@@ -428,8 +427,8 @@ static long fill_until_full(axl_store *s, axl_store_batch *b, tl_model *m, int m
         if (rv == 0)
             continue;
         if (rv != AXL_ENOSPC || (needle != NULL && strstr(eb.msg, needle) == NULL))
-            fail_msg("commit %ld: %s '%s', expected AXL_ENOSPC '%s'", i, axl_err_name(rv),
-                     eb.msg, needle ? needle : "");
+            fail_msg("commit %ld: %s '%s', expected AXL_ENOSPC '%s'", i, axl_err_name(rv), eb.msg,
+                     needle ? needle : "");
         OK(axl_store_last_seq(s, &after, EB));
         assert_int_equal(after, before); /* nothing of the batch */
         const void *d;
@@ -562,8 +561,12 @@ static void test_event_too_large(void **state)
     uint64_t last = make_store(f->dir, 20, 8);
     OK(axl_store_open(f->dir, NULL, &s, EB));
     assert_int_equal(axl_store_batch_new(&b), 0);
-    axl_event ev = {.type = "generation.finished", .type_len = 19, .experiment = "exp",
-                    .experiment_len = 3, .trial = -1, .rec = AXL_REC_GENERATOR};
+    axl_event ev = {.type = "generation.finished",
+                    .type_len = 19,
+                    .experiment = "exp",
+                    .experiment_len = 3,
+                    .trial = -1,
+                    .rec = AXL_REC_GENERATOR};
 
     /* one string over the 4 KiB limit */
     big_body(&sb, 1, 5000);

@@ -46,8 +46,8 @@ uint64_t tl_fnv(uint64_t h, const void *p, size_t n)
 
 /* ---- events ---- */
 
-int tl_trial_body(msgpack_sbuffer *out, const char *exp, uint32_t index,
-                  axl_trial_status status, double when, uint32_t deploys)
+int tl_trial_body(msgpack_sbuffer *out, const char *exp, uint32_t index, axl_trial_status status,
+                  double when, uint32_t deploys)
 {
     axl_param_value params[4] = {
         {"antisolvent_volume", {.kind = AXL_VALUE_NUM, .num = 5 + index % 7}},
@@ -79,8 +79,8 @@ int tl_trial_body(msgpack_sbuffer *out, const char *exp, uint32_t index,
     return axl_trial_rec_encode(&rec, out, NULL);
 }
 
-void tl_add(axl_store_batch *b, const char *type, const char *exp, int64_t trial,
-            axl_rec_kind rec, const void *body, size_t body_len)
+void tl_add(axl_store_batch *b, const char *type, const char *exp, int64_t trial, axl_rec_kind rec,
+            const void *body, size_t body_len)
 {
     axl_errbuf eb = {{0}};
     axl_event ev = {
@@ -171,8 +171,8 @@ int tl_model_init(tl_model *m, uint64_t seed, bool keep_bodies, axl_store *s)
         e->tips = (uint32_t)map_uint(x->labware, x->labware_len, "tips_used");
         for (size_t k = 0; k < x->n_trials; k++) {
             if (x->trials[k].index != e->n) {
-                fprintf(stderr, "tl_model_init: %s: trial %u where %u was expected\n",
-                        e->name, x->trials[k].index, e->n);
+                fprintf(stderr, "tl_model_init: %s: trial %u where %u was expected\n", e->name,
+                        x->trials[k].index, e->n);
                 axl_store_experiment_free(x);
                 return AXL_ECORRUPT;
             }
@@ -205,8 +205,8 @@ static void pack_kv_str(msgpack_packer *pk, const char *k, const char *v)
     axl_pack_kv_str(pk, k, v);
 }
 
-static void add_rec(tl_model *m, axl_store_batch *b, const char *type, tl_exp *e,
-                    int64_t trial, axl_rec_kind rec, tl_blob *keep)
+static void add_rec(tl_model *m, axl_store_batch *b, const char *type, tl_exp *e, int64_t trial,
+                    axl_rec_kind rec, tl_blob *keep)
 {
     tl_add(b, type, e->name, trial, rec, m->buf.data, m->buf.size);
     if (m->keep_bodies && keep != NULL)
@@ -217,8 +217,8 @@ static void trial_event(tl_model *m, axl_store_batch *b, tl_exp *e, uint32_t idx
                         axl_trial_status to)
 {
     static const char *types[AXL_TRIAL_STATUS_COUNT] = {
-        "trial.created",   "trial.staged",  "trial.running",       "trial.completed",
-        "trial.failed",    "trial.early_stopped", "trial.abandoned"};
+        "trial.created", "trial.staged",        "trial.running",  "trial.completed",
+        "trial.failed",  "trial.early_stopped", "trial.abandoned"};
     tl_trial *t = &e->trials[idx];
     if (to == AXL_TRIAL_RUNNING)
         t->deploys++;
@@ -270,15 +270,13 @@ static void change(tl_model *m, axl_store_batch *b)
             static const axl_trial_status from_cand[] = {AXL_TRIAL_STAGED, AXL_TRIAL_RUNNING,
                                                          AXL_TRIAL_RUNNING, AXL_TRIAL_FAILED,
                                                          AXL_TRIAL_ABANDONED};
-            static const axl_trial_status from_staged[] = {AXL_TRIAL_RUNNING,
-                                                           AXL_TRIAL_ABANDONED};
+            static const axl_trial_status from_staged[] = {AXL_TRIAL_RUNNING, AXL_TRIAL_ABANDONED};
             static const axl_trial_status from_running[] = {
-                AXL_TRIAL_COMPLETED, AXL_TRIAL_COMPLETED, AXL_TRIAL_COMPLETED,
+                AXL_TRIAL_COMPLETED, AXL_TRIAL_COMPLETED,     AXL_TRIAL_COMPLETED,
                 AXL_TRIAL_FAILED,    AXL_TRIAL_EARLY_STOPPED, AXL_TRIAL_ABANDONED};
-            axl_trial_status to =
-                st == AXL_TRIAL_CANDIDATE ? from_cand[tl_below(&m->rng, 5)]
-                : st == AXL_TRIAL_STAGED  ? from_staged[tl_below(&m->rng, 2)]
-                                          : from_running[tl_below(&m->rng, 6)];
+            axl_trial_status to = st == AXL_TRIAL_CANDIDATE ? from_cand[tl_below(&m->rng, 5)]
+                                  : st == AXL_TRIAL_STAGED  ? from_staged[tl_below(&m->rng, 2)]
+                                                            : from_running[tl_below(&m->rng, 6)];
             trial_event(m, b, e, idx, to);
             return;
         }
@@ -309,8 +307,8 @@ static void change(tl_model *m, axl_store_batch *b)
     }
     msgpack_pack_map(&pk, 1);
     axl_pack_kv_uint(&pk, "task", tl_rand(&m->rng) % 100000);
-    tl_add(b, "task.started", e->name, e->n ? (int64_t)tl_below(&m->rng, e->n) : -1,
-           AXL_REC_NONE, m->buf.data, m->buf.size);
+    tl_add(b, "task.started", e->name, e->n ? (int64_t)tl_below(&m->rng, e->n) : -1, AXL_REC_NONE,
+           m->buf.data, m->buf.size);
 }
 
 size_t tl_model_batch(tl_model *m, axl_store_batch *b, int n)
@@ -341,8 +339,8 @@ static int check_rec(axl_store *s, axl_rec_kind kind, const char *exp, uint32_t 
             return 0;
         if (rv == 0)
             free(p);
-        fprintf(stderr, "check: %s %s/%u: expected none, got %s\n", axl_rec_kind_name(kind),
-                exp, trial, axl_err_name(rv));
+        fprintf(stderr, "check: %s %s/%u: expected none, got %s\n", axl_rec_kind_name(kind), exp,
+                trial, axl_err_name(rv));
         return -1;
     }
     if (rv != 0) {
@@ -352,8 +350,8 @@ static int check_rec(axl_store *s, axl_rec_kind kind, const char *exp, uint32_t 
     int same = n == want->n && memcmp(p, want->p, n) == 0;
     free(p);
     if (!same) {
-        fprintf(stderr, "check: %s %s/%u differs from the model\n", axl_rec_kind_name(kind),
-                exp, trial);
+        fprintf(stderr, "check: %s %s/%u differs from the model\n", axl_rec_kind_name(kind), exp,
+                trial);
         return -1;
     }
     return 0;
@@ -374,8 +372,8 @@ int tl_model_check(const tl_model *m, axl_store *s)
         for (int st = 0; st < AXL_TRIAL_STATUS_COUNT; st++) {
             uint32_t *idx;
             size_t n, want = 0, j = 0;
-            if (axl_store_trials_by_status(s, e->name, AXL_STORE_STATUS_BIT(st), &idx, &n,
-                                           NULL) != 0)
+            if (axl_store_trials_by_status(s, e->name, AXL_STORE_STATUS_BIT(st), &idx, &n, NULL) !=
+                0)
                 return -1;
             for (uint32_t k = 0; k < e->n; k++) {
                 if ((int)e->trials[k].status != st)
@@ -417,24 +415,21 @@ long tl_check_batches(axl_store *s)
     while ((rv = axl_store_iter_next(it, &seq, &data, &len, &eb)) == 0) {
         axl_event ev;
         if (seq != expect) {
-            fprintf(stderr, "check_batches: seq %llu, expected %llu\n",
-                    (unsigned long long)seq, (unsigned long long)expect);
+            fprintf(stderr, "check_batches: seq %llu, expected %llu\n", (unsigned long long)seq,
+                    (unsigned long long)expect);
             goto bad;
         }
         expect++;
         since++;
         if (axl_event_decode(data, len, &ev, &eb) != 0 || ev.seq != seq) {
-            fprintf(stderr, "check_batches: event %llu: %s\n", (unsigned long long)seq,
-                    eb.msg);
+            fprintf(stderr, "check_batches: event %llu: %s\n", (unsigned long long)seq, eb.msg);
             goto bad;
         }
         if (ev.type_len == 9 && memcmp(ev.type, "batch.end", 9) == 0) {
             uint64_t n = map_uint(ev.body, ev.body_len, "n");
             if (n != since) {
-                fprintf(stderr,
-                        "check_batches: batch ending at %llu has %llu events, says %llu\n",
-                        (unsigned long long)seq, (unsigned long long)since,
-                        (unsigned long long)n);
+                fprintf(stderr, "check_batches: batch ending at %llu has %llu events, says %llu\n",
+                        (unsigned long long)seq, (unsigned long long)since, (unsigned long long)n);
                 goto bad;
             }
             since = 0;

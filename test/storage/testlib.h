@@ -41,12 +41,12 @@ static inline uint32_t tl_below(uint64_t *s, uint32_t n)
 /* ---- events ---- */
 
 /* Encodes a seed-like trial record (4 params, 1 metric once completed) into out. */
-int tl_trial_body(msgpack_sbuffer *out, const char *exp, uint32_t index,
-                  axl_trial_status status, double t, uint32_t deploys);
+int tl_trial_body(msgpack_sbuffer *out, const char *exp, uint32_t index, axl_trial_status status,
+                  double t, uint32_t deploys);
 
 /* Adds one event to b; body may be NULL (empty map). Aborts the test program on error. */
-void tl_add(axl_store_batch *b, const char *type, const char *exp, int64_t trial,
-            axl_rec_kind rec, const void *body, size_t body_len);
+void tl_add(axl_store_batch *b, const char *type, const char *exp, int64_t trial, axl_rec_kind rec,
+            const void *body, size_t body_len);
 
 /* FNV-1a 64 over bytes, chained from h (start with TL_FNV0). */
 #define TL_FNV0 0xcbf29ce484222325ull
