@@ -100,11 +100,19 @@ typedef struct axl_tl_stats {
     /* Time each resource is held (capacity-1 resources: including waits on the station). */
     double busy[AXL_TL_RESOURCE_COUNT];
     /*
-     * A lower bound on the makespan from the busiest single-capacity resource r (gripper,
-     * spin coater, characterization): min over samples of (release + work before r's
-     * first use) + Σ minimal holding of r + min over samples of (work after r's last use),
-     * minus first_release. makespan_bound / makespan = throughput relative to the bound.
+     * Lower bounds on the makespan (both measured from first_release), from the
+     * single-capacity resources (gripper, spin coater, characterization) - "visits" are a
+     * sample's stretches holding the resource, counted without waits:
+     *  busy_bound      max over resources of: earliest possible first visit + Σ visits +
+     *                  shortest chain tail after a visit. The busiest station's busy time,
+     *                  corrected for the work that must come before and after it.
+     *  makespan_bound  the same taken over every release-ordered suffix of the visits
+     *                  (max over k of r_k + Σ_{r_j >= r_k} p_j + min q_j), i.e. the exact
+     *                  optimum of the bottleneck alone with its visits' release dates.
+     *                  >= busy_bound; still a valid bound for any schedule of these chains.
+     * bound / makespan = throughput relative to the bound (1.0 = at the bound).
      */
+    double busy_bound;
     double makespan_bound;
     axl_tl_resource bottleneck; /* the resource that sets makespan_bound */
 } axl_tl_stats;

@@ -623,18 +623,39 @@ static axl_tl_resource public_res(int cls)
     }
 }
 
+/* One visit of a sample to a single-capacity resource, for the makespan bounds. */
+typedef struct job {
+    double r; /* earliest start: release + the chain's work before the visit */
+    double p; /* holding time without waits */
+    double q; /* the chain's work after the visit */
+} job;
+
+static int cmp_job(const void *a, const void *b)
+{
+    double x = ((const job *)a)->r, y = ((const job *)b)->r;
+    return (x > y) - (x < y);
+}
+
+/* Does task k of sample x hold single-capacity resource r (0 gripper, 1 spin, 2 char)? */
+static bool holds(const tl_sample *x, int r, uint32_t k)
+{
+    if (r == 0)
+        return x->chain.task[k].kind == AXL_TASK_MOVE;
+    int cls = r == 1 ? R_SPIN : R_CHAR;
+    for (uint32_t j = 0; j < x->nspan; j++)
+        if (x->sp[j].cls == cls && x->sp[j].first <= k && k <= x->sp[j].last)
+            return true;
+    return false;
+}
+
 void axl_tl_stats_get(const axl_timeline *tl, axl_tl_stats *out)
 {
-    memset(out, 0, sizeof(*out));
-    if (tl == NULL || tl->n == 0)
-        return;
-    /* Per single-capacity resource: earliest possible first use, total minimal holding,
-     * shortest tail after the last use. */
     static const axl_tl_resource single[3] = {AXL_TL_GRIPPER, AXL_TL_SPINCOATER,
                                               AXL_TL_CHARACTERIZATION};
-    double head[3], work[3] = {0}, tail[3];
-    for (int r = 0; r < 3; r++)
-        head[r] = tail[r] = INFINITY;
+    memset(out, 0, sizeof(*out));
+    out->bottleneck = AXL_TL_SPINCOATER;
+    if (tl == NULL || tl->n == 0)
+        return;
     out->samples = tl->n;
     out->first_release = out->first_start = INFINITY;
     out->last_end = -INFINITY;
@@ -650,48 +671,58 @@ void axl_tl_stats_get(const axl_timeline *tl, axl_tl_stats *out)
         for (uint32_t j = 0; j < x->nspan; j++)
             out->busy[public_res(x->sp[j].cls)] +=
                 x->slot[x->sp[j].last].end - x->slot[x->sp[j].first].start;
-        for (int r = 0; r < 3; r++) {
-            /* Tasks that hold resource r, without the waits. */
-            double before = 0, held = 0, first_seen = -1, after_last = 0;
-            for (uint32_t k = 0; k < c->n; k++) {
-                bool holds;
-                if (single[r] == AXL_TL_GRIPPER) {
-                    holds = c->task[k].kind == AXL_TASK_MOVE;
-                } else {
-                    holds = false;
-                    int cls = single[r] == AXL_TL_SPINCOATER ? R_SPIN : R_CHAR;
-                    for (uint32_t j = 0; j < x->nspan; j++)
-                        if (x->sp[j].cls == cls && x->sp[j].first <= k && k <= x->sp[j].last)
-                            holds = true;
-                }
-                if (holds) {
-                    first_seen = 1;
-                    held += c->task[k].duration;
-                    after_last = 0;
-                } else {
-                    if (first_seen < 0)
-                        before += c->task[k].duration;
-                    else
-                        after_last += c->task[k].duration;
-                }
-            }
-            if (first_seen < 0)
-                continue;
-            head[r] = fmin(head[r], x->release + before);
-            work[r] += held;
-            tail[r] = fmin(tail[r], after_last);
-        }
     }
     out->makespan = out->last_end - out->first_release;
-    out->makespan_bound = 0;
-    out->bottleneck = AXL_TL_SPINCOATER;
+
+    /* The bounds, per single-capacity resource, over its visits (jobs). */
+    job *jobs = malloc(tl->n * AXL_CHAIN_MAX * sizeof(*jobs));
     for (int r = 0; r < 3; r++) {
-        if (!isfinite(head[r]))
+        size_t nj = 0;
+        double head = INFINITY, work = 0, tail = INFINITY;
+        for (size_t i = 0; i < tl->n; i++) {
+            const tl_sample *x = tl->s[i];
+            const axl_chain *c = &x->chain;
+            double total = 0, before = 0;
+            for (uint32_t k = 0; k < c->n; k++)
+                total += c->task[k].duration;
+            for (uint32_t k = 0; k < c->n;) {
+                if (!holds(x, r, k)) {
+                    before += c->task[k++].duration;
+                    continue;
+                }
+                job jb = {x->release + before, 0, 0};
+                for (; k < c->n && holds(x, r, k); k++)
+                    jb.p += c->task[k].duration;
+                before += jb.p;
+                jb.q = total - before;
+                head = fmin(head, jb.r);
+                work += jb.p;
+                tail = fmin(tail, jb.q);
+                if (jobs != NULL)
+                    jobs[nj++] = jb;
+            }
+        }
+        if (!isfinite(head))
             continue;
-        double lb = head[r] + work[r] + tail[r] - out->first_release;
+        double simple = head + work + tail - out->first_release;
+        double lb = simple;
+        if (jobs != NULL && nj > 0) {
+            /* Every visit released at or after r_k runs after r_k, one at a time, and the
+             * last of them still has its chain's tail to go. */
+            qsort(jobs, nj, sizeof(*jobs), cmp_job);
+            double p = 0, q = INFINITY;
+            for (size_t k = nj; k-- > 0;) {
+                p += jobs[k].p;
+                q = fmin(q, jobs[k].q);
+                lb = fmax(lb, jobs[k].r + p + q - out->first_release);
+            }
+        }
+        if (simple > out->busy_bound)
+            out->busy_bound = simple;
         if (lb > out->makespan_bound) {
             out->makespan_bound = lb;
             out->bottleneck = single[r];
         }
     }
+    free(jobs);
 }
