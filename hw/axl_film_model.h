@@ -41,12 +41,12 @@ typedef struct axl_film_inputs {
 
 typedef struct axl_film_model {
     /* shape, in the order volume, rate, timing, anneal */
-    double lo[AXL_FILM_DIM], hi[AXL_FILM_DIM]; /* the box the shape is defined on */
-    double u_opt[AXL_FILM_DIM];                /* optimum, unit coordinates, inside (0, 1) */
-    double width[AXL_FILM_DIM];                /* unit coordinates */
+    double lo[AXL_FILM_DIM], hi[AXL_FILM_DIM];      /* the box the shape is defined on */
+    double u_opt[AXL_FILM_DIM];                     /* optimum, unit coordinates, inside (0, 1) */
+    double width[AXL_FILM_DIM];                     /* unit coordinates */
     double interaction[AXL_FILM_DIM][AXL_FILM_DIM]; /* M: symmetric, positive definite */
-    double peak_cps;                           /* I at the optimum */
-    double floor;                              /* I far from the optimum, fraction of peak */
+    double peak_cps;                                /* I at the optimum */
+    double floor;                                   /* I far from the optimum, fraction of peak */
     /* spectrum shape */
     double e0_ev, e0_per_anneal, e0_per_volume;
     double sigma_ev, broadening;

@@ -57,12 +57,10 @@ typedef struct axl_pascal_stats {
  * Returns 0, AXL_EIO, AXL_ETOOBIG, AXL_EPROTO (not JSON), AXL_ETYPE, AXL_EMISSING,
  * AXL_EINVAL, AXL_ENOMEM.
  */
-int axl_pascal_plan_load(const char *path, unsigned flags, axl_pascal_plan *out,
-                         axl_errbuf *eb);
+int axl_pascal_plan_load(const char *path, unsigned flags, axl_pascal_plan *out, axl_errbuf *eb);
 
 /* Same from a parsed document (borrowed). */
-int axl_pascal_plan_parse(const json_t *root, unsigned flags, axl_pascal_plan *out,
-                          axl_errbuf *eb);
+int axl_pascal_plan_parse(const json_t *root, unsigned flags, axl_pascal_plan *out, axl_errbuf *eb);
 
 void axl_pascal_plan_free(axl_pascal_plan *p);
 

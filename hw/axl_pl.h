@@ -102,11 +102,9 @@ int axl_pl_fit(const double *wl, const double *cps, size_t n, const axl_pl_opts 
                axl_pl_result *out, axl_errbuf *eb);
 
 /* axl_spectrum_cps + axl_pl_fit. o NULL = defaults. */
-int axl_pl_analyze(const axl_spectrum *s, const axl_pl_opts *o, axl_pl_result *out,
-                   axl_errbuf *eb);
+int axl_pl_analyze(const axl_spectrum *s, const axl_pl_opts *o, axl_pl_result *out, axl_errbuf *eb);
 
 /* axl_spectrum_read_csv + axl_pl_analyze. */
-int axl_pl_analyze_file(const char *path, const axl_pl_opts *o, axl_pl_result *out,
-                        axl_errbuf *eb);
+int axl_pl_analyze_file(const char *path, const axl_pl_opts *o, axl_pl_result *out, axl_errbuf *eb);
 
 #endif

@@ -58,12 +58,12 @@ typedef struct axl_spin_step {
 typedef struct axl_drop {
     char solution[AXL_RECIPE_NAME_MAX]; /* key into the labware's solutions */
     double volume;                      /* µL, > 0 */
-    double time;          /* s from spin start; negative = static drop before spinning */
-    double rate;          /* µL/s dispense rate */
-    double height;        /* mm above the substrate */
+    double time;            /* s from spin start; negative = static drop before spinning */
+    double rate;            /* µL/s dispense rate */
+    double height;          /* mm above the substrate */
     unsigned premix_cycles; /* pre_mix = (cycles, volume) */
     double premix_volume;   /* µL */
-    bool reuse_tip;       /* use the tip of the sample's previous drop */
+    bool reuse_tip;         /* use the tip of the sample's previous drop */
     bool touch_tip;
     bool slow_travel;
     bool blow_out;
@@ -186,8 +186,8 @@ void axl_characterize_defaults(axl_characterize *c);
 /* The seed's recipe with the given parameter values (the notebook's build_sample):
  * spincoat [3000, 2000, 50] with 20 µL absorber at -1 s and the methyl-acetate drop,
  * anneal 100 °C, rest 180 s, characterize (defaults). Writes *out; never fails. */
-void axl_recipe_seed(double antisolvent_volume, double antisolvent_rate,
-                     double antisolvent_timing, double anneal_duration, axl_recipe *out);
+void axl_recipe_seed(double antisolvent_volume, double antisolvent_rate, double antisolvent_timing,
+                     double anneal_duration, axl_recipe *out);
 
 /* --- PASCAL's duration model (seconds; exact, not rounded) ---------------------------- */
 
@@ -245,8 +245,8 @@ int axl_recipe_template_parse_str(const char *text, size_t len, const char *path
  *   "recipe.worklist[0].drops[1].rate: 5 µL/s is outside 10-2000 (= 0 + 1 x antisolvent_rate)"
  * params is borrowed. Returns 0, AXL_EMISSING (a parameter is absent), AXL_ERANGE.
  */
-int axl_recipe_instantiate(const axl_recipe_template *t, const axl_param *params,
-                           size_t nparams, axl_recipe *out, axl_errbuf *eb);
+int axl_recipe_instantiate(const axl_recipe_template *t, const axl_param *params, size_t nparams,
+                           axl_recipe *out, axl_errbuf *eb);
 
 /*
  * Checks the template's unbound fields as axl_recipe_validate does (bound fields, and

@@ -123,9 +123,9 @@ int axl_chain_validate(const axl_chain *c, axl_errbuf *eb)
         if (!isfinite(t->duration) || t->duration < 0 || t->duration > 1e7)
             return axl_fail(eb, AXL_EINVAL, "chain.task[%u]: duration %g s", k, t->duration);
         if (t->from != at)
-            return axl_fail(eb, AXL_EINVAL, "chain.task[%u] (%s): starts at %s but the sample is at %s",
-                            k, axl_task_kind_name(t->kind), axl_station_name(t->from),
-                            axl_station_name(at));
+            return axl_fail(
+                eb, AXL_EINVAL, "chain.task[%u] (%s): starts at %s but the sample is at %s", k,
+                axl_task_kind_name(t->kind), axl_station_name(t->from), axl_station_name(at));
         switch (t->kind) {
         case AXL_TASK_MOVE:
             if (t->to == t->from)

@@ -181,9 +181,9 @@ int axl_film_spectrum(const axl_film_model *m, const axl_film_inputs *x, uint64_
     double e0, sigma;
     axl_film_peak(m, x, &e0, &sigma);
     /* Mean-preserving lognormal film-to-film variation. */
-    double film = axl_film_intensity(m, x) *
-                  exp(m->film_noise * gsl_ran_gaussian_ziggurat(rng, 1.0) -
-                      0.5 * m->film_noise * m->film_noise);
+    double film =
+        axl_film_intensity(m, x) * exp(m->film_noise * gsl_ran_gaussian_ziggurat(rng, 1.0) -
+                                       0.5 * m->film_noise * m->film_noise);
     for (unsigned d = 0; d < m->ndwell; d++)
         out->dwell_ms[d] = m->dwell_ms[d];
     for (unsigned i = 0; i < m->npix; i++) {

@@ -163,10 +163,9 @@ static int plan_reservation(const axl_labware *lw, const axl_recipe *r, const ch
     }
     for (unsigned k = 0; k < lw->nsolutions && k < AXL_LW_MAX_SOLUTIONS; k++) {
         if (res->volume_ul[k] > lw->solution[k].volume_ul)
-            return axl_fail(eb, AXL_EEXHAUSTED,
-                            "solution '%s' exhausted: sample %s needs %g uL, %g uL left",
-                            lw->solution[k].name, who, res->volume_ul[k],
-                            lw->solution[k].volume_ul);
+            return axl_fail(
+                eb, AXL_EEXHAUSTED, "solution '%s' exhausted: sample %s needs %g uL, %g uL left",
+                lw->solution[k].name, who, res->volume_ul[k], lw->solution[k].volume_ul);
     }
 
     /* Tips, in rack order. */
@@ -175,8 +174,9 @@ static int plan_reservation(const axl_labware *lw, const axl_recipe *r, const ch
         return axl_fail(eb, AXL_EINVAL, "sample %s: %u tips, at most %d", who, need,
                         AXL_LW_MAX_TIPS_PER_SAMPLE);
     if (need > left)
-        return axl_fail(eb, AXL_EEXHAUSTED, "tip racks exhausted: sample %s needs %u tip%s, %u left",
-                        who, need, need == 1 ? "" : "s", left);
+        return axl_fail(eb, AXL_EEXHAUSTED,
+                        "tip racks exhausted: sample %s needs %u tip%s, %u left", who, need,
+                        need == 1 ? "" : "s", left);
     unsigned rack = 0, used = lw->nracks ? lw->rack[0].used : 0;
     for (unsigned t = 0; t < need; t++) {
         while (rack < lw->nracks && lw->rack[rack].first + used >= AXL_LW_TIPS_PER_RACK) {
@@ -286,8 +286,8 @@ static int check_keys(const json_t *obj, const char *path, const char *const *al
     return 0;
 }
 
-static int str_field(const json_t *o, const char *path, const char *key, bool required,
-                     char *dst, size_t cap, axl_errbuf *eb)
+static int str_field(const json_t *o, const char *path, const char *key, bool required, char *dst,
+                     size_t cap, axl_errbuf *eb)
 {
     const json_t *v = json_object_get(o, key);
     if (v == NULL)
@@ -311,8 +311,8 @@ static int uint_field(const json_t *o, const char *path, const char *key, bool r
         return axl_fail(eb, AXL_ETYPE, "%s.%s: must be a whole number", path, key);
     json_int_t x = json_integer_value(v);
     if (x < (json_int_t)lo || x > (json_int_t)hi)
-        return axl_fail(eb, AXL_ERANGE, "%s.%s: %lld is outside %u-%u", path, key, (long long)x,
-                        lo, hi);
+        return axl_fail(eb, AXL_ERANGE, "%s.%s: %lld is outside %u-%u", path, key, (long long)x, lo,
+                        hi);
     *dst = (unsigned)x;
     return 0;
 }
@@ -345,8 +345,8 @@ static int parse_rack(const json_t *v, const char *path, axl_tiprack *r, axl_err
         return rc;
     if (axl_tip_parse(tip, &r->first))
         return axl_fail(eb, AXL_ERANGE, "%s.starting_tip: '%s' is not a tip A1-H12", path, tip);
-    if ((rc = uint_field(v, path, "tips_used", false, 0, AXL_LW_TIPS_PER_RACK - r->first,
-                         &r->used, eb)))
+    if ((rc = uint_field(v, path, "tips_used", false, 0, AXL_LW_TIPS_PER_RACK - r->first, &r->used,
+                         eb)))
         return rc;
     return 0;
 }
@@ -382,10 +382,10 @@ static int parse_tray(const json_t *v, const char *path, axl_tray *t, axl_errbuf
     return 0;
 }
 
-static int parse_solution(const json_t *v, const char *path, const char *name,
-                          axl_solution *s, axl_errbuf *eb)
+static int parse_solution(const json_t *v, const char *path, const char *name, axl_solution *s,
+                          axl_errbuf *eb)
 {
-    static const char *const keys[] = {"solvent", "solutes", "molarity", "labware",
+    static const char *const keys[] = {"solvent", "solutes",   "molarity", "labware",
                                        "well",    "volume_ul", "volatile", NULL};
     int rc;
     if (!json_is_object(v))
@@ -498,8 +498,8 @@ int axl_labware_parse_str(const char *text, size_t len, const char *path, axl_la
     json_error_t jerr;
     json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (j == NULL)
-        return axl_fail(eb, AXL_EPROTO, "%s: JSON error at line %d column %d: %s", root,
-                        jerr.line, jerr.column, jerr.text);
+        return axl_fail(eb, AXL_EPROTO, "%s: JSON error at line %d column %d: %s", root, jerr.line,
+                        jerr.column, jerr.text);
     int rc = axl_labware_parse(j, root, out, eb);
     json_decref(j);
     return rc;

@@ -5,8 +5,8 @@
 #include <string.h>
 
 /* A whole number in [lo, hi] at obj[key], when present. */
-static int uint_key(const json_t *obj, const char *path, const char *key, unsigned lo,
-                    unsigned hi, unsigned *dst, axl_errbuf *eb)
+static int uint_key(const json_t *obj, const char *path, const char *key, unsigned lo, unsigned hi,
+                    unsigned *dst, axl_errbuf *eb)
 {
     const json_t *v = json_object_get(obj, key);
     if (v == NULL)
@@ -15,8 +15,8 @@ static int uint_key(const json_t *obj, const char *path, const char *key, unsign
         return axl_fail(eb, AXL_ETYPE, "%s.%s: must be a whole number", path, key);
     json_int_t x = json_integer_value(v);
     if (x < (json_int_t)lo || x > (json_int_t)hi)
-        return axl_fail(eb, AXL_ERANGE, "%s.%s: %lld is outside %u-%u", path, key, (long long)x,
-                        lo, hi);
+        return axl_fail(eb, AXL_ERANGE, "%s.%s: %lld is outside %u-%u", path, key, (long long)x, lo,
+                        hi);
     *dst = (unsigned)x;
     return 0;
 }
@@ -38,8 +38,8 @@ static int num_key(const json_t *obj, const char *path, const char *key, double 
 
 int axl_tl_config_parse(const json_t *j, const char *path, axl_tl_config *cfg, axl_errbuf *eb)
 {
-    static const char *const keys[] = {"tray_slots", "plate_slots", "retemper_s", "compact",
-                                       "hotplates", NULL};
+    static const char *const keys[] = {"tray_slots", "plate_slots", "retemper_s",
+                                       "compact",    "hotplates",   NULL};
     const char *p = path != NULL ? path : "line";
     int rc;
     if (cfg == NULL)
@@ -88,8 +88,8 @@ int axl_tl_config_parse(const json_t *j, const char *path, axl_tl_config *cfg, a
             if (sp == NULL || json_is_null(sp))
                 continue;
             if (!json_is_number(sp))
-                return axl_fail(eb, AXL_ETYPE, "%s.hotplates[%zu].setpoint: must be a number or null",
-                                p, i);
+                return axl_fail(eb, AXL_ETYPE,
+                                "%s.hotplates[%zu].setpoint: must be a number or null", p, i);
             double t = json_number_value(sp);
             if (!(t >= AXL_ANNEAL_TEMP_MIN && t <= AXL_ANNEAL_TEMP_MAX))
                 return axl_fail(eb, AXL_ERANGE, "%s.hotplates[%zu].setpoint: %g C is outside %g-%g",

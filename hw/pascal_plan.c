@@ -35,8 +35,7 @@ static int get_number(const json_t *obj, const char *key, const jpath *at, doubl
     return 0;
 }
 
-static int get_bool(const json_t *obj, const char *key, const jpath *at, bool *out,
-                    axl_errbuf *eb)
+static int get_bool(const json_t *obj, const char *key, const jpath *at, bool *out, axl_errbuf *eb)
 {
     const json_t *v = json_object_get(obj, key);
     if (v == NULL)
@@ -131,8 +130,8 @@ static int parse_characterize(const json_t *det, const jpath *at, axl_characteri
     if (ts == NULL)
         return 0;
     if (!json_is_array(ts) || json_array_size(ts) > AXL_CHAR_MAX_MEAS)
-        return axl_fail(eb, AXL_ETYPE, "%s.characterization_tasks: must be an array of 0-%d",
-                        at->s, AXL_CHAR_MAX_MEAS);
+        return axl_fail(eb, AXL_ETYPE, "%s.characterization_tasks: must be an array of 0-%d", at->s,
+                        AXL_CHAR_MAX_MEAS);
     c->n = (uint32_t)json_array_size(ts);
     for (size_t i = 0; i < c->n; i++) {
         const json_t *m = json_array_get(ts, i);
@@ -250,12 +249,15 @@ static int parse_sample(const json_t *s, const char *key, unsigned flags, axl_pa
         return axl_fail(eb, AXL_ETYPE, "%s: must be an object", at.s);
     memset(out, 0, sizeof(*out));
     const json_t *name = json_object_get(s, "name");
-    snprintf(out->name, sizeof(out->name), "%s", json_is_string(name) ? json_string_value(name) : key);
+    snprintf(out->name, sizeof(out->name), "%s",
+             json_is_string(name) ? json_string_value(name) : key);
     const json_t *slot = json_object_get(s, "storage_slot");
     if (json_is_object(slot)) {
         const json_t *tr = json_object_get(slot, "tray"), *sl = json_object_get(slot, "slot");
-        snprintf(out->tray, sizeof(out->tray), "%s", json_is_string(tr) ? json_string_value(tr) : "");
-        snprintf(out->slot, sizeof(out->slot), "%s", json_is_string(sl) ? json_string_value(sl) : "");
+        snprintf(out->tray, sizeof(out->tray), "%s",
+                 json_is_string(tr) ? json_string_value(tr) : "");
+        snprintf(out->slot, sizeof(out->slot), "%s",
+                 json_is_string(sl) ? json_string_value(sl) : "");
     }
     const json_t *wl = json_object_get(s, "worklist");
     if (!json_is_array(wl))
@@ -274,8 +276,9 @@ static int parse_sample(const json_t *s, const char *key, unsigned flags, axl_pa
             return rc;
         /* The worklist must be the precedence chain, in order. */
         const json_t *prec = json_object_get(t, "precedent"), *id = json_object_get(t, "id");
-        bool ok = prev_id == NULL ? (prec == NULL || json_is_null(prec))
-                                  : (json_is_string(prec) && strcmp(json_string_value(prec), prev_id) == 0);
+        bool ok = prev_id == NULL
+                      ? (prec == NULL || json_is_null(prec))
+                      : (json_is_string(prec) && strcmp(json_string_value(prec), prev_id) == 0);
         if (!ok)
             return axl_fail(eb, AXL_EINVAL, "%s.precedent: not the previous task's id", p.s);
         prev_id = json_is_string(id) ? json_string_value(id) : "";
@@ -287,8 +290,7 @@ static int parse_sample(const json_t *s, const char *key, unsigned flags, axl_pa
     return 0;
 }
 
-int axl_pascal_plan_parse(const json_t *root, unsigned flags, axl_pascal_plan *out,
-                          axl_errbuf *eb)
+int axl_pascal_plan_parse(const json_t *root, unsigned flags, axl_pascal_plan *out, axl_errbuf *eb)
 {
     int rc;
     if (out == NULL)
@@ -350,8 +352,7 @@ int axl_pascal_plan_parse(const json_t *root, unsigned flags, axl_pascal_plan *o
     return 0;
 }
 
-int axl_pascal_plan_load(const char *path, unsigned flags, axl_pascal_plan *out,
-                         axl_errbuf *eb)
+int axl_pascal_plan_load(const char *path, unsigned flags, axl_pascal_plan *out, axl_errbuf *eb)
 {
     int rc;
     char *buf = NULL;
@@ -422,8 +423,8 @@ void axl_pascal_plan_stats(const axl_pascal_plan *p, axl_pascal_stats *out)
             out->first_start = fmin(out->first_start, s->start[k]);
             out->last_end = fmax(out->last_end, s->start[k] + t->duration);
             bool spin = t->from == AXL_STATION_SPINCOATER || t->to == AXL_STATION_SPINCOATER;
-            bool chr = t->from == AXL_STATION_CHARACTERIZATION ||
-                       t->to == AXL_STATION_CHARACTERIZATION;
+            bool chr =
+                t->from == AXL_STATION_CHARACTERIZATION || t->to == AXL_STATION_CHARACTERIZATION;
             if (spin)
                 out->spincoater_held += t->duration;
             if (chr)

@@ -153,7 +153,8 @@ int axl_pl_fit(const double *wl, const double *cps, size_t n, const axl_pl_opts 
     gsl_error_handler_t *old_handler = gsl_set_error_handler_off();
     double *e = buf, *y = buf + n, *tmp = buf + 2 * n, *gbuf = buf + 3 * n;
 
-    out->baseline = opts->baseline_max_nm > 0 ? baseline(wl, cps, n, opts->baseline_max_nm, tmp) : 0;
+    out->baseline =
+        opts->baseline_max_nm > 0 ? baseline(wl, cps, n, opts->baseline_max_nm, tmp) : 0;
     size_t m = 0;
     double ymax = -INFINITY, e_at_max = NAN, emin = INFINITY, emax = -INFINITY;
     for (size_t i = 0; i < n; i++) {
@@ -193,7 +194,8 @@ int axl_pl_fit(const double *wl, const double *cps, size_t n, const axl_pl_opts 
     d.lo[2] = 0.02;
     d.hi[2] = 0.2;
     if (!(d.hi[1] > d.lo[1])) {
-        rc = axl_fail(eb, AXL_EINVAL, "pl fit: guess %g eV is outside the window's energies", eguess);
+        rc = axl_fail(eb, AXL_EINVAL, "pl fit: guess %g eV is outside the window's energies",
+                      eguess);
         goto done;
     }
     double p0[NPAR] = {1.0, fmin(fmax(eguess, d.lo[1]), d.hi[1]), 0.025};
@@ -216,8 +218,8 @@ int axl_pl_fit(const double *wl, const double *cps, size_t n, const axl_pl_opts 
         rc = axl_fail(eb, AXL_ENOMEM, "pl fit: out of memory");
         goto done;
     }
-    gsl_multifit_nlinear_fdf fdf = {.f = resid_f, .df = resid_df, .fvv = NULL, .n = m,
-                                    .p = NPAR, .params = &d};
+    gsl_multifit_nlinear_fdf fdf = {
+        .f = resid_f, .df = resid_df, .fvv = NULL, .n = m, .p = NPAR, .params = &d};
     int st = gsl_multifit_nlinear_init(z, &fdf, w);
     gsl_vector_free(z);
     int info = 0;
@@ -262,8 +264,7 @@ done:
     return rc;
 }
 
-int axl_pl_analyze(const axl_spectrum *s, const axl_pl_opts *o, axl_pl_result *out,
-                   axl_errbuf *eb)
+int axl_pl_analyze(const axl_spectrum *s, const axl_pl_opts *o, axl_pl_result *out, axl_errbuf *eb)
 {
     if (out == NULL)
         return axl_fail(eb, AXL_EINVAL, "pl: NULL result");
@@ -284,8 +285,7 @@ int axl_pl_analyze(const axl_spectrum *s, const axl_pl_opts *o, axl_pl_result *o
     return rc;
 }
 
-int axl_pl_analyze_file(const char *path, const axl_pl_opts *o, axl_pl_result *out,
-                        axl_errbuf *eb)
+int axl_pl_analyze_file(const char *path, const axl_pl_opts *o, axl_pl_result *out, axl_errbuf *eb)
 {
     axl_spectrum s;
     if (out != NULL) {

@@ -39,7 +39,7 @@ void axl_characterize_defaults(axl_characterize *c)
 {
     /* PASCAL's example netlist: every sample runs these five, in this order. */
     static const axl_measurement def[] = {
-        {"Brightfield", 0.05, 164.4}, {"PL_635nm", 26.22, 287},   {"Transmission", 46.54, 287},
+        {"Brightfield", 0.05, 164.4}, {"PL_635nm", 26.22, 287},  {"Transmission", 46.54, 287},
         {"Darkfield", 2.5, 74.2},     {"PLImaging", 62.5, 74.2},
     };
     memset(c, 0, sizeof(*c));
@@ -47,8 +47,8 @@ void axl_characterize_defaults(axl_characterize *c)
     memcpy(c->m, def, sizeof(def));
 }
 
-void axl_recipe_seed(double antisolvent_volume, double antisolvent_rate,
-                     double antisolvent_timing, double anneal_duration, axl_recipe *out)
+void axl_recipe_seed(double antisolvent_volume, double antisolvent_rate, double antisolvent_timing,
+                     double anneal_duration, axl_recipe *out)
 {
     memset(out, 0, sizeof(*out));
     out->ntasks = 4;
@@ -88,8 +88,8 @@ void axl_recipe_seed(double antisolvent_volume, double antisolvent_rate,
 double axl_drop_aspirate_s(const axl_drop *d)
 {
     return 10 + d->volume / 100 + 2 +
-           (double)d->premix_cycles * (0.0209 * d->premix_volume + 0.5132) +
-           1.5 * d->touch_tip + 3 * d->slow_retract + 2.5 * d->air_gap;
+           (double)d->premix_cycles * (0.0209 * d->premix_volume + 0.5132) + 1.5 * d->touch_tip +
+           3 * d->slow_retract + 2.5 * d->air_gap;
 }
 
 double axl_drop_stage_s(const axl_drop *d)
@@ -184,8 +184,7 @@ static const char *const field_names[AXL_FIELD_COUNT] = {
     [AXL_FIELD_MEAS_POSITION] = "position",
 };
 
-void axl_recipe_field_path(uint16_t task, axl_field_id field, uint16_t index, char *buf,
-                           size_t len)
+void axl_recipe_field_path(uint16_t task, axl_field_id field, uint16_t index, char *buf, size_t len)
 {
     if (len == 0)
         return;
@@ -285,8 +284,7 @@ typedef struct vctx {
 static const axl_binding *find_binding(const axl_recipe_template *tpl, uint16_t task,
                                        axl_field_id field, uint16_t index)
 {
-    for (uint32_t i = 0; tpl != NULL && i < tpl->nbindings && i < AXL_RECIPE_MAX_BINDINGS;
-         i++) {
+    for (uint32_t i = 0; tpl != NULL && i < tpl->nbindings && i < AXL_RECIPE_MAX_BINDINGS; i++) {
         const axl_binding *x = &tpl->binding[i];
         if (x->task == task && x->field == field && x->index == index)
             return x;
@@ -301,15 +299,15 @@ static bool skipped(const vctx *c, uint16_t task, axl_field_id field, uint16_t i
 }
 
 /* Formats "<path>.<field>: <what>" plus " (= offset + scale x param)" for bound fields. */
-static int field_fail(const vctx *c, int code, uint16_t task, axl_field_id field,
-                      uint16_t index, const char *what)
+static int field_fail(const vctx *c, int code, uint16_t task, axl_field_id field, uint16_t index,
+                      const char *what)
 {
     char fpath[AXL_RECIPE_PATH_MAX];
     axl_recipe_field_path(task, field, index, fpath, sizeof(fpath));
     const axl_binding *b = find_binding(c->tpl, task, field, index);
     if (b != NULL)
-        return axl_fail(c->eb, code, "%s.%s: %s (= %g + %g x %s)", c->path, fpath, what,
-                        b->offset, b->scale, b->param);
+        return axl_fail(c->eb, code, "%s.%s: %s (= %g + %g x %s)", c->path, fpath, what, b->offset,
+                        b->scale, b->param);
     return axl_fail(c->eb, code, "%s.%s: %s", c->path, fpath, what);
 }
 
@@ -339,11 +337,11 @@ static int validate_spincoat(const vctx *c, uint16_t ti, const axl_spincoat *s)
 {
     int rc;
     if (s->nsteps < 1 || s->nsteps > AXL_SPIN_MAX_STEPS)
-        return axl_fail(c->eb, AXL_EINVAL, "%s.worklist[%u].steps: %u steps, need 1-%d",
-                        c->path, ti, s->nsteps, AXL_SPIN_MAX_STEPS);
+        return axl_fail(c->eb, AXL_EINVAL, "%s.worklist[%u].steps: %u steps, need 1-%d", c->path,
+                        ti, s->nsteps, AXL_SPIN_MAX_STEPS);
     if (s->ndrops < 1 || s->ndrops > AXL_SPIN_MAX_DROPS)
-        return axl_fail(c->eb, AXL_EINVAL, "%s.worklist[%u].drops: %u drops, need 1-%d",
-                        c->path, ti, s->ndrops, AXL_SPIN_MAX_DROPS);
+        return axl_fail(c->eb, AXL_EINVAL, "%s.worklist[%u].drops: %u drops, need 1-%d", c->path,
+                        ti, s->ndrops, AXL_SPIN_MAX_DROPS);
     double spin_end = 0;
     for (uint16_t i = 0; i < s->nsteps; i++) {
         const axl_spin_step *st = &s->step[i];
@@ -358,15 +356,15 @@ static int validate_spincoat(const vctx *c, uint16_t ti, const axl_spincoat *s)
     for (uint16_t i = 0; i < s->ndrops; i++) {
         const axl_drop *d = &s->drop[i];
         if (d->solution[0] == '\0')
-            return axl_fail(c->eb, AXL_EINVAL, "%s.worklist[%u].drops[%u].solution: empty",
-                            c->path, ti, i);
+            return axl_fail(c->eb, AXL_EINVAL, "%s.worklist[%u].drops[%u].solution: empty", c->path,
+                            ti, i);
         if ((rc = check_positive(c, d->volume, ti, AXL_FIELD_DROP_VOLUME, i)) ||
-            (rc = check_range(c, d->volume, 0, AXL_DROP_VOLUME_MAX, "uL", ti,
-                              AXL_FIELD_DROP_VOLUME, i)) ||
+            (rc = check_range(c, d->volume, 0, AXL_DROP_VOLUME_MAX, "uL", ti, AXL_FIELD_DROP_VOLUME,
+                              i)) ||
             (rc = check_range(c, d->rate, AXL_DROP_RATE_MIN, AXL_DROP_RATE_MAX, "uL/s", ti,
                               AXL_FIELD_DROP_RATE, i)) ||
-            (rc = check_range(c, d->height, 0, AXL_DROP_HEIGHT_MAX, "mm", ti,
-                              AXL_FIELD_DROP_HEIGHT, i)) ||
+            (rc = check_range(c, d->height, 0, AXL_DROP_HEIGHT_MAX, "mm", ti, AXL_FIELD_DROP_HEIGHT,
+                              i)) ||
             (rc = check_range(c, d->premix_volume, 0, AXL_DROP_VOLUME_MAX, "uL", ti,
                               AXL_FIELD_DROP_PREMIX_VOLUME, i)))
             return rc;
@@ -378,8 +376,8 @@ static int validate_spincoat(const vctx *c, uint16_t ti, const axl_spincoat *s)
             return field_fail(c, AXL_ERANGE, ti, AXL_FIELD_DROP_PREMIX_CYCLES, i, what);
         }
         /* Order checks wait until every time involved has a value. */
-        if (c->skip_bound && (isnan(d->time) || isnan(spin_end) ||
-                              (i > 0 && isnan(s->drop[i - 1].time))))
+        if (c->skip_bound &&
+            (isnan(d->time) || isnan(spin_end) || (i > 0 && isnan(s->drop[i - 1].time))))
             continue;
         /* A drop must land while the substrate is still on the chuck. */
         if (!isfinite(d->time) || d->time >= spin_end) {
@@ -405,8 +403,8 @@ static int validate_task(const vctx *c, uint16_t ti, const axl_rtask *t)
     case AXL_RTASK_SPINCOAT:
         return validate_spincoat(c, ti, &t->u.spincoat);
     case AXL_RTASK_ANNEAL:
-        if ((rc = check_range(c, t->u.anneal.temperature, AXL_ANNEAL_TEMP_MIN,
-                              AXL_ANNEAL_TEMP_MAX, "C", ti, AXL_FIELD_ANNEAL_TEMPERATURE, 0)))
+        if ((rc = check_range(c, t->u.anneal.temperature, AXL_ANNEAL_TEMP_MIN, AXL_ANNEAL_TEMP_MAX,
+                              "C", ti, AXL_FIELD_ANNEAL_TEMPERATURE, 0)))
             return rc;
         return check_positive(c, t->u.anneal.duration, ti, AXL_FIELD_ANNEAL_DURATION, 0);
     case AXL_RTASK_REST:
@@ -417,8 +415,8 @@ static int validate_task(const vctx *c, uint16_t ti, const axl_rtask *t)
             return axl_fail(c->eb, AXL_EINVAL, "%s.worklist[%u].measurements: %u, at most %d",
                             c->path, ti, ch->n, AXL_CHAR_MAX_MEAS);
         for (uint16_t i = 0; i < ch->n; i++) {
-            if ((rc = check_range(c, ch->m[i].duration, 0, 86400, "s", ti,
-                                  AXL_FIELD_MEAS_DURATION, i)) ||
+            if ((rc = check_range(c, ch->m[i].duration, 0, 86400, "s", ti, AXL_FIELD_MEAS_DURATION,
+                                  i)) ||
                 (rc = check_range(c, ch->m[i].position, 0, AXL_CHAR_AXIS_MAX, "mm", ti,
                                   AXL_FIELD_MEAS_POSITION, i)))
                 return rc;
@@ -461,8 +459,8 @@ int axl_recipe_template_validate(const axl_recipe_template *t, axl_errbuf *eb)
 
 /* --- instantiation -------------------------------------------------------------------------- */
 
-int axl_recipe_instantiate(const axl_recipe_template *t, const axl_param *params,
-                           size_t nparams, axl_recipe *out, axl_errbuf *eb)
+int axl_recipe_instantiate(const axl_recipe_template *t, const axl_param *params, size_t nparams,
+                           axl_recipe *out, axl_errbuf *eb)
 {
     if (t == NULL || out == NULL || (nparams > 0 && params == NULL))
         return axl_fail(eb, AXL_EINVAL, "axl_recipe_instantiate: NULL argument");
@@ -478,8 +476,8 @@ int axl_recipe_instantiate(const axl_recipe_template *t, const axl_param *params
             }
         }
         if (p == NULL)
-            return axl_fail(eb, AXL_EMISSING, "%s: parameter '%s' is not in the trial",
-                            b->path, b->param);
+            return axl_fail(eb, AXL_EMISSING, "%s: parameter '%s' is not in the trial", b->path,
+                            b->param);
         double v = b->offset + b->scale * p->value;
         if (!isfinite(v))
             return axl_fail(eb, AXL_ERANGE, "%s: %g + %g x %s(%g) is not finite", b->path,
@@ -491,8 +489,7 @@ int axl_recipe_instantiate(const axl_recipe_template *t, const axl_param *params
             double r = nearbyint(v);
             if (r < 0 || r > AXL_PREMIX_MAX_CYCLES)
                 return axl_fail(eb, AXL_ERANGE, "%s: %g cycles is outside 0-%d (= %g + %g x %s)",
-                                b->path, v, AXL_PREMIX_MAX_CYCLES, b->offset, b->scale,
-                                b->param);
+                                b->path, v, AXL_PREMIX_MAX_CYCLES, b->offset, b->scale, b->param);
             out->task[b->task].u.spincoat.drop[b->index].premix_cycles = (unsigned)r;
             continue;
         }

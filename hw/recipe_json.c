@@ -130,8 +130,7 @@ static int num_field(pctx *c, const json_t *obj, const char *objpath, const char
     return num_value(c, v, path, dst, task, field, index);
 }
 
-static int bool_field(pctx *c, const json_t *obj, const char *objpath, const char *key,
-                      bool *dst)
+static int bool_field(pctx *c, const json_t *obj, const char *objpath, const char *key, bool *dst)
 {
     const json_t *v = json_object_get(obj, key);
     if (v == NULL)
@@ -196,9 +195,8 @@ static int parse_drop(pctx *c, const json_t *v, const char *path, uint16_t ti, u
                       axl_drop *d)
 {
     static const char *const keys[] = {
-        "solution",  "volume",    "time",     "rate",        "height",
-        "reuse_tip", "touch_tip", "pre_mix",  "slow_travel", "blow_out",
-        "air_gap",   "slow_retract", "volatile", NULL};
+        "solution", "volume",      "time",     "rate",    "height",       "reuse_tip", "touch_tip",
+        "pre_mix",  "slow_travel", "blow_out", "air_gap", "slow_retract", "volatile",  NULL};
     int rc;
     if (!json_is_object(v))
         return axl_fail(c->eb, AXL_ETYPE, "%s: must be an object", path);
@@ -210,8 +208,8 @@ static int parse_drop(pctx *c, const json_t *v, const char *path, uint16_t ti, u
         return rc;
     axl_drop_defaults(d, vol);
     if ((rc = string_field(c, v, path, "solution", true, d->solution, sizeof(d->solution))) ||
-        (rc = num_field(c, v, path, "volume", true, 0, &d->volume, ti, AXL_FIELD_DROP_VOLUME,
-                        di)) ||
+        (rc =
+             num_field(c, v, path, "volume", true, 0, &d->volume, ti, AXL_FIELD_DROP_VOLUME, di)) ||
         (rc = num_field(c, v, path, "time", true, 0, &d->time, ti, AXL_FIELD_DROP_TIME, di)) ||
         (rc = num_field(c, v, path, "rate", false, d->rate, &d->rate, ti, AXL_FIELD_DROP_RATE,
                         di)) ||
@@ -233,15 +231,15 @@ static int parse_drop(pctx *c, const json_t *v, const char *path, uint16_t ti, u
         double cycles;
         char pc[200];
         pathf(pc, sizeof(pc), "%s[0]", p);
-        if ((rc = num_value(c, json_array_get(pm, 0), pc, &cycles, ti,
-                            AXL_FIELD_DROP_PREMIX_CYCLES, di)))
+        if ((rc = num_value(c, json_array_get(pm, 0), pc, &cycles, ti, AXL_FIELD_DROP_PREMIX_CYCLES,
+                            di)))
             return rc;
         if (isnan(cycles)) {
             d->premix_cycles = 0; /* bound: set at instantiation */
         } else {
             if (cycles < 0 || cycles > AXL_PREMIX_MAX_CYCLES || cycles != floor(cycles))
-                return axl_fail(c->eb, AXL_ERANGE, "%s: %g is not a whole number 0-%d", pc,
-                                cycles, AXL_PREMIX_MAX_CYCLES);
+                return axl_fail(c->eb, AXL_ERANGE, "%s: %g is not a whole number 0-%d", pc, cycles,
+                                AXL_PREMIX_MAX_CYCLES);
             d->premix_cycles = (unsigned)cycles;
         }
         pathf(pc, sizeof(pc), "%s[1]", p);
@@ -252,8 +250,7 @@ static int parse_drop(pctx *c, const json_t *v, const char *path, uint16_t ti, u
     return 0;
 }
 
-static int parse_spincoat(pctx *c, const json_t *v, const char *path, uint16_t ti,
-                          axl_spincoat *s)
+static int parse_spincoat(pctx *c, const json_t *v, const char *path, uint16_t ti, axl_spincoat *s)
 {
     static const char *const keys[] = {"task", "steps", "drops", NULL};
     int rc;

@@ -310,7 +310,8 @@ int axl_spectrum_cps(const axl_spectrum *s, double *cps, size_t *dwell, axl_errb
             best = (ptrdiff_t)d;
     }
     if (best < 0)
-        return axl_fail(eb, AXL_ERANGE, "spectrum: every dwell time (%zu) has saturated or missing pixels",
+        return axl_fail(eb, AXL_ERANGE,
+                        "spectrum: every dwell time (%zu) has saturated or missing pixels",
                         saturated_cols);
     for (size_t i = 0; i < s->npix; i++)
         cps[i] = 1000.0 * s->counts[i * s->ndwell + (size_t)best] / s->dwell_ms[best];

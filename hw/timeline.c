@@ -119,8 +119,8 @@ int axl_tl_new(const axl_tl_config *cfg, axl_timeline **out, axl_errbuf *eb)
     for (unsigned p = 0; p < cfg->n_plates; p++) {
         double sp = cfg->plate_setpoint[p];
         if (!isnan(sp) && !(sp >= AXL_ANNEAL_TEMP_MIN && sp <= AXL_ANNEAL_TEMP_MAX))
-            return axl_fail(eb, AXL_EINVAL, "timeline: plate %u setpoint %g C is outside %g-%g",
-                            p, sp, AXL_ANNEAL_TEMP_MIN, AXL_ANNEAL_TEMP_MAX);
+            return axl_fail(eb, AXL_EINVAL, "timeline: plate %u setpoint %g C is outside %g-%g", p,
+                            sp, AXL_ANNEAL_TEMP_MIN, AXL_ANNEAL_TEMP_MAX);
     }
     axl_timeline *tl = calloc(1, sizeof(*tl));
     if (tl == NULL)
@@ -229,8 +229,8 @@ static int prepare(const axl_timeline *tl, const axl_chain *c, plan *pl, axl_err
  * Can span j hold its station over [a, b)? On a block *until is the earliest start that
  * could avoid it. For hotplate spans any plate will do; *plate gets the first that can.
  */
-static bool span_blocked(const axl_timeline *tl, const span *s, double a, double b,
-                         double *until, int *plate)
+static bool span_blocked(const axl_timeline *tl, const span *s, double a, double b, double *until,
+                         int *plate)
 {
     double at;
     if (s->cls != R_PLATE0) {
@@ -244,8 +244,8 @@ static bool span_blocked(const axl_timeline *tl, const span *s, double a, double
         /* A plate with a fixed setpoint only ever holds that temperature. */
         double temp = isnan(tl->cfg.plate_setpoint[p]) ? s->temp : NAN;
         double u;
-        if (!axl_profile_blocked(&tl->res[R_PLATE0 + p], a, b, (int32_t)tl->cfg.plate_slots,
-                                 temp, tl->cfg.retemper_s, &at, &u)) {
+        if (!axl_profile_blocked(&tl->res[R_PLATE0 + p], a, b, (int32_t)tl->cfg.plate_slots, temp,
+                                 tl->cfg.retemper_s, &at, &u)) {
             if (plate != NULL)
                 *plate = (int)p;
             return false;
@@ -353,12 +353,13 @@ static int walk(axl_timeline *tl, plan *pl, double release, axl_errbuf *eb)
     uint32_t k = 0;
     for (long step = 0; k < c->n; step++) {
         if (step > PLACE_MAX_STEPS) {
-            rc = axl_fail(eb, AXL_EAGAIN, "timeline: no placement after %d steps",
-                          PLACE_MAX_STEPS);
+            rc = axl_fail(eb, AXL_EAGAIN, "timeline: no placement after %d steps", PLACE_MAX_STEPS);
             goto fail;
         }
         double d = c->task[k].duration;
-        double s = k == 0 ? pl->lb[0] : pl->imm[k] ? pl->end[k - 1] : fmax(pl->lb[k], pl->end[k - 1]);
+        double s = k == 0       ? pl->lb[0]
+                   : pl->imm[k] ? pl->end[k - 1]
+                                : fmax(pl->lb[k], pl->end[k - 1]);
         double until = 0;
         uint32_t j = 0;
         conflict_kind ck;
@@ -451,8 +452,8 @@ static int apply(axl_timeline *tl, const tl_sample *x, int delta, bool with_visi
 
 /* Records a laid-out plan (visits held by the walk) as sample `id` and takes the rest of
  * its resources. On failure the held visits are given back. */
-static int commit(axl_timeline *tl, plan *pl, uint64_t id, double release,
-                  axl_tl_slot *slots, axl_errbuf *eb)
+static int commit(axl_timeline *tl, plan *pl, uint64_t id, double release, axl_tl_slot *slots,
+                  axl_errbuf *eb)
 {
     tl_sample *x = calloc(1, sizeof(*x));
     if (x == NULL)
@@ -532,14 +533,15 @@ int axl_tl_insert(axl_timeline *tl, uint64_t id, const axl_chain *chain, const d
         if (k > 0 && fabs(s - pl.end[k - 1]) <= 1e-6)
             s = pl.end[k - 1];
         if (k > 0 && s < pl.end[k - 1]) {
-            rc = axl_fail(eb, AXL_EINVAL, "timeline: task %u (%s) starts at %g before task %u ends at %g",
-                          k, name, s, k - 1, pl.end[k - 1]);
+            rc = axl_fail(eb, AXL_EINVAL,
+                          "timeline: task %u (%s) starts at %g before task %u ends at %g", k, name,
+                          s, k - 1, pl.end[k - 1]);
             goto fail;
         }
         if (pl.imm[k] && s != pl.end[k - 1]) {
             rc = axl_fail(eb, AXL_EINVAL,
-                          "timeline: task %u (%s) must start when task %u ends (%g), not at %g",
-                          k, name, k - 1, pl.end[k - 1], s);
+                          "timeline: task %u (%s) must start when task %u ends (%g), not at %g", k,
+                          name, k - 1, pl.end[k - 1], s);
             goto fail;
         }
         e = s + chain->task[k].duration;

@@ -205,7 +205,8 @@ static double bench_pl(void)
             die("pl fit", &eb);
         ms[i] = (axl_bench_now() - t0) * 1e3;
     }
-    fprintf(stderr, "  PL fit: %zu pixels in the window, %u iterations, intensity %.0f (true %.0f)\n",
+    fprintf(stderr,
+            "  PL fit: %zu pixels in the window, %u iterations, intensity %.0f (true %.0f)\n",
             r.npoints, r.iterations, r.intensity, axl_film_intensity(&m, &x));
     axl_spectrum_free(&s);
     return axl_bench_quantile(ms, N, 0.5);

@@ -61,11 +61,11 @@ static inline void lab_tmpdir_rm(const char *dir, const char *const *names, size
 }
 
 /* cmocka's assert_float_equal compares floats; plan times need doubles. */
-#define assert_near(a, b, tol)                                                               \
-    do {                                                                                     \
-        double a_ = (a), b_ = (b);                                                           \
-        if (!(fabs(a_ - b_) <= (tol)))                                                       \
-            fail_msg("%s = %.17g, want %.17g (+-%g)", #a, a_, b_, (double)(tol));            \
+#define assert_near(a, b, tol)                                                                     \
+    do {                                                                                           \
+        double a_ = (a), b_ = (b);                                                                 \
+        if (!(fabs(a_ - b_) <= (tol)))                                                             \
+            fail_msg("%s = %.17g, want %.17g (+-%g)", #a, a_, b_, (double)(tol));                  \
     } while (0)
 
 /* Tiny deterministic generator for property tests (xorshift64*). */

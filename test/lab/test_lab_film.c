@@ -27,8 +27,8 @@ static void test_optimum_is_interior_and_best(void **state)
     axl_film_inputs best, x;
     axl_film_model_default(&m);
     double vbest = axl_film_optimum(&m, &best);
-    const double v[4] = {best.antisolvent_volume, best.antisolvent_rate,
-                         best.antisolvent_timing, best.anneal_duration};
+    const double v[4] = {best.antisolvent_volume, best.antisolvent_rate, best.antisolvent_timing,
+                         best.anneal_duration};
     for (int k = 0; k < 4; k++) {
         double margin = 0.1 * (m.hi[k] - m.lo[k]);
         assert_true(v[k] > m.lo[k] + margin && v[k] < m.hi[k] - margin);
@@ -52,7 +52,7 @@ static void test_optimum_is_interior_and_best(void **state)
     for (int k = 0; k < 4; k++) {
         for (int sgn = -1; sgn <= 1; sgn += 2) {
             x = best;
-            double *f = k == 0 ? &x.antisolvent_volume
+            double *f = k == 0   ? &x.antisolvent_volume
                         : k == 1 ? &x.antisolvent_rate
                         : k == 2 ? &x.antisolvent_timing
                                  : &x.anneal_duration;

@@ -156,7 +156,8 @@ static void test_solution_and_tray_exhaustion(void **state)
         assert_int_equal(axl_labware_reserve(&lw, &r, "x", &res, &eb), 0);
     assert_near(lw.solution[ma].volume_ul, 4000 - 26 * 150, 1e-9);
     assert_int_equal(axl_labware_reserve(&lw, &r, "27", &res, &eb), AXL_EEXHAUSTED);
-    assert_string_equal(eb.msg, "solution 'methylacetate' exhausted: sample 27 needs 150 uL, 100 uL left");
+    assert_string_equal(eb.msg,
+                        "solution 'methylacetate' exhausted: sample 27 needs 150 uL, 100 uL left");
     assert_int_equal(axl_labware_refill(&lw, "methylacetate", 4000), 0);
     assert_int_equal(axl_labware_refill(&lw, "water", 4000), AXL_ENOENT);
 

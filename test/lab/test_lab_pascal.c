@@ -27,12 +27,13 @@ static void test_parse_and_reproduce_pascal_figures(void **state)
             if (isnan(s->file_duration[k]))
                 continue;
             if (s->chain.task[k].duration != s->file_duration[k])
-                fail_msg("%s task %u: model %g s, file %g s", s->name, k,
-                         s->chain.task[k].duration, s->file_duration[k]);
+                fail_msg("%s task %u: model %g s, file %g s", s->name, k, s->chain.task[k].duration,
+                         s->file_duration[k]);
             compared++;
         }
     }
-    assert_int_equal(compared, 100 + 64 + 36 + 36); /* spin coats, anneals, rests, characterizations */
+    assert_int_equal(compared,
+                     100 + 64 + 36 + 36); /* spin coats, anneals, rests, characterizations */
 
     axl_pascal_plan_stats(&p, &st);
     assert_int_equal(st.ntasks[AXL_TASK_SPINCOAT], 100);
@@ -104,11 +105,13 @@ static void test_bad_files(void **state)
         {"order.json",
          "{\"samples\": {\"s\": {\"worklist\": ["
          "{\"name\": \"storage_to_spincoater\", \"id\": \"a\", \"precedent\": null, \"start\": 0},"
-         "{\"name\": \"spincoater_to_storage\", \"id\": \"b\", \"precedent\": \"x\", \"start\": 20}]}}}",
+         "{\"name\": \"spincoater_to_storage\", \"id\": \"b\", \"precedent\": \"x\", \"start\": "
+         "20}]}}}",
          "samples.s.worklist[1].precedent", AXL_EINVAL},
         {"station.json",
          "{\"samples\": {\"s\": {\"worklist\": ["
-         "{\"name\": \"storage_to_spincoater\", \"id\": \"a\", \"precedent\": null, \"start\": 0}]}}}",
+         "{\"name\": \"storage_to_spincoater\", \"id\": \"a\", \"precedent\": null, \"start\": "
+         "0}]}}}",
          "ends at spincoater", AXL_EINVAL},
         {"spin.json",
          "{\"samples\": {\"s\": {\"worklist\": ["
@@ -127,7 +130,7 @@ static void test_bad_files(void **state)
     lab_path(path, sizeof(path), dir, "missing.json");
     assert_int_equal(axl_pascal_plan_load(path, 0, &p, &eb), AXL_EIO);
     assert_int_equal(axl_pascal_plan_load(dir, 0, &p, &eb), AXL_EIO); /* a directory */
-    static const char *const names[] = {"trunc.json", "nosamples.json", "badtask.json",
+    static const char *const names[] = {"trunc.json",   "nosamples.json", "badtask.json",
                                         "nostart.json", "order.json",     "station.json",
                                         "spin.json"};
     lab_tmpdir_rm(dir, names, sizeof(names) / sizeof(names[0]));

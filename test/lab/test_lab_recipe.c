@@ -55,7 +55,8 @@ static void test_parse_errors_name_json_path(void **state)
                        AXL_ERANGE, "recipe.worklist[0].drops[1].volume: must be > 0 (got -3)");
     expect_parse_error("{\"worklist\": [{\"task\": \"spincoat\", \"steps\": [[30000, 2000, 50]],"
                        " \"drops\": [{\"solution\": \"a\", \"volume\": 20, \"time\": -1}]}]}",
-                       AXL_ERANGE, "recipe.worklist[0].steps[0].rpm: 30000 rpm is outside 200-9000");
+                       AXL_ERANGE,
+                       "recipe.worklist[0].steps[0].rpm: 30000 rpm is outside 200-9000");
     expect_parse_error("{\"worklist\": [{\"task\": \"spincoat\", \"steps\": [[3000, 10, 50]],"
                        " \"drops\": [{\"solution\": \"a\", \"volume\": 20, \"time\": -1}]}]}",
                        AXL_ERANGE, "steps[0].acceleration: 10 rpm/s is outside 50-5000");
@@ -63,10 +64,12 @@ static void test_parse_errors_name_json_path(void **state)
                        " \"drops\": [{\"solution\": \"a\", \"volume\": 20, \"time\": -1,"
                        " \"rate\": 5}]}]}",
                        AXL_ERANGE, "recipe.worklist[0].drops[0].rate: 5 uL/s is outside 10-2000");
-    expect_parse_error("{\"worklist\": [{\"task\": \"anneal\", \"temperature\": 250, \"duration\": 60}]}",
-                       AXL_ERANGE, "recipe.worklist[0].temperature: 250 C is outside 30-200");
-    expect_parse_error("{\"worklist\": [{\"task\": \"anneal\", \"temperature\": \"hot\", \"duration\": 60}]}",
-                       AXL_ETYPE, "recipe.worklist[0].temperature: must be a number");
+    expect_parse_error(
+        "{\"worklist\": [{\"task\": \"anneal\", \"temperature\": 250, \"duration\": 60}]}",
+        AXL_ERANGE, "recipe.worklist[0].temperature: 250 C is outside 30-200");
+    expect_parse_error(
+        "{\"worklist\": [{\"task\": \"anneal\", \"temperature\": \"hot\", \"duration\": 60}]}",
+        AXL_ETYPE, "recipe.worklist[0].temperature: must be a number");
     expect_parse_error("{\"worklist\": [{\"task\": \"anneal\", \"duration\": 60}]}", AXL_EMISSING,
                        "recipe.worklist[0].temperature: required");
     expect_parse_error("{\"worklist\": [{\"task\": \"anneal\", \"temperature\": 100,"
@@ -125,8 +128,9 @@ static void test_seed_template_binds_parameters(void **state)
     assert_memory_equal(r, want, sizeof(*r));
 
     /* scale and offset: field = offset + scale * value */
-    const char *scaled = "{\"worklist\": [{\"task\": \"anneal\", \"temperature\": 100,"
-                         " \"duration\": {\"param\": \"minutes\", \"scale\": 60, \"offset\": 30}}]}";
+    const char *scaled =
+        "{\"worklist\": [{\"task\": \"anneal\", \"temperature\": 100,"
+        " \"duration\": {\"param\": \"minutes\", \"scale\": 60, \"offset\": 30}}]}";
     assert_int_equal(axl_recipe_template_parse_str(scaled, strlen(scaled), NULL, t, &eb), 0);
     axl_param p = {"minutes", 20};
     assert_int_equal(axl_recipe_instantiate(t, &p, 1, r, &eb), 0);
@@ -228,9 +232,9 @@ static void test_chain_from_recipe(void **state)
     axl_recipe_seed(100, 80, -20, 1800, &r);
     assert_int_equal(axl_chain_from_recipe(&r, &c, &eb), 0);
     static const char *const want[] = {
-        "storage_to_spincoater",      "spincoat", "spincoater_to_hotplate", "anneal",
-        "hotplate_to_storage",        "rest",     "storage_to_characterization",
-        "characterize",               "characterization_to_storage"};
+        "storage_to_spincoater",      "spincoat", "spincoater_to_hotplate",      "anneal",
+        "hotplate_to_storage",        "rest",     "storage_to_characterization", "characterize",
+        "characterization_to_storage"};
     assert_int_equal(c.n, 9);
     for (uint32_t k = 0; k < c.n; k++) {
         char name[64];

@@ -150,8 +150,8 @@ static void random_chain(uint64_t *rng, axl_chain *c)
         axl_spincoat *s = &t->u.spincoat;
         s->nsteps = 1 + lab_rand(rng) % 2;
         for (uint32_t k = 0; k < s->nsteps; k++)
-            s->step[k] = (axl_spin_step){lab_uniform(rng, 1000, 6000), 1000,
-                                         lab_uniform(rng, 10, 60)};
+            s->step[k] =
+                (axl_spin_step){lab_uniform(rng, 1000, 6000), 1000, lab_uniform(rng, 10, 60)};
         s->ndrops = 1;
         axl_drop_defaults(&s->drop[0], false);
         snprintf(s->drop[0].solution, sizeof(s->drop[0].solution), "a");
@@ -172,8 +172,8 @@ static void random_chain(uint64_t *rng, axl_chain *c)
             t = &r.task[r.ntasks++];
             t->kind = AXL_RTASK_CHARACTERIZE;
             t->u.characterize.n = 1;
-            t->u.characterize.m[0] = (axl_measurement){"PL", lab_uniform(rng, 1, 60),
-                                                       lab_uniform(rng, 0, 400)};
+            t->u.characterize.m[0] =
+                (axl_measurement){"PL", lab_uniform(rng, 1, 60), lab_uniform(rng, 0, 400)};
         }
     }
     if (axl_chain_from_recipe(&r, c, &eb) != 0)
