@@ -28,6 +28,7 @@
 
 static axl_model_options g_opts;
 static const char *g_only;
+static int g_last_evals;
 
 typedef struct problem {
     const char *name;
@@ -273,6 +274,7 @@ static void speed(size_t d, size_t n, int reps)
         warm[r] = (axl_bench_now() - t0) * 1e3;
         fit[r] = o.diag.fit_ms;
         acq[r] = o.diag.acq_ms;
+        g_last_evals = o.diag.fit_evals;
     }
     qsort(warm, (size_t)reps, sizeof(double), cmp_d);
     qsort(cold, (size_t)reps, sizeof(double), cmp_d);
@@ -287,8 +289,8 @@ static void speed(size_t d, size_t n, int reps)
     axl_bench_row(name, fit[reps / 2], "ms");
     snprintf(name, sizeof name, "model.acq_ms%s.d%zu.n%zu", blas, d, n);
     axl_bench_row(name, acq[reps / 2], "ms");
-    fprintf(stderr, "  speed d=%zu n=%zu: warm %.2f ms (fit %.2f, acq %.2f), cold %.2f ms\n", d,
-            n, warm[reps / 2], fit[reps / 2], acq[reps / 2], cold[reps / 2]);
+    fprintf(stderr, "  speed d=%zu n=%zu: warm %.2f ms (fit %.2f, acq %.2f, evals %d), cold %.2f ms\n", d,
+            n, warm[reps / 2], fit[reps / 2], acq[reps / 2], g_last_evals, cold[reps / 2]);
     free(X);
     free(y);
 }
@@ -298,6 +300,13 @@ int main(int argc, char **argv)
     int do_q = 0, do_s = 0, seeds = 20, quick = 0, i;
     problem br, h6;
 
+    /* The engine runs generations on libuv's thread pool, one per thread, so the BLAS
+     * must not start threads of its own (it also measures faster here: the BLAS calls
+     * are small). OpenBLAS reads this before main, hence the re-exec. */
+    if (getenv("OPENBLAS_NUM_THREADS") == NULL) {
+        setenv("OPENBLAS_NUM_THREADS", "1", 1);
+        execv("/proc/self/exe", argv);
+    }
     axl_model_options_default(&g_opts);
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "quality") == 0)

@@ -155,7 +155,7 @@ int axl__acq_optimize(const axl_gp *gp, double best_f, const axl_space *s,
     scored *sc = NULL;
     qn *qs = NULL;
     int *fixed = NULL, rv = AXL_ENOMEM;
-    size_t nq, rounds, max_rounds = cfg->max_iter > 0 ? (size_t)cfg->max_iter * 2 : 120;
+    size_t nq, rounds, max_rounds = cfg->max_iter > 0 ? (size_t)cfg->max_iter + 20 : 80;
 
     *n_found = 0;
     raw = malloc(cap * D * sizeof(double));

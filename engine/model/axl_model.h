@@ -326,7 +326,9 @@ typedef struct axl_model_options {
     int max_qn_iter;        /* quasi-Newton iterations per local search (60) */
     int cold_fit_every;     /* multi-start fit every this many generations (0 = warm) */
     axl_outcome_tf outcome_transform; /* AXL_OUTCOME_AUTO */
-    double log_shift;       /* log transform: shift as a fraction of the y range (0.01) */
+    double log_shift;       /* log transform: shift as a fraction of the y range (1e-6) */
+    int auto_full_max_n;    /* AUTO fits both transforms up to this n (100); above,
+                             * both are scored at their warm starts, the winner fitted */
 } axl_model_options;
 
 void axl_model_options_default(axl_model_options *o);

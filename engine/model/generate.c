@@ -17,6 +17,7 @@ void axl_model_options_default(axl_model_options *o)
     o->max_qn_iter = 60;
     o->outcome_transform = AXL_OUTCOME_AUTO;
     o->log_shift = 1e-6;
+    o->auto_full_max_n = 100;
 }
 
 static uint64_t hash3(uint64_t a, uint64_t b, uint64_t c)
@@ -200,6 +201,27 @@ static int gen_gp(const axl_model_input *in, const axl_model_options *o,
         int last = o->outcome_transform == AXL_OUTCOME_STANDARDIZE ? 0 : 1;
         double best_score = -INFINITY;
         int tf;
+        /* Large n with both warm starts at hand: score both transforms at their
+         * previous hyper-parameters (one Cholesky each) and optimize only the
+         * winner; the hyper-parameters move little when one point is added, and a
+         * full fit costs O(n^3) per step. */
+        if (first != last && n > (size_t)o->auto_full_max_n && in->state->hyper_dims == D &&
+            in->state->n_hyper == H && in->state->n_hyper_log == H) {
+            double sc[2];
+            for (tf = 0; tf <= 1; tf++) {
+                double jac, v;
+                prep_outcomes(tf, o->log_shift, in, n, ys2, nv2, &jac);
+                if (axl_gp_map_objective(n, D, U, ys2, nv ? nv2 : NULL, &o->gp,
+                                         tf ? in->state->hyper_log : in->state->hyper, &v,
+                                         NULL) != 0)
+                    v = -INFINITY;
+                sc[tf] = v + jac;
+            }
+            first = last = sc[1] > sc[0] ? 1 : 0;
+            /* the other set stays as it was, for the next comparison */
+            memcpy(out->state.hyper, in->state->hyper, H * sizeof(double));
+            memcpy(out->state.hyper_log, in->state->hyper_log, H * sizeof(double));
+        }
         for (tf = first; tf <= last; tf++) {
             axl_gp *g = NULL;
             double jac, score, *hy = tf ? out->state.hyper_log : out->state.hyper;

@@ -521,7 +521,7 @@ static int bfgs_run(fit_ctx *c, double *theta, int max_iter, double *best)
          * longer moves (its curvature is flat in some lengthscales) */
         if (gsl_multimin_test_gradient(m->gradient, 1e-3) == GSL_SUCCESS)
             break;
-        if (fabs(prev - m->f) < 1e-7 * (1.0 + fabs(m->f))) {
+        if (fabs(prev - m->f) < 1e-5 + 1e-8 * fabs(m->f)) {
             if (++stall >= 2)
                 break;
         } else {
@@ -590,6 +590,10 @@ int axl_gp_fit(size_t n, size_t d, const double *X, const double *y, const doubl
          * when one observation is added), else the prior's mode plus perturbed
          * copies; the best MAP value wins. */
         n_starts = warm != NULL ? 1 : (cfg->n_starts > 0 ? cfg->n_starts : 1);
+        /* a cold fit on many points costs seconds per start; in a campaign it
+         * happens once (then warm starts follow), so keep it to one start */
+        if (warm == NULL && n > 150)
+            n_starts = 1;
         for (s = 0; s < n_starts + 1; s++) {
             if (s == 0 && warm != NULL) {
                 memcpy(theta, warm, H * sizeof(double));
@@ -604,7 +608,13 @@ int axl_gp_fit(size_t n, size_t d, const double *X, const double *y, const doubl
                     theta[d + 1] = log(1e-5) + 4.0 * axl__unif(&rng) - 2.0;
                 }
             }
-            if ((rv = bfgs_run(&ctx, theta, cfg->max_iter > 0 ? cfg->max_iter : 100, &v)) != 0)
+            int mi = cfg->max_iter > 0 ? cfg->max_iter : 100;
+            /* A warm start is near its optimum already. At large n each step costs
+             * O(n^3), so only a few BFGS iterations are spent per generation: the
+             * optimization continues across generations from where it stopped. */
+            if (s == 0 && warm != NULL && mi > (n > 100 ? 8 : 30))
+                mi = n > 100 ? 8 : 30;
+            if ((rv = bfgs_run(&ctx, theta, mi, &v)) != 0)
                 goto fail;
             used++;
             if (isfinite(v) && v > bestv && v > -1e9) {
