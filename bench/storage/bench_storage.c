@@ -12,6 +12,7 @@
  * The store lives in $AXL_BENCH_DIR or $TMPDIR or /tmp (a real disk here: /tmp is
  * ext4, so fsync costs what it costs in the lab). Progress goes to stderr.
  */
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -29,6 +30,13 @@
 
 /* $AXL_BENCH_TRIALS overrides the count for quick tuning runs (the row keeps its name). */
 static uint32_t N_TRIALS = N_TRIALS_DEFAULT;
+
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 static void die(const char *what, int rv, const axl_errbuf *eb)
 {
@@ -135,6 +143,39 @@ static const char *const status_type[] = {"trial.created", "trial.staged", "tria
                                           "trial.completed"};
 
 /*
+ * The disk's own price of durability, for context: p50 of pwrite(4 KiB, in place) +
+ * fdatasync on a preallocated file in dir. An LMDB commit needs two such flushes.
+ */
+static double fdatasync_p50_ms(const char *dir)
+{
+    char path[600];
+    static char page[4096];
+    double lat[200];
+    snprintf(path, sizeof(path), "%s/fsync.probe", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        return -1;
+    for (int i = 0; i < 64; i++)
+        if (pwrite(fd, page, sizeof(page), (off_t)i * 4096) != (ssize_t)sizeof(page))
+            break;
+    if (fsync(fd) != 0) {
+        close(fd);
+        return -1;
+    }
+    for (int i = 0; i < 200; i++) {
+        double t = axl_bench_now();
+        page[0] = (char)i;
+        if (pwrite(fd, page, sizeof(page), (off_t)(i % 64) * 4096) != (ssize_t)sizeof(page) ||
+            fdatasync(fd) != 0)
+            break;
+        lat[i] = axl_bench_now() - t;
+    }
+    close(fd);
+    unlink(path);
+    return axl_bench_quantile(lat, 200, 0.5) * 1e3;
+}
+
+/*
  * Commits trial changes, `per` per commit, for about `seconds`; returns events per second
  * of time spent inside axl_store_batch_add + axl_store_commit (encoding the trial record
  * itself is the engine's work and is not counted). Change j moves trial j/3 through its
@@ -160,13 +201,16 @@ static double commit_rate(const char *dir, unsigned flags, int per, double secon
     double *lat = malloc(lat_cap * sizeof(double));
     if (lat == NULL)
         exit(1);
+    double cpu0 = cpu_now(), cpu_body = 0;
     double t0 = axl_bench_now(), now = t0;
     while ((now - t0 < seconds || commits < 20) && commits < max_commits) {
         axl_store_batch_clear(b);
         for (int k = 0; k < per; k++, change++) {
             uint32_t trial = (uint32_t)(change / 3);
             axl_trial_status st = life[change % 3];
+            double b0 = cpu_now();
             trial_body(&sb, trial, st, 1.8e9 + trial);
+            cpu_body += cpu_now() - b0;
             double a0 = axl_bench_now();
             add(b, status_type[st], trial, AXL_REC_TRIAL, &sb, 1.8e9 + trial);
             add_time += axl_bench_now() - a0;
@@ -181,14 +225,15 @@ static double commit_rate(const char *dir, unsigned flags, int per, double secon
         commits++;
     }
     in_store += add_time;
+    double cpu = cpu_now() - cpu0 - cpu_body; /* the store's CPU, without the records */
     double rate = (double)events / in_store;
     size_t nl = (size_t)commits < lat_cap ? (size_t)commits : lat_cap;
     double p50 = axl_bench_quantile(lat, nl, 0.5), p99 = axl_bench_quantile(lat, nl, 0.99);
     fprintf(stderr,
-            "  %d/commit %s: %ld commits, %ld events; %.2f s in the store (add %.1f us/event); "
-            "commit p50 %.3f ms, p99 %.3f ms\n",
+            "  %d/commit %s: %ld commits, %ld events; %.2f s in the store (add %.1f us/event, "
+            "CPU %.1f us/event); commit p50 %.3f ms, p99 %.3f ms\n",
             per, flags & AXL_STORE_NOSYNC ? "nosync" : "sync", commits, events, in_store,
-            add_time / (double)events * 1e6, p50 * 1e3, p99 * 1e3);
+            add_time / (double)events * 1e6, cpu / (double)events * 1e6, p50 * 1e3, p99 * 1e3);
     free(lat);
     axl_store_batch_free(b);
     axl_store_close(s);
@@ -284,6 +329,10 @@ int main(int argc, char **argv)
     fprintf(stderr, "bench_storage: in %s\n", root);
     if (seed_only)
         goto seed;
+    fresh_dir(dir, root, "probe");
+    double fs = fdatasync_p50_ms(dir);
+    fprintf(stderr, "  this disk: pwrite 4 KiB + fdatasync p50 %.3f ms\n", fs);
+    axl_bench_row("storage.disk_fdatasync_p50_ms", fs, "ms");
     fresh_dir(dir, root, "sync1");
     axl_bench_row("storage.commit_sync_per_s", commit_rate(dir, 0, 1, 2.0, 1000000), "commits/s");
     fresh_dir(dir, root, "group64");
