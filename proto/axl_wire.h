@@ -18,6 +18,9 @@
  *   - Encoded: the caller owns everything it passes; axl_wire_encode() copies what it
  *     needs into the sbuffer and keeps no pointer.
  *
+ * Threads: every function here is reentrant and keeps no global state, so nng callback
+ * threads may decode while the loop thread encodes.
+ *
  * Validation is the same both ways: axl_wire_encode() refuses (and leaves the sbuffer as
  * it was) any message that axl_wire_decode() would refuse, with the same code. Codes:
  *   AXL_ETOOBIG   message over AXL_PROTO_MAX_MSG (checked before any byte is read), or a
