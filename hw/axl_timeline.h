@@ -144,6 +144,21 @@ int axl_tl_place(axl_timeline *tl, uint64_t id, const axl_chain *chain, double r
 int axl_tl_insert(axl_timeline *tl, uint64_t id, const axl_chain *chain, const double *start,
                   axl_tl_slot *slots, axl_errbuf *eb);
 
+/*
+ * Re-plans sample `id` after reality diverged from its plan: tasks [0, done) ran at
+ * actual[0..done) (start and end as they happened; they stay where they were, a film
+ * already on a plate stays on it) and the rest of the chain is placed again at the
+ * earliest feasible times not before `now` (an immediate task still starts right when
+ * its predecessor ended). Other samples are not moved: when the frozen part now
+ * overlaps them, or only an already-run task could make room, the answer is AXL_EBUSY
+ * and the old plan stays; the runner then removes the samples in the way that have
+ * not started (axl_tl_remove), re-plans this one and places them again.
+ * The sample moves to the end of the placement order. slots may be NULL.
+ * Returns 0, AXL_ENOENT, AXL_EINVAL (actual times out of order), AXL_EBUSY, AXL_ENOMEM.
+ */
+int axl_tl_replan(axl_timeline *tl, uint64_t id, uint32_t done, const axl_tl_slot *actual,
+                  double now, axl_tl_slot *slots, axl_errbuf *eb);
+
 /* Frees every resource sample `id` holds (completed, failed or canceled).
  * Returns 0 or AXL_ENOENT. */
 int axl_tl_remove(axl_timeline *tl, uint64_t id);

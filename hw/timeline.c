@@ -63,6 +63,8 @@ typedef struct plan {
     double start[AXL_CHAIN_MAX], end[AXL_CHAIN_MAX], lb[AXL_CHAIN_MAX];
     int plate[AXL_CHAIN_MAX];
     bool held[AXL_CHAIN_MAX]; /* per span: hotplate visit held tentatively (walk) */
+    int pin[AXL_CHAIN_MAX];   /* per span: plate it must use (re-planning), or -1 */
+    uint32_t from;            /* tasks before it are frozen (re-planning), else 0 */
     double release;
     double gmin[R_COUNT]; /* smallest idle gap worth leaving on a station (compaction) */
 } plan;
@@ -210,6 +212,7 @@ static int prepare(const axl_timeline *tl, const axl_chain *c, plan *pl, axl_err
     }
     for (uint32_t j = 0; j < pl->nspan; j++) {
         pl->plate[j] = -1;
+        pl->pin[j] = -1;
         pl->held[j] = false;
         if (pl->sp[j].cls != R_PLATE0)
             continue;
@@ -226,11 +229,12 @@ static int prepare(const axl_timeline *tl, const axl_chain *c, plan *pl, axl_err
 /* --- conflict checks --------------------------------------------------------------------- */
 
 /*
- * Can span j hold its station over [a, b)? On a block *until is the earliest start that
- * could avoid it. For hotplate spans any plate will do; *plate gets the first that can.
+ * Can span s hold its station over [a, b)? On a block *until is the earliest start that
+ * could avoid it. For hotplate spans any plate will do (or only `pin` when >= 0: a film
+ * already on a plate stays there); *plate gets the first that can.
  */
-static bool span_blocked(const axl_timeline *tl, const span *s, double a, double b, double *until,
-                         int *plate)
+static bool span_blocked(const axl_timeline *tl, const span *s, double a, double b, int pin,
+                         double *until, int *plate)
 {
     double at;
     if (s->cls != R_PLATE0) {
@@ -239,7 +243,7 @@ static bool span_blocked(const axl_timeline *tl, const span *s, double a, double
     }
     double best = INFINITY;
     for (unsigned p = 0; p < tl->cfg.n_plates; p++) {
-        if (!plate_can_hold(&tl->cfg, p, s->temp))
+        if (!plate_can_hold(&tl->cfg, p, s->temp) || (pin >= 0 && (int)p != pin))
             continue;
         /* A plate with a fixed setpoint only ever holds that temperature. */
         double temp = isnan(tl->cfg.plate_setpoint[p]) ? s->temp : NAN;
@@ -274,9 +278,9 @@ static conflict_kind check_task(const axl_timeline *tl, const plan *pl, uint32_t
         if (!(sp->first < k && k <= sp->last))
             continue;
         /* [start(first), end(k-1)) was checked when task k-1 was placed; plates may
-         * switch, so they are re-checked whole. */
-        double a = sp->cls == R_PLATE0 ? pl->start[sp->first] : pl->end[k - 1];
-        if (a < e && span_blocked(tl, sp, a, e, until, NULL)) {
+         * switch, and a frozen prefix was never checked, so those are re-checked whole. */
+        double a = sp->cls == R_PLATE0 || k == pl->from ? pl->start[sp->first] : pl->end[k - 1];
+        if (a < e && span_blocked(tl, sp, a, e, pl->pin[j], until, NULL)) {
             *jout = j;
             return SPAN;
         }
@@ -288,7 +292,7 @@ static conflict_kind check_task(const axl_timeline *tl, const plan *pl, uint32_t
         const span *sp = &pl->sp[j];
         if (sp->first != k)
             continue;
-        if (e > s && span_blocked(tl, sp, s, e, until, NULL))
+        if (e > s && span_blocked(tl, sp, s, e, pl->pin[j], until, NULL))
             return SELF;
         /* Compaction: taking a single-capacity station a little after it falls idle
          * leaves a sliver no later sample can use; start right at the idle point (the
@@ -316,7 +320,7 @@ static int hold_visit(axl_timeline *tl, plan *pl, uint32_t j, axl_errbuf *eb)
     const span *sp = &pl->sp[j];
     double until, a = pl->start[sp->first], b = pl->end[sp->last];
     int plate = -1;
-    if (span_blocked(tl, sp, a, b, &until, &plate) || plate < 0)
+    if (span_blocked(tl, sp, a, b, pl->pin[j], &until, &plate) || plate < 0)
         return axl_fail(eb, AXL_EBUSY, "timeline: no plate for the hotplate visit at %g s", a);
     axl_profile *prof = &tl->res[R_PLATE0 + plate];
     if (a < b && (axl_profile_reserve(prof, 2) || axl_profile_add(prof, a, b, +1, sp->temp)))
@@ -341,16 +345,54 @@ static void drop_visits(axl_timeline *tl, plan *pl, uint32_t from)
     }
 }
 
-/* The walk described at the top of the file. Fills pl->start/end/plate; on success the
- * chain's hotplate visits are held on their plates (commit adds the rest). */
+/*
+ * The walk described at the top of the file, from task pl->from on (earlier tasks are
+ * frozen at pl->start/end). Fills pl->start/end/plate; on success the chain's hotplate
+ * visits are held on their plates (commit adds the rest).
+ */
 static int walk(axl_timeline *tl, plan *pl, double release, axl_errbuf *eb)
 {
     const axl_chain *c = pl->c;
     int rc = 0;
     pl->release = release;
-    for (uint32_t k = 0; k < c->n; k++)
+    for (uint32_t k = pl->from; k < c->n; k++)
         pl->lb[k] = release;
-    uint32_t k = 0;
+    /* Stays that ended in the frozen part must still fit around the others' plans (they
+     * do when they ran as planned); hotplate visits among them keep their plate. */
+    for (uint32_t v = 0; v < pl->nspan; v++) {
+        const span *sp = &pl->sp[v];
+        if (sp->last >= pl->from)
+            continue;
+        double a = pl->start[sp->first], b = pl->end[sp->last], u;
+        if (a < b && span_blocked(tl, sp, a, b, pl->pin[v], &u, NULL)) {
+            rc = axl_fail(eb, AXL_EBUSY,
+                          "timeline: the stay at %s from %g to %g s overlaps another sample's plan",
+                          axl_station_name(c->task[sp->last].from), a, b);
+            goto fail;
+        }
+        if (sp->cls != R_PLATE0)
+            continue;
+        axl_profile *prof = &tl->res[R_PLATE0 + pl->pin[v]];
+        if (a < b && (axl_profile_reserve(prof, 2) || axl_profile_add(prof, a, b, +1, sp->temp))) {
+            rc = axl_fail(eb, AXL_ENOMEM, "timeline: out of memory");
+            goto fail;
+        }
+        pl->plate[v] = pl->pin[v];
+        pl->held[v] = true;
+    }
+    /* A frozen move that ran at other times than planned may now overlap another
+     * sample's planned move: that is for the caller to sort out. */
+    for (uint32_t f = 0; f < pl->from; f++) {
+        double at, u;
+        if (c->task[f].kind == AXL_TASK_MOVE && pl->end[f] > pl->start[f] &&
+            axl_profile_blocked(&tl->res[R_GRIP], pl->start[f], pl->end[f], 1, NAN, 0, &at, &u)) {
+            rc = axl_fail(eb, AXL_EBUSY,
+                          "timeline: task %u ran at %g-%g, over another sample's move", f,
+                          pl->start[f], pl->end[f]);
+            goto fail;
+        }
+    }
+    uint32_t k = pl->from;
     for (long step = 0; k < c->n; step++) {
         if (step > PLACE_MAX_STEPS) {
             rc = axl_fail(eb, AXL_EAGAIN, "timeline: no placement after %d steps", PLACE_MAX_STEPS);
@@ -391,6 +433,15 @@ static int walk(axl_timeline *tl, plan *pl, double release, axl_errbuf *eb)
         uint32_t moved = ck == SELF ? k : pl->sp[j].first;
         double moved_start = ck == SELF ? s : pl->start[moved];
         uint32_t h = pl->head[moved];
+        if (h < pl->from) {
+            char name[64];
+            axl_chain_task_name(&c->task[k], name, sizeof(name));
+            rc = axl_fail(eb, AXL_EBUSY,
+                          "timeline: task %u (%s) conflicts with the plan and only tasks before "
+                          "%u could make room, which already ran",
+                          k, name, pl->from);
+            goto fail;
+        }
         double h_start = h == k ? s : pl->start[h];
         double nlb = h_start + (until - moved_start);
         pl->lb[h] = nlb > h_start ? fmax(pl->lb[h], nlb) : nextafter(h_start, INFINITY);
@@ -422,7 +473,8 @@ static tl_sample *find(const axl_timeline *tl, uint64_t id, size_t *idx)
  * hotplate visits alone (the walk already holds them). Breakpoints are reserved first, so
  * either everything changes or nothing does.
  */
-static int apply(axl_timeline *tl, const tl_sample *x, int delta, bool with_visits)
+/* Makes room in every profile for adding all of x's intervals (2 breakpoints each). */
+static int reserve_for(axl_timeline *tl, const tl_sample *x, bool with_visits)
 {
     size_t need[R_COUNT] = {0};
     for (uint32_t k = 0; k < x->chain.n; k++)
@@ -434,6 +486,13 @@ static int apply(axl_timeline *tl, const tl_sample *x, int delta, bool with_visi
     for (int r = 0; r < R_COUNT; r++)
         if (need[r] && axl_profile_reserve(&tl->res[r], need[r]))
             return AXL_ENOMEM;
+    return 0;
+}
+
+static int apply(axl_timeline *tl, const tl_sample *x, int delta, bool with_visits)
+{
+    if (reserve_for(tl, x, with_visits))
+        return AXL_ENOMEM;
     for (uint32_t k = 0; k < x->chain.n; k++) {
         const axl_tl_slot *sl = &x->slot[k];
         if (x->chain.task[k].kind == AXL_TASK_MOVE && sl->end > sl->start)
@@ -562,6 +621,54 @@ int axl_tl_insert(axl_timeline *tl, uint64_t id, const axl_chain *chain, const d
 fail:
     drop_visits(tl, &pl, 0);
     return rc;
+}
+
+int axl_tl_replan(axl_timeline *tl, uint64_t id, uint32_t done, const axl_tl_slot *actual,
+                  double now, axl_tl_slot *slots, axl_errbuf *eb)
+{
+    plan pl;
+    int rc;
+    size_t idx;
+    tl_sample *x = tl != NULL ? find(tl, id, &idx) : NULL;
+    if (x == NULL)
+        return axl_fail(eb, AXL_ENOENT, "timeline: sample %llu is not placed",
+                        (unsigned long long)id);
+    if (done > x->chain.n || (done > 0 && actual == NULL) || !isfinite(now))
+        return axl_fail(eb, AXL_EINVAL, "timeline: re-plan of sample %llu: bad arguments",
+                        (unsigned long long)id);
+    if (done == x->chain.n)
+        return 0; /* nothing left to plan */
+    for (uint32_t k = 0; k < done; k++) {
+        double prev = k > 0 ? actual[k - 1].end : -INFINITY;
+        if (!isfinite(actual[k].start) || !isfinite(actual[k].end) ||
+            actual[k].end < actual[k].start || actual[k].start < prev - 1e-6)
+            return axl_fail(eb, AXL_EINVAL, "timeline: re-plan: task %u ran %g-%g, out of order", k,
+                            actual[k].start, actual[k].end);
+    }
+    axl_chain chain = x->chain; /* x goes away on success */
+    if ((rc = prepare(tl, &chain, &pl, eb)))
+        return rc;
+    pl.from = done;
+    for (uint32_t k = 0; k < done; k++) {
+        pl.start[k] = actual[k].start;
+        pl.end[k] = actual[k].end;
+    }
+    for (uint32_t j = 0; j < pl.nspan; j++)
+        if (pl.sp[j].cls == R_PLATE0 && pl.sp[j].first < done)
+            pl.pin[j] = x->plate[j]; /* the film is on (or was on) that plate */
+    /* Room to put the old plan back is reserved before it is taken out (capacity never
+     * shrinks), so the restore below cannot fail. */
+    if (reserve_for(tl, x, true) || apply(tl, x, -1, true))
+        return axl_fail(eb, AXL_ENOMEM, "timeline: out of memory");
+    if ((rc = walk(tl, &pl, now, eb)) || (rc = commit(tl, &pl, id, x->release, slots, eb))) {
+        apply(tl, x, +1, true);
+        return rc;
+    }
+    /* commit appended the new record; drop the old one (its resources are already gone). */
+    memmove(tl->s + idx, tl->s + idx + 1, (tl->n - idx - 1) * sizeof(*tl->s));
+    tl->n--;
+    free(x);
+    return 0;
 }
 
 int axl_tl_remove(axl_timeline *tl, uint64_t id)

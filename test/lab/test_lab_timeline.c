@@ -100,6 +100,58 @@ static void test_insert_checks_the_plan(void **state)
     axl_tl_free(tl);
 }
 
+static void test_replan_after_a_delay(void **state)
+{
+    (void)state;
+    axl_timeline *tl;
+    axl_errbuf eb = {{0}};
+    axl_tl_slot a[AXL_CHAIN_MAX], b[AXL_CHAIN_MAX], act[AXL_CHAIN_MAX], r[AXL_CHAIN_MAX];
+    axl_tl_config cfg;
+    axl_tl_config_default(&cfg);
+    assert_int_equal(axl_tl_new(&cfg, &tl, &eb), 0);
+    axl_chain c = seed_chain(100, 1800);
+    assert_int_equal(axl_tl_place(tl, 1, &c, 0, a, &eb), 0);
+    assert_int_equal(axl_tl_place(tl, 2, &c, 0, b, &eb), 0);
+
+    /* on time: re-planning changes nothing */
+    memcpy(act, a, sizeof(act));
+    assert_int_equal(axl_tl_replan(tl, 1, 2, act, a[1].end, r, &eb), 0);
+    for (uint32_t k = 0; k < c.n; k++)
+        assert_near(r[k].start, a[k].start, 0);
+
+    /* the spin coat ran 30 s over: sample 2 was to take the spin coater then */
+    act[1].end += 30;
+    assert_int_equal(axl_tl_replan(tl, 1, 2, act, act[1].end, r, &eb), AXL_EBUSY);
+    const axl_tl_slot *still;
+    assert_int_equal(axl_tl_get(tl, 1, NULL, &still), 0);
+    assert_near(still[2].start, a[2].start, 0); /* the old plan stays */
+    /* the runner's way out: take the not-yet-started sample off, re-plan, put it back */
+    assert_int_equal(axl_tl_remove(tl, 2), 0);
+    assert_int_equal(axl_tl_replan(tl, 1, 2, act, act[1].end, r, &eb), 0);
+    assert_near(r[1].end, a[1].end + 30, 0);
+    assert_near(r[2].start, r[1].end, 0); /* off the spin coater right away */
+    assert_near(r[8].end, a[8].end + 30, 1e-9);
+    assert_int_equal(axl_tl_place(tl, 2, &c, 0, b, &eb), 0);
+    assert_near(b[0].start, r[2].end, 0);
+    assert_int_equal(axl_tl_id(tl, 0), 1); /* re-planned sample 1 moved to the end ... */
+    assert_int_equal(axl_tl_count(tl), 2);
+
+    /* a film on a plate stays on it */
+    const axl_tl_slot *cur;
+    assert_int_equal(axl_tl_get(tl, 1, NULL, &cur), 0);
+    memcpy(act, cur, sizeof(act));
+    int plate = act[3].plate;
+    act[3].end -= 100; /* the anneal was cut short (say, by an operator) */
+    assert_int_equal(axl_tl_replan(tl, 1, 4, act, act[3].end, r, &eb), 0);
+    assert_int_equal(r[4].plate, plate);
+    assert_near(r[4].start, act[3].end, 0);
+    /* nonsense history is refused */
+    act[2].start = act[1].start - 50;
+    assert_int_equal(axl_tl_replan(tl, 1, 4, act, 0, r, &eb), AXL_EINVAL);
+    assert_int_equal(axl_tl_replan(tl, 99, 0, NULL, 0, r, &eb), AXL_ENOENT);
+    axl_tl_free(tl);
+}
+
 static void test_config(void **state)
 {
     (void)state;
@@ -209,6 +261,9 @@ static bool must_follow(const axl_chain *c, uint32_t k)
     return (t->kind == AXL_TASK_ANNEAL || t->kind == AXL_TASK_REST) && p->kind == AXL_TASK_MOVE;
 }
 
+/* Tasks whose actual duration was changed by a re-plan (by sample id, task). */
+static bool altered[64][AXL_CHAIN_MAX];
+
 /* Re-checks every constraint of the plan from the reported slots alone. */
 static void check_plan(const axl_timeline *tl, const axl_tl_config *cfg)
 {
@@ -233,7 +288,9 @@ static void check_plan(const axl_timeline *tl, const axl_tl_config *cfg)
         double visit_temp = NAN;
         for (uint32_t k = 0; k < c->n; k++) {
             const axl_chain_task *t = &c->task[k];
-            if (fabs(s[k].end - s[k].start - t->duration) > 1e-9 * fmax(1, fabs(s[k].end)))
+            assert_true(s[k].end >= s[k].start);
+            if (!altered[id][k] &&
+                fabs(s[k].end - s[k].start - t->duration) > 1e-9 * fmax(1, fabs(s[k].end)))
                 fail_msg("sample %llu task %u: %g-%g for a %g s task", (unsigned long long)id, k,
                          s[k].start, s[k].end, t->duration);
             if (k > 0) {
@@ -291,9 +348,12 @@ static void check_plan(const axl_timeline *tl, const axl_tl_config *cfg)
                 if (on[i].temp == on[j].temp)
                     continue;
                 /* two temperatures on one plate: apart by at least the settle time */
-                if (on[i].a < on[j].b + cfg->retemper_s && on[j].a < on[i].b + cfg->retemper_s)
-                    fail_msg("plate %u holds %g C at %g-%g and %g C at %g-%g, within %g s", p,
-                             on[i].temp, on[i].a, on[i].b, on[j].temp, on[j].a, on[j].b,
+                /* (1e-9: a + r and b - r round differently; a nanosecond is no violation) */
+                double r = cfg->retemper_s - 1e-9;
+                if (on[i].a < on[j].b + r && on[j].a < on[i].b + r)
+                    fail_msg("plate %u holds %g C at %.17g-%.17g and %g C at %.17g-%.17g, within "
+                             "%.17g s",
+                             p, on[i].temp, on[i].a, on[i].b, on[j].temp, on[j].a, on[j].b,
                              cfg->retemper_s);
             }
         }
@@ -324,6 +384,7 @@ static void test_random_sets_respect_every_constraint(void **state)
         for (unsigned p = 0; p < cfg.n_plates; p++)
             cfg.plate_setpoint[p] = lab_rand(&rng) % 3 == 0 ? 100 : NAN;
         assert_int_equal(axl_tl_new(&cfg, &tl, &eb), 0);
+        memset(altered, 0, sizeof(altered));
         int nsamples = 10 + (int)(lab_rand(&rng) % 30);
         double now = 0;
         for (int i = 0; i < nsamples; i++) {
@@ -342,6 +403,23 @@ static void test_random_sets_respect_every_constraint(void **state)
             /* now and then a sample completes or is canceled */
             if (i > 3 && lab_rand(&rng) % 5 == 0)
                 axl_tl_remove(tl, axl_tl_id(tl, lab_rand(&rng) % axl_tl_count(tl)));
+            /* ... or one ran a task early or late and is re-planned (when it can be) */
+            if (i > 3 && lab_rand(&rng) % 4 == 0) {
+                uint64_t id = axl_tl_id(tl, lab_rand(&rng) % axl_tl_count(tl));
+                const axl_chain *rc_chain;
+                const axl_tl_slot *sl;
+                axl_tl_slot act[AXL_CHAIN_MAX];
+                assert_int_equal(axl_tl_get(tl, id, &rc_chain, &sl), 0);
+                uint32_t done = 1 + (uint32_t)(lab_rand(&rng) % rc_chain->n);
+                memcpy(act, sl, sizeof(act));
+                act[done - 1].end =
+                    fmax(act[done - 1].start, act[done - 1].end + lab_uniform(&rng, -20, 40));
+                int rr = axl_tl_replan(tl, id, done, act, act[done - 1].end, NULL, &eb);
+                if (rr != 0 && rr != AXL_EBUSY)
+                    fail_msg("round %d re-plan: %s", round, eb.msg);
+                if (rr == 0)
+                    altered[id][done - 1] = true;
+            }
         }
         check_plan(tl, &cfg);
         axl_tl_free(tl);
@@ -378,6 +456,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_first_samples_start_without_idle),
         cmocka_unit_test(test_insert_checks_the_plan),
+        cmocka_unit_test(test_replan_after_a_delay),
         cmocka_unit_test(test_config),
         cmocka_unit_test(test_random_sets_respect_every_constraint),
         cmocka_unit_test(test_remove_gives_everything_back),
