@@ -5,7 +5,7 @@
  *
  * Quality: closed-loop BO with the `auto` strategy (decided by axl_gs_decide, as the
  * engine does) on Branin (30 evaluations, 5 Sobol) and Hartmann6 (50, 12 Sobol),
- * noise-free, over N seeds (default 20): quartiles of the simple regret at 10, 20,
+ * noise-free, over N seeds (default 40): quartiles of the simple regret at 10, 20,
  * 30 (and 50) evaluations, for GP-LogEI, Sobol alone, and GP-LogEI with 3 trials
  * pending at all times (asynchronous parallelism 3).
  * Speed: one generation (fit + acquisition, k = 1) at d in {4, 6} and n in
@@ -297,7 +297,7 @@ static void speed(size_t d, size_t n, int reps)
 
 int main(int argc, char **argv)
 {
-    int do_q = 0, do_s = 0, seeds = 20, quick = 0, i;
+    int do_q = 0, do_s = 0, seeds = 40, quick = 0, i;
     problem br, h6;
 
     /* The engine runs generations on libuv's thread pool, one per thread, so the BLAS

@@ -216,8 +216,8 @@ double axl_logei_h(double z, double *dz);
 
 /*
  * LogEI(x) = log E[max(f(x) - best_f, 0)] under the GP posterior, for m points Xs
- * (m*d, borrowed) at once: val[m], grad (m*d, NULL to skip). A point with zero
- * posterior variance gets log(max(mean - best_f, 0)) (-inf when no improvement).
+ * (m*d, borrowed) at once: val[m], grad (m*d, NULL to skip). The posterior
+ * variance is clamped at 1e-12 (as BoTorch does), so val is always finite.
  */
 int axl_gp_logei(const axl_gp *gp, double best_f, size_t m, const double *Xs, double *val,
                  double *grad);
