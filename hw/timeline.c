@@ -65,6 +65,7 @@ typedef struct plan {
     bool held[AXL_CHAIN_MAX]; /* per span: hotplate visit held tentatively (walk) */
     int pin[AXL_CHAIN_MAX];   /* per span: plate it must use (re-planning), or -1 */
     uint32_t from;            /* tasks before it are frozen (re-planning), else 0 */
+    bool pinned;              /* axl_tl_insert: times are given, only feasibility counts */
     double release;
     double gmin[R_COUNT]; /* smallest idle gap worth leaving on a station (compaction) */
 } plan;
@@ -298,7 +299,7 @@ static conflict_kind check_task(const axl_timeline *tl, const plan *pl, uint32_t
          * leaves a sliver no later sample can use; start right at the idle point (the
          * walk got here as early as it could) or leave a gap worth having. */
         double g = pl->gmin[sp->cls];
-        if (g > 0) {
+        if (g > 0 && !pl->pinned) {
             double from = fmax(axl_profile_idle_since(&tl->res[sp->cls], s), pl->release);
             if (s > from && s - from < g) {
                 *until = from + g;
@@ -579,6 +580,7 @@ int axl_tl_insert(axl_timeline *tl, uint64_t id, const axl_chain *chain, const d
     if ((rc = prepare(tl, chain, &pl, eb)))
         return rc;
     pl.release = start[0];
+    pl.pinned = true;
     for (uint32_t k = 0; k < chain->n; k++) {
         double s = start[k], e;
         char name[64];

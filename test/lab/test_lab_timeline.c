@@ -98,6 +98,21 @@ static void test_insert_checks_the_plan(void **state)
     assert_int_equal(axl_tl_insert(tl, 2, &c, start, a, &eb), 0);
     assert_int_equal(axl_tl_remove(tl, 2), 0);
     axl_tl_free(tl);
+
+    /* compaction shapes placements, never what a restore may insert: the same chain one
+     * characterization visit + 20 s later leaves the spin coater idle ~74 s, a sliver
+     * shorter than a visit, and is still a valid plan */
+    axl_tl_config cfg;
+    axl_tl_config_default(&cfg);
+    cfg.compact = 1;
+    assert_int_equal(axl_tl_new(&cfg, &tl, &eb), 0);
+    assert_int_equal(axl_tl_place(tl, 1, &c, 0, a, &eb), 0);
+    double shift = a[8].end - a[6].start + 20, spin_end = a[2].end;
+    for (uint32_t k = 0; k < c.n; k++)
+        start[k] = a[k].start + shift;
+    assert_true(start[0] - spin_end > 0 && start[0] - spin_end < spin_end);
+    assert_int_equal(axl_tl_insert(tl, 2, &c, start, NULL, &eb), 0);
+    axl_tl_free(tl);
 }
 
 static void test_replan_after_a_delay(void **state)
