@@ -5,7 +5,7 @@
  *
  * Every type here is flat (fixed-size arrays, no pointers): a recipe can be copied with
  * `=` or memcpy, kept in an arena, or sent to a worker without deep-copy code. The cost
- * is size (an axl_recipe is ~11 KB, a template ~25 KB): allocate them once per trial,
+ * is size (an axl_recipe is ~7 KB, a template ~19 KB): allocate them once per trial,
  * not per event.
  *
  * Life of a recipe:
