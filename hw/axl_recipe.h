@@ -164,10 +164,10 @@ typedef struct axl_recipe_template {
 } axl_recipe_template;
 
 /* One entry of the caller's parameter map; name is borrowed for the call. */
-typedef struct axl_param {
+typedef struct axl_recipe_arg {
     const char *name;
     double value;
-} axl_param;
+} axl_recipe_arg;
 
 /* --- defaults ------------------------------------------------------------------------ */
 
@@ -245,8 +245,8 @@ int axl_recipe_template_parse_str(const char *text, size_t len, const char *path
  *   "recipe.worklist[0].drops[1].rate: 5 µL/s is outside 10-2000 (= 0 + 1 x antisolvent_rate)"
  * params is borrowed. Returns 0, AXL_EMISSING (a parameter is absent), AXL_ERANGE.
  */
-int axl_recipe_instantiate(const axl_recipe_template *t, const axl_param *params, size_t nparams,
-                           axl_recipe *out, axl_errbuf *eb);
+int axl_recipe_instantiate(const axl_recipe_template *t, const axl_recipe_arg *params,
+                           size_t nparams, axl_recipe *out, axl_errbuf *eb);
 
 /*
  * Checks the template's unbound fields as axl_recipe_validate does (bound fields, and

@@ -459,8 +459,8 @@ int axl_recipe_template_validate(const axl_recipe_template *t, axl_errbuf *eb)
 
 /* --- instantiation -------------------------------------------------------------------------- */
 
-int axl_recipe_instantiate(const axl_recipe_template *t, const axl_param *params, size_t nparams,
-                           axl_recipe *out, axl_errbuf *eb)
+int axl_recipe_instantiate(const axl_recipe_template *t, const axl_recipe_arg *params,
+                           size_t nparams, axl_recipe *out, axl_errbuf *eb)
 {
     if (t == NULL || out == NULL || (nparams > 0 && params == NULL))
         return axl_fail(eb, AXL_EINVAL, "axl_recipe_instantiate: NULL argument");
@@ -468,7 +468,7 @@ int axl_recipe_instantiate(const axl_recipe_template *t, const axl_param *params
     *out = t->base;
     for (uint32_t i = 0; i < t->nbindings && i < AXL_RECIPE_MAX_BINDINGS; i++) {
         const axl_binding *b = &t->binding[i];
-        const axl_param *p = NULL;
+        const axl_recipe_arg *p = NULL;
         for (size_t k = 0; k < nparams; k++) {
             if (params[k].name != NULL && strcmp(params[k].name, b->param) == 0) {
                 p = &params[k];

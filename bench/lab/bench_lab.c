@@ -75,7 +75,7 @@ static void seed_chain(const seed_lab *s, unsigned i, bool mid, axl_chain *c)
         for (int k = 0; k < 4; k++)
             u[k] = halton(i, base[k]);
     }
-    axl_param p[4] = {
+    axl_recipe_arg p[4] = {
         {"antisolvent_volume", 30 + 120 * u[0]},
         {"antisolvent_rate", 30 + 120 * u[1]},
         {"antisolvent_timing", -30 + 25 * u[2]},

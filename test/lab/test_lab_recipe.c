@@ -7,7 +7,7 @@
 
 #include <math.h>
 
-static const axl_param seed_params[] = {
+static const axl_recipe_arg seed_params[] = {
     {"antisolvent_volume", 100},
     {"antisolvent_rate", 80},
     {"antisolvent_timing", -20},
@@ -132,7 +132,7 @@ static void test_seed_template_binds_parameters(void **state)
         "{\"worklist\": [{\"task\": \"anneal\", \"temperature\": 100,"
         " \"duration\": {\"param\": \"minutes\", \"scale\": 60, \"offset\": 30}}]}";
     assert_int_equal(axl_recipe_template_parse_str(scaled, strlen(scaled), NULL, t, &eb), 0);
-    axl_param p = {"minutes", 20};
+    axl_recipe_arg p = {"minutes", 20};
     assert_int_equal(axl_recipe_instantiate(t, &p, 1, r, &eb), 0);
     assert_true(r->task[0].u.anneal.duration == 30 + 60 * 20);
     free(r);
@@ -151,7 +151,7 @@ static void test_instantiate_errors(void **state)
     assert_int_equal(axl_recipe_instantiate(t, seed_params, 3, r, &eb), AXL_EMISSING);
     assert_non_null(strstr(eb.msg, "lab.recipe.worklist[1].duration: parameter 'anneal_duration'"));
     /* a bound value out of range names the field and the binding */
-    axl_param bad[4];
+    axl_recipe_arg bad[4];
     memcpy(bad, seed_params, sizeof(bad));
     bad[1].value = 5; /* rate */
     assert_int_equal(axl_recipe_instantiate(t, bad, 4, r, &eb), AXL_ERANGE);
