@@ -202,6 +202,7 @@ static int create(uv_loop_t *loop, axl_experiment *e, axl_store *store,
     c->runner.data = c;
     c->runner.report = axl_sched_on_report;
     c->runner.event = axl_sched_on_runner_event;
+    c->runner.store_dir = c->store_dir;
     if ((rv = ops->init(&c->runner, loop, e, eb)) != 0)
         goto fail;
     c->runner_open = true;

@@ -89,6 +89,8 @@ struct axl_runner {
     void *data;                   /* the engine's */
     axl_runner_report_cb report;  /* set by the engine before init */
     axl_runner_event_cb event;    /* set by the engine before init; may be NULL */
+    const char *store_dir;        /* the campaign's store directory (sockets, data files);
+                                     set before init, valid until close */
     uint32_t deploy_calls;        /* counted by the engine (batch tests, metrics) */
 };
 
