@@ -353,7 +353,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_model: speed (%s)\n", AXL_BENCH_BLAS_NAME);
         for (size_t d = 4; d <= 6; d += 2)
             for (int j = 0; j < 5; j++)
-                speed(d, ns[j], ns[j] >= 500 ? 3 : quick ? 3 : 7);
+                speed(d, ns[j], ns[j] >= 500 ? (quick ? 1 : 3) : quick ? 3 : 7);
     }
     if (do_q) {
         fprintf(stderr, "bench_model: quality, %d seeds\n", seeds);
