@@ -182,12 +182,11 @@ static void quality(const problem *p, const char *label, int mode, int par, int 
     }
     for (c = 0; c < 4; c++) {
         double *v = reg + c * seeds;
-        const char *suffix = checkpoints[c] == p->budget ? "" : NULL;
-        char at[32];
+        char at[32] = "";
         if (checkpoints[c] > p->budget)
             continue;
-        snprintf(at, sizeof at, checkpoints[c] == p->budget ? "" : "_at%d", checkpoints[c]);
-        (void)suffix;
+        if (checkpoints[c] != p->budget)
+            snprintf(at, sizeof at, "_at%d", checkpoints[c]);
         snprintf(name, sizeof name, "model.%s.%s.regret_q1%s", p->name, label, at);
         double q1 = axl_bench_quantile(v, (size_t)seeds, 0.25);
         double med = axl_bench_quantile(v, (size_t)seeds, 0.5);
