@@ -82,7 +82,7 @@ struct axl_campaign {
     uv_work_t gen_work;
     struct axl_gen_job *gen_job;
     int blocked_logged;      /* verdict logged for the current blocked stretch, or -1 */
-    bool done_submitting_logged;
+    bool done_submitting_due, done_submitting_logged;
 
     bool started, stopping, stop_committed, closed;
     axl_exit_status exit_status;

@@ -75,6 +75,11 @@ static int print_event(const void *data, size_t len, bool json)
                 json_object_get(jbody, "reason") != NULL)
                 json_object_set(brief, "reason", json_object_get(jbody, "reason"));
             shown = brief;
+        } else if (ev.rec == AXL_REC_GENERATOR) {
+            brief = json_deep_copy(jbody);
+            json_object_del(brief, "state"); /* the model's binary state says nothing here */
+            json_object_del(brief, "v");
+            shown = brief;
         } else if (ev.rec == AXL_REC_EXPERIMENT) {
             brief = json_object();
             json_object_set(brief, "name", json_object_get(jbody, "name"));

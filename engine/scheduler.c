@@ -312,9 +312,7 @@ static void decide(axl_campaign *c)
             snprintf(reason, sizeof(reason), "reached the total of %d trials", c->max_trials);
             axl_sched_request_stop(c, AXL_EXIT_COMPLETED, reason);
         } else if (!c->done_submitting_logged) {
-            c->done_submitting_logged = true;
-            AXL_INFO(SRC, "Done submitting trials, waiting for remaining %u running trials...",
-                     pending);
+            c->done_submitting_due = true; /* said after this turn's deploys, as Ax does */
         }
         return;
     }
@@ -447,6 +445,11 @@ void axl_sched_turn(uv_check_t *h)
             break;
         }
         act(c);
+        if (c->done_submitting_due && !c->done_submitting_logged) {
+            c->done_submitting_logged = true;
+            AXL_INFO(SRC, "Done submitting trials, waiting for remaining %u running trials...",
+                     axl_trials_count(c, AXL_PENDING_MASK));
+        }
         if (stopping_now) {
             c->stop_committed = true;
             break;
