@@ -19,12 +19,12 @@
 #include "storage/axl_store.h"
 
 /* Why a campaign stopped; the string is the experiment.stopped event's exit_status. */
-#define AXL_EXIT_MAP(XX)                                                                     \
-    XX(COMPLETED, "completed", 0)                                                          \
-    XX(EXHAUSTED, "exhausted", 0)                                                          \
-    XX(FAILURE_RATE, "failure_rate_exceeded", 3)                                           \
-    XX(TIMEOUT, "timeout", 4)                                                              \
-    XX(INTERRUPTED, "interrupted", 5)                                                      \
+#define AXL_EXIT_MAP(XX)                                                                           \
+    XX(COMPLETED, "completed", 0)                                                                  \
+    XX(EXHAUSTED, "exhausted", 0)                                                                  \
+    XX(FAILURE_RATE, "failure_rate_exceeded", 3)                                                   \
+    XX(TIMEOUT, "timeout", 4)                                                                      \
+    XX(INTERRUPTED, "interrupted", 5)                                                              \
     XX(ERROR, "error", 1)
 
 typedef enum {
@@ -49,13 +49,13 @@ typedef struct axl_campaign_hooks {
 } axl_campaign_hooks;
 
 typedef struct axl_campaign_options {
-    int max_trials;         /* total trials in the experiment; -1: scheduler.total_trials */
-    double timeout_hours;   /* -1: scheduler.timeout_hours */
-    bool stream;            /* publish events and serve replay */
-    const char *pub_addr;   /* NULL: ipc://STORE/events.pub */
-    const char *replay_addr;/* NULL: ipc://STORE/replay.rep */
-    bool progress;          /* one live progress line on stderr instead of log lines */
-    bool handle_signals;    /* SIGINT/SIGTERM stop the campaign cleanly */
+    int max_trials;          /* total trials in the experiment; -1: scheduler.total_trials */
+    double timeout_hours;    /* -1: scheduler.timeout_hours */
+    bool stream;             /* publish events and serve replay */
+    const char *pub_addr;    /* NULL: ipc://STORE/events.pub */
+    const char *replay_addr; /* NULL: ipc://STORE/replay.rep */
+    bool progress;           /* one live progress line on stderr instead of log lines */
+    bool handle_signals;     /* SIGINT/SIGTERM stop the campaign cleanly */
     axl_campaign_hooks hooks;
 } axl_campaign_options;
 

@@ -30,7 +30,7 @@ static const struct {
 const char *axl_exit_status_name(axl_exit_status s)
 {
     return (unsigned)s < sizeof(exit_table) / sizeof(exit_table[0]) ? exit_table[s].name
-                                                                     : "unknown";
+                                                                    : "unknown";
 }
 
 int axl_exit_status_code(axl_exit_status s)
@@ -80,8 +80,7 @@ static int experiment_record(const axl_experiment *e, msgpack_sbuffer *sb, axl_e
         rv = axl_json_to_msgpack(root, &pk);
     json_decref(root);
     if (rv != 0)
-        return axl_fail(eb, rv, "the experiment file does not fit an event (%s)",
-                        axl_strerror(rv));
+        return axl_fail(eb, rv, "the experiment file does not fit an event (%s)", axl_strerror(rv));
     return 0;
 }
 
@@ -155,8 +154,9 @@ static int create(uv_loop_t *loop, axl_experiment *e, axl_store *store,
         char pub[AXL_STREAM_ADDR_MAX], rep[AXL_STREAM_ADDR_MAX];
         if (axl_stream_default_addrs(c->store_dir, pub, rep, sizeof(pub)) != 0 &&
             (c->opt.pub_addr == NULL || c->opt.replay_addr == NULL)) {
-            rv = axl_fail(eb, AXL_ETOOBIG, "the store path is too long for ipc:// sockets; give "
-                                           "--pub and --replay addresses");
+            rv = axl_fail(eb, AXL_ETOOBIG,
+                          "the store path is too long for ipc:// sockets; give "
+                          "--pub and --replay addresses");
             goto fail;
         }
         if ((rv = axl_stream_open(c->opt.pub_addr ? c->opt.pub_addr : pub,
@@ -303,8 +303,8 @@ int axl_campaign_start(axl_campaign *c, axl_errbuf *eb)
     axl_pack_kv_num(&pk, "timeout_hours", c->opt.timeout_hours);
     axl_pack_kv_uint(&pk, "trials", c->n_trials);
     axl_pack_kv_int(&pk, "pid", getpid());
-    rv = axl_journal_add(&c->journal, "experiment.started", c->exp->name, -1, AXL_REC_NONE,
-                         sb.data, sb.size, eb);
+    rv = axl_journal_add(&c->journal, "experiment.started", c->exp->name, -1, AXL_REC_NONE, sb.data,
+                         sb.size, eb);
     msgpack_sbuffer_destroy(&sb);
     if (rv != 0)
         return rv;
@@ -323,8 +323,10 @@ int axl_campaign_start(axl_campaign *c, axl_errbuf *eb)
                 axl_sched_arm_ttl(c, t);
         }
         uint32_t candidates = axl_trials_count(c, AXL_MASK(AXL_TRIAL_CANDIDATE));
-        AXL_INFO(SRC, "Resuming %s: %u trials stored, %d to reconcile with the runner, %u "
-                      "candidates to deploy first.", c->exp->name, c->n_trials, n, candidates);
+        AXL_INFO(SRC,
+                 "Resuming %s: %u trials stored, %d to reconcile with the runner, %u "
+                 "candidates to deploy first.",
+                 c->exp->name, c->n_trials, n, candidates);
         rv = n > 0 ? c->runner.ops->reconcile(&c->runner, jobs, n) : 0;
         free(jobs);
         if (rv != 0)

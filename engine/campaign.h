@@ -29,12 +29,12 @@ typedef struct axl_trial {
     uint32_t deploy_count;
     char *job_id;
     char *reason;
-    double *x;              /* n_params */
+    double *x; /* n_params */
     uint32_t n_metrics;
     axl_metric_value *metrics; /* names owned */
     bool has_objective;
-    double y, sem;          /* objective mean and SEM (NaN = unknown) */
-    bool by_this_run;       /* created by this scheduler run (failure rate) */
+    double y, sem;             /* objective mean and SEM (NaN = unknown) */
+    bool by_this_run;          /* created by this scheduler run (failure rate) */
     struct axl_ttl_timer *ttl; /* armed while RUNNING with a TTL */
 } axl_trial;
 
@@ -42,7 +42,7 @@ typedef struct axl_trial {
 typedef struct axl_journal {
     axl_store *store;
     axl_store_batch *batch;
-    axl_stream *stream;     /* NULL: no live stream */
+    axl_stream *stream; /* NULL: no live stream */
     msgpack_sbuffer scratch;
     uint64_t events, commits;
     double last_commit_ms;
@@ -62,12 +62,12 @@ struct axl_campaign {
 
     axl_trial *trials;
     uint32_t n_trials, cap_trials;
-    uint32_t first_candidate; /* no CANDIDATE trial has a lower index */
+    uint32_t first_candidate;                  /* no CANDIDATE trial has a lower index */
     uint32_t n_status[AXL_TRIAL_STATUS_COUNT]; /* trials by status, kept by trial_state.c */
 
-    int max_trials;          /* total trials of the experiment; -1 none */
-    uint32_t ran_this_run;   /* deployed by this run */
-    uint32_t bad_this_run;   /* of those, FAILED or ABANDONED */
+    int max_trials;        /* total trials of the experiment; -1 none */
+    uint32_t ran_this_run; /* deployed by this run */
+    uint32_t bad_this_run; /* of those, FAILED or ABANDONED */
     bool resumed;
 
     /* Work for after the commit of this turn (persist, publish, then act). */
@@ -78,10 +78,10 @@ struct axl_campaign {
     uint32_t *done_completed, *done_failed;
     uint32_t n_done_completed, n_done_failed, cap_done_completed, cap_done_failed;
 
-    bool generating;         /* a model generation is on the thread pool */
+    bool generating; /* a model generation is on the thread pool */
     uv_work_t gen_work;
     struct axl_gen_job *gen_job;
-    int blocked_logged;      /* verdict logged for the current blocked stretch, or -1 */
+    int blocked_logged; /* verdict logged for the current blocked stretch, or -1 */
     bool done_submitting_due, done_submitting_logged;
 
     bool started, stopping, stop_committed, closed;
@@ -89,8 +89,8 @@ struct axl_campaign {
     char reason[256];
     int pending_closes;
 
-    uv_check_t turn;         /* the end of every loop turn: decide, commit, act */
-    uv_idle_t wake;          /* keeps poll from sleeping while work is queued */
+    uv_check_t turn; /* the end of every loop turn: decide, commit, act */
+    uv_idle_t wake;  /* keeps poll from sleeping while work is queued */
     bool wake_active;
     uv_timer_t timeout;
     bool timeout_armed;
@@ -136,7 +136,7 @@ void axl_trial_free_all(axl_campaign *c);
 /* Counts over trials. */
 uint32_t axl_trials_count(const axl_campaign *c, unsigned status_mask);
 #define AXL_MASK(st) (1u << (unsigned)(st))
-#define AXL_PENDING_MASK                                                                     \
+#define AXL_PENDING_MASK                                                                           \
     (AXL_MASK(AXL_TRIAL_CANDIDATE) | AXL_MASK(AXL_TRIAL_STAGED) | AXL_MASK(AXL_TRIAL_RUNNING))
 
 /* scheduler.c */

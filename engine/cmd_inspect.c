@@ -118,8 +118,8 @@ int axl_cmd_status(int argc, char **argv)
                     failed += st == AXL_TRIAL_FAILED || st == AXL_TRIAL_ABANDONED;
                     running += !axl_trial_status_is_terminal(st);
                 }
-                printf("%-32s %5zu trials  %5zu completed  %4zu pending  %4zu failed\n",
-                       names[i], e->n_trials, done, running, failed);
+                printf("%-32s %5zu trials  %5zu completed  %4zu pending  %4zu failed\n", names[i],
+                       e->n_trials, done, running, failed);
             }
             axl_store_experiment_free(e);
         }

@@ -48,12 +48,18 @@ static int ensure_dir(const char *dir)
 static int run_common(int argc, char **argv, bool resume)
 {
     static const struct option longopts[] = {
-        {"store", required_argument, NULL, 's'},     {"max-trials", required_argument, NULL, 'm'},
-        {"timeout-hours", required_argument, NULL, 't'}, {"nosync", no_argument, NULL, 'n'},
-        {"no-stream", no_argument, NULL, 'N'},       {"pub", required_argument, NULL, 'p'},
-        {"replay", required_argument, NULL, 'r'},    {"progress", no_argument, NULL, 'P'},
-        {"no-progress", no_argument, NULL, 'Q'},     {"log-level", required_argument, NULL, 'l'},
-        {"log-json", no_argument, NULL, 'j'},        {"help", no_argument, NULL, 'h'},
+        {"store", required_argument, NULL, 's'},
+        {"max-trials", required_argument, NULL, 'm'},
+        {"timeout-hours", required_argument, NULL, 't'},
+        {"nosync", no_argument, NULL, 'n'},
+        {"no-stream", no_argument, NULL, 'N'},
+        {"pub", required_argument, NULL, 'p'},
+        {"replay", required_argument, NULL, 'r'},
+        {"progress", no_argument, NULL, 'P'},
+        {"no-progress", no_argument, NULL, 'Q'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"log-json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *cmd = resume ? "axle resume" : "axle run";
@@ -141,8 +147,8 @@ static int run_common(int argc, char **argv, bool resume)
         return rv == AXL_ECONFIG || rv == AXL_EEXIST ? AXL_EXIT_CODE_USAGE : AXL_EXIT_CODE_ERROR;
     }
     printf("%s: %s (%s): %u trials, %u completed, %u failed, %u abandoned, %u still pending\n",
-           target, axl_exit_status_name(res.exit_status), res.reason, res.n_trials,
-           res.n_completed, res.n_failed, res.n_abandoned, res.n_running);
+           target, axl_exit_status_name(res.exit_status), res.reason, res.n_trials, res.n_completed,
+           res.n_failed, res.n_abandoned, res.n_running);
     if (res.has_best)
         printf("best: trial %u, %s = %.6g at %s\n", res.best_trial, res.metric, res.best_value,
                res.best_params);

@@ -86,9 +86,8 @@ static int print_event(const void *data, size_t len, bool json)
             shown = brief;
         }
         char *s = json_dumps(shown, JSON_COMPACT | JSON_REAL_PRECISION(8));
-        printf("%8llu [%s] %.*s %.*s%s %s\n", (unsigned long long)ev.seq, stamp,
-               (int)ev.type_len, ev.type, (int)ev.experiment_len, ev.experiment, trial,
-               s != NULL ? s : "{}");
+        printf("%8llu [%s] %.*s %.*s%s %s\n", (unsigned long long)ev.seq, stamp, (int)ev.type_len,
+               ev.type, (int)ev.experiment_len, ev.experiment, trial, s != NULL ? s : "{}");
         free(s);
         json_decref(brief);
     }
@@ -215,12 +214,15 @@ static void on_sigint(int sig)
 
 int axl_cmd_subscribe(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"from", required_argument, NULL, 'f'},   {"json", no_argument, NULL, 'j'},
-        {"count", required_argument, NULL, 'c'},  {"until-stopped", no_argument, NULL, 'u'},
-        {"store", required_argument, NULL, 's'},  {"pub", required_argument, NULL, 'p'},
-        {"replay", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"from", required_argument, NULL, 'f'},
+                                             {"json", no_argument, NULL, 'j'},
+                                             {"count", required_argument, NULL, 'c'},
+                                             {"until-stopped", no_argument, NULL, 'u'},
+                                             {"store", required_argument, NULL, 's'},
+                                             {"pub", required_argument, NULL, 'p'},
+                                             {"replay", required_argument, NULL, 'r'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
     const char *store = AXL_DEFAULT_STORE, *pub = NULL, *rep = NULL;
     unsigned long long from = 1, count = 0;
     sub_state st = {0};
@@ -291,8 +293,10 @@ int axl_cmd_subscribe(int argc, char **argv)
     /* Connected before the first replay: whatever is published from now on arrives
      * live, and everything before it comes from the replay. */
     if ((nrv = nng_dial(sub, pub, NULL, 0)) != 0) {
-        fprintf(stderr, "axle subscribe: no campaign is streaming at %s (%s); `axle replay` "
-                        "reads a stopped one\n", pub, nng_strerror(nrv));
+        fprintf(stderr,
+                "axle subscribe: no campaign is streaming at %s (%s); `axle replay` "
+                "reads a stopped one\n",
+                pub, nng_strerror(nrv));
         nng_close(sub);
         return AXL_EXIT_CODE_ERROR;
     }

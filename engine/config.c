@@ -42,7 +42,8 @@ static int check_keys(json_t *obj, const char *path, const char *const *allowed,
 {
     const char *key;
     json_t *val;
-    json_object_foreach(obj, key, val) {
+    json_object_foreach(obj, key, val)
+    {
         bool known = false;
         for (const char *const *a = allowed; *a != NULL; a++)
             if (strcmp(*a, key) == 0)
@@ -137,9 +138,8 @@ static bool values_equal(const axl_value *a, const axl_value *b)
 static int parse_param(json_t *j, const char *path, axl_param *p, axl_param_info *info,
                        axl_errbuf *eb)
 {
-    static const char *const keys[] = {"name",   "type",       "value_type", "bounds",
-                                       "values", "is_ordered", "log_scale",  "value",
-                                       NULL};
+    static const char *const keys[] = {"name",       "type",      "value_type", "bounds", "values",
+                                       "is_ordered", "log_scale", "value",      NULL};
     int rv;
     if (!json_is_object(j))
         return CFG_FAIL(eb, "%s: must be an object", path);
@@ -147,8 +147,8 @@ static int parse_param(json_t *j, const char *path, axl_param *p, axl_param_info
         return rv;
     json_t *name = json_object_get(j, "name");
     if (!json_is_string(name) || !name_ok(json_string_value(name)))
-        return CFG_FAIL(eb, "%s.name: must be a name of 1-%d letters, digits, '_', '-', '.'",
-                        path, AXL_PROTO_MAX_NAME);
+        return CFG_FAIL(eb, "%s.name: must be a name of 1-%d letters, digits, '_', '-', '.'", path,
+                        AXL_PROTO_MAX_NAME);
     if ((info->name = xstrdup(json_string_value(name))) == NULL)
         return AXL_ENOMEM;
     const char *type = json_string_value(json_object_get(j, "type"));
@@ -165,8 +165,8 @@ static int parse_param(json_t *j, const char *path, axl_param *p, axl_param_info
         else if (vt != NULL && strcmp(vt, "float") != 0)
             return CFG_FAIL(eb, "%s.value_type: '%s' is not float or int", path, vt);
         json_t *b = json_object_get(j, "bounds");
-        if (!json_is_array(b) || json_array_size(b) != 2 ||
-            !json_is_number(json_array_get(b, 0)) || !json_is_number(json_array_get(b, 1)))
+        if (!json_is_array(b) || json_array_size(b) != 2 || !json_is_number(json_array_get(b, 0)) ||
+            !json_is_number(json_array_get(b, 1)))
             return CFG_FAIL(eb, "%s.bounds: must be [lower, upper] numbers", path);
         p->lower = json_number_value(json_array_get(b, 0));
         p->upper = json_number_value(json_array_get(b, 1));
@@ -203,8 +203,10 @@ static int parse_param(json_t *j, const char *path, axl_param *p, axl_param_info
             json_t *v = json_array_get(vals, (size_t)i);
             if ((rv = json_to_value(v, &values[i])) != 0)
                 return rv == AXL_ENOMEM ? rv
-                                        : CFG_FAIL(eb, "%s.values[%d]: must be a number, "
-                                                       "string or boolean", path, i);
+                                        : CFG_FAIL(eb,
+                                                   "%s.values[%d]: must be a number, "
+                                                   "string or boolean",
+                                                   path, i);
             if (values[i].kind == AXL_VALUE_STR || values[i].kind == AXL_VALUE_BOOL)
                 numeric = false;
             if (i > 0 && (values[i].kind == AXL_VALUE_STR) != (values[0].kind == AXL_VALUE_STR))
@@ -226,8 +228,10 @@ static int parse_param(json_t *j, const char *path, axl_param *p, axl_param_info
         json_t *v = json_object_get(j, "value");
         if (v == NULL || (rv = json_to_value(v, &info->fixed)) != 0)
             return rv == AXL_ENOMEM ? rv
-                                    : CFG_FAIL(eb, "%s.value: required, a number, string or "
-                                                   "boolean", path);
+                                    : CFG_FAIL(eb,
+                                               "%s.value: required, a number, string or "
+                                               "boolean",
+                                               path);
         p->value = info->fixed.kind == AXL_VALUE_STR ? 0 : info->fixed.num;
         return 0;
     }
@@ -235,8 +239,8 @@ static int parse_param(json_t *j, const char *path, axl_param *p, axl_param_info
 }
 
 /* Parses "2*x1 + x2 - 0.5 * x3 <= 10" (or >=) over range parameters. */
-static int parse_constraint(const char *text, const char *path, const axl_experiment *e,
-                            double *w, double *bound_out, axl_errbuf *eb)
+static int parse_constraint(const char *text, const char *path, const axl_experiment *e, double *w,
+                            double *bound_out, axl_errbuf *eb)
 {
     const char *p = text;
     int terms = 0;
@@ -291,8 +295,10 @@ static int parse_constraint(const char *text, const char *path, const axl_experi
         if (e->params[idx].type != AXL_PARAM_FLOAT && e->params[idx].type != AXL_PARAM_INT)
             return CFG_FAIL(eb, "%s: '%s' is not a range parameter", path, e->info[idx].name);
         if (e->params[idx].log_scale)
-            return CFG_FAIL(eb, "%s: '%s' is on a log scale; linear constraints need linear "
-                                "parameters", path, e->info[idx].name);
+            return CFG_FAIL(eb,
+                            "%s: '%s' is on a log scale; linear constraints need linear "
+                            "parameters",
+                            path, e->info[idx].name);
         w[idx] += sign * coef;
         terms++;
     }
@@ -342,13 +348,13 @@ static int parse_space(json_t *j, axl_experiment *e, axl_errbuf *eb)
     int free_params = 0;
     for (size_t i = 0; i < n; i++) {
         snprintf(path, sizeof(path), "search_space.parameters[%zu]", i);
-        if ((rv = parse_param(json_array_get(params, i), path, &e->params[i], &e->info[i],
-                              eb)) != 0)
+        if ((rv = parse_param(json_array_get(params, i), path, &e->params[i], &e->info[i], eb)) !=
+            0)
             return rv;
         for (size_t k = 0; k < i; k++)
             if (strcmp(e->info[k].name, e->info[i].name) == 0)
-                return CFG_FAIL(eb, "%s.name: '%s' is already search_space.parameters[%zu]",
-                                path, e->info[i].name, k);
+                return CFG_FAIL(eb, "%s.name: '%s' is already search_space.parameters[%zu]", path,
+                                e->info[i].name, k);
         if (e->params[i].type != AXL_PARAM_FIXED)
             free_params++;
     }
@@ -408,10 +414,9 @@ static int parse_objective(json_t *j, axl_experiment *e, axl_errbuf *eb)
 static int parse_strategy(json_t *j, axl_experiment *e, axl_errbuf *eb)
 {
     static const char *const keys[] = {"steps", NULL};
-    static const char *const step_keys[] = {"model",           "num_trials",
-                                            "min_trials_observed", "max_parallelism",
-                                            "enforce_num_trials",  "seed",
-                                            NULL};
+    static const char *const step_keys[] = {
+        "model", "num_trials", "min_trials_observed", "max_parallelism", "enforce_num_trials",
+        "seed",  NULL};
     char path[64];
     int rv;
     if (j == NULL || json_is_null(j) ||
@@ -495,16 +500,15 @@ static int parse_scheduler(json_t *j, axl_sched_options *o, axl_errbuf *eb)
     if ((rv = check_keys(j, P, keys, eb)) != 0)
         return rv;
     json_t *rate = json_object_get(j, "tolerated_trial_failure_rate");
-    if (json_is_number(rate) &&
-        !(json_number_value(rate) >= 0 && json_number_value(rate) < 1))
+    if (json_is_number(rate) && !(json_number_value(rate) >= 0 && json_number_value(rate) < 1))
         return CFG_FAIL(eb, "scheduler.tolerated_trial_failure_rate: must be in [0, 1)");
     json_t *ttl = json_object_get(j, "ttl_seconds_for_trials");
     if (json_is_number(ttl) && !(json_number_value(ttl) > 0))
         return CFG_FAIL(eb, "scheduler.ttl_seconds_for_trials: must be above 0 (or null)");
     if ((rv = get_int(j, P, "max_pending_trials", 1, 100000, &o->max_pending_trials, eb)) ||
         (rv = get_int(j, P, "total_trials", 0, 10000000, &o->total_trials, eb)) ||
-        (rv = get_num(j, P, "tolerated_trial_failure_rate", 0, 1,
-                      &o->tolerated_trial_failure_rate, eb)) ||
+        (rv = get_num(j, P, "tolerated_trial_failure_rate", 0, 1, &o->tolerated_trial_failure_rate,
+                      eb)) ||
         (rv = get_int(j, P, "min_failed_trials_for_failure_rate_check", 1, 10000000,
                       &o->min_failed_trials_for_failure_rate_check, eb)) ||
         (rv = get_num(j, P, "ttl_seconds_for_trials", 0, 1e9, &o->ttl_seconds_for_trials, eb)) ||
@@ -517,9 +521,9 @@ static int parse_scheduler(json_t *j, axl_sched_options *o, axl_errbuf *eb)
 
 static int parse_root(json_t *root, axl_experiment *e, axl_errbuf *eb)
 {
-    static const char *const keys[] = {"name",      "description", "search_space", "objective",
-                                       "generation_strategy", "scheduler", "runner", "lab",
-                                       NULL};
+    static const char *const keys[] = {
+        "name",      "description", "search_space", "objective", "generation_strategy",
+        "scheduler", "runner",      "lab",          NULL};
     int rv;
     if (!json_is_object(root))
         return CFG_FAIL(eb, "(top level): must be an object");

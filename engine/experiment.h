@@ -41,14 +41,14 @@ typedef struct axl_constraint_text {
 
 /* Ax SchedulerOptions; the Ax defaults are the defaults. */
 typedef struct axl_sched_options {
-    int max_pending_trials;                      /* 10 */
-    int total_trials;                            /* -1: until stopped */
-    double tolerated_trial_failure_rate;         /* 0.5 */
+    int max_pending_trials;                       /* 10 */
+    int total_trials;                             /* -1: until stopped */
+    double tolerated_trial_failure_rate;          /* 0.5 */
     int min_failed_trials_for_failure_rate_check; /* 5 */
-    double ttl_seconds_for_trials;               /* 0: none */
-    double timeout_hours;                        /* < 0: none */
-    bool run_trials_in_batches;                  /* false */
-    bool wait_for_running_trials;                /* true */
+    double ttl_seconds_for_trials;                /* 0: none */
+    double timeout_hours;                         /* < 0: none */
+    bool run_trials_in_batches;                   /* false */
+    bool wait_for_running_trials;                 /* true */
 } axl_sched_options;
 
 typedef enum { AXL_RUNNER_FUNCTION, AXL_RUNNER_COMMAND, AXL_RUNNER_LAB } axl_runner_kind;
@@ -57,14 +57,14 @@ typedef struct axl_experiment {
     char *name;
     char *source; /* the experiment file as given (stored with the campaign) */
     /* The search space: the model's numeric view plus names and values. */
-    axl_space space;       /* points into params / constraints below */
-    axl_param *params;     /* n_params */
-    axl_param_info *info;  /* n_params */
+    axl_space space;                    /* points into params / constraints below */
+    axl_param *params;                  /* n_params */
+    axl_param_info *info;               /* n_params */
     axl_linear_constraint *constraints; /* n_constraints; weights owned */
     char **constraint_text;             /* n_constraints */
-    char *metric;          /* objective metric name */
+    char *metric;                       /* objective metric name */
     bool minimize;
-    bool strategy_auto;    /* steps chosen like Ax's choose_generation_strategy */
+    bool strategy_auto; /* steps chosen like Ax's choose_generation_strategy */
     axl_gen_strategy strategy;
     axl_sched_options options;
     axl_runner_kind runner_kind;

@@ -171,8 +171,8 @@ static void finish_job(axl_campaign *c, axl_gen_job *j)
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     axl_errbuf eb = {{0}};
-    if (axl_gen_record(&c->gen_state, j->out.method, j->out.diag.fit_ms, j->out.diag.acq_ms,
-                       &sb) != 0 ||
+    if (axl_gen_record(&c->gen_state, j->out.method, j->out.diag.fit_ms, j->out.diag.acq_ms, &sb) !=
+            0 ||
         axl_journal_add(&c->journal, "generation.finished", c->exp->name, -1, AXL_REC_GENERATOR,
                         sb.data, sb.size, &eb) != 0)
         AXL_ERROR(SRC, "cannot record the generator state: %s", eb.msg);

@@ -18,7 +18,8 @@ static int pack_json(msgpack_packer *pk, json_t *j, int depth)
         json_t *val;
         if (msgpack_pack_map(pk, json_object_size(j)) != 0)
             return AXL_ENOMEM;
-        json_object_foreach(j, key, val) {
+        json_object_foreach(j, key, val)
+        {
             int rv;
             if (strlen(key) > AXL_PROTO_MAX_STR)
                 return AXL_ETOOBIG;

@@ -32,17 +32,17 @@ typedef struct axl_runner axl_runner;
 /* One trial handed to a runner. All pointers borrowed for the duration of the call. */
 typedef struct axl_runner_job {
     uint32_t trial;
-    const double *x;      /* parameter point (engine/experiment.h convention) */
-    const char *job_id;   /* the runner's id from an earlier deploy (reconcile), or NULL */
+    const double *x;    /* parameter point (engine/experiment.h convention) */
+    const char *job_id; /* the runner's id from an earlier deploy (reconcile), or NULL */
 } axl_runner_job;
 
 /* What a runner says about a trial. All pointers borrowed for the callback. */
 typedef struct axl_runner_report {
     uint32_t trial;
-    axl_trial_status status;  /* RUNNING, COMPLETED, FAILED, ABANDONED */
-    const char *job_id;       /* with RUNNING: the id to keep as run metadata */
-    const char *reason;       /* with FAILED/ABANDONED: why */
-    uint32_t n_metrics;       /* with COMPLETED */
+    axl_trial_status status; /* RUNNING, COMPLETED, FAILED, ABANDONED */
+    const char *job_id;      /* with RUNNING: the id to keep as run metadata */
+    const char *reason;      /* with FAILED/ABANDONED: why */
+    uint32_t n_metrics;      /* with COMPLETED */
     const axl_metric_value *metrics;
 } axl_runner_report;
 
@@ -85,13 +85,13 @@ typedef struct axl_runner_ops {
 
 struct axl_runner {
     const axl_runner_ops *ops;
-    void *impl;                   /* the runner's own state */
-    void *data;                   /* the engine's */
-    axl_runner_report_cb report;  /* set by the engine before init */
-    axl_runner_event_cb event;    /* set by the engine before init; may be NULL */
-    const char *store_dir;        /* the campaign's store directory (sockets, data files);
-                                     set before init, valid until close */
-    uint32_t deploy_calls;        /* counted by the engine (batch tests, metrics) */
+    void *impl;                  /* the runner's own state */
+    void *data;                  /* the engine's */
+    axl_runner_report_cb report; /* set by the engine before init */
+    axl_runner_event_cb event;   /* set by the engine before init; may be NULL */
+    const char *store_dir;       /* the campaign's store directory (sockets, data files);
+                                    set before init, valid until close */
+    uint32_t deploy_calls;       /* counted by the engine (batch tests, metrics) */
 };
 
 extern const axl_runner_ops axl_runner_function_ops;

@@ -39,8 +39,8 @@ typedef struct cmd_job {
     bool exited;
     int64_t exit_status;
     int term_signal;
-    int open_handles;  /* closed when 0 */
-    int pending;       /* exit + two EOFs before the verdict */
+    int open_handles; /* closed when 0 */
+    int pending;      /* exit + two EOFs before the verdict */
     struct cmd_job *next, *prev;
 } cmd_job;
 
@@ -53,11 +53,11 @@ typedef struct cmd_runner {
     double timeout_s;
     int capacity;
     cmd_job *jobs;
-    int n_jobs;          /* allocated, until their handles are closed */
-    int n_active;        /* running: what capacity counts */
-    uv_timer_t notify;   /* delivers RUNNING and reconcile reports on the next turn */
+    int n_jobs;        /* allocated, until their handles are closed */
+    int n_active;      /* running: what capacity counts */
+    uv_timer_t notify; /* delivers RUNNING and reconcile reports on the next turn */
     bool notify_open;
-    uint32_t *lost;      /* trials reconciled as unknown, reported by notify */
+    uint32_t *lost; /* trials reconciled as unknown, reported by notify */
     int n_lost;
     bool closing;
     void (*close_cb)(axl_runner *r);
@@ -96,8 +96,8 @@ static int check_template(const axl_experiment *e, const char *s, int i, axl_err
         if (strcmp(name, "trial") != 0 && strcmp(name, "experiment") != 0 &&
             axl_experiment_param_index(e, name) < 0)
             return axl_fail(eb, AXL_ECONFIG,
-                            "runner.argv[%d]: {%s} is not a parameter, {trial} or {experiment}",
-                            i, name);
+                            "runner.argv[%d]: {%s} is not a parameter, {trial} or {experiment}", i,
+                            name);
         p = end;
     }
     return 0;
@@ -109,13 +109,16 @@ static int cmd_init(axl_runner *r, uv_loop_t *loop, const axl_experiment *e, axl
     static const char *const keys[] = {"type", "argv", "timeout_s", "capacity", "cwd", NULL};
     const char *key;
     json_t *val;
-    json_object_foreach(j, key, val) {
+    json_object_foreach(j, key, val)
+    {
         bool known = false;
         for (const char *const *k = keys; *k != NULL; k++)
             known = known || strcmp(*k, key) == 0;
         if (!known)
-            return axl_fail(eb, AXL_ECONFIG, "runner.%s: unknown key for the command runner "
-                                             "(known: argv, timeout_s, capacity, cwd)", key);
+            return axl_fail(eb, AXL_ECONFIG,
+                            "runner.%s: unknown key for the command runner "
+                            "(known: argv, timeout_s, capacity, cwd)",
+                            key);
     }
     json_t *argv = json_object_get(j, "argv");
     if (!json_is_array(argv) || json_array_size(argv) == 0 || json_array_size(argv) > MAX_ARGS)
@@ -213,8 +216,7 @@ static char *expand(const cmd_runner *c, const char *tpl, const axl_runner_job *
                 if (v.kind == AXL_VALUE_NUM)
                     snprintf(piece, sizeof(piece), "%.17g", v.num); /* exact round trip */
                 else
-                    axl_experiment_format_value(c->exp, (size_t)i, job->x[i], piece,
-                                                sizeof(piece));
+                    axl_experiment_format_value(c->exp, (size_t)i, job->x[i], piece, sizeof(piece));
             }
             n = strlen(piece);
             p = end + 1;
@@ -318,7 +320,8 @@ static int parse_metrics(cmd_job *job, axl_metric_value *m, int max, int *n, cha
     }
     const char *key;
     json_t *val;
-    json_object_foreach(obj, key, val) {
+    json_object_foreach(obj, key, val)
+    {
         double mean = NAN, sem = NAN;
         if (json_is_number(val)) {
             mean = json_number_value(val);
@@ -356,8 +359,8 @@ static void job_verdict(cmd_job *job)
     axl_metric_value metrics[AXL_PROTO_MAX_METRICS];
     json_t *keep = NULL;
     int n = 0;
-    axl_runner_report rep = {.trial = job->trial, .status = AXL_TRIAL_FAILED, .reason = reason,
-                             .job_id = job_id};
+    axl_runner_report rep = {
+        .trial = job->trial, .status = AXL_TRIAL_FAILED, .reason = reason, .job_id = job_id};
     snprintf(job_id, sizeof(job_id), "pid:%d", job->proc.pid);
 
     if (job->cancelled) {
@@ -387,8 +390,7 @@ static void job_verdict(cmd_job *job)
             rep.n_metrics = (uint32_t)n;
             rep.metrics = metrics;
         } else {
-            snprintf(reason, sizeof(reason), "output has no value for metric '%s'",
-                     c->exp->metric);
+            snprintf(reason, sizeof(reason), "output has no value for metric '%s'", c->exp->metric);
         }
     }
     job_close(job);
@@ -505,8 +507,12 @@ static int spawn_one(cmd_runner *c, const axl_runner_job *jb, axl_errbuf *eb)
         {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&job->err},
     };
     /* Its own process group, so that a timeout or a cancel kills what it started too. */
-    uv_process_options_t opts = {.exit_cb = on_exit_cb, .file = argv[0], .args = argv,
-                                 .cwd = c->cwd, .stdio_count = 3, .stdio = stdio,
+    uv_process_options_t opts = {.exit_cb = on_exit_cb,
+                                 .file = argv[0],
+                                 .args = argv,
+                                 .cwd = c->cwd,
+                                 .stdio_count = 3,
+                                 .stdio = stdio,
                                  .flags = UV_PROCESS_DETACHED};
     int err = uv_spawn(c->loop, &job->proc, &opts);
     if (err != 0) {
@@ -558,8 +564,8 @@ static void notify_fire(uv_timer_t *t)
         job->running_reported = true;
         char job_id[32];
         snprintf(job_id, sizeof(job_id), "pid:%d", job->proc.pid);
-        axl_runner_report rep = {.trial = job->trial, .status = AXL_TRIAL_RUNNING,
-                                 .job_id = job_id};
+        axl_runner_report rep = {
+            .trial = job->trial, .status = AXL_TRIAL_RUNNING, .job_id = job_id};
         r->report(r, &rep);
     }
     int n_lost = c->n_lost;
@@ -567,7 +573,8 @@ static void notify_fire(uv_timer_t *t)
     c->lost = NULL;
     c->n_lost = 0;
     for (int i = 0; i < n_lost; i++) {
-        axl_runner_report rep = {.trial = lost[i], .status = AXL_TRIAL_ABANDONED,
+        axl_runner_report rep = {.trial = lost[i],
+                                 .status = AXL_TRIAL_ABANDONED,
                                  .reason = "its process belonged to the previous engine run and "
                                            "cannot be reattached"};
         r->report(r, &rep);

@@ -20,8 +20,8 @@ typedef struct fn_job {
     uv_timer_t timer;
     struct fn_runner *owner;
     uint32_t trial;
-    char outcome;  /* 'C', 'F', 'H', or 'A' (abandoned: reconciled after a restart) */
-    bool started;  /* RUNNING reported */
+    char outcome; /* 'C', 'F', 'H', or 'A' (abandoned: reconciled after a restart) */
+    bool started; /* RUNNING reported */
     double value;
     struct fn_job *next, *prev;
 } fn_job;
@@ -50,12 +50,13 @@ typedef struct fn_runner {
 static int fn_init(axl_runner *r, uv_loop_t *loop, const axl_experiment *e, axl_errbuf *eb)
 {
     json_t *j = e->runner;
-    static const char *const keys[] = {"type",     "function", "duration_s", "noise_sd",
-                                       "failure_probability", "outcomes", "seed", "capacity",
-                                       NULL};
+    static const char *const keys[] = {
+        "type",     "function", "duration_s", "noise_sd", "failure_probability",
+        "outcomes", "seed",     "capacity",   NULL};
     const char *key;
     json_t *val;
-    json_object_foreach(j, key, val) {
+    json_object_foreach(j, key, val)
+    {
         bool known = false;
         for (const char *const *k = keys; *k != NULL; k++)
             known = known || strcmp(*k, key) == 0;
@@ -106,17 +107,18 @@ static int fn_init(axl_runner *r, uv_loop_t *loop, const axl_experiment *e, axl_
     if ((d && (!json_is_number(d) || !(json_number_value(d) >= 0))) ||
         (n && (!json_is_number(n) || !(json_number_value(n) >= 0))) ||
         (p && (!json_is_number(p) || !(json_number_value(p) >= 0 && json_number_value(p) <= 1)))) {
-        axl_fail(eb, rv, "runner: duration_s and noise_sd must be numbers >= 0, "
-                         "failure_probability a number in [0, 1]");
+        axl_fail(eb, rv,
+                 "runner: duration_s and noise_sd must be numbers >= 0, "
+                 "failure_probability a number in [0, 1]");
         goto fail;
     }
-    if ((s && !json_is_integer(s)) || (c && (!json_is_integer(c) || json_integer_value(c) == 0 ||
-                                            json_integer_value(c) < -1))) {
+    if ((s && !json_is_integer(s)) ||
+        (c && (!json_is_integer(c) || json_integer_value(c) == 0 || json_integer_value(c) < -1))) {
         axl_fail(eb, rv, "runner: seed must be an integer, capacity a positive integer or -1");
         goto fail;
     }
-    if (o && (!json_is_string(o) || strspn(json_string_value(o), "CFH") !=
-                                        strlen(json_string_value(o)))) {
+    if (o && (!json_is_string(o) ||
+              strspn(json_string_value(o), "CFH") != strlen(json_string_value(o)))) {
         axl_fail(eb, rv, "runner.outcomes: must be a string of C (complete), F (fail), H (hang)");
         goto fail;
     }
@@ -181,7 +183,8 @@ static void job_fire(uv_timer_t *t)
     snprintf(job_id, sizeof(job_id), "fn-%u", job->trial);
 
     if (job->outcome == 'A') {
-        axl_runner_report rep = {.trial = job->trial, .status = AXL_TRIAL_ABANDONED,
+        axl_runner_report rep = {.trial = job->trial,
+                                 .status = AXL_TRIAL_ABANDONED,
                                  .reason = "the function runner keeps nothing across a restart"};
         job_remove(job);
         r->report(r, &rep);
@@ -189,8 +192,8 @@ static void job_fire(uv_timer_t *t)
     }
     if (!job->started) {
         job->started = true;
-        axl_runner_report rep = {.trial = job->trial, .status = AXL_TRIAL_RUNNING,
-                                 .job_id = job_id};
+        axl_runner_report rep = {
+            .trial = job->trial, .status = AXL_TRIAL_RUNNING, .job_id = job_id};
         /* Arm the end first: the report may cancel this very job. */
         if (job->outcome != 'H')
             uv_timer_start(&job->timer, job_fire, (uint64_t)f->duration_ms, 0);

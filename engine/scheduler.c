@@ -120,9 +120,8 @@ void axl_sched_on_report(axl_runner *r, const axl_runner_report *rep)
     if (c->opt.hooks.on_report != NULL)
         c->opt.hooks.on_report(c->opt.hooks.data, rep->trial, rep->status);
     if (axl_trial_status_is_terminal(t->status)) {
-        AXL_DEBUG(SRC, "Ignoring %s for trial %u, already %s.",
-                  axl_trial_status_name(rep->status), t->index,
-                  axl_trial_status_name(t->status));
+        AXL_DEBUG(SRC, "Ignoring %s for trial %u, already %s.", axl_trial_status_name(rep->status),
+                  t->index, axl_trial_status_name(t->status));
         return;
     }
     switch (rep->status) {
@@ -220,8 +219,8 @@ static void record_stop(axl_campaign *c)
         axl_pack_kv_num(&pk, "best_value", c->best_value);
     }
     axl_errbuf eb = {{0}};
-    if (axl_journal_add(&c->journal, "experiment.stopped", c->exp->name, -1, AXL_REC_NONE,
-                        sb.data, sb.size, &eb) != 0)
+    if (axl_journal_add(&c->journal, "experiment.stopped", c->exp->name, -1, AXL_REC_NONE, sb.data,
+                        sb.size, &eb) != 0)
         AXL_ERROR(SRC, "cannot record experiment.stopped: %s", eb.msg);
     msgpack_sbuffer_destroy(&sb);
 }
@@ -397,8 +396,8 @@ static void show_progress(axl_campaign *c, bool final)
         return;
     uint32_t done = axl_trials_count(c, AXL_MASK(AXL_TRIAL_COMPLETED));
     uint32_t running = axl_trials_count(c, AXL_PENDING_MASK);
-    uint32_t failed = axl_trials_count(c, AXL_MASK(AXL_TRIAL_FAILED) |
-                                              AXL_MASK(AXL_TRIAL_ABANDONED));
+    uint32_t failed =
+        axl_trials_count(c, AXL_MASK(AXL_TRIAL_FAILED) | AXL_MASK(AXL_TRIAL_ABANDONED));
     char total[32] = "";
     if (c->max_trials >= 0)
         snprintf(total, sizeof(total), "/%d", c->max_trials);
@@ -406,8 +405,8 @@ static void show_progress(axl_campaign *c, bool final)
     if (c->has_best)
         snprintf(best, sizeof(best), " | best %s %.6g (trial %u)", c->exp->metric, c->best_value,
                  c->best_trial);
-    fprintf(stderr, "\r\033[K%s: %u%s done | %u running | %u failed%s", c->exp->name, done,
-            total, running, failed, best);
+    fprintf(stderr, "\r\033[K%s: %u%s done | %u running | %u failed%s", c->exp->name, done, total,
+            running, failed, best);
     if (final)
         fputc('\n', stderr);
     fflush(stderr);

@@ -142,12 +142,12 @@ static void *replay_main(void *arg)
                      (type_len != 6 || memcmp(type, "replay", 6) != 0))
                 rv = axl_fail(&eb, AXL_EPROTO, "replay.type: expected \"replay\"");
             if (rv == 0 &&
-                ((rv = axl_obj_uint(&m.root, "replay", "from", false, 0, UINT64_MAX, &from,
-                                    &eb)) != 0 ||
+                ((rv = axl_obj_uint(&m.root, "replay", "from", false, 0, UINT64_MAX, &from, &eb)) !=
+                     0 ||
                  (rv = axl_obj_uint(&m.root, "replay", "to", false, 0, UINT64_MAX, &to, &eb)) !=
                      0 ||
-                 (rv = axl_obj_uint(&m.root, "replay", "max", false, 0, UINT64_MAX, &max,
-                                    &eb)) != 0)) {
+                 (rv = axl_obj_uint(&m.root, "replay", "max", false, 0, UINT64_MAX, &max, &eb)) !=
+                     0)) {
             }
             axl_msg_free(&m);
         }
@@ -182,8 +182,8 @@ int axl_stream_open(const char *pub_addr, const char *replay_addr, axl_store *st
         return axl_fail(eb, AXL_EIO, "event stream: %s", nng_strerror(nrv));
     }
     if ((nrv = nng_listen(s->pub, pub_addr, NULL, 0)) != 0) {
-        axl_fail(eb, nrv == NNG_EADDRINUSE ? AXL_EBUSY : AXL_EIO, "event stream %s: %s",
-                 pub_addr, nng_strerror(nrv));
+        axl_fail(eb, nrv == NNG_EADDRINUSE ? AXL_EBUSY : AXL_EIO, "event stream %s: %s", pub_addr,
+                 nng_strerror(nrv));
         goto fail;
     }
     if ((nrv = nng_rep0_open(&s->rep)) != 0) {

@@ -199,8 +199,8 @@ int axl_trial_complete(axl_campaign *c, uint32_t index, const axl_metric_value *
     t->updated = axl_now();
     axl_sched_disarm_ttl(t);
     if (t->has_objective && isfinite(t->y)) {
-        bool better = !c->has_best || (c->exp->minimize ? t->y < c->best_value
-                                                        : t->y > c->best_value);
+        bool better =
+            !c->has_best || (c->exp->minimize ? t->y < c->best_value : t->y > c->best_value);
         if (better) {
             c->has_best = true;
             c->best_value = t->y;

@@ -123,13 +123,12 @@ int main(void)
     opt.handle_signals = false;
     for (int i = 0; i < 3; i++) {
         fprintf(stderr, "bench_engine: throughput run %d of 3 ...\n", i + 1);
-        double wall = run("{\"type\": \"function\", \"function\": \"branin\"}", 10, 3000, &opt,
-                          &res);
+        double wall =
+            run("{\"type\": \"function\", \"function\": \"branin\"}", 10, 3000, &opt, &res);
         tps[i] = 3000 / wall;
     }
     axl_bench_row("engine.trials_per_s", axl_bench_quantile(tps, 3, 0.5), "trials/s");
-    axl_bench_row("engine.commits_per_trial", (double)res.commits / res.n_trials,
-                  "commits/trial");
+    axl_bench_row("engine.commits_per_trial", (double)res.commits / res.n_trials, "commits/trial");
 
     fprintf(stderr, "bench_engine: 10,000-trial campaign for memory ...\n");
     run("{\"type\": \"function\", \"function\": \"branin\"}", 10, 10000, &opt, &res);

@@ -39,8 +39,14 @@ typedef struct problem {
     axl_param params[6];
 } problem;
 
-static double branin_f(const double *x) { return axl_testfn_branin(x); }
-static double hartmann6_f(const double *x) { return axl_testfn_hartmann6(x); }
+static double branin_f(const double *x)
+{
+    return axl_testfn_branin(x);
+}
+static double hartmann6_f(const double *x)
+{
+    return axl_testfn_hartmann6(x);
+}
 
 static void make_problems(problem *br, problem *h6)
 {
@@ -288,7 +294,8 @@ static void speed(size_t d, size_t n, int reps)
     axl_bench_row(name, fit[reps / 2], "ms");
     snprintf(name, sizeof name, "model.acq_ms%s.d%zu.n%zu", blas, d, n);
     axl_bench_row(name, acq[reps / 2], "ms");
-    fprintf(stderr, "  speed d=%zu n=%zu: warm %.2f ms (fit %.2f, acq %.2f, evals %d), cold %.2f ms\n", d,
+    fprintf(stderr,
+            "  speed d=%zu n=%zu: warm %.2f ms (fit %.2f, acq %.2f, evals %d), cold %.2f ms\n", d,
             n, warm[reps / 2], fit[reps / 2], acq[reps / 2], g_last_evals, cold[reps / 2]);
     free(X);
     free(y);
@@ -333,8 +340,8 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
             g_only = argv[++i];
         else if (strcmp(argv[i], "--prior") == 0 && i + 1 < argc)
-            g_opts.gp.prior = strcmp(argv[++i], "lognormal") == 0 ? AXL_PRIOR_LOGNORMAL
-                                                                  : AXL_PRIOR_GAMMA;
+            g_opts.gp.prior =
+                strcmp(argv[++i], "lognormal") == 0 ? AXL_PRIOR_LOGNORMAL : AXL_PRIOR_GAMMA;
         else {
             fprintf(stderr, "usage: bench_model [quality] [speed] [--seeds N] "
                             "[--prior gamma|lognormal] [--quick]\n");

@@ -126,8 +126,8 @@ static void bfgs_update(qn *q, size_t D, double *tmp)
     /* H+ = H - rho (Hy s^T + s y^T H) + (rho^2 yHy + rho) s s^T */
     for (i = 0; i < D; i++)
         for (j = 0; j < D; j++)
-            q->H[i * D + j] += -rho * (Hy[i] * s[j] + s[i] * Hy[j]) +
-                               (rho * rho * yHy + rho) * s[i] * s[j];
+            q->H[i * D + j] +=
+                -rho * (Hy[i] * s[j] + s[i] * Hy[j]) + (rho * rho * yHy + rho) * s[i] * s[j];
 }
 
 typedef struct scored {
@@ -141,10 +141,10 @@ static int cmp_scored_desc(const void *a, const void *b)
     return (x < y) - (x > y);
 }
 
-int axl__acq_optimize(const axl_gp *gp, double best_f, const axl_space *s,
-                      const axl__layout *lay, size_t nc, const double *A, const double *b,
-                      const double *U_extra, size_t n_extra, const axl__acq_cfg *cfg,
-                      size_t n_out, double *U, double *vals, size_t *n_found)
+int axl__acq_optimize(const axl_gp *gp, double best_f, const axl_space *s, const axl__layout *lay,
+                      size_t nc, const double *A, const double *b, const double *U_extra,
+                      size_t n_extra, const axl__acq_cfg *cfg, size_t n_out, double *U,
+                      double *vals, size_t *n_found)
 {
     const size_t D = lay->D, CH = 256;
     size_t n_raw = cfg->n_raw > 0 ? (size_t)cfg->n_raw : 1024;

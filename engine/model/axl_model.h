@@ -40,8 +40,8 @@ extern "C" {
 
 /* ------------------------------------------------------------------ limits */
 
-#define AXL_MODEL_MAX_PARAMS 64  /* parameters in a search space */
-#define AXL_MODEL_MAX_DIMS 64    /* model-space dimensions (after one-hot) */
+#define AXL_MODEL_MAX_PARAMS 64 /* parameters in a search space */
+#define AXL_MODEL_MAX_DIMS 64   /* model-space dimensions (after one-hot) */
 #define AXL_MODEL_MAX_HYPER (AXL_MODEL_MAX_DIMS + 3)
 #define AXL_MODEL_MAX_CHOICES 64 /* values of one choice parameter */
 #define AXL_GS_MAX_STEPS 8       /* steps of a generation strategy */
@@ -49,10 +49,10 @@ extern "C" {
 /* ------------------------------------------------------------ search space */
 
 typedef enum {
-    AXL_PARAM_FLOAT = 0, /* range [lower, upper], continuous */
-    AXL_PARAM_INT = 1,   /* range [lower, upper], integers (relaxed, then rounded) */
-    AXL_PARAM_CHOICE = 2,/* one of n_choices values, represented by its index */
-    AXL_PARAM_FIXED = 3  /* always `value`; not modelled */
+    AXL_PARAM_FLOAT = 0,  /* range [lower, upper], continuous */
+    AXL_PARAM_INT = 1,    /* range [lower, upper], integers (relaxed, then rounded) */
+    AXL_PARAM_CHOICE = 2, /* one of n_choices values, represented by its index */
+    AXL_PARAM_FIXED = 3   /* always `value`; not modelled */
 } axl_param_type;
 
 typedef struct axl_param {
@@ -142,9 +142,9 @@ typedef enum {
 
 typedef struct axl_gp_config {
     axl_gp_prior prior;
-    double min_noise;    /* lower bound of the inferred noise variance (standardized) */
-    int n_starts;        /* optimizer starts without a warm start (>= 1) */
-    int max_iter;        /* BFGS iterations per start */
+    double min_noise; /* lower bound of the inferred noise variance (standardized) */
+    int n_starts;     /* optimizer starts without a warm start (>= 1) */
+    int max_iter;     /* BFGS iterations per start */
 } axl_gp_config;
 
 /* An immutable fitted GP (training data, hyper-parameters, Cholesky factor). */
@@ -152,11 +152,11 @@ typedef struct axl_gp axl_gp;
 
 /* Fit diagnostics. */
 typedef struct axl_gp_info {
-    double objective;     /* log marginal likelihood + log prior at the optimum */
-    int n_evals;          /* likelihood evaluations (each with gradient) */
-    int n_starts;         /* optimizer starts used */
-    double jitter;        /* largest diagonal jitter added (0 = none) */
-    int n_jitter;         /* how many factorizations needed jitter */
+    double objective; /* log marginal likelihood + log prior at the optimum */
+    int n_evals;      /* likelihood evaluations (each with gradient) */
+    int n_starts;     /* optimizer starts used */
+    double jitter;    /* largest diagonal jitter added (0 = none) */
+    int n_jitter;     /* how many factorizations needed jitter */
 } axl_gp_info;
 
 /*
@@ -196,8 +196,8 @@ int axl_gp_predict(const axl_gp *gp, size_t m, const double *Xs, double *mean, d
  * NULL to skip) at theta, for tests and diagnostics. Same data arguments as fit.
  */
 int axl_gp_map_objective(size_t n, size_t d, const double *X, const double *y,
-                         const double *noise_var, const axl_gp_config *cfg,
-                         const double *theta, double *value, double *grad);
+                         const double *noise_var, const axl_gp_config *cfg, const double *theta,
+                         double *value, double *grad);
 
 /*
  * Matern-5/2 ARD kernel k(a, b) with lengthscales ls[d] and variance s2; when
@@ -274,16 +274,16 @@ typedef enum {
  * form (AXL_MODEL_STATE_BYTES long) for storage.
  */
 typedef struct axl_model_state {
-    uint32_t version;     /* AXL_MODEL_STATE_VERSION */
-    uint32_t step;        /* current step of the strategy */
-    uint64_t seed;        /* campaign seed */
-    uint64_t sobol_index; /* next index into the scrambled Sobol sequence */
-    uint64_t n_gen;       /* GP generations so far (acquisition random stream) */
-    uint32_t hyper_dims;  /* D the hyper-parameters belong to; 0 = no previous fit */
-    uint32_t n_hyper;     /* valid entries of hyper (D+3 or 0) */
+    uint32_t version;                  /* AXL_MODEL_STATE_VERSION */
+    uint32_t step;                     /* current step of the strategy */
+    uint64_t seed;                     /* campaign seed */
+    uint64_t sobol_index;              /* next index into the scrambled Sobol sequence */
+    uint64_t n_gen;                    /* GP generations so far (acquisition random stream) */
+    uint32_t hyper_dims;               /* D the hyper-parameters belong to; 0 = no previous fit */
+    uint32_t n_hyper;                  /* valid entries of hyper (D+3 or 0) */
     double hyper[AXL_MODEL_MAX_HYPER]; /* last MAP theta (standardized outcomes) */
-    uint32_t outcome_tf;  /* transform chosen last (axl_outcome_tf 0 or 1) */
-    uint32_t n_hyper_log; /* valid entries of hyper_log (D+3 or 0) */
+    uint32_t outcome_tf;               /* transform chosen last (axl_outcome_tf 0 or 1) */
+    uint32_t n_hyper_log;              /* valid entries of hyper_log (D+3 or 0) */
     double hyper_log[AXL_MODEL_MAX_HYPER]; /* last MAP theta (log outcomes) */
 } axl_model_state;
 
@@ -315,46 +315,46 @@ const char *axl_gs_verdict_name(axl_gs_verdict v);
 /* Outcome transforms before the GP (the GP always sees standardized values). */
 typedef enum {
     AXL_OUTCOME_STANDARDIZE = 0, /* (y - mean) / sd, as BoTorch's Standardize */
-    AXL_OUTCOME_LOG = 1,  /* log(y - worst + shift * range), then standardized */
-    AXL_OUTCOME_AUTO = 2  /* both fitted; the more probable (MAP + log-Jacobian) wins */
+    AXL_OUTCOME_LOG = 1,         /* log(y - worst + shift * range), then standardized */
+    AXL_OUTCOME_AUTO = 2         /* both fitted; the more probable (MAP + log-Jacobian) wins */
 } axl_outcome_tf;
 
 typedef struct axl_model_options {
-    axl_gp_config gp;       /* prior, noise floor, starts, iterations */
-    int n_raw;              /* Sobol points scored before the local search (1024) */
-    int n_restarts;         /* local searches, from the best raw points (12) */
-    int max_qn_iter;        /* quasi-Newton iterations per local search (60) */
-    int cold_fit_every;     /* multi-start fit every this many generations (0 = warm) */
+    axl_gp_config gp;                 /* prior, noise floor, starts, iterations */
+    int n_raw;                        /* Sobol points scored before the local search (1024) */
+    int n_restarts;                   /* local searches, from the best raw points (12) */
+    int max_qn_iter;                  /* quasi-Newton iterations per local search (60) */
+    int cold_fit_every;               /* multi-start fit every this many generations (0 = warm) */
     axl_outcome_tf outcome_transform; /* AXL_OUTCOME_AUTO */
-    double log_shift;       /* log transform: shift as a fraction of the y range (1e-6) */
-    int auto_full_max_n;    /* AUTO fits both transforms up to this n (100); above,
-                             * both are scored at their warm starts, the winner fitted */
+    double log_shift;                 /* log transform: shift as a fraction of the y range (1e-6) */
+    int auto_full_max_n;              /* AUTO fits both transforms up to this n (100); above,
+                                       * both are scored at their warm starts, the winner fitted */
 } axl_model_options;
 
 void axl_model_options_default(axl_model_options *o);
 
 typedef struct axl_model_input {
-    const axl_space *space;     /* borrowed */
-    int maximize;               /* 1 maximize y, 0 minimize */
-    size_t n_obs;               /* observed trials */
-    const double *X;            /* borrowed, n_obs*n_params, parameter space */
-    const double *y;            /* borrowed, n_obs; NaN not allowed */
-    const double *sem;          /* borrowed, NULL or n_obs; NaN = unknown (inferred noise) */
-    size_t n_pending;           /* CANDIDATE, STAGED and RUNNING trials */
-    const double *X_pending;    /* borrowed, n_pending*n_params */
-    size_t k;                   /* candidates wanted (>= 1) */
-    const axl_gen_step *step;   /* borrowed: the current step (from axl_gs_decide) */
-    const axl_model_state *state;    /* borrowed: state before this generation */
-    const axl_model_options *opts;   /* borrowed, NULL = defaults */
+    const axl_space *space;        /* borrowed */
+    int maximize;                  /* 1 maximize y, 0 minimize */
+    size_t n_obs;                  /* observed trials */
+    const double *X;               /* borrowed, n_obs*n_params, parameter space */
+    const double *y;               /* borrowed, n_obs; NaN not allowed */
+    const double *sem;             /* borrowed, NULL or n_obs; NaN = unknown (inferred noise) */
+    size_t n_pending;              /* CANDIDATE, STAGED and RUNNING trials */
+    const double *X_pending;       /* borrowed, n_pending*n_params */
+    size_t k;                      /* candidates wanted (>= 1) */
+    const axl_gen_step *step;      /* borrowed: the current step (from axl_gs_decide) */
+    const axl_model_state *state;  /* borrowed: state before this generation */
+    const axl_model_options *opts; /* borrowed, NULL = defaults */
 } axl_model_input;
 
 typedef struct axl_model_diag {
-    double fit_ms;            /* hyper-parameter fit */
-    double acq_ms;            /* acquisition optimization (all k candidates) */
+    double fit_ms; /* hyper-parameter fit */
+    double acq_ms; /* acquisition optimization (all k candidates) */
     int fit_evals, fit_starts;
-    double fit_objective;     /* log marginal likelihood + log prior (chosen transform) */
-    int outcome_tf;           /* outcome transform used (axl_outcome_tf 0 or 1) */
-    size_t n_hyper;           /* D+3 when a GP was fitted, else 0 */
+    double fit_objective; /* log marginal likelihood + log prior (chosen transform) */
+    int outcome_tf;       /* outcome transform used (axl_outcome_tf 0 or 1) */
+    size_t n_hyper;       /* D+3 when a GP was fitted, else 0 */
     /* natural units: lengthscales (model space), outputscale, noise variance,
      * constant mean; outcome units are standardized */
     double hyper[AXL_MODEL_MAX_HYPER];
@@ -365,10 +365,10 @@ typedef struct axl_model_diag {
 } axl_model_diag;
 
 typedef struct axl_model_output {
-    double *X;                 /* caller-owned, k*n_params; n rows filled */
-    size_t n;                  /* candidates produced (< k only if the space ran out) */
-    const char *method;        /* static: "Sobol" or "GP-LogEI" */
-    axl_model_state state;     /* the state to store after this generation */
+    double *X;             /* caller-owned, k*n_params; n rows filled */
+    size_t n;              /* candidates produced (< k only if the space ran out) */
+    const char *method;    /* static: "Sobol" or "GP-LogEI" */
+    axl_model_state state; /* the state to store after this generation */
     axl_model_diag diag;
 } axl_model_output;
 

@@ -55,8 +55,8 @@ static int is_seen(const seen *z, const double *x)
 
 /* Draws from the scrambled Sobol sequence until want more new feasible points are
  * found, advancing st->sobol_index past every point looked at. */
-static int gen_sobol(const axl_model_input *in, const axl__layout *lay, const seen *z,
-                     size_t want, axl_model_output *out)
+static int gen_sobol(const axl_model_input *in, const axl__layout *lay, const seen *z, size_t want,
+                     axl_model_output *out)
 {
     const size_t CH = 64, LIMIT = 100000;
     size_t D = lay->D, np = in->space->n_params, looked = 0, i;
@@ -89,8 +89,10 @@ static int gen_sobol(const axl_model_input *in, const axl__layout *lay, const se
     return rv;
 }
 
-
-typedef struct { double v; size_t i; } vi;
+typedef struct {
+    double v;
+    size_t i;
+} vi;
 static int cmp_vi_desc(const void *a, const void *b)
 {
     double x = ((const vi *)a)->v, y = ((const vi *)b)->v;
@@ -106,8 +108,8 @@ static int cmp_vi_desc(const void *a, const void *b)
  *  flat far from a few peaks (sums of bumps, like Hartmann6) look like smooth bowls
  *  to the GP, so that far observations still say where the peaks are.
  */
-static void prep_outcomes(int tf, double shift, const axl_model_input *in, size_t n,
-                          double *ys, double *nv, double *jac)
+static void prep_outcomes(int tf, double shift, const axl_model_input *in, size_t n, double *ys,
+                          double *nv, double *jac)
 {
     double mean = 0, sd = 0, hi = -INFINITY, lo = INFINITY, dl, J = 0;
     size_t i;
@@ -147,8 +149,8 @@ static void prep_outcomes(int tf, double shift, const axl_model_input *in, size_
     *jac = J - (double)n * log(sd);
 }
 
-static int gen_gp(const axl_model_input *in, const axl_model_options *o,
-                  const axl__layout *lay, const seen *z, axl_model_output *out, axl_errbuf *eb)
+static int gen_gp(const axl_model_input *in, const axl_model_options *o, const axl__layout *lay,
+                  const seen *z, axl_model_output *out, axl_errbuf *eb)
 {
     const axl_space *s = in->space;
     size_t n = in->n_obs, np = s->n_params, D = lay->D, H = AXL_GP_N_HYPER(D), i, j, c;
@@ -175,7 +177,8 @@ static int gen_gp(const axl_model_input *in, const axl_model_options *o,
     xr = malloc(np * sizeof(double));
     ur = malloc(D * sizeof(double));
     order = malloc(n * sizeof(vi));
-    if (!U || !ys || !ys2 || !nv2 || (in->sem && !nv) || !Up || !Uopt || !vopt || !xr || !ur || !order)
+    if (!U || !ys || !ys2 || !nv2 || (in->sem && !nv) || !Up || !Uopt || !vopt || !xr || !ur ||
+        !order)
         goto fail;
     if ((rv = axl__constraints_unit(s, &A, &b)) != 0)
         goto fail;
@@ -231,8 +234,8 @@ static int gen_gp(const axl_model_input *in, const axl_model_options *o,
                 !(o->cold_fit_every > 0 && in->state->n_gen % (uint64_t)o->cold_fit_every == 0))
                 warm = tf ? in->state->hyper_log : in->state->hyper;
             prep_outcomes(tf, o->log_shift, in, n, ys2, nv2, &jac);
-            if ((rv = axl_gp_fit(n, D, U, ys2, nv ? nv2 : NULL, &o->gp, warm, 0, &g, &info,
-                                 eb)) != 0)
+            if ((rv = axl_gp_fit(n, D, U, ys2, nv ? nv2 : NULL, &o->gp, warm, 0, &g, &info, eb)) !=
+                0)
                 goto fail;
             axl_gp_theta(g, hy);
             if (tf)
@@ -399,8 +402,7 @@ int axl_model_generate(const axl_model_input *in, axl_model_output *out, axl_err
         (in->n_pending > 0 && in->X_pending == NULL))
         return axl__fail(eb, AXL_EINVAL, "generate: k = 0 or missing data arrays");
     if (in->state->version != AXL_MODEL_STATE_VERSION)
-        return axl__fail(eb, AXL_EVERSION, "generate: model state version %u",
-                        in->state->version);
+        return axl__fail(eb, AXL_EVERSION, "generate: model state version %u", in->state->version);
     for (i = 0; i < in->n_obs; i++) {
         if (!isfinite(in->y[i]))
             return axl__fail(eb, AXL_EINVAL, "generate: y[%zu] is not finite", i);

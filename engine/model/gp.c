@@ -32,20 +32,26 @@ struct axl_gp {
     axl_gp_config cfg;
     double theta[AXL_MODEL_MAX_HYPER];
     double ls[AXL_MODEL_MAX_DIMS], s2, noise, mean;
-    double *L;       /* n*n: lower = Cholesky factor (upper unused) */
-    double *kf;      /* n(n-1)/2 packed strict lower noise-free kernel, row by row */
-    double *Z;       /* n*d inputs divided by the lengthscales */
-    double *Kinv;    /* n*n, full symmetric inverse of the Gram matrix */
-    double *alpha;   /* K^-1 (y - mean) */
-    double *dfac;    /* n(n-1)/2 packed gradient factors (fit only), else NULL */
-    double jitter;   /* jitter of the last factorization */
+    double *L;     /* n*n: lower = Cholesky factor (upper unused) */
+    double *kf;    /* n(n-1)/2 packed strict lower noise-free kernel, row by row */
+    double *Z;     /* n*d inputs divided by the lengthscales */
+    double *Kinv;  /* n*n, full symmetric inverse of the Gram matrix */
+    double *alpha; /* K^-1 (y - mean) */
+    double *dfac;  /* n(n-1)/2 packed gradient factors (fit only), else NULL */
+    double jitter; /* jitter of the last factorization */
     double max_jitter;
     int n_jitter;
     int n_evals;
 };
 
-size_t axl__gp_n(const axl_gp *gp) { return gp->n; }
-size_t axl__gp_d(const axl_gp *gp) { return gp->d; }
+size_t axl__gp_n(const axl_gp *gp)
+{
+    return gp->n;
+}
+size_t axl__gp_d(const axl_gp *gp)
+{
+    return gp->d;
+}
 
 /* ------------------------------------------------------------- kernel */
 
@@ -110,9 +116,8 @@ static int chol_lower(double *A, size_t n)
         if (rc)
             return (int)k + rc;
         if (m > 0) {
-            cblas_dtrsm(CblasRowMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit,
-                        (int)m, (int)kb, 1.0, &A[k * n + k], (int)n, &A[(k + kb) * n + k],
-                        (int)n);
+            cblas_dtrsm(CblasRowMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit, (int)m,
+                        (int)kb, 1.0, &A[k * n + k], (int)n, &A[(k + kb) * n + k], (int)n);
             cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, (int)m, (int)kb, -1.0,
                         &A[(k + kb) * n + k], (int)n, 1.0, &A[(k + kb) * n + k + kb], (int)n);
         }
@@ -357,7 +362,10 @@ static void gp_release(axl_gp *gp)
     free(gp);
 }
 
-void axl_gp_free(axl_gp *gp) { gp_release(gp); }
+void axl_gp_free(axl_gp *gp)
+{
+    gp_release(gp);
+}
 
 static axl_gp *gp_alloc(size_t n, size_t d, int with_dfac)
 {
@@ -413,7 +421,7 @@ static int gp_load(axl_gp *gp, const double *X, const double *y, const double *n
 
 typedef struct fit_ctx {
     axl_gp *gp;
-    size_t np;              /* optimized coordinates */
+    size_t np;                    /* optimized coordinates */
     int map[AXL_MODEL_MAX_HYPER]; /* optimizer coordinate -> theta index */
     double base[AXL_MODEL_MAX_HYPER];
     double last_x[AXL_MODEL_MAX_HYPER], last_f, last_g[AXL_MODEL_MAX_HYPER];
@@ -662,8 +670,8 @@ void axl_gp_theta(const axl_gp *gp, double *out)
 }
 
 int axl_gp_map_objective(size_t n, size_t d, const double *X, const double *y,
-                         const double *noise_var, const axl_gp_config *cfg,
-                         const double *theta, double *value, double *grad)
+                         const double *noise_var, const axl_gp_config *cfg, const double *theta,
+                         double *value, double *grad)
 {
     axl_gp *gp;
     int rv;
@@ -776,8 +784,8 @@ int axl_gp_predict(const axl_gp *gp, size_t m, const double *Xs, double *mean, d
     if (mean) {
         for (p = 0; p < m; p++)
             mean[p] = gp->mean;
-        cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)m, (int)n, 1.0, Ks, (int)n, gp->alpha, 1,
-                    1.0, mean, 1);
+        cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)m, (int)n, 1.0, Ks, (int)n, gp->alpha, 1, 1.0,
+                    mean, 1);
     }
     if (var) {
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)n, 1.0, Ks,
@@ -801,7 +809,10 @@ int axl_gp_predict(const axl_gp *gp, size_t m, const double *Xs, double *mean, d
 #define INV_SQRT2PI 0.3989422804014327
 #define LOG_SQRT2PI 0.9189385332046728
 
-static double norm_cdf(double z) { return 0.5 * erfc(-z / SQRT2); }
+static double norm_cdf(double z)
+{
+    return 0.5 * erfc(-z / SQRT2);
+}
 
 double axl_logei_h(double z, double *dz)
 {
@@ -867,8 +878,8 @@ int axl_gp_logei(const axl_gp *gp, double best_f, size_t m, const double *Xs, do
         goto done;
     cross_kernel(gp, m, Xs, Ks, G);
     /* one BLAS-3 product serves all m points: W = Ks K^-1 */
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)n, 1.0, Ks,
-                (int)n, gp->Kinv, (int)n, 0.0, W, (int)n);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)n, 1.0, Ks, (int)n,
+                gp->Kinv, (int)n, 0.0, W, (int)n);
     for (p = 0; p < m; p++) {
         const double *ks = Ks + p * n, *w = W + p * n;
         double mu = gp->mean, q = 0, var, sd, z, rho, lh;

@@ -28,8 +28,7 @@ double axl__normal(uint64_t *s);
 
 /* Like proto's axl_fail, re-implemented here because axl_model links only GSL:
  * formats into eb (if not NULL) and returns code. */
-int axl__fail(axl_errbuf *eb, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int axl__fail(axl_errbuf *eb, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static inline double axl__now_ms(void)
 {
@@ -81,9 +80,9 @@ typedef struct axl__acq_cfg {
  * n_out best distinct local optima (by LogEI, descending) into U (n_out*D) and
  * vals; *n_found may be smaller than n_out.
  */
-int axl__acq_optimize(const axl_gp *gp, double best_f, const axl_space *s,
-                      const axl__layout *lay, size_t nc, const double *A, const double *b,
-                      const double *U_extra, size_t n_extra, const axl__acq_cfg *cfg,
-                      size_t n_out, double *U, double *vals, size_t *n_found);
+int axl__acq_optimize(const axl_gp *gp, double best_f, const axl_space *s, const axl__layout *lay,
+                      size_t nc, const double *A, const double *b, const double *U_extra,
+                      size_t n_extra, const axl__acq_cfg *cfg, size_t n_out, double *U,
+                      double *vals, size_t *n_found);
 
 #endif

@@ -33,7 +33,7 @@ int axl_space_check(const axl_space *s, axl_errbuf *eb)
         return axl__fail(eb, AXL_EINVAL, "search space: no parameters array");
     if (s->n_params == 0 || s->n_params > AXL_MODEL_MAX_PARAMS)
         return axl__fail(eb, AXL_EINVAL, "search space: %zu parameters (1..%d allowed)",
-                        s->n_params, AXL_MODEL_MAX_PARAMS);
+                         s->n_params, AXL_MODEL_MAX_PARAMS);
     for (i = 0; i < s->n_params; i++) {
         const axl_param *p = &s->params[i];
         switch (p->type) {
@@ -43,21 +43,23 @@ int axl_space_check(const axl_space *s, axl_errbuf *eb)
                 return axl__fail(eb, AXL_EINVAL, "parameters[%zu].bounds: not finite", i);
             if (!(p->lower < p->upper))
                 return axl__fail(eb, AXL_EINVAL,
-                                "parameters[%zu].bounds: lower %g must be below upper %g", i,
-                                p->lower, p->upper);
+                                 "parameters[%zu].bounds: lower %g must be below upper %g", i,
+                                 p->lower, p->upper);
             if (p->type == AXL_PARAM_INT &&
                 (p->lower != floor(p->lower) || p->upper != floor(p->upper)))
-                return axl__fail(eb, AXL_EINVAL, "parameters[%zu].bounds: int bounds must be integers",
-                                i);
+                return axl__fail(eb, AXL_EINVAL,
+                                 "parameters[%zu].bounds: int bounds must be integers", i);
             if (p->log_scale && !(p->lower > 0))
                 return axl__fail(eb, AXL_EINVAL,
-                                "parameters[%zu].log_scale: needs lower > 0 (got %g)", i, p->lower);
+                                 "parameters[%zu].log_scale: needs lower > 0 (got %g)", i,
+                                 p->lower);
             D += 1;
             break;
         case AXL_PARAM_CHOICE:
             if (p->n_choices < 2 || p->n_choices > AXL_MODEL_MAX_CHOICES)
-                return axl__fail(eb, AXL_EINVAL, "parameters[%zu].values: %d values (2..%d allowed)",
-                                i, p->n_choices, AXL_MODEL_MAX_CHOICES);
+                return axl__fail(eb, AXL_EINVAL,
+                                 "parameters[%zu].values: %d values (2..%d allowed)", i,
+                                 p->n_choices, AXL_MODEL_MAX_CHOICES);
             D += p->ordered ? 1 : (size_t)p->n_choices;
             break;
         case AXL_PARAM_FIXED:
@@ -66,14 +68,14 @@ int axl_space_check(const axl_space *s, axl_errbuf *eb)
             break;
         default:
             return axl__fail(eb, AXL_EINVAL, "parameters[%zu].type: unknown type %d", i,
-                            (int)p->type);
+                             (int)p->type);
         }
     }
     if (D == 0)
         return axl__fail(eb, AXL_EINVAL, "search space: every parameter is fixed");
     if (D > AXL_MODEL_MAX_DIMS)
         return axl__fail(eb, AXL_EINVAL, "search space: %zu model dimensions (max %d)", D,
-                        AXL_MODEL_MAX_DIMS);
+                         AXL_MODEL_MAX_DIMS);
     if (s->n_constraints > 0 && s->constraints == NULL)
         return axl__fail(eb, AXL_EINVAL, "parameter_constraints: no array");
     for (j = 0; j < s->n_constraints; j++) {
@@ -84,17 +86,17 @@ int axl_space_check(const axl_space *s, axl_errbuf *eb)
         for (i = 0; i < s->n_params; i++) {
             const axl_param *p = &s->params[i];
             if (!isfinite(c->w[i]))
-                return axl__fail(eb, AXL_EINVAL, "parameter_constraints[%zu].w[%zu]: not finite",
-                                j, i);
+                return axl__fail(eb, AXL_EINVAL, "parameter_constraints[%zu].w[%zu]: not finite", j,
+                                 i);
             if (c->w[i] == 0.0)
                 continue;
             any = 1;
             if (p->type != AXL_PARAM_FLOAT && p->type != AXL_PARAM_INT)
                 return axl__fail(eb, AXL_EINVAL,
-                                "parameter_constraints[%zu]: parameter %zu is not a range", j, i);
+                                 "parameter_constraints[%zu]: parameter %zu is not a range", j, i);
             if (p->log_scale)
                 return axl__fail(eb, AXL_EINVAL,
-                                "parameter_constraints[%zu]: parameter %zu is on log scale", j, i);
+                                 "parameter_constraints[%zu]: parameter %zu is on log scale", j, i);
         }
         if (!any)
             return axl__fail(eb, AXL_EINVAL, "parameter_constraints[%zu]: all weights are zero", j);

@@ -36,28 +36,29 @@ int axl_gs_check(const axl_gen_strategy *gs, axl_errbuf *eb)
     size_t i;
     if (gs == NULL || gs->n_steps == 0 || gs->n_steps > AXL_GS_MAX_STEPS)
         return axl__fail(eb, AXL_EINVAL, "generation_strategy: 1..%d steps needed",
-                        AXL_GS_MAX_STEPS);
+                         AXL_GS_MAX_STEPS);
     for (i = 0; i < gs->n_steps; i++) {
         const axl_gen_step *st = &gs->steps[i];
         if (st->model != AXL_GEN_SOBOL && st->model != AXL_GEN_GP_LOGEI)
             return axl__fail(eb, AXL_EINVAL, "generation_strategy.steps[%zu].model: unknown", i);
         if (st->num_trials == 0 || st->num_trials < -1)
             return axl__fail(eb, AXL_EINVAL,
-                            "generation_strategy.steps[%zu].num_trials: %d (>= 1 or -1)", i,
-                            st->num_trials);
+                             "generation_strategy.steps[%zu].num_trials: %d (>= 1 or -1)", i,
+                             st->num_trials);
         if (st->num_trials == -1 && i + 1 < gs->n_steps)
             return axl__fail(eb, AXL_EINVAL,
-                            "generation_strategy.steps[%zu].num_trials: only the last step may "
-                            "be unlimited", i);
+                             "generation_strategy.steps[%zu].num_trials: only the last step may "
+                             "be unlimited",
+                             i);
         if (st->min_trials_observed < 0 ||
             (st->num_trials > 0 && st->min_trials_observed > st->num_trials))
             return axl__fail(eb, AXL_EINVAL,
-                            "generation_strategy.steps[%zu].min_trials_observed: %d", i,
-                            st->min_trials_observed);
+                             "generation_strategy.steps[%zu].min_trials_observed: %d", i,
+                             st->min_trials_observed);
         if (st->max_parallelism == 0 || st->max_parallelism < -1)
             return axl__fail(eb, AXL_EINVAL,
-                            "generation_strategy.steps[%zu].max_parallelism: %d (>= 1 or -1)", i,
-                            st->max_parallelism);
+                             "generation_strategy.steps[%zu].max_parallelism: %d (>= 1 or -1)", i,
+                             st->max_parallelism);
     }
     return 0;
 }

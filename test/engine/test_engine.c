@@ -19,10 +19,10 @@
 #include "storage/axl_store.h"
 
 /* A Branin experiment; the caller supplies the scheduler and runner objects. */
-#define BRANIN_SPACE                                                                         \
-    "\"search_space\": {\"parameters\": ["                                                   \
-    "{\"name\": \"x1\", \"type\": \"range\", \"bounds\": [-5, 10]},"                         \
-    "{\"name\": \"x2\", \"type\": \"range\", \"bounds\": [0, 15]}]},"                        \
+#define BRANIN_SPACE                                                                               \
+    "\"search_space\": {\"parameters\": ["                                                         \
+    "{\"name\": \"x1\", \"type\": \"range\", \"bounds\": [-5, 10]},"                               \
+    "{\"name\": \"x2\", \"type\": \"range\", \"bounds\": [0, 15]}]},"                              \
     "\"objective\": {\"metric\": \"branin\", \"minimize\": true},"
 
 static void load_trials(const char *dir, const char *name, axl_store_experiment **out)
@@ -211,15 +211,25 @@ static void add_candidate(const char *dir, const char *name, double x1, double x
     assert_int_equal(axl_store_batch_new(&b), 0);
     axl_param_value pv[2] = {{"x1", {.kind = AXL_VALUE_NUM, .num = x1}},
                              {"x2", {.kind = AXL_VALUE_NUM, .num = x2}}};
-    axl_trial_rec rec = {.experiment = name, .index = 0, .status = AXL_TRIAL_CANDIDATE,
-                         .gen_method = "Manual", .created = 1.7e9, .updated = 1.7e9,
-                         .n_params = 2, .params = pv};
+    axl_trial_rec rec = {.experiment = name,
+                         .index = 0,
+                         .status = AXL_TRIAL_CANDIDATE,
+                         .gen_method = "Manual",
+                         .created = 1.7e9,
+                         .updated = 1.7e9,
+                         .n_params = 2,
+                         .params = pv};
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     assert_int_equal(axl_trial_rec_encode(&rec, &sb, NULL), 0);
-    axl_event ev = {.type = "trial.created", .type_len = 13, .experiment = name,
-                    .experiment_len = strlen(name), .trial = 0, .rec = AXL_REC_TRIAL,
-                    .body = sb.data, .body_len = sb.size};
+    axl_event ev = {.type = "trial.created",
+                    .type_len = 13,
+                    .experiment = name,
+                    .experiment_len = strlen(name),
+                    .trial = 0,
+                    .rec = AXL_REC_TRIAL,
+                    .body = sb.data,
+                    .body_len = sb.size};
     assert_int_equal(axl_store_batch_add(b, &ev, NULL), 0);
     assert_int_equal(axl_store_commit(s, b, NULL, NULL), 0);
     msgpack_sbuffer_destroy(&sb);
@@ -270,14 +280,15 @@ static void test_command_runner(void **state)
     et_options(&opt, NULL, false);
     /* Trial 0 exits non-zero, 1 prints no JSON, 2 hangs past the timeout, 3+ succeed. */
     assert_int_equal(
-        et_run(&opt, &res, &dir,
-               "{\"name\": \"cmd\", " BRANIN_SPACE
-               "\"scheduler\": {\"total_trials\": 5, \"max_pending_trials\": 5,"
-               "\"min_failed_trials_for_failure_rate_check\": 10},"
-               "\"runner\": {\"type\": \"command\", \"timeout_s\": 0.5, \"argv\": [\"/bin/sh\", "
-               "\"-c\", \"case $0 in 0) echo broken >&2; exit 3;; 1) echo hello;; 2) sleep 30;; "
-               "*) echo log line; echo '{{\\\"branin\\\": '$1', \\\"note\\\": \\\"x\\\"}';; esac\", "
-               "\"{trial}\", \"{x1}\"]}}"),
+        et_run(
+            &opt, &res, &dir,
+            "{\"name\": \"cmd\", " BRANIN_SPACE
+            "\"scheduler\": {\"total_trials\": 5, \"max_pending_trials\": 5,"
+            "\"min_failed_trials_for_failure_rate_check\": 10},"
+            "\"runner\": {\"type\": \"command\", \"timeout_s\": 0.5, \"argv\": [\"/bin/sh\", "
+            "\"-c\", \"case $0 in 0) echo broken >&2; exit 3;; 1) echo hello;; 2) sleep 30;; "
+            "*) echo log line; echo '{{\\\"branin\\\": '$1', \\\"note\\\": \\\"x\\\"}';; esac\", "
+            "\"{trial}\", \"{x1}\"]}}"),
         0);
     assert_int_equal(res.n_trials, 5);
     axl_store_experiment *e;
@@ -361,8 +372,7 @@ static void test_run_refuses_existing_experiment(void **state)
     axl_campaign_result res;
     char *dir = NULL;
     et_options(&opt, NULL, false);
-    const char *json = "{\"name\": \"twice\", " BRANIN_SPACE
-                       "\"scheduler\": {\"total_trials\": 1},"
+    const char *json = "{\"name\": \"twice\", " BRANIN_SPACE "\"scheduler\": {\"total_trials\": 1},"
                        "\"runner\": {\"type\": \"function\", \"function\": \"branin\"}}";
     assert_int_equal(et_run(&opt, &res, &dir, "%s", json), 0);
     char *path = et_write_file(dir, "again.json", json);
@@ -398,22 +408,21 @@ static void test_bad_experiment_files(void **state)
     expect_config_error("{\"nmae\": 1}", "nmae: unknown key");
     expect_config_error("{\"name\": \"a b\"}", "name: required, 1-128 letters");
     expect_config_error("{\"name\": \"x\", " OBJ RUNNER "}", "search_space: required");
-    expect_config_error("{\"name\": \"x\", \"search_space\": {\"parameters\": []}, " OBJ RUNNER
-                        "}",
+    expect_config_error("{\"name\": \"x\", \"search_space\": {\"parameters\": []}, " OBJ RUNNER "}",
                         "search_space.parameters: must be an array of 1 to");
-    expect_config_error("{\"name\": \"x\", \"search_space\": {\"parameters\": [" P2 ", " P2
-                        ", {\"name\": \"c\", \"type\": \"range\", \"bounds\": [30, 5]}]}, " OBJ
-                        RUNNER "}",
-                        "search_space.parameters[1].name: 'a' is already");
+    expect_config_error(
+        "{\"name\": \"x\", \"search_space\": {\"parameters\": [" P2 ", " P2
+        ", {\"name\": \"c\", \"type\": \"range\", \"bounds\": [30, 5]}]}, " OBJ RUNNER "}",
+        "search_space.parameters[1].name: 'a' is already");
     expect_config_error("{\"name\": \"x\", \"search_space\": {\"parameters\": [" P2
                         ", {\"name\": \"b\", \"type\": \"range\", \"bounds\": [0, 1]}, "
-                        "{\"name\": \"c\", \"type\": \"range\", \"bounds\": [30, 5]}]}, " OBJ
-                        RUNNER "}",
+                        "{\"name\": \"c\", \"type\": \"range\", \"bounds\": [30, 5]}]}, " OBJ RUNNER
+                        "}",
                         "search_space.parameters[2].bounds: lower 30 must be below upper 5");
-    expect_config_error("{\"name\": \"x\", \"search_space\": {\"parameters\": [{\"name\": \"a\", "
-                        "\"type\": \"range\", \"bounds\": [0, 1], \"log_scale\": true}]}, " OBJ
-                        RUNNER "}",
-                        "log_scale needs a lower bound above 0");
+    expect_config_error(
+        "{\"name\": \"x\", \"search_space\": {\"parameters\": [{\"name\": \"a\", "
+        "\"type\": \"range\", \"bounds\": [0, 1], \"log_scale\": true}]}, " OBJ RUNNER "}",
+        "log_scale needs a lower bound above 0");
     expect_config_error("{\"name\": \"x\", \"search_space\": {\"parameters\": [{\"name\": \"a\", "
                         "\"type\": \"choice\", \"values\": [1]}]}, " OBJ RUNNER "}",
                         "search_space.parameters[0].values: must be an array of 2 to");
@@ -489,8 +498,8 @@ static void test_runner_config_errors(void **state)
         uv_loop_init(&loop);
         int rv = ops->init(&r, &loop, e, &eb);
         if (rv != AXL_ECONFIG || strstr(eb.msg, cases[i].message) == NULL)
-            fail_msg("runner %s: expected '%s', got %d '%s'", cases[i].runner, cases[i].message,
-                     rv, eb.msg);
+            fail_msg("runner %s: expected '%s', got %d '%s'", cases[i].runner, cases[i].message, rv,
+                     eb.msg);
         uv_loop_close(&loop);
         axl_experiment_free(e);
     }

@@ -119,8 +119,7 @@ static void test_kill9_then_resume(void **state)
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
 
-    const char *resume_argv[] = {"axle", "resume", "crashy", "--store", dir, "--no-progress",
-                                 NULL};
+    const char *resume_argv[] = {"axle", "resume", "crashy", "--store", dir, "--no-progress", NULL};
     pid = spawn(NULL, resume_argv);
     wait_for(dir, "crashy", done, 7, 0, pid);
     kill(pid, SIGKILL);
@@ -203,8 +202,8 @@ static void test_subscriber_joins_mid_campaign(void **state)
     const char *run_argv[] = {"axle", "run", path, "--store", dir, "--no-progress", NULL};
     pid_t run = spawn(NULL, run_argv);
     wait_for(dir, "live", 1u << AXL_TRIAL_COMPLETED, 6, 20, run);
-    const char *sub_argv[] = {"axle", "subscribe", "--store", dir, "--json", "--until-stopped",
-                              NULL};
+    const char *sub_argv[] = {"axle",   "subscribe",       "--store", dir,
+                              "--json", "--until-stopped", NULL};
     pid_t sub = spawn(sub_out, sub_argv);
     assert_int_equal(wait_exit(run, 30), 0);
     assert_int_equal(wait_exit(sub, 30), 0);
@@ -254,8 +253,7 @@ static void test_sigterm_stops_cleanly_and_resumes(void **state)
     assert_non_null(strstr(log, "interrupted by SIGTERM"));
     free(log);
 
-    const char *resume_argv[] = {"axle", "resume", "term", "--store", dir, "--no-progress",
-                                 NULL};
+    const char *resume_argv[] = {"axle", "resume", "term", "--store", dir, "--no-progress", NULL};
     assert_int_equal(wait_exit(spawn(NULL, resume_argv), 30), 0);
     size_t n;
     uint64_t seq;
@@ -280,13 +278,12 @@ static void test_cli_usage(void **state)
     assert_int_equal(wait_exit(spawn("/dev/null", bad), 10), 2);
     const char *run_help[] = {"axle", "run", "--help", NULL};
     assert_int_equal(wait_exit(spawn("/dev/null", run_help), 10), 0);
-    const char *missing[] = {"axle", "run", "/nonexistent/experiment.json", "--store", "/tmp",
-                             NULL};
+    const char *missing[] = {"axle",    "run",  "/nonexistent/experiment.json",
+                             "--store", "/tmp", NULL};
     assert_int_equal(wait_exit(spawn("/dev/null", missing), 10), 1);
     const char *neg[] = {"axle", "run", "x.json", "--max-trials", "-3", NULL};
     assert_int_equal(wait_exit(spawn("/dev/null", neg), 10), 2);
-    const char *status_missing[] = {"axle", "status", "--store", "/nonexistent-axle-store",
-                                    NULL};
+    const char *status_missing[] = {"axle", "status", "--store", "/nonexistent-axle-store", NULL};
     assert_int_equal(wait_exit(spawn("/dev/null", status_missing), 10), 2);
 }
 

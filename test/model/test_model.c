@@ -75,8 +75,10 @@ static void map_gradient_case(axl_gp_prior prior, int fixed_noise)
         memcpy(tm, th, sizeof th);
         tp[j] += h;
         tm[j] -= h;
-        assert_int_equal(axl_gp_map_objective(N, D, X, y, fixed_noise ? nv : NULL, &c, tp, &vp, NULL), 0);
-        assert_int_equal(axl_gp_map_objective(N, D, X, y, fixed_noise ? nv : NULL, &c, tm, &vm, NULL), 0);
+        assert_int_equal(
+            axl_gp_map_objective(N, D, X, y, fixed_noise ? nv : NULL, &c, tp, &vp, NULL), 0);
+        assert_int_equal(
+            axl_gp_map_objective(N, D, X, y, fixed_noise ? nv : NULL, &c, tm, &vm, NULL), 0);
         fd = (vp - vm) / (2 * h);
         if (fixed_noise && j == D + 1)
             assert_true(g[j] == 0.0 && fabs(fd) < 1e-9);
@@ -674,8 +676,8 @@ static void test_testfunctions(void **st)
     assert_true(fabs(axl_testfn_branin(b1) - axl_testfn_branin_min) < 1e-9);
     assert_true(fabs(axl_testfn_branin(b2) - axl_testfn_branin_min) < 1e-9);
     assert_true(fabs(axl_testfn_branin(b3) - axl_testfn_branin_min) < 1e-6);
-    assert_true(fabs(axl_testfn_hartmann6(axl_testfn_hartmann6_argmin) -
-                     axl_testfn_hartmann6_min) < 1e-7);
+    assert_true(fabs(axl_testfn_hartmann6(axl_testfn_hartmann6_argmin) - axl_testfn_hartmann6_min) <
+                1e-7);
 }
 
 int main(void)
