@@ -219,7 +219,8 @@ int axl_store_scan_trials(axl_store *s, const char *experiment, axl_store_trial_
 
 /*
  * Trials of experiment whose status is in status_mask (bit 1u << axl_trial_status),
- * from the status index, ascending. *indices is malloc'd, owned by the caller (free());
+ * ascending: a scan of its trial records reading each status in place (~0.2 us a trial;
+ * no index to write on every commit). *indices is malloc'd, owned by the caller (free());
  * NULL when *n is 0.
  */
 #define AXL_STORE_STATUS_BIT(st) (1u << (unsigned)(st))
@@ -289,10 +290,9 @@ typedef struct axl_store_fold_report {
 /*
  * Folds the whole log in one read transaction and compares the result with the stored
  * records: every record must equal, byte for byte, the body of the last event that
- * names it, and every record must have such an event; the trial status index must match
- * the trial records; the log's seqs must be dense from 1 and equal to each event's own
- * seq field, and every event must decode. rep may be NULL. Returns 0 when all holds,
- * AXL_ECORRUPT (eb names the first difference) when not, or another error.
+ * names it, and every record must have such an event; the log's seqs must be dense from
+ * 1 and equal to each event's own seq field, and every event must decode. rep may be NULL. Returns
+ * 0 when all holds, AXL_ECORRUPT (eb names the first difference) when not, or another error.
  */
 int axl_store_verify_fold(axl_store *s, axl_store_fold_report *rep, axl_errbuf *eb);
 

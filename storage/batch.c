@@ -114,12 +114,12 @@ static bool raw_uint(const uint8_t *p, size_t len, uint64_t *v)
 
 /*
  * A trial event's body is a trial record (axl_trial_rec_encode) naming the event's
- * experiment and trial, with a known status: the fields the store keys and indexes by.
+ * experiment and trial, with a known status: the fields the store keys and filters by.
  * They are read in place; the body's well-formedness was checked by axl_event_encode.
  * The rest of the record is the encoder's contract (a full decode here would double the
  * cost of a commit); axl_store_load reports a record that does not decode as corrupt.
  */
-static int check_trial(const axl_event *e, axl_trial_status *status, axl_errbuf *eb)
+static int check_trial(const axl_event *e, axl_errbuf *eb)
 {
     const void *v;
     size_t vlen, n;
@@ -138,7 +138,8 @@ static int check_trial(const axl_event *e, axl_trial_status *status, axl_errbuf 
                         "trial %lld",
                         (int)e->type_len, e->type, (int)e->experiment_len, e->experiment,
                         (long long)e->trial);
-    if (axl_store__trial_status(e->body, e->body_len, status) != 0)
+    axl_trial_status status;
+    if (axl_store__trial_status(e->body, e->body_len, &status) != 0)
         return axl_fail(eb, AXL_EINVAL, "event %.*s: the trial record has no known status",
                         (int)e->type_len, e->type);
     return 0;
@@ -147,7 +148,6 @@ static int check_trial(const axl_event *e, axl_trial_status *status, axl_errbuf 
 int axl_store_batch_add(axl_store_batch *b, const axl_event *ev, axl_errbuf *eb)
 {
     axl_event e = *ev;
-    axl_trial_status status = AXL_TRIAL_CANDIDATE;
     int rv;
 
     if (b->committed)
@@ -215,7 +215,7 @@ int axl_store_batch_add(axl_store_batch *b, const axl_event *ev, axl_errbuf *eb)
                         e.type);
     }
     /* after encoding: the body is known to be well-formed msgpack now */
-    if (e.rec == AXL_REC_TRIAL && (rv = check_trial(&e, &status, eb)) != 0) {
+    if (e.rec == AXL_REC_TRIAL && (rv = check_trial(&e, eb)) != 0) {
         b->pre.size = off;
         return rv;
     }
@@ -224,7 +224,6 @@ int axl_store_batch_add(axl_store_batch *b, const axl_event *ev, axl_errbuf *eb)
     *it = (store_item){
         .rec = e.rec,
         .trial = e.trial,
-        .status = status,
         .pre_off = off,
         .pre_len = len,
         .seq_off = (size_t)((const uint8_t *)seqv - enc),

@@ -8,9 +8,9 @@ static const uint8_t empty_map = 0x80;
 
 int axl_store__apply(axl_store *s, MDB_txn *txn, uint64_t seq, const void *enc, size_t enc_len,
                      axl_rec_kind rec, const char *exp, size_t exp_len, int64_t trial,
-                     axl_trial_status status, const void *body, size_t body_len)
+                     const void *body, size_t body_len)
 {
-    uint8_t kseq[8], key[STORE_MAX_KEY], skey[STORE_MAX_KEY];
+    uint8_t kseq[8], key[STORE_MAX_KEY];
     MDB_val k, v;
     int rc;
 
@@ -23,45 +23,17 @@ int axl_store__apply(axl_store *s, MDB_txn *txn, uint64_t seq, const void *enc, 
     if (rec == AXL_REC_NONE)
         return 0;
 
+    /* The record the event carries: its body, byte for byte. */
     if (body == NULL || body_len == 0) {
         body = &empty_map;
         body_len = 1;
     }
     v = (MDB_val){body_len, (void *)body};
-    if (rec != AXL_REC_TRIAL) {
+    if (rec == AXL_REC_TRIAL)
+        k = (MDB_val){axl_store__trial_key(key, exp, exp_len, (uint32_t)trial), key};
+    else
         k = (MDB_val){exp_len, (void *)exp};
-        return mdb_put(txn, s->dbi[axl_store__rec_db(rec)], &k, &v, 0);
-    }
-
-    /* A trial: the record, and its entry in the status index moves with its status. */
-    uint32_t index = (uint32_t)trial;
-    k = (MDB_val){axl_store__trial_key(key, exp, exp_len, index), key};
-    MDB_val old;
-    bool index_ok = false;
-    rc = mdb_get(txn, s->dbi[DB_TRIALS], &k, &old);
-    if (rc == 0) {
-        axl_trial_status old_st;
-        if (axl_store__trial_status(old.mv_data, old.mv_size, &old_st) != 0)
-            return MDB_CORRUPTED;
-        if (old_st == status) {
-            index_ok = true;
-        } else {
-            MDB_val sk = {axl_store__status_key(skey, exp, exp_len, old_st, index), skey};
-            if ((rc = mdb_del(txn, s->dbi[DB_TRIAL_STATUS], &sk, NULL)) != 0 && rc != MDB_NOTFOUND)
-                return rc;
-        }
-    } else if (rc != MDB_NOTFOUND) {
-        return rc;
-    }
-    if ((rc = mdb_put(txn, s->dbi[DB_TRIALS], &k, &v, 0)) != 0)
-        return rc;
-    if (!index_ok) {
-        MDB_val sk = {axl_store__status_key(skey, exp, exp_len, status, index), skey};
-        MDB_val none = {0, (void *)""};
-        if ((rc = mdb_put(txn, s->dbi[DB_TRIAL_STATUS], &sk, &none, 0)) != 0)
-            return rc;
-    }
-    return 0;
+    return mdb_put(txn, s->dbi[axl_store__rec_db(rec)], &k, &v, 0);
 }
 
 /* A short write (LMDB reports EIO) on a full disk is a full disk: say so. */
@@ -96,7 +68,7 @@ int axl_store_commit(axl_store *s, axl_store_batch *b, uint64_t *first_seq, axl_
             const store_item *it = &b->items[i];
             const char *enc = b->enc.data + it->enc_off;
             rc = axl_store__apply(s, txn, s->next_seq + i, enc, it->enc_len, it->rec,
-                                  enc + it->exp_off - it->shift, it->exp_len, it->trial, it->status,
+                                  enc + it->exp_off - it->shift, it->exp_len, it->trial,
                                   enc + it->body_off - it->shift, it->body_len);
         }
         if (rc == 0)

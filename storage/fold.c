@@ -14,7 +14,7 @@ typedef struct fold_ent {
     uint64_t seq;
     uint32_t trial;
     uint16_t exp_len;
-    uint8_t kind; /* axl_rec_kind, or a trial status for the status index check */
+    uint8_t kind; /* axl_rec_kind */
 } fold_ent;
 
 typedef struct ent_vec {
@@ -39,7 +39,7 @@ static int vec_push(ent_vec *a, const fold_ent *e)
 /*
  * Orders like the LMDB keys the entries stand for (memcmp, then length): names compare
  * bytewise with a prefix first, which is also the order of "name 0x00 ..." keys because
- * names hold no NUL; then the status byte (index check), the trial index, and the seq.
+ * names hold no NUL; then the trial index, and the seq.
  */
 static int name_cmp(const char *a, size_t an, const char *b, size_t bn)
 {
@@ -168,11 +168,10 @@ static int fold_log(axl_store *s, MDB_txn *txn, ent_vec *ents, verify *vf)
 
 /*
  * Compares one record database with the folded entries of its kind, ents[0..n) sorted,
- * keeping the last entry of each entity. Also collects the status index each trial
- * record implies into want (kind = status).
+ * keeping the last entry of each entity.
  */
 static int compare_db(axl_store *s, MDB_txn *txn, int db, const fold_ent *ents, size_t n,
-                      ent_vec *want, verify *vf)
+                      verify *vf)
 {
     const char *what = axl_store__db_names[db];
     MDB_cursor *cur;
@@ -206,25 +205,6 @@ static int compare_db(axl_store *s, MDB_txn *txn, int db, const fold_ent *ents, 
                          "differs from the body of the log's last event for it");
             i++;
         }
-        if (db == DB_TRIALS) {
-            axl_trial_status st;
-            size_t nl = k.mv_size - 5;
-            if (k.mv_size < 6 || axl_store__trial_status(v.mv_data, v.mv_size, &st) != 0) {
-                mismatch(vf, what, k.mv_data, k.mv_size, "a trial record without a status");
-            } else {
-                fold_ent w = {k.mv_data,
-                              NULL,
-                              0,
-                              0,
-                              axl_store__get_be32((const uint8_t *)k.mv_data + nl + 1),
-                              (uint16_t)nl,
-                              (uint8_t)st};
-                if (vec_push(want, &w) != 0) {
-                    rv = axl_fail(vf->eb, AXL_ENOMEM, "out of memory folding the log");
-                    break;
-                }
-            }
-        }
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
     if (rv == 0 && rc != 0 && rc != MDB_NOTFOUND)
@@ -233,51 +213,10 @@ static int compare_db(axl_store *s, MDB_txn *txn, int db, const fold_ent *ents, 
     return rv;
 }
 
-/* The status index must hold exactly one entry per trial record, under its status. */
-static int compare_index(axl_store *s, MDB_txn *txn, ent_vec *want, verify *vf)
-{
-    MDB_cursor *cur;
-    MDB_val k, v;
-    uint8_t kb[STORE_MAX_KEY];
-    int rc;
-
-    if ((rc = mdb_cursor_open(txn, s->dbi[DB_TRIAL_STATUS], &cur)) != 0)
-        return axl_store__mdb_fail(vf->eb, rc, "open an index cursor");
-    size_t n_idx = 0;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
-        n_idx++;
-    mdb_cursor_close(cur);
-    if (rc != MDB_NOTFOUND)
-        return axl_store__mdb_fail(vf->eb, rc, "read the status index");
-    for (size_t i = 0; i < want->n; i++) {
-        const fold_ent *w = &want->v[i];
-        k = (MDB_val){
-            axl_store__status_key(kb, w->exp, w->exp_len, (axl_trial_status)w->kind, w->trial), kb};
-        rc = mdb_get(txn, s->dbi[DB_TRIAL_STATUS], &k, &v);
-        if (rc == MDB_NOTFOUND) {
-            uint8_t tk[STORE_MAX_KEY];
-            size_t tl = axl_store__trial_key(tk, w->exp, w->exp_len, w->trial);
-            mismatch(vf, "trial_status", tk, tl, "missing from the status index");
-        } else if (rc != 0) {
-            return axl_store__mdb_fail(vf->eb, rc, "read the status index");
-        }
-    }
-    if (n_idx != want->n) {
-        vf->rep.mismatches++;
-        if (!vf->noted) {
-            vf->noted = true;
-            axl_fail(vf->eb, AXL_ECORRUPT, "trial_status: %zu index entries for %zu trial records",
-                     n_idx, want->n);
-        }
-    }
-    return 0;
-}
-
 int axl_store_verify_fold(axl_store *s, axl_store_fold_report *rep, axl_errbuf *eb)
 {
     static const int dbs[] = {DB_TRIALS, DB_EXPERIMENTS, DB_GENERATORS, DB_LABWARE};
-    ent_vec ents = {0}, want = {0};
+    ent_vec ents = {0};
     verify vf = {{0}, eb, false};
     MDB_txn *txn;
     int rv;
@@ -299,16 +238,13 @@ int axl_store_verify_fold(axl_store *s, axl_store_fold_report *rep, axl_errbuf *
             lo++;
         for (hi = lo; hi < ents.n && ents.v[hi].kind == kind; hi++)
             ;
-        rv = compare_db(s, txn, dbs[d], hi > lo ? ents.v + lo : NULL, hi - lo, &want, &vf);
+        rv = compare_db(s, txn, dbs[d], hi > lo ? ents.v + lo : NULL, hi - lo, &vf);
     }
-    if (rv == 0)
-        rv = compare_index(s, txn, &want, &vf);
     if (rv == 0 && vf.rep.mismatches > 0)
         rv = AXL_ECORRUPT; /* eb holds the first one */
 out:
     axl_store__read_end(s, txn);
     free(ents.v);
-    free(want.v);
     if (rep != NULL)
         *rep = vf.rep;
     return rv;
@@ -334,7 +270,7 @@ static int rebuild_chunk(axl_store *dst, MDB_cursor *src, uint64_t from, uint64_
     for (rc = mdb_cursor_get(src, &k, &v, MDB_SET_RANGE); rc == 0;
          rc = mdb_cursor_get(src, &k, &v, MDB_NEXT), seq++) {
         axl_event ev;
-        axl_trial_status st = AXL_TRIAL_CANDIDATE;
+        axl_trial_status st;
         axl_errbuf tmp;
         if (k.mv_size != 8 || axl_store__get_be64(k.mv_data) != seq) {
             mdb_txn_abort(txn);
@@ -351,7 +287,7 @@ static int rebuild_chunk(axl_store *dst, MDB_cursor *src, uint64_t from, uint64_
                             (unsigned long long)seq);
         }
         rc = axl_store__apply(dst, txn, seq, v.mv_data, v.mv_size, ev.rec, ev.experiment,
-                              ev.experiment_len, ev.trial, st, ev.body, ev.body_len);
+                              ev.experiment_len, ev.trial, ev.body, ev.body_len);
         if (rc != 0)
             break;
     }

