@@ -424,6 +424,16 @@ seed:;
     }
     axl_bench_row("storage.load_100k_trials_s", best_load, "s");
 
+    /* trials by status is a scan reading each record's status in place */
+    uint32_t *idx;
+    size_t n_idx;
+    double a = axl_bench_now();
+    CHECK("by status", axl_store_trials_by_status(s, EXP, AXL_STORE_STATUS_BIT(AXL_TRIAL_COMPLETED),
+                                                  &idx, &n_idx, &eb));
+    fprintf(stderr, "  trials by status: %zu of %u in %.1f ms\n", n_idx, N_TRIALS,
+            (axl_bench_now() - a) * 1e3);
+    free(idx);
+
     fprintf(stderr, "  seed store: %llu events, data.mdb %llu bytes\n",
             (unsigned long long)info.n_events, (unsigned long long)info.file_bytes);
     axl_bench_row("storage.bytes_per_trial", (double)info.file_bytes / (double)N_TRIALS, "bytes");
