@@ -201,7 +201,7 @@ int axl_store_batch_add(axl_store_batch *b, const axl_event *ev, axl_errbuf *eb)
     body = enc + len - body_len;
     if (body_len + sizeof(body_key) > len ||
         memcmp((const char *)body - sizeof(body_key), body_key, sizeof(body_key)) != 0 ||
-        (e.body != NULL && memcmp(body, e.body, body_len) != 0))
+        (e.body != NULL ? memcmp(body, e.body, body_len) != 0 : *(const uint8_t *)body != 0x80))
         if (axl_mp_find_raw(enc, len, "body", &body, &body_len) != 0)
             body = NULL;
     if (body == NULL || axl_mp_find_raw(enc, len, "seq", &seqv, &seqv_len) != 0 ||
