@@ -407,6 +407,33 @@ static void test_second_writer(void **state)
     axl_store_close(s);
 }
 
+/*
+ * The engine spawns trial processes (the command runner) while it holds the store: they
+ * must not inherit the writer lock, or a dead engine's children would keep the store
+ * locked.
+ */
+static void test_spawned_children_do_not_hold_the_lock(void **state)
+{
+    fixture *f = *state;
+    axl_store *s = NULL;
+    char out[512];
+
+    OK(axl_store_open(f->dir, NULL, &s, EB));
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        execl("/bin/sleep", "sleep", "10", (char *)NULL);
+        _exit(127);
+    }
+    axl_store_close(s); /* the engine is gone; its child lives on */
+    run_child(out, sizeof(out), "open", f->dir, NULL);
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+    if (strncmp(out, "AXL_OK", 6) != 0)
+        fail_msg("a spawned child kept the store locked: %s", out);
+}
+
 /* ---- a full disk ---- */
 
 /*
@@ -638,6 +665,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_foreign_and_corrupt_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_versions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_writer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spawned_children_do_not_hold_the_lock, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_disk_full_map_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disk_full_tmpfs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_event_too_large, setup, teardown),
