@@ -7,8 +7,8 @@
 /* Exit codes of every axle command (documented in `axle --help`). */
 enum {
     AXL_EXIT_CODE_OK = 0,
-    AXL_EXIT_CODE_ERROR = 1,       /* runtime error: store, sockets, runner */
-    AXL_EXIT_CODE_USAGE = 2,       /* bad arguments or a bad experiment file */
+    AXL_EXIT_CODE_ERROR = 1, /* runtime error: store, sockets, runner */
+    AXL_EXIT_CODE_USAGE = 2, /* bad arguments or a bad experiment file */
     AXL_EXIT_CODE_FAILURE_RATE = 3,
     AXL_EXIT_CODE_TIMEOUT = 4,
     AXL_EXIT_CODE_INTERRUPTED = 5, /* SIGINT/SIGTERM: `axle resume` continues */
@@ -22,6 +22,8 @@ int axl_cmd_status(int argc, char **argv);
 int axl_cmd_export(int argc, char **argv);
 int axl_cmd_replay(int argc, char **argv);
 int axl_cmd_subscribe(int argc, char **argv);
+int axl_cmd_worker(int argc, char **argv); /* cmd_worker.c */
+int axl_cmd_lab(int argc, char **argv);    /* cmd_worker.c */
 
 /* Shared helpers (cli_common.c). */
 bool axl_cli_is_help(const char *arg);

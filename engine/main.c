@@ -21,6 +21,8 @@ static const char usage[] =
     "  export NAME      print the trials as a table (--csv)\n"
     "  replay           print the event log (also while a campaign runs)\n"
     "  subscribe        follow a running campaign's events, with no gap\n"
+    "  worker           run one worker of the (simulated) lab line\n"
+    "  lab              the simulated line's true optimum, and a campaign's score\n"
     "\n"
     "Every command takes --help. Stores default to ./" AXL_DEFAULT_STORE ".\n"
     "\n"
@@ -45,9 +47,9 @@ int main(int argc, char **argv)
         const char *name;
         int (*fn)(int, char **);
     } commands[] = {
-        {"run", axl_cmd_run},       {"resume", axl_cmd_resume},
-        {"status", axl_cmd_status}, {"export", axl_cmd_export},
-        {"replay", axl_cmd_replay}, {"subscribe", axl_cmd_subscribe},
+        {"run", axl_cmd_run},       {"resume", axl_cmd_resume}, {"status", axl_cmd_status},
+        {"export", axl_cmd_export}, {"replay", axl_cmd_replay}, {"subscribe", axl_cmd_subscribe},
+        {"worker", axl_cmd_worker}, {"lab", axl_cmd_lab},
     };
     if (argc < 2 || axl_cli_is_help(argv[1])) {
         fputs(usage, argc < 2 ? stderr : stdout);

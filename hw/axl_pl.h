@@ -17,6 +17,11 @@
  *
  * Every byte of a file is untrusted: sizes are capped, every number checked; a bad file
  * is an error code with a reason, never a crash.
+ *
+ * GSL: the fit (and axl_film_model_check) report GSL's errors as codes only when the
+ * process has switched GSL's aborting error handler off - call
+ * gsl_set_error_handler_off() once at start-up, before any thread exists (axle's main,
+ * the test and bench mains do). The handler is process-wide, so it is not toggled here.
  */
 #ifndef AXL_PL_H
 #define AXL_PL_H

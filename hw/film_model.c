@@ -81,9 +81,7 @@ int axl_film_model_check(const axl_film_model *m, axl_errbuf *eb)
     double a[AXL_FILM_DIM * AXL_FILM_DIM];
     memcpy(a, m->interaction, sizeof(a));
     gsl_matrix_view v = gsl_matrix_view_array(a, AXL_FILM_DIM, AXL_FILM_DIM);
-    gsl_error_handler_t *old = gsl_set_error_handler_off();
-    int st = gsl_linalg_cholesky_decomp1(&v.matrix);
-    gsl_set_error_handler(old);
+    int st = gsl_linalg_cholesky_decomp1(&v.matrix); /* needs GSL's handler off (axl_pl.h) */
     if (st != 0)
         return axl_fail(eb, AXL_EINVAL, "film model: interaction matrix not positive definite");
     if (!(m->peak_cps > 0) || !(m->floor >= 0 && m->floor < 1) || !(m->sigma_ev > 0) ||

@@ -149,8 +149,9 @@ int axl_pl_fit(const double *wl, const double *cps, size_t n, const axl_pl_opts 
     buf = malloc(4 * n * sizeof(double));
     if (buf == NULL)
         return axl_fail(eb, AXL_ENOMEM, "pl fit: out of memory");
-    /* GSL's default handler aborts the process; here its errors are return codes. */
-    gsl_error_handler_t *old_handler = gsl_set_error_handler_off();
+    /* GSL's errors are return codes here only if the process turned its aborting handler
+     * off (gsl_set_error_handler_off, once at start-up: axl_pl.h). Not toggled here: the
+     * handler is process-wide and the engine's model threads use GSL concurrently. */
     double *e = buf, *y = buf + n, *tmp = buf + 2 * n, *gbuf = buf + 3 * n;
 
     out->baseline =
@@ -259,7 +260,6 @@ int axl_pl_fit(const double *wl, const double *cps, size_t n, const axl_pl_opts 
     out->fwhm_ev = 2.355 * s;
 done:
     gsl_multifit_nlinear_free(w);
-    gsl_set_error_handler(old_handler);
     free(buf);
     return rc;
 }

@@ -1,0 +1,272 @@
+/* link.c - the engine's end of a worker connection (axl_link.h). */
+#include "hw/axl_link.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/pair1/pair.h>
+
+#include "hw/nng_bridge.h"
+#include "proto/axl_log.h"
+
+#define SRC "Lab"
+
+struct axl_link {
+    uv_loop_t *loop;
+    axl_link_opts o;
+    char addr[512];
+    char worker[AXL_WIRE_MAX_ID + 1];
+    axl_link_cbs cbs;
+    axl_bridge *bridge;
+    uv_timer_t timer;
+    bool connected; /* a pipe is up */
+    bool hello;     /* hello seen on this connection */
+    bool lost;      /* the heartbeat deadline passed */
+    bool closed;
+    uint64_t last_seq, received, gaps;
+    bool has_seq;
+    uint64_t last_msg_ms; /* uv_now of the last message */
+    int pending;          /* handles (bridge, timer) still closing */
+    void (*close_cb)(void *);
+    void *close_data;
+};
+
+static void lost_cb(uv_timer_t *h)
+{
+    axl_link *l = h->data;
+    if (l->closed || l->lost)
+        return;
+    l->lost = true;
+    double silent = (double)(uv_now(l->loop) - l->last_msg_ms);
+    l->cbs.on_lost(l, silent);
+}
+
+static void arm(axl_link *l)
+{
+    unsigned ms = l->hello || l->received > 0 ? l->o.timeout_ms : l->o.connect_timeout_ms;
+    uv_timer_start(&l->timer, lost_cb, ms, 0);
+}
+
+static void reply_error(axl_link *l, int code, const char *msg)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    if (axl_wire_encode_error(code, msg, &sb, NULL) == 0)
+        axl_bridge_send(l->bridge, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void on_message(axl_link *l, const void *buf, size_t len)
+{
+    axl_wire_msg m;
+    axl_errbuf eb = {{0}};
+    int rv = axl_wire_decode(buf, len, &m, &eb);
+    l->received++;
+    l->last_msg_ms = uv_now(l->loop);
+    arm(l); /* any message proves the worker alive */
+    if (rv != 0) {
+        AXL_WARN(SRC, "worker at %s sent a message that does not decode: %s", l->addr, eb.msg);
+        reply_error(l, rv, eb.msg);
+        return;
+    }
+    switch (m.type) {
+    case AXL_WIRE_HELLO: {
+        const axl_wire_hello *h = &m.hello;
+        snprintf(l->worker, sizeof(l->worker), "%.*s", (int)h->worker.len, h->worker.ptr);
+        if (h->role != l->o.role) {
+            AXL_ERROR(SRC, "the worker at %s is a %s, not the %s expected there; ignored", l->addr,
+                      axl_worker_role_name(h->role), axl_worker_role_name(l->o.role));
+            l->hello = false;
+            break;
+        }
+        l->hello = true;
+        l->lost = false;
+        l->has_seq = false;
+        l->cbs.on_up(l, h);
+        break;
+    }
+    case AXL_WIRE_TASK:
+    case AXL_WIRE_CANCEL:
+    case AXL_WIRE_STATUS: {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "%s: the engine does not take this message",
+                 axl_wire_type_name(m.type));
+        reply_error(l, AXL_ENOTSUP, msg);
+        break;
+    }
+    default:
+        if (m.type == AXL_WIRE_HEARTBEAT) {
+            if (l->has_seq && m.heartbeat.seq != l->last_seq + 1) {
+                l->gaps++;
+                AXL_DEBUG(SRC, "worker %s: heartbeat %llu after %llu", l->worker,
+                          (unsigned long long)m.heartbeat.seq, (unsigned long long)l->last_seq);
+            }
+            l->has_seq = true;
+            l->last_seq = m.heartbeat.seq;
+        }
+        if (l->lost && l->hello) {
+            /* A stalled worker speaking again on the same connection. */
+            l->lost = false;
+            AXL_INFO(SRC, "worker %s at %s speaks again", l->worker, l->addr);
+            l->cbs.on_up(l, NULL);
+        }
+        if (!l->closed)
+            l->cbs.on_msg(l, &m);
+        break;
+    }
+    axl_wire_free(&m);
+}
+
+static void on_bridge(void *data, axl_bridge_event ev, const void *buf, size_t len)
+{
+    axl_link *l = data;
+    if (l->closed)
+        return;
+    switch (ev) {
+    case AXL_BRIDGE_CONNECTED:
+        l->connected = true;
+        l->hello = false; /* until this connection's hello */
+        AXL_DEBUG(SRC, "connected to %s", l->addr);
+        break;
+    case AXL_BRIDGE_DISCONNECTED:
+        l->connected = false;
+        l->hello = false;
+        /* Not lost yet: the heartbeat deadline decides (a restart may be quick). */
+        AXL_INFO(SRC, "worker %s at %s disconnected", l->worker[0] ? l->worker : "?", l->addr);
+        break;
+    case AXL_BRIDGE_MSG:
+        on_message(l, buf, len);
+        break;
+    }
+}
+
+int axl_link_open(uv_loop_t *loop, const axl_link_opts *o, const axl_link_cbs *cbs, axl_link **out,
+                  axl_errbuf *eb)
+{
+    nng_socket sock;
+    nng_dialer d;
+    int nrv, rv;
+    *out = NULL;
+    if (o->addr == NULL || strlen(o->addr) >= sizeof(((axl_link *)0)->addr) ||
+        (unsigned)o->role >= AXL_ROLE_COUNT || o->timeout_ms == 0 || cbs->on_up == NULL ||
+        cbs->on_msg == NULL || cbs->on_lost == NULL)
+        return axl_fail(eb, AXL_EINVAL, "worker link: bad options");
+    axl_link *l = calloc(1, sizeof(*l));
+    if (l == NULL)
+        return axl_fail(eb, AXL_ENOMEM, "out of memory");
+    l->loop = loop;
+    l->o = *o;
+    snprintf(l->addr, sizeof(l->addr), "%s", o->addr);
+    l->o.addr = l->addr;
+    if (l->o.connect_timeout_ms < l->o.timeout_ms)
+        l->o.connect_timeout_ms = l->o.timeout_ms;
+    l->cbs = *cbs;
+    if ((nrv = nng_pair1_open(&sock)) != 0) {
+        free(l);
+        return axl_fail(eb, AXL_EIO, "nng: %s", nng_strerror(nrv));
+    }
+    nng_socket_set_int(sock, NNG_OPT_SENDBUF, 1024);
+    nng_socket_set_int(sock, NNG_OPT_RECVBUF, 1024);
+    nng_socket_set_size(sock, NNG_OPT_RECVMAXSZ, 2u << 20);
+    /* A restarted worker is back within tens of ms; find it at once. */
+    nng_socket_set_ms(sock, NNG_OPT_RECONNMINT, 10);
+    nng_socket_set_ms(sock, NNG_OPT_RECONNMAXT, 200);
+    if ((rv = axl_bridge_open(loop, sock, on_bridge, l, &l->bridge, eb)) != 0) {
+        free(l);
+        return rv;
+    }
+    /* Non-blocking: the worker may not be up yet; the dialer keeps trying. */
+    if ((nrv = nng_dialer_create(&d, sock, l->addr)) != 0 ||
+        (nrv = nng_dialer_start(d, NNG_FLAG_NONBLOCK)) != 0) {
+        axl_bridge_close(l->bridge, NULL, NULL);
+        rv = axl_fail(eb, nrv == NNG_EADDRINVAL || nrv == NNG_ENOTSUP ? AXL_EINVAL : AXL_EIO,
+                      "worker address %s: %s", l->addr, nng_strerror(nrv));
+        free(l);
+        return rv;
+    }
+    uv_timer_init(loop, &l->timer);
+    l->timer.data = l;
+    l->last_msg_ms = uv_now(loop);
+    arm(l);
+    *out = l;
+    return 0;
+}
+
+int axl_link_send(axl_link *l, const axl_wire_msg *m, axl_errbuf *eb)
+{
+    msgpack_sbuffer sb;
+    if (l->closed)
+        return axl_fail(eb, AXL_ECLOSED, "worker link closed");
+    msgpack_sbuffer_init(&sb);
+    int rv = axl_wire_encode(m, &sb, eb);
+    if (rv == 0 && (rv = axl_bridge_send(l->bridge, sb.data, sb.size)) != 0)
+        axl_fail(eb, rv, "send to %s: %s", l->addr, axl_strerror(rv));
+    msgpack_sbuffer_destroy(&sb);
+    return rv;
+}
+
+bool axl_link_up(const axl_link *l)
+{
+    return l->hello && !l->lost && !l->closed;
+}
+
+axl_worker_role axl_link_role(const axl_link *l)
+{
+    return l->o.role;
+}
+
+const char *axl_link_addr(const axl_link *l)
+{
+    return l->addr;
+}
+
+const char *axl_link_worker(const axl_link *l)
+{
+    return l->worker;
+}
+
+void *axl_link_data(const axl_link *l)
+{
+    return l->cbs.data;
+}
+
+uint64_t axl_link_received(const axl_link *l)
+{
+    return l->received;
+}
+
+static void one_closed(axl_link *l)
+{
+    if (--l->pending > 0)
+        return;
+    void (*cb)(void *) = l->close_cb;
+    void *data = l->close_data;
+    free(l);
+    if (cb != NULL)
+        cb(data);
+}
+
+static void bridge_closed(void *data)
+{
+    one_closed(data);
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+    one_closed(h->data);
+}
+
+void axl_link_close(axl_link *l, void (*close_cb)(void *data), void *data)
+{
+    if (l == NULL || l->closed)
+        return;
+    l->closed = true;
+    l->close_cb = close_cb;
+    l->close_data = data;
+    l->pending = 2;
+    uv_timer_stop(&l->timer);
+    axl_bridge_close(l->bridge, bridge_closed, l);
+    uv_close((uv_handle_t *)&l->timer, timer_closed);
+}

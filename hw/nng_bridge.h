@@ -1,0 +1,62 @@
+/*
+ * nng_bridge.h - INTERNAL to hw/ (not API): one nng socket handed to a libuv loop.
+ *
+ * nng calls back on its own threads; axle's rule is that only the loop thread touches
+ * state. The bridge keeps a receive aio armed on the socket and watches its pipes; each
+ * message and each connect/disconnect is queued under a mutex and the loop is woken
+ * with uv_async_send. The loop thread then gets the events, in order, through `cb`.
+ * Nothing else crosses threads.
+ *
+ * Sending is a non-blocking nng_sendmsg from the loop thread (nng sockets are
+ * thread-safe); the socket's send buffer absorbs bursts.
+ *
+ * Close order (axl_bridge_close): mark closing under the mutex (no nng thread calls
+ * uv_async_send after that), stop the receive aio (waits for a running callback), close
+ * the socket (nng runs every pipe callback before nng_close returns), then close the
+ * async handle; the bridge is freed in its close callback.
+ */
+#ifndef AXL_HW_NNG_BRIDGE_H
+#define AXL_HW_NNG_BRIDGE_H
+
+#include <stddef.h>
+
+#include <nng/nng.h>
+#include <uv.h>
+
+#include "proto/axl_error.h"
+
+typedef enum {
+    AXL_BRIDGE_MSG = 0,      /* a message: buf/len valid for the callback only */
+    AXL_BRIDGE_CONNECTED,    /* a peer's pipe was added */
+    AXL_BRIDGE_DISCONNECTED, /* a peer's pipe was removed */
+} axl_bridge_event;
+
+typedef void (*axl_bridge_cb)(void *data, axl_bridge_event ev, const void *buf, size_t len);
+
+typedef struct axl_bridge axl_bridge;
+
+/*
+ * Takes over `sock` (already opened and configured; listened or dialed after this call,
+ * so that no pipe event is missed) and starts receiving. cb runs on the loop thread.
+ * On error the socket is closed. *out is freed by axl_bridge_close.
+ * Returns 0, AXL_ENOMEM or AXL_EIO.
+ */
+int axl_bridge_open(uv_loop_t *loop, nng_socket sock, axl_bridge_cb cb, void *data,
+                    axl_bridge **out, axl_errbuf *eb);
+
+/* The socket, for nng_listen / nng_dial / options. Valid until axl_bridge_close. */
+nng_socket axl_bridge_socket(const axl_bridge *b);
+
+/*
+ * Queues buf[0..len) (copied) for sending, never blocking. Returns 0, AXL_EAGAIN (send
+ * buffer full), AXL_ECLOSED or AXL_ENOMEM.
+ */
+int axl_bridge_send(axl_bridge *b, const void *buf, size_t len);
+
+/*
+ * Stops everything (no callback after it returns) and frees the bridge once libuv has
+ * closed its handle; then close_cb(close_data) (may be NULL). Loop thread only.
+ */
+void axl_bridge_close(axl_bridge *b, void (*close_cb)(void *close_data), void *close_data);
+
+#endif

@@ -1,0 +1,996 @@
+/*
+ * worker.c - one lab worker process (axl_worker.h): PAIR1 listener, task table with
+ * idempotent dispatch, journal, heartbeats, failure injection, a device driver.
+ *
+ * Threads: nng delivers on its threads, the bridge (nng_bridge.h) hands everything to
+ * this loop; every field below is touched by the loop thread only.
+ */
+#include "hw/axl_worker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/pair1/pair.h>
+
+#include "hw/nng_bridge.h"
+#include "proto/axl_log.h"
+
+#define SRC "Worker"
+#define JOURNAL_MAX_FILE (64u << 20)
+
+typedef struct wtask {
+    char id[AXL_WIRE_MAX_ID + 1];
+    char experiment[AXL_PROTO_MAX_NAME + 1];
+    uint32_t trial, index;
+    char kind[AXL_WIRE_MAX_KIND + 1];
+    axl_task_state state;
+    bool has_start_at;
+    double start_at;
+    void *params; /* owned raw map */
+    size_t params_len;
+    void *result; /* owned raw map, when finished */
+    size_t result_len;
+    char *reason; /* owned, when failed */
+    bool retryable;
+    uint64_t seq;       /* table order: the oldest finished task is forgotten first */
+    uint64_t ready_seq; /* order in which it became ready to start */
+    uv_timer_t *timer;  /* waiting for start_at */
+    bool queued;        /* ready, waiting for a free place */
+    bool running;       /* the driver has it */
+    axl_drv_task drv;
+    struct worker *w;
+} wtask;
+
+typedef struct worker {
+    axl_worker_config cfg;
+    char id[AXL_WIRE_MAX_ID + 1];
+    char data_dir[460];
+    uint32_t capacity;
+    uv_loop_t loop;
+    axl_bridge *bridge;
+    uv_timer_t heartbeat, alone;
+    uv_signal_t sigterm, sigint;
+    axl_driver driver;
+    bool driver_open;
+    wtask *tasks[AXL_WORKER_MAX_TASKS];
+    size_t ntasks;
+    uint64_t next_seq, next_ready;
+    uint32_t running;
+    long started_count;
+    bool connected;
+    uint64_t hb_seq;
+    int journal_fd;
+    char journal_path[640];
+    size_t journal_records;
+    bool stopping;
+    int pending_closes;
+} worker;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void axl_worker_config_default(axl_worker_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->role = AXL_ROLE_SPINCOATER;
+    c->speed = 1;
+    c->crash_after = -1;
+    c->hang_after = -1;
+    c->heartbeat_ms = 250;
+}
+
+uint32_t axl_worker_default_capacity(axl_worker_role role)
+{
+    switch (role) {
+    case AXL_ROLE_HOTPLATE:
+        return 90; /* 3 plates of 30 slots */
+    case AXL_ROLE_STORAGE:
+        return 45; /* one tray */
+    default:
+        return 1;
+    }
+}
+
+/* ---- sending --------------------------------------------------------------------------- */
+
+static void send_msg(worker *w, const axl_wire_msg *m)
+{
+    msgpack_sbuffer sb;
+    axl_errbuf eb = {{0}};
+    if (!w->connected)
+        return; /* the engine reconciles by `status` when it is back */
+    msgpack_sbuffer_init(&sb);
+    int rv = axl_wire_encode(m, &sb, &eb);
+    if (rv == 0)
+        rv = axl_bridge_send(w->bridge, sb.data, sb.size);
+    if (rv != 0)
+        AXL_WARN(SRC, "%s: %s not sent: %s", w->id, axl_wire_type_name(m->type),
+                 eb.msg[0] ? eb.msg : axl_strerror(rv));
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void send_error(worker *w, int code, const char *msg)
+{
+    msgpack_sbuffer sb;
+    if (!w->connected)
+        return;
+    msgpack_sbuffer_init(&sb);
+    if (axl_wire_encode_error(code, msg, &sb, NULL) == 0)
+        axl_bridge_send(w->bridge, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void send_ack(worker *w, const char *id, size_t id_len, axl_task_state st)
+{
+    axl_wire_msg m = {.type = AXL_WIRE_ACK};
+    m.ack.id = (axl_str){id, id_len};
+    m.ack.state = st;
+    send_msg(w, &m);
+}
+
+/* The end of a task, again or for the first time: finished with its result, or failed. */
+static void send_outcome(worker *w, const wtask *t)
+{
+    axl_wire_msg m = {0};
+    if (t->state == AXL_TASK_FINISHED) {
+        m.type = AXL_WIRE_FINISHED;
+        m.finished.id = axl_str_c(t->id);
+        m.finished.time = now_s();
+        m.finished.result = (axl_raw){t->result, t->result_len};
+    } else if (t->state == AXL_TASK_FAILED) {
+        m.type = AXL_WIRE_FAILED;
+        m.failed.id = axl_str_c(t->id);
+        m.failed.time = now_s();
+        m.failed.reason = axl_str_c(t->reason != NULL ? t->reason : "");
+        m.failed.retryable = t->retryable;
+    } else {
+        return;
+    }
+    send_msg(w, &m);
+}
+
+static void send_hello(worker *w)
+{
+    axl_str ids[AXL_WORKER_MAX_TASKS];
+    uint32_t n = 0;
+    for (size_t i = 0; i < w->ntasks; i++) {
+        const wtask *t = w->tasks[i];
+        if (t->state == AXL_TASK_ACCEPTED || t->state == AXL_TASK_RUNNING)
+            ids[n++] = axl_str_c(t->id);
+    }
+    axl_wire_msg m = {.type = AXL_WIRE_HELLO};
+    m.hello.worker = axl_str_c(w->id);
+    m.hello.role = w->cfg.role;
+    m.hello.capacity = w->capacity;
+    m.hello.time = now_s();
+    m.hello.n_inflight = n;
+    m.hello.inflight = ids;
+    send_msg(w, &m);
+}
+
+static uint32_t inflight_count(const worker *w)
+{
+    uint32_t n = 0;
+    for (size_t i = 0; i < w->ntasks; i++)
+        n += w->tasks[i]->state == AXL_TASK_ACCEPTED || w->tasks[i]->state == AXL_TASK_RUNNING;
+    return n;
+}
+
+static void heartbeat_cb(uv_timer_t *h)
+{
+    worker *w = h->data;
+    axl_wire_msg m = {.type = AXL_WIRE_HEARTBEAT};
+    m.heartbeat.worker = axl_str_c(w->id);
+    m.heartbeat.role = w->cfg.role;
+    m.heartbeat.seq = w->hb_seq++;
+    m.heartbeat.time = now_s();
+    m.heartbeat.inflight = inflight_count(w);
+    send_msg(w, &m);
+}
+
+/* ---- the task table -------------------------------------------------------------------- */
+
+static wtask *find(worker *w, const char *id, size_t len)
+{
+    for (size_t i = 0; i < w->ntasks; i++)
+        if (strlen(w->tasks[i]->id) == len && memcmp(w->tasks[i]->id, id, len) == 0)
+            return w->tasks[i];
+    return NULL;
+}
+
+static void timer_freed(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void task_free(wtask *t)
+{
+    if (t->timer != NULL) {
+        uv_timer_stop(t->timer);
+        uv_close((uv_handle_t *)t->timer, timer_freed);
+    }
+    free(t->params);
+    free(t->result);
+    free(t->reason);
+    free(t);
+}
+
+/*
+ * A new table entry (copies of the strings). When the table is full the oldest finished
+ * or failed task is forgotten; NULL when every entry is still in flight or on ENOMEM.
+ */
+static wtask *task_new(worker *w, const char *id, size_t id_len)
+{
+    if (w->ntasks == AXL_WORKER_MAX_TASKS) {
+        size_t victim = SIZE_MAX;
+        for (size_t i = 0; i < w->ntasks; i++) {
+            const wtask *t = w->tasks[i];
+            if ((t->state == AXL_TASK_FINISHED || t->state == AXL_TASK_FAILED) &&
+                (victim == SIZE_MAX || t->seq < w->tasks[victim]->seq))
+                victim = i;
+        }
+        if (victim == SIZE_MAX)
+            return NULL;
+        task_free(w->tasks[victim]);
+        w->tasks[victim] = w->tasks[--w->ntasks];
+    }
+    wtask *t = calloc(1, sizeof(*t));
+    if (t == NULL || id_len > AXL_WIRE_MAX_ID) {
+        free(t);
+        return NULL;
+    }
+    memcpy(t->id, id, id_len);
+    t->w = w;
+    t->seq = w->next_seq++;
+    t->state = AXL_TASK_ACCEPTED;
+    w->tasks[w->ntasks++] = t;
+    return t;
+}
+
+static void set_reason(wtask *t, const char *reason, bool retryable)
+{
+    free(t->reason);
+    size_t n = strnlen(reason, AXL_WIRE_MAX_TEXT);
+    t->reason = malloc(n + 1);
+    if (t->reason != NULL) {
+        memcpy(t->reason, reason, n);
+        t->reason[n] = '\0';
+    }
+    t->retryable = retryable;
+}
+
+/* ---- the journal ----------------------------------------------------------------------- */
+
+static int pack_record(const wtask *t, bool with_params, msgpack_sbuffer *sb)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    bool params = with_params && t->params != NULL;
+    bool result = t->state == AXL_TASK_FINISHED && t->result != NULL;
+    bool failed = t->state == AXL_TASK_FAILED;
+    size_t n = 6 + t->has_start_at + params + result + 2 * failed;
+    int bad = msgpack_pack_map(&pk, n) || axl_pack_kv_str(&pk, "id", t->id) ||
+              axl_pack_kv_str(&pk, "st", axl_task_state_name(t->state)) ||
+              axl_pack_kv_str(&pk, "exp", t->experiment) ||
+              axl_pack_kv_uint(&pk, "trial", t->trial) ||
+              axl_pack_kv_uint(&pk, "index", t->index) || axl_pack_kv_str(&pk, "kind", t->kind);
+    if (!bad && t->has_start_at)
+        bad = axl_pack_kv_num(&pk, "start_at", t->start_at);
+    if (!bad && params)
+        bad = axl_pack_cstr(&pk, "params") || msgpack_sbuffer_write(sb, t->params, t->params_len);
+    if (!bad && result)
+        bad = axl_pack_cstr(&pk, "result") || msgpack_sbuffer_write(sb, t->result, t->result_len);
+    if (!bad && failed)
+        bad = axl_pack_kv_str(&pk, "reason", t->reason != NULL ? t->reason : "") ||
+              axl_pack_kv_bool(&pk, "retryable", t->retryable);
+    return bad ? AXL_ENOMEM : 0;
+}
+
+static void compact(worker *w);
+
+/* Appends the task's new state. One write(2): a killed process leaves whole records, or
+ * a truncated last one that the reader drops. */
+static void journal(worker *w, const wtask *t)
+{
+    if (w->journal_fd < 0)
+        return;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    if (pack_record(t, t->state == AXL_TASK_ACCEPTED, &sb) == 0) {
+        ssize_t n = write(w->journal_fd, sb.data, sb.size);
+        if (n != (ssize_t)sb.size)
+            AXL_ERROR(SRC, "%s: journal write failed: %s", w->id,
+                      n < 0 ? strerror(errno) : "short write");
+        w->journal_records++;
+    }
+    msgpack_sbuffer_destroy(&sb);
+    if (w->journal_records > 8 * AXL_WORKER_MAX_TASKS)
+        compact(w);
+}
+
+/* Copies the msgpack value o as raw bytes (re-packed) after checking the raw-map rules. */
+static int copy_raw(const msgpack_object *o, void **out, size_t *len)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    int rv = msgpack_pack_object(&pk, *o) != 0 ? AXL_ENOMEM : 0;
+    if (rv == 0)
+        rv = axl_wire_raw_check(sb.data, sb.size, "journal", NULL);
+    if (rv == 0) {
+        *out = sb.data; /* the sbuffer's malloc'd block is ours now */
+        *len = sb.size;
+        return 0;
+    }
+    msgpack_sbuffer_destroy(&sb);
+    return rv;
+}
+
+/* One journal record into the table; a record that does not read is skipped. */
+static void apply_record(worker *w, const msgpack_object *r)
+{
+    const char *id, *st, *exp, *kind, *reason = NULL;
+    size_t id_len, st_len, exp_len, kind_len, reason_len = 0;
+    uint64_t trial, index;
+    axl_task_state state;
+    double start_at = NAN;
+    bool retryable = false;
+    if (r->type != MSGPACK_OBJECT_MAP ||
+        axl_obj_str(r, "journal", "id", true, AXL_WIRE_MAX_ID, &id, &id_len, NULL) ||
+        axl_obj_str(r, "journal", "st", true, 16, &st, &st_len, NULL) ||
+        axl_obj_str(r, "journal", "exp", true, AXL_PROTO_MAX_NAME, &exp, &exp_len, NULL) ||
+        axl_obj_str(r, "journal", "kind", true, AXL_WIRE_MAX_KIND, &kind, &kind_len, NULL) ||
+        axl_obj_uint(r, "journal", "trial", true, 0, UINT32_MAX, &trial, NULL) ||
+        axl_obj_uint(r, "journal", "index", true, 0, UINT32_MAX, &index, NULL) ||
+        axl_obj_num(r, "journal", "start_at", false, 0, AXL_WIRE_MAX_TIME, &start_at, NULL) ||
+        axl_obj_str(r, "journal", "reason", false, AXL_WIRE_MAX_TEXT, &reason, &reason_len, NULL) ||
+        axl_obj_bool(r, "journal", "retryable", false, &retryable, NULL) ||
+        axl_task_state_parse(st, st_len, &state) || id_len == 0)
+        return;
+    wtask *t = find(w, id, id_len);
+    if (t == NULL && (t = task_new(w, id, id_len)) == NULL)
+        return;
+    t->state = state;
+    memcpy(t->experiment, exp, exp_len);
+    t->experiment[exp_len] = '\0';
+    memcpy(t->kind, kind, kind_len);
+    t->kind[kind_len] = '\0';
+    t->trial = (uint32_t)trial;
+    t->index = (uint32_t)index;
+    if (!isnan(start_at)) {
+        t->has_start_at = true;
+        t->start_at = start_at;
+    }
+    const msgpack_object *p = axl_obj_get(r, "params"), *res = axl_obj_get(r, "result");
+    if (p != NULL && p->type == MSGPACK_OBJECT_MAP) {
+        free(t->params);
+        t->params = NULL;
+        if (copy_raw(p, &t->params, &t->params_len) != 0)
+            t->params = NULL;
+    }
+    if (res != NULL && res->type == MSGPACK_OBJECT_MAP) {
+        free(t->result);
+        t->result = NULL;
+        if (copy_raw(res, &t->result, &t->result_len) != 0)
+            t->result = NULL;
+    }
+    if (state == AXL_TASK_FAILED) {
+        char buf[AXL_WIRE_MAX_TEXT + 1];
+        memcpy(buf, reason != NULL ? reason : "", reason_len);
+        buf[reason_len] = '\0';
+        set_reason(t, buf, retryable);
+    }
+}
+
+/* Rewrites the journal as one record per task in the table (temporary file + rename). */
+static void compact(worker *w)
+{
+    char tmp[700];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", w->journal_path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        AXL_ERROR(SRC, "%s: cannot compact the journal: %s", w->id, strerror(errno));
+        return;
+    }
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    bool ok = true;
+    for (size_t i = 0; i < w->ntasks && ok; i++) {
+        const wtask *t = w->tasks[i];
+        ok =
+            pack_record(t, t->state == AXL_TASK_ACCEPTED || t->state == AXL_TASK_RUNNING, &sb) == 0;
+    }
+    ok = ok && write(fd, sb.data, sb.size) == (ssize_t)sb.size && fsync(fd) == 0;
+    msgpack_sbuffer_destroy(&sb);
+    close(fd);
+    if (!ok || rename(tmp, w->journal_path) != 0) {
+        AXL_ERROR(SRC, "%s: cannot compact the journal: %s", w->id, strerror(errno));
+        unlink(tmp);
+        return;
+    }
+    if (w->journal_fd >= 0)
+        close(w->journal_fd);
+    w->journal_fd = open(w->journal_path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    w->journal_records = w->ntasks;
+}
+
+static int mkdir_p(const char *path)
+{
+    char tmp[600];
+    if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
+        return ENAMETOOLONG;
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+            return errno;
+        *p = '/';
+    }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+        return errno;
+    return 0;
+}
+
+static int journal_open(worker *w, axl_errbuf *eb)
+{
+    char dir[480];
+    w->journal_fd = -1;
+    if (w->cfg.data_dir == NULL)
+        return 0;
+    if (snprintf(dir, sizeof(dir), "%s/workers", w->data_dir) >= (int)sizeof(dir))
+        return axl_fail(eb, AXL_EINVAL, "%s: data directory path too long", w->data_dir);
+    int err = mkdir_p(dir);
+    if (err != 0)
+        return axl_fail(eb, AXL_EIO, "%s: %s", dir, strerror(err));
+    snprintf(w->journal_path, sizeof(w->journal_path), "%s/%s.journal", dir, w->id);
+    int fd = open(w->journal_path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        struct stat st;
+        char *buf = NULL;
+        size_t len = 0;
+        if (fstat(fd, &st) == 0 && st.st_size > 0 && (uint64_t)st.st_size <= JOURNAL_MAX_FILE &&
+            (buf = malloc((size_t)st.st_size)) != NULL) {
+            ssize_t n = read(fd, buf, (size_t)st.st_size);
+            len = n > 0 ? (size_t)n : 0;
+        }
+        close(fd);
+        size_t off = 0, records = 0;
+        while (off < len) {
+            size_t obj_len;
+            axl_msg m;
+            /* A torn last record (the process died mid-write) ends the journal. */
+            if (axl_mp_next(buf + off, len - off, &obj_len, NULL) != 0)
+                break;
+            if (axl_msg_parse(&m, buf + off, obj_len, NULL) == 0) {
+                apply_record(w, &m.root);
+                axl_msg_free(&m);
+            }
+            off += obj_len;
+            records++;
+        }
+        free(buf);
+        AXL_INFO(SRC, "%s: journal %s: %zu records, %zu tasks remembered", w->id, w->journal_path,
+                 records, w->ntasks);
+    }
+    compact(w);
+    if (w->journal_fd < 0)
+        return axl_fail(eb, AXL_EIO, "%s: %s", w->journal_path, strerror(errno));
+    return 0;
+}
+
+/* ---- running tasks --------------------------------------------------------------------- */
+
+static void pump(worker *w);
+
+static void hang(worker *w)
+{
+    AXL_WARN(SRC, "%s: injected hang after %ld tasks: the loop stops here", w->id,
+             w->cfg.hang_after);
+    /* SIGTERM must still end a hung device process, as it would a real one. */
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    for (;;)
+        pause();
+}
+
+static void crash_cb(uv_timer_t *h)
+{
+    worker *w = h->data;
+    AXL_WARN(SRC, "%s: injected crash after %ld tasks", w->id, w->cfg.crash_after);
+    _exit(AXL_WORKER_CRASH_STATUS);
+}
+
+static void task_failed(worker *w, wtask *t, const char *reason, bool retryable)
+{
+    t->state = AXL_TASK_FAILED;
+    set_reason(t, reason, retryable);
+    journal(w, t);
+    send_outcome(w, t);
+}
+
+static void start_task(worker *w, wtask *t)
+{
+    axl_errbuf eb = {{0}};
+    w->started_count++;
+    if (w->cfg.hang_after >= 0 && w->started_count > w->cfg.hang_after)
+        hang(w);
+    t->state = AXL_TASK_RUNNING;
+    t->running = true;
+    w->running++;
+    journal(w, t);
+    axl_wire_msg m = {.type = AXL_WIRE_STARTED};
+    m.started.id = axl_str_c(t->id);
+    m.started.time = now_s();
+    send_msg(w, &m);
+    t->drv.data = t;
+    int rv = w->driver.ops->start_task(&w->driver, &t->drv, &eb);
+    if (rv != 0) {
+        t->running = false;
+        w->running--;
+        task_failed(w, t, eb.msg, false);
+        return;
+    }
+    if (w->cfg.crash_after >= 0 && w->started_count == w->cfg.crash_after + 1) {
+        static uv_timer_t crash; /* the process ends with it: never closed */
+        double half = axl_sim_task_seconds(&t->drv.spec.ct, w->cfg.speed) * 500;
+        uv_timer_init(&w->loop, &crash);
+        crash.data = w;
+        uv_timer_start(&crash, crash_cb, half > 5 ? (uint64_t)half : 5, 0);
+    }
+}
+
+/* Starts ready tasks, oldest first, while places are free. */
+static void pump(worker *w)
+{
+    while (w->running < w->capacity && !w->stopping) {
+        wtask *next = NULL;
+        for (size_t i = 0; i < w->ntasks; i++) {
+            wtask *t = w->tasks[i];
+            if (t->queued && (next == NULL || t->ready_seq < next->ready_seq))
+                next = t;
+        }
+        if (next == NULL)
+            return;
+        next->queued = false;
+        start_task(w, next);
+    }
+}
+
+static void make_ready(worker *w, wtask *t)
+{
+    t->queued = true;
+    t->ready_seq = w->next_ready++;
+    pump(w);
+}
+
+static void start_timer_cb(uv_timer_t *h)
+{
+    wtask *t = h->data;
+    worker *w = t->w;
+    uv_close((uv_handle_t *)t->timer, timer_freed);
+    t->timer = NULL;
+    make_ready(w, t);
+}
+
+/* Starts t at its start_at, or now. Decodes its params first: a bad one fails it. */
+static void schedule(worker *w, wtask *t)
+{
+    axl_errbuf eb = {{0}};
+    axl_task_kind kind;
+    char reason[AXL_WIRE_MAX_TEXT];
+    if (axl_task_kind_parse(t->kind, strlen(t->kind), &kind) != 0) {
+        snprintf(reason, sizeof(reason), "unknown task kind '%s'", t->kind);
+        task_failed(w, t, reason, false);
+        return;
+    }
+    if (!axl_role_runs(w->cfg.role, kind)) {
+        snprintf(reason, sizeof(reason), "a %s worker does not run '%s' tasks",
+                 axl_worker_role_name(w->cfg.role), t->kind);
+        task_failed(w, t, reason, false);
+        return;
+    }
+    if (t->params == NULL ||
+        axl_task_spec_decode(kind, t->params, t->params_len, &t->drv.spec, &eb) != 0) {
+        snprintf(reason, sizeof(reason), "bad params: %s", t->params ? eb.msg : "none");
+        task_failed(w, t, reason, false);
+        return;
+    }
+    t->drv.id = t->id;
+    t->drv.experiment = t->experiment;
+    t->drv.trial = t->trial;
+    t->drv.index = t->index;
+    double wait = t->has_start_at ? t->start_at - now_s() : 0;
+    if (wait > 0.001) {
+        if ((t->timer = malloc(sizeof(uv_timer_t))) == NULL) {
+            make_ready(w, t);
+            return;
+        }
+        uv_timer_init(&w->loop, t->timer);
+        t->timer->data = t;
+        uv_timer_start(t->timer, start_timer_cb, (uint64_t)(wait * 1000.0 + 0.5), 0);
+        return;
+    }
+    make_ready(w, t);
+}
+
+/* ---- driver callbacks ---------------------------------------------------------------------- */
+
+static void drv_progress(axl_driver *d, axl_drv_task *dt, double fraction, const char *note)
+{
+    worker *w = d->data;
+    wtask *t = dt->data;
+    axl_wire_msg m = {.type = AXL_WIRE_PROGRESS};
+    m.progress.id = axl_str_c(t->id);
+    m.progress.fraction = fraction < 0 ? 0 : fraction > 1 ? 1 : fraction;
+    m.progress.note = axl_str_c(note);
+    send_msg(w, &m);
+}
+
+static void drv_finished(axl_driver *d, axl_drv_task *dt, const void *result, size_t len)
+{
+    worker *w = d->data;
+    wtask *t = dt->data;
+    t->running = false;
+    w->running--;
+    if (axl_wire_raw_check(result, len, "finished.result", NULL) != 0 ||
+        (t->result = malloc(len)) == NULL) {
+        task_failed(w, t, "the driver's result is not a valid raw map", false);
+        pump(w);
+        return;
+    }
+    memcpy(t->result, result, len);
+    t->result_len = len;
+    t->state = AXL_TASK_FINISHED;
+    journal(w, t);
+    send_outcome(w, t);
+    pump(w);
+}
+
+static void drv_failed(axl_driver *d, axl_drv_task *dt, const char *reason, bool retryable)
+{
+    worker *w = d->data;
+    wtask *t = dt->data;
+    t->running = false;
+    w->running--;
+    task_failed(w, t, reason, retryable);
+    pump(w);
+}
+
+/* ---- messages from the engine ---------------------------------------------------------------- */
+
+static void on_task(worker *w, const axl_wire_task *m)
+{
+    wtask *t = find(w, m->id.ptr, m->id.len);
+    if (t != NULL) {
+        /* Seen before: never run twice; say where it is, and its outcome again. */
+        send_ack(w, m->id.ptr, m->id.len, t->state);
+        send_outcome(w, t);
+        return;
+    }
+    if ((t = task_new(w, m->id.ptr, m->id.len)) == NULL) {
+        send_error(w, AXL_EBUSY, "task: the worker's task table is full of tasks in flight");
+        return;
+    }
+    memcpy(t->experiment, m->experiment.ptr, m->experiment.len);
+    t->trial = m->trial;
+    t->index = m->index;
+    memcpy(t->kind, m->kind.ptr, m->kind.len);
+    t->has_start_at = m->has_start_at;
+    t->start_at = m->start_at;
+    if (m->params.ptr != NULL && (t->params = malloc(m->params.len)) != NULL) {
+        memcpy(t->params, m->params.ptr, m->params.len);
+        t->params_len = m->params.len;
+    } else if (m->params.ptr == NULL && (t->params = malloc(1)) != NULL) {
+        *(unsigned char *)t->params = 0x80; /* {} */
+        t->params_len = 1;
+    }
+    journal(w, t);
+    send_ack(w, t->id, strlen(t->id), AXL_TASK_ACCEPTED);
+    schedule(w, t);
+}
+
+static void on_cancel(worker *w, const axl_wire_cancel *m)
+{
+    wtask *t = find(w, m->id.ptr, m->id.len);
+    if (t == NULL) {
+        send_ack(w, m->id.ptr, m->id.len, AXL_TASK_UNKNOWN);
+        return;
+    }
+    if (t->state == AXL_TASK_ACCEPTED || t->state == AXL_TASK_RUNNING) {
+        char reason[AXL_WIRE_MAX_TEXT];
+        snprintf(reason, sizeof(reason), "canceled: %.*s",
+                 (int)(m->reason.len < 900 ? m->reason.len : 900),
+                 m->reason.ptr != NULL ? m->reason.ptr : "");
+        if (t->timer != NULL) {
+            uv_timer_stop(t->timer);
+            uv_close((uv_handle_t *)t->timer, timer_freed);
+            t->timer = NULL;
+        }
+        t->queued = false;
+        if (t->running) {
+            w->driver.ops->cancel(&w->driver, &t->drv);
+            t->running = false;
+            w->running--;
+        }
+        t->state = AXL_TASK_FAILED;
+        set_reason(t, reason, false);
+        journal(w, t);
+        pump(w);
+    }
+    send_ack(w, t->id, strlen(t->id), t->state);
+}
+
+static void on_status(worker *w, const axl_wire_status *m)
+{
+    static axl_wire_task_state out[AXL_WIRE_MAX_IDS];
+    uint32_t n = 0;
+    if (m->has_ids) {
+        for (uint32_t i = 0; i < m->n_ids && n < AXL_WIRE_MAX_IDS; i++) {
+            const wtask *t = find(w, m->ids[i].ptr, m->ids[i].len);
+            out[n++] = (axl_wire_task_state){m->ids[i], t != NULL ? t->state : AXL_TASK_UNKNOWN};
+        }
+    } else {
+        for (size_t i = 0; i < w->ntasks && n < AXL_WIRE_MAX_IDS; i++)
+            out[n++] = (axl_wire_task_state){axl_str_c(w->tasks[i]->id), w->tasks[i]->state};
+    }
+    axl_wire_msg r = {.type = AXL_WIRE_STATUS_REPLY};
+    r.status_reply.n_tasks = n;
+    r.status_reply.tasks = out;
+    send_msg(w, &r);
+}
+
+static void on_message(worker *w, const void *buf, size_t len)
+{
+    axl_wire_msg m;
+    axl_errbuf eb = {{0}};
+    int rv = axl_wire_decode(buf, len, &m, &eb);
+    if (rv != 0) {
+        AXL_WARN(SRC, "%s: refused a message: %s", w->id, eb.msg);
+        send_error(w, rv, eb.msg);
+        return;
+    }
+    switch (m.type) {
+    case AXL_WIRE_TASK:
+        on_task(w, &m.task);
+        break;
+    case AXL_WIRE_CANCEL:
+        on_cancel(w, &m.cancel);
+        break;
+    case AXL_WIRE_STATUS:
+        on_status(w, &m.status);
+        break;
+    case AXL_WIRE_ERROR:
+        AXL_WARN(SRC, "%s: the engine reports %s: %.*s", w->id, axl_err_name(m.error.code),
+                 (int)m.error.msg.len, m.error.msg.ptr);
+        break; /* never answered */
+    default: {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "%s: a worker does not take this message",
+                 axl_wire_type_name(m.type));
+        send_error(w, AXL_ENOTSUP, msg);
+        break;
+    }
+    }
+    axl_wire_free(&m);
+}
+
+static void stop(worker *w);
+
+static void alone_cb(uv_timer_t *h)
+{
+    worker *w = h->data;
+    AXL_INFO(SRC, "%s: no engine for %g s; exiting", w->id, w->cfg.exit_when_alone_s);
+    stop(w);
+}
+
+static void on_bridge(void *data, axl_bridge_event ev, const void *buf, size_t len)
+{
+    worker *w = data;
+    if (w->stopping)
+        return;
+    switch (ev) {
+    case AXL_BRIDGE_CONNECTED:
+        w->connected = true;
+        w->hb_seq = 0;
+        uv_timer_stop(&w->alone);
+        AXL_INFO(SRC, "%s: engine connected", w->id);
+        send_hello(w);
+        break;
+    case AXL_BRIDGE_DISCONNECTED:
+        w->connected = false;
+        AXL_INFO(SRC, "%s: engine disconnected", w->id);
+        if (w->cfg.exit_when_alone_s > 0)
+            uv_timer_start(&w->alone, alone_cb, (uint64_t)(w->cfg.exit_when_alone_s * 1e3), 0);
+        break;
+    case AXL_BRIDGE_MSG:
+        on_message(w, buf, len);
+        break;
+    }
+}
+
+/* ---- life -------------------------------------------------------------------------------------
+ */
+
+static void handle_closed(uv_handle_t *h)
+{
+    worker *w = h->data;
+    w->pending_closes--;
+}
+
+static void bridge_closed(void *data)
+{
+    worker *w = data;
+    w->pending_closes--;
+}
+
+static void driver_closed(axl_driver *d)
+{
+    worker *w = d->data;
+    w->pending_closes--;
+}
+
+static void stop(worker *w)
+{
+    if (w->stopping)
+        return;
+    w->stopping = true;
+    for (size_t i = 0; i < w->ntasks; i++) {
+        wtask *t = w->tasks[i];
+        if (t->timer != NULL) {
+            uv_timer_stop(t->timer);
+            uv_close((uv_handle_t *)t->timer, timer_freed);
+            t->timer = NULL;
+        }
+    }
+    if (w->driver_open) {
+        w->driver_open = false;
+        w->pending_closes++;
+        w->driver.ops->close(&w->driver, driver_closed);
+    }
+    if (w->bridge != NULL) {
+        w->pending_closes++;
+        axl_bridge_close(w->bridge, bridge_closed, w);
+        w->bridge = NULL;
+    }
+    uv_handle_t *hs[] = {(uv_handle_t *)&w->heartbeat, (uv_handle_t *)&w->alone,
+                         (uv_handle_t *)&w->sigterm, (uv_handle_t *)&w->sigint};
+    for (size_t i = 0; i < sizeof(hs) / sizeof(hs[0]); i++) {
+        w->pending_closes++;
+        uv_close(hs[i], handle_closed);
+    }
+}
+
+static void signal_cb(uv_signal_t *h, int signum)
+{
+    worker *w = h->data;
+    AXL_INFO(SRC, "%s: %s, stopping", w->id, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    stop(w);
+}
+
+static bool safe_id(const char *s)
+{
+    if (s == NULL || s[0] == '\0' || s[0] == '.' || strlen(s) > 64)
+        return false;
+    for (const char *p = s; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '_' || *p == '-' || *p == '.'))
+            return false;
+    return true;
+}
+
+int axl_worker_run(const axl_worker_config *cfg, axl_errbuf *eb)
+{
+    worker *w = calloc(1, sizeof(*w));
+    nng_socket sock;
+    int rv, nrv;
+    if (w == NULL)
+        return axl_fail(eb, AXL_ENOMEM, "out of memory");
+    w->cfg = *cfg;
+    w->journal_fd = -1;
+    snprintf(w->id, sizeof(w->id), "%s",
+             cfg->id != NULL ? cfg->id : axl_worker_role_name(cfg->role));
+    snprintf(w->data_dir, sizeof(w->data_dir), "%s", cfg->data_dir != NULL ? cfg->data_dir : ".");
+    w->capacity = cfg->capacity > 0 ? cfg->capacity : axl_worker_default_capacity(cfg->role);
+    if ((unsigned)cfg->role >= AXL_ROLE_COUNT || cfg->listen == NULL || !safe_id(w->id) ||
+        w->capacity > AXL_WIRE_MAX_CAPACITY || cfg->heartbeat_ms == 0 || !(cfg->speed > 0)) {
+        free(w);
+        return axl_fail(eb, AXL_EINVAL,
+                        "worker: bad configuration (role, listen address, id "
+                        "of [A-Za-z0-9._-], capacity 1-1024, heartbeat > 0, "
+                        "speed > 0)");
+    }
+    if ((rv = uv_loop_init(&w->loop)) != 0) {
+        free(w);
+        return axl_fail(eb, AXL_EIO, "event loop: %s", uv_strerror(rv));
+    }
+    if ((rv = journal_open(w, eb)) != 0)
+        goto fail_loop;
+
+    w->driver.ops = cfg->driver != NULL ? cfg->driver : &axl_driver_sim_ops;
+    w->driver.data = w;
+    w->driver.progress = drv_progress;
+    w->driver.finished = drv_finished;
+    w->driver.failed = drv_failed;
+    axl_driver_opts dopts = {cfg->role, cfg->speed, cfg->seed, cfg->fail_rate, w->data_dir};
+    if ((rv = w->driver.ops->init(&w->driver, &w->loop, &dopts, eb)) != 0)
+        goto fail_loop;
+    w->driver_open = true;
+
+    if ((nrv = nng_pair1_open(&sock)) != 0) {
+        rv = axl_fail(eb, AXL_EIO, "nng: %s", nng_strerror(nrv));
+        goto fail_driver;
+    }
+    /* Bursts (ack, started, progress) must not block the loop; 2 MiB caps what a peer
+     * can make us allocate (proto's own limit, 1 MiB, is checked again on decode). */
+    nng_socket_set_int(sock, NNG_OPT_SENDBUF, 1024);
+    nng_socket_set_int(sock, NNG_OPT_RECVBUF, 1024);
+    nng_socket_set_size(sock, NNG_OPT_RECVMAXSZ, 2u << 20);
+    if ((rv = axl_bridge_open(&w->loop, sock, on_bridge, w, &w->bridge, eb)) != 0)
+        goto fail_driver;
+    if ((nrv = nng_listen(sock, cfg->listen, NULL, 0)) != 0) {
+        rv = axl_fail(eb, nrv == NNG_EADDRINUSE ? AXL_EBUSY : AXL_EIO, "listen %s: %s", cfg->listen,
+                      nng_strerror(nrv));
+        axl_bridge_close(w->bridge, NULL, NULL);
+        w->bridge = NULL;
+        goto fail_driver;
+    }
+
+    uv_timer_init(&w->loop, &w->heartbeat);
+    uv_timer_init(&w->loop, &w->alone);
+    uv_signal_init(&w->loop, &w->sigterm);
+    uv_signal_init(&w->loop, &w->sigint);
+    w->heartbeat.data = w->alone.data = w->sigterm.data = w->sigint.data = w;
+    uv_timer_start(&w->heartbeat, heartbeat_cb, cfg->heartbeat_ms, cfg->heartbeat_ms);
+    uv_signal_start(&w->sigterm, signal_cb, SIGTERM);
+    uv_signal_start(&w->sigint, signal_cb, SIGINT);
+    if (cfg->exit_when_alone_s > 0)
+        uv_timer_start(&w->alone, alone_cb, (uint64_t)(cfg->exit_when_alone_s * 1e3), 0);
+    AXL_INFO(SRC, "%s: %s worker listening on %s (capacity %u, speed %g, driver %s)", w->id,
+             axl_worker_role_name(cfg->role), cfg->listen, w->capacity, cfg->speed,
+             w->driver.ops->name);
+
+    /* What the journal says: the interrupted fail, the accepted start. */
+    for (size_t i = 0; i < w->ntasks; i++) {
+        wtask *t = w->tasks[i];
+        if (t->state == AXL_TASK_RUNNING)
+            task_failed(w, t, "interrupted: the worker stopped while the task ran", false);
+        else if (t->state == AXL_TASK_ACCEPTED)
+            schedule(w, t);
+    }
+
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    rv = 0;
+    goto out;
+
+fail_driver:
+    w->pending_closes++;
+    w->driver.ops->close(&w->driver, driver_closed);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    goto out;
+fail_loop:
+out:
+    for (size_t i = 0; i < w->ntasks; i++)
+        task_free(w->tasks[i]);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&w->loop) != 0)
+        AXL_DEBUG(SRC, "%s: loop closed with handles open", w->id);
+    if (w->journal_fd >= 0)
+        close(w->journal_fd);
+    free(w);
+    return rv;
+}
