@@ -225,27 +225,27 @@ static int raw_value(rawck *c, const msgpack_object *v, int depth)
             return raw_fail(c, AXL_EINVAL, "string contains a NUL byte");
         return 0;
     case MSGPACK_OBJECT_ARRAY:
+        /* Lists of steps or drops are arrays of arrays or maps: any value may nest, as
+         * long as the whole stays within the depth limit. */
         if (depth + 1 > AXL_WIRE_MAX_RAW_DEPTH)
             return raw_fail(c, AXL_EDEPTH, "nesting deeper than %d", AXL_WIRE_MAX_RAW_DEPTH);
         if (v->via.array.size > AXL_WIRE_MAX_RAW_ARRAY)
-            return raw_fail(c, AXL_ETOOBIG, "array of %u numbers exceeds %d", v->via.array.size,
+            return raw_fail(c, AXL_ETOOBIG, "array of %u values exceeds %d", v->via.array.size,
                             AXL_WIRE_MAX_RAW_ARRAY);
         for (uint32_t i = 0; i < v->via.array.size; i++) {
-            const msgpack_object *e = &v->via.array.ptr[i];
-            bool num = axl_obj_as_double(e, &d);
-            if (!num || !isfinite(d)) {
-                c->path[c->depth].key = NULL;
-                c->path[c->depth++].idx = i;
-                return num ? raw_fail(c, AXL_ERANGE, "not a finite number")
-                           : raw_fail(c, AXL_ETYPE, "expected a number");
-            }
+            c->path[c->depth].key = NULL;
+            c->path[c->depth++].idx = i;
+            int rv = raw_value(c, &v->via.array.ptr[i], depth + 1);
+            if (rv != 0)
+                return rv;
+            c->depth--;
         }
+        (void)d;
         return 0;
     case MSGPACK_OBJECT_MAP:
         return raw_map(c, v, depth + 1);
     default:
-        return raw_fail(c, AXL_ETYPE,
-                        "expected a number, string, boolean, array of numbers or map");
+        return raw_fail(c, AXL_ETYPE, "expected a number, string, boolean, array or map");
     }
 }
 
