@@ -144,7 +144,8 @@ static int run_common(int argc, char **argv, bool resume)
                             &res, &eb);
     if (rv != 0) {
         fprintf(stderr, "%s: %s\n", cmd, eb.msg[0] ? eb.msg : axl_strerror(rv));
-        return rv == AXL_ECONFIG || rv == AXL_EEXIST ? AXL_EXIT_CODE_USAGE : AXL_EXIT_CODE_ERROR;
+        return rv == AXL_ECONFIG || rv == AXL_EEXIST || rv == AXL_ENOENT ? AXL_EXIT_CODE_USAGE
+                                                                         : AXL_EXIT_CODE_ERROR;
     }
     printf("%s: %s (%s): %u trials, %u completed, %u failed, %u abandoned, %u still pending\n",
            target, axl_exit_status_name(res.exit_status), res.reason, res.n_trials, res.n_completed,

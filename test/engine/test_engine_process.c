@@ -280,7 +280,9 @@ static void test_cli_usage(void **state)
     assert_int_equal(wait_exit(spawn("/dev/null", run_help), 10), 0);
     const char *missing[] = {"axle",    "run",  "/nonexistent/experiment.json",
                              "--store", "/tmp", NULL};
-    assert_int_equal(wait_exit(spawn("/dev/null", missing), 10), 1);
+    assert_int_equal(wait_exit(spawn("/dev/null", missing), 10), 2);
+    const char *unknown[] = {"axle", "resume", "no_such_experiment", "--store", "/tmp", NULL};
+    assert_int_equal(wait_exit(spawn("/dev/null", unknown), 10), 2);
     const char *neg[] = {"axle", "run", "x.json", "--max-trials", "-3", NULL};
     assert_int_equal(wait_exit(spawn("/dev/null", neg), 10), 2);
     const char *status_missing[] = {"axle", "status", "--store", "/nonexistent-axle-store", NULL};
