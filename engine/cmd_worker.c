@@ -34,7 +34,7 @@ static const char worker_usage[] =
     "                       campaign in about 15 s)\n"
     "  --seed S             seed of simulated noise and failures (default 0)\n"
     "  --fail-rate P        probability that a task fails (default 0)\n"
-    "  --crash-after N      exit (status 70) half way through the (N+1)-th task\n"
+    "  --crash-after N      SIGKILL itself half way through the (N+1)-th task\n"
     "  --hang-after N       stop responding at the (N+1)-th task\n"
     "  --data-dir DIR       task journal (DIR/workers/ID.journal) and data files\n"
     "                       (DIR/EXPERIMENT/PL/SAMPLE_pl.csv); default: no journal, data in .\n"

@@ -27,14 +27,16 @@
  * failed one is forgotten first). With a data directory it is journaled to
  * <data_dir>/workers/<id>.journal (one msgpack record per change, appended with one
  * write(2): it survives the worker process being killed, not a power loss). A restarted
- * worker reloads it: tasks that were running when it died become `failed`
+ * worker reloads it (the history is kept until the file holds 4x the table, then it is
+ * rewritten with one record per task): tasks that were running when it died become `failed`
  * ("interrupted: ...", retryable false) - the sample's state is unknown, so the task is
  * never run twice - and tasks it had accepted but not started are started.
  *
  * Failure injection (the simulated line): fail_rate (the driver fails a task half way),
- * crash_after N (the process exits with status 70 half way through its (N+1)-th task),
- * hang_after N (the loop thread stops for good when its (N+1)-th task starts: no more
- * heartbeats or replies, the connection stays up; SIGTERM and SIGKILL still end it).
+ * crash_after N (the process SIGKILLs itself half way through its (N+1)-th task),
+ * hang_after N (the loop thread stops for good right after it reports its (N+1)-th task
+ * `started`: no more heartbeats or replies, the connection stays up; SIGTERM and SIGKILL still end
+ * it).
  */
 #ifndef AXL_WORKER_H
 #define AXL_WORKER_H
@@ -46,8 +48,8 @@
 #include "proto/axl_error.h"
 #include "proto/axl_wire.h"
 
-#define AXL_WORKER_MAX_TASKS 1024 /* = AXL_WIRE_MAX_IDS: a full status_reply always fits */
-#define AXL_WORKER_CRASH_STATUS 70
+#define AXL_WORKER_MAX_TASKS 1024  /* = AXL_WIRE_MAX_IDS: a full status_reply always fits */
+#define AXL_WORKER_CRASH_STATUS 70 /* exit status if the self-kill failed */
 
 typedef struct axl_worker_config {
     axl_worker_role role;

@@ -511,8 +511,10 @@ static void hang(worker *w)
 static void crash_cb(uv_timer_t *h)
 {
     worker *w = h->data;
-    AXL_WARN(SRC, "%s: injected crash after %ld tasks", w->id, w->cfg.crash_after);
-    _exit(AXL_WORKER_CRASH_STATUS);
+    AXL_WARN(SRC, "%s: injected crash after %ld tasks: SIGKILL", w->id, w->cfg.crash_after);
+    /* As the OOM killer or a kill -9 would: no cleanup, no last message. */
+    kill(getpid(), SIGKILL);
+    _exit(AXL_WORKER_CRASH_STATUS); /* not reached */
 }
 
 static void task_failed(worker *w, wtask *t, const char *reason, bool retryable)
@@ -527,8 +529,6 @@ static void start_task(worker *w, wtask *t)
 {
     axl_errbuf eb = {{0}};
     w->started_count++;
-    if (w->cfg.hang_after >= 0 && w->started_count > w->cfg.hang_after)
-        hang(w);
     t->state = AXL_TASK_RUNNING;
     t->running = true;
     w->running++;
@@ -537,6 +537,9 @@ static void start_task(worker *w, wtask *t)
     m.started.id = axl_str_c(t->id);
     m.started.time = now_s();
     send_msg(w, &m);
+    /* A device that hangs mid-task: it said `started` and then nothing more. */
+    if (w->cfg.hang_after >= 0 && w->started_count > w->cfg.hang_after)
+        hang(w);
     t->drv.data = t;
     int rv = w->driver.ops->start_task(&w->driver, &t->drv, &eb);
     if (rv != 0) {
