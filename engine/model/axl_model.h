@@ -266,12 +266,13 @@ typedef enum {
 
 /* ---------------------------------------------------------- model state */
 
-#define AXL_MODEL_STATE_VERSION 1
+#define AXL_MODEL_STATE_VERSION 2
 
 /*
  * Everything a campaign must persist between generations. A plain struct of
  * fixed-size numbers; axl_model_state_encode() gives a portable little-endian byte
- * form (AXL_MODEL_STATE_BYTES long) for storage.
+ * form (AXL_MODEL_STATE_BYTES long) for storage. Version 1 states (without
+ * hyper_gap) still decode.
  */
 typedef struct axl_model_state {
     uint32_t version;                  /* AXL_MODEL_STATE_VERSION */
@@ -282,12 +283,15 @@ typedef struct axl_model_state {
     uint32_t hyper_dims;               /* D the hyper-parameters belong to; 0 = no previous fit */
     uint32_t n_hyper;                  /* valid entries of hyper (D+3 or 0) */
     double hyper[AXL_MODEL_MAX_HYPER]; /* last MAP theta (standardized outcomes) */
-    uint32_t outcome_tf;               /* transform chosen last (axl_outcome_tf 0 or 1) */
+    uint32_t outcome_tf;               /* transform chosen last (axl_outcome_tf 0, 1 or 3) */
     uint32_t n_hyper_log;              /* valid entries of hyper_log (D+3 or 0) */
     double hyper_log[AXL_MODEL_MAX_HYPER]; /* last MAP theta (log outcomes) */
+    uint32_t n_hyper_gap;                  /* valid entries of hyper_gap (D+3 or 0) */
+    double hyper_gap[AXL_MODEL_MAX_HYPER]; /* last MAP theta (gap-log outcomes) */
 } axl_model_state;
 
-#define AXL_MODEL_STATE_BYTES (4 + 4 + 8 + 8 + 8 + 4 + 4 + 4 + 4 + 16 * AXL_MODEL_MAX_HYPER)
+#define AXL_MODEL_STATE_BYTES_V1 (4 + 4 + 8 + 8 + 8 + 4 + 4 + 4 + 4 + 16 * AXL_MODEL_MAX_HYPER)
+#define AXL_MODEL_STATE_BYTES (AXL_MODEL_STATE_BYTES_V1 + 4 + 8 * AXL_MODEL_MAX_HYPER)
 
 void axl_model_state_init(axl_model_state *st, uint64_t seed);
 
@@ -315,8 +319,9 @@ const char *axl_gs_verdict_name(axl_gs_verdict v);
 /* Outcome transforms before the GP (the GP always sees standardized values). */
 typedef enum {
     AXL_OUTCOME_STANDARDIZE = 0, /* (y - mean) / sd, as BoTorch's Standardize */
-    AXL_OUTCOME_LOG = 1,         /* log(y - worst + shift * range), then standardized */
-    AXL_OUTCOME_AUTO = 2         /* both fitted; the more probable (MAP + log-Jacobian) wins */
+    AXL_OUTCOME_LOG = 1,         /* log(y - worst + log_shift * range), then standardized */
+    AXL_OUTCOME_AUTO = 2,        /* all three fitted; the most probable (MAP + log-Jacobian) wins */
+    AXL_OUTCOME_GAPLOG = 3       /* -log(best - y + gap_shift * range), then standardized */
 } axl_outcome_tf;
 
 typedef struct axl_model_options {
@@ -327,8 +332,9 @@ typedef struct axl_model_options {
     int cold_fit_every;               /* multi-start fit every this many generations (0 = warm) */
     axl_outcome_tf outcome_transform; /* AXL_OUTCOME_AUTO */
     double log_shift;                 /* log transform: shift as a fraction of the y range (1e-6) */
-    int auto_full_max_n;              /* AUTO fits both transforms up to this n (100); above,
-                                       * both are scored at their warm starts, the winner fitted */
+    int auto_full_max_n;              /* AUTO fits every transform up to this n (100); above,
+                                       * all are scored at their warm starts, the winner fitted */
+    double gap_shift; /* gap-log transform: shift as a fraction of the range (0.1) */
 } axl_model_options;
 
 void axl_model_options_default(axl_model_options *o);
@@ -353,7 +359,7 @@ typedef struct axl_model_diag {
     double acq_ms; /* acquisition optimization (all k candidates) */
     int fit_evals, fit_starts;
     double fit_objective; /* log marginal likelihood + log prior (chosen transform) */
-    int outcome_tf;       /* outcome transform used (axl_outcome_tf 0 or 1) */
+    int outcome_tf;       /* outcome transform used (axl_outcome_tf 0, 1 or 3) */
     size_t n_hyper;       /* D+3 when a GP was fitted, else 0 */
     /* natural units: lengthscales (model space), outputscale, noise variance,
      * constant mean; outcome units are standardized */

@@ -18,6 +18,7 @@ void axl_model_options_default(axl_model_options *o)
     o->outcome_transform = AXL_OUTCOME_AUTO;
     o->log_shift = 1e-6;
     o->auto_full_max_n = 100;
+    o->gap_shift = 0.1;
 }
 
 static uint64_t hash3(uint64_t a, uint64_t b, uint64_t c)
@@ -107,6 +108,11 @@ static int cmp_vi_desc(const void *a, const void *b)
  *  (shift * observed range), then standardize. The log makes functions that are
  *  flat far from a few peaks (sums of bumps, like Hartmann6) look like smooth bowls
  *  to the GP, so that far observations still say where the peaks are.
+ *  3 (gap-log): minus the log of the gap below the best observation plus a shift,
+ *  then standardize. The mirror image of 1, for functions with a broad good region
+ *  and a few very bad ones (Branin's corners reach 300 where the optimum is 0.4):
+ *  it spreads out the values near the best, so that the GP resolves the optimum
+ *  instead of spending its variance on the bad corners.
  */
 static void prep_outcomes(int tf, double shift, const axl_model_input *in, size_t n, double *ys,
                           double *nv, double *jac)
@@ -121,7 +127,19 @@ static void prep_outcomes(int tf, double shift, const axl_model_input *in, size_
         if (in->sem != NULL)
             nv[i] = isnan(in->sem[i]) ? NAN : in->sem[i] * in->sem[i];
     }
-    if (tf == 1) {
+    if (tf == AXL_OUTCOME_GAPLOG) {
+        dl = shift * (hi - lo);
+        if (!(dl > 0))
+            dl = 1.0;
+        for (i = 0; i < n; i++) {
+            double g = hi - ys[i] + dl;
+            if (in->sem != NULL && !isnan(nv[i]))
+                nv[i] /= g * g; /* delta method */
+            ys[i] = -log(g);
+            J += ys[i];
+        }
+    }
+    if (tf == AXL_OUTCOME_LOG) {
         dl = shift * (hi - lo);
         if (!(dl > 0))
             dl = 1.0;
@@ -147,6 +165,37 @@ static void prep_outcomes(int tf, double shift, const axl_model_input *in, size_
             nv[i] /= sd * sd;
     }
     *jac = J - (double)n * log(sd);
+}
+
+/* The stored hyper-parameters of transform tf: NULL when there are none of length H. */
+static const double *tf_hyper_in(const axl_model_state *st, int tf, size_t H)
+{
+    if (tf == AXL_OUTCOME_LOG)
+        return st->n_hyper_log == H ? st->hyper_log : NULL;
+    if (tf == AXL_OUTCOME_GAPLOG)
+        return st->n_hyper_gap == H ? st->hyper_gap : NULL;
+    return st->n_hyper == H ? st->hyper : NULL;
+}
+
+static double *tf_hyper_out(axl_model_state *st, int tf, uint32_t **nh)
+{
+    if (tf == AXL_OUTCOME_LOG) {
+        *nh = &st->n_hyper_log;
+        return st->hyper_log;
+    }
+    if (tf == AXL_OUTCOME_GAPLOG) {
+        *nh = &st->n_hyper_gap;
+        return st->hyper_gap;
+    }
+    *nh = &st->n_hyper;
+    return st->hyper;
+}
+
+static double tf_shift(const axl_model_options *o, int tf)
+{
+    /* a shift <= 0 (options not from axl_model_options_default) falls back to the
+     * whole range in prep_outcomes */
+    return tf == AXL_OUTCOME_GAPLOG ? o->gap_shift : o->log_shift;
 }
 
 static int gen_gp(const axl_model_input *in, const axl_model_options *o, const axl__layout *lay,
@@ -195,53 +244,62 @@ static int gen_gp(const axl_model_input *in, const axl_model_options *o, const a
             goto fail;
         }
 
-    /* outcomes: one or both transforms, each fitted (warm-started from its own
-     * previous hyper-parameters); AUTO keeps the one under which the observed y are
-     * most probable (MAP objective plus the log-Jacobian of the transform) */
+    /* outcomes: one transform, or under AUTO all three, each fitted (warm-started
+     * from its own previous hyper-parameters); AUTO keeps the one under which the
+     * observed y are most probable: MAP objective plus the log-Jacobian of the
+     * transform, which makes the scores densities of the same y */
     t0 = axl__now_ms();
     {
-        int first = o->outcome_transform == AXL_OUTCOME_LOG ? 1 : 0;
-        int last = o->outcome_transform == AXL_OUTCOME_STANDARDIZE ? 0 : 1;
+        int tfs[3], ntf = 0, q;
         double best_score = -INFINITY;
-        int tf;
-        /* Large n with both warm starts at hand: score both transforms at their
+        if (o->outcome_transform == AXL_OUTCOME_AUTO) {
+            tfs[ntf++] = AXL_OUTCOME_STANDARDIZE;
+            tfs[ntf++] = AXL_OUTCOME_LOG;
+            tfs[ntf++] = AXL_OUTCOME_GAPLOG;
+        } else {
+            tfs[ntf++] = (int)o->outcome_transform;
+        }
+        /* Large n with every warm start at hand: score the transforms at their
          * previous hyper-parameters (one Cholesky each) and optimize only the
          * winner; the hyper-parameters move little when one point is added, and a
-         * full fit costs O(n^3) per step. */
-        if (first != last && n > (size_t)o->auto_full_max_n && in->state->hyper_dims == D &&
-            in->state->n_hyper == H && in->state->n_hyper_log == H) {
-            double sc[2];
-            for (tf = 0; tf <= 1; tf++) {
+         * full fit costs O(n^3) per step. The other sets stay as they were (out->state
+         * starts as a copy of in->state), for the next comparison. */
+        if (ntf > 1 && n > (size_t)o->auto_full_max_n && in->state->hyper_dims == D) {
+            int all = 1, win = tfs[0];
+            double sc_best = -INFINITY;
+            for (q = 0; q < ntf; q++)
+                all = all && tf_hyper_in(in->state, tfs[q], H) != NULL;
+            for (q = 0; all && q < ntf; q++) {
                 double jac, v;
-                prep_outcomes(tf, o->log_shift, in, n, ys2, nv2, &jac);
+                prep_outcomes(tfs[q], tf_shift(o, tfs[q]), in, n, ys2, nv2, &jac);
                 if (axl_gp_map_objective(n, D, U, ys2, nv ? nv2 : NULL, &o->gp,
-                                         tf ? in->state->hyper_log : in->state->hyper, &v,
-                                         NULL) != 0)
+                                         tf_hyper_in(in->state, tfs[q], H), &v, NULL) != 0)
                     v = -INFINITY;
-                sc[tf] = v + jac;
+                if (v + jac > sc_best) {
+                    sc_best = v + jac;
+                    win = tfs[q];
+                }
             }
-            first = last = sc[1] > sc[0] ? 1 : 0;
-            /* the other set stays as it was, for the next comparison */
-            memcpy(out->state.hyper, in->state->hyper, H * sizeof(double));
-            memcpy(out->state.hyper_log, in->state->hyper_log, H * sizeof(double));
+            if (all) {
+                tfs[0] = win;
+                ntf = 1;
+            }
         }
-        for (tf = first; tf <= last; tf++) {
+        for (q = 0; q < ntf; q++) {
+            int tf = tfs[q];
             axl_gp *g = NULL;
-            double jac, score, *hy = tf ? out->state.hyper_log : out->state.hyper;
-            uint32_t nh = tf ? in->state->n_hyper_log : in->state->n_hyper;
+            uint32_t *nh;
+            double jac, score, *hy = tf_hyper_out(&out->state, tf, &nh);
             warm = NULL;
-            if (in->state->hyper_dims == D && nh == H &&
+            if (in->state->hyper_dims == D &&
                 !(o->cold_fit_every > 0 && in->state->n_gen % (uint64_t)o->cold_fit_every == 0))
-                warm = tf ? in->state->hyper_log : in->state->hyper;
-            prep_outcomes(tf, o->log_shift, in, n, ys2, nv2, &jac);
+                warm = tf_hyper_in(in->state, tf, H);
+            prep_outcomes(tf, tf_shift(o, tf), in, n, ys2, nv2, &jac);
             if ((rv = axl_gp_fit(n, D, U, ys2, nv ? nv2 : NULL, &o->gp, warm, 0, &g, &info, eb)) !=
                 0)
                 goto fail;
             axl_gp_theta(g, hy);
-            if (tf)
-                out->state.n_hyper_log = (uint32_t)H;
-            else
-                out->state.n_hyper = (uint32_t)H;
+            *nh = (uint32_t)H;
             out->diag.fit_evals += info.n_evals;
             out->diag.fit_starts += info.n_starts;
             if (info.jitter > out->diag.jitter)
@@ -413,7 +471,8 @@ int axl_model_generate(const axl_model_input *in, axl_model_output *out, axl_err
         o = *in->opts;
     else
         axl_model_options_default(&o);
-    if (o.n_raw < 1 || o.n_restarts < 1 || o.max_qn_iter < 1 || o.gp.min_noise < 0)
+    if (o.n_raw < 1 || o.n_restarts < 1 || o.max_qn_iter < 1 || o.gp.min_noise < 0 ||
+        (unsigned)o.outcome_transform > AXL_OUTCOME_GAPLOG)
         return axl__fail(eb, AXL_EINVAL, "generate: bad options");
 
     axl__layout_init(in->space, &lay);

@@ -198,6 +198,13 @@ int axl_model_state_encode(const axl_model_state *st, uint8_t *buf, size_t cap, 
         memcpy(&bits, &v, 8);
         put64(buf + o, bits), o += 8;
     }
+    put32(buf + o, st->n_hyper_gap), o += 4;
+    for (i = 0; i < AXL_MODEL_MAX_HYPER; i++) {
+        uint64_t bits;
+        double v = i < st->n_hyper_gap ? st->hyper_gap[i] : 0.0;
+        memcpy(&bits, &v, 8);
+        put64(buf + o, bits), o += 8;
+    }
     if (len)
         *len = o;
     return 0;
@@ -207,13 +214,15 @@ int axl_model_state_decode(axl_model_state *st, const uint8_t *buf, size_t len)
 {
     axl_model_state t;
     size_t i, o = 0;
+    uint32_t ver;
     if (st == NULL || buf == NULL)
         return AXL_EINVAL;
     if (len < 4)
         return AXL_ECORRUPT;
-    if (get32(buf) != AXL_MODEL_STATE_VERSION)
+    ver = get32(buf);
+    if (ver != 1 && ver != AXL_MODEL_STATE_VERSION)
         return AXL_EVERSION;
-    if (len != AXL_MODEL_STATE_BYTES)
+    if (len != (ver == 1 ? AXL_MODEL_STATE_BYTES_V1 : AXL_MODEL_STATE_BYTES))
         return AXL_ECORRUPT;
     memset(&t, 0, sizeof(t));
     t.version = get32(buf + o), o += 4;
@@ -237,7 +246,9 @@ int axl_model_state_decode(axl_model_state *st, const uint8_t *buf, size_t len)
     }
     t.outcome_tf = get32(buf + o), o += 4;
     t.n_hyper_log = get32(buf + o), o += 4;
-    if (t.outcome_tf > 1 || t.n_hyper_log > AXL_MODEL_MAX_HYPER ||
+    if ((t.outcome_tf != AXL_OUTCOME_STANDARDIZE && t.outcome_tf != AXL_OUTCOME_LOG &&
+         t.outcome_tf != AXL_OUTCOME_GAPLOG) ||
+        t.n_hyper_log > AXL_MODEL_MAX_HYPER ||
         (t.n_hyper_log != 0 && t.n_hyper_log != t.hyper_dims + 3))
         return AXL_ECORRUPT;
     for (i = 0; i < AXL_MODEL_MAX_HYPER; i++) {
@@ -249,6 +260,22 @@ int axl_model_state_decode(axl_model_state *st, const uint8_t *buf, size_t len)
             return AXL_ECORRUPT;
         t.hyper_log[i] = i < t.n_hyper_log ? v : 0.0;
     }
+    if (ver >= 2) {
+        t.n_hyper_gap = get32(buf + o), o += 4;
+        if (t.n_hyper_gap > AXL_MODEL_MAX_HYPER ||
+            (t.n_hyper_gap != 0 && t.n_hyper_gap != t.hyper_dims + 3))
+            return AXL_ECORRUPT;
+        for (i = 0; i < AXL_MODEL_MAX_HYPER; i++) {
+            uint64_t bits = get64(buf + o);
+            double v;
+            o += 8;
+            memcpy(&v, &bits, 8);
+            if (i < t.n_hyper_gap && !isfinite(v))
+                return AXL_ECORRUPT;
+            t.hyper_gap[i] = i < t.n_hyper_gap ? v : 0.0;
+        }
+    }
+    t.version = AXL_MODEL_STATE_VERSION; /* a v1 state continues as v2 */
     *st = t;
     return 0;
 }

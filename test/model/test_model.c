@@ -485,9 +485,29 @@ static void test_state_codec(void **st)
     assert_int_equal(axl_model_state_decode(&t, buf, len), 0);
     assert_memory_equal(&s, &t, sizeof s);
     assert_int_equal(axl_model_state_decode(&t, buf, len - 1), AXL_ECORRUPT);
+    /* a version-1 state (no gap-log set) still decodes, and continues as version 2 */
+    s.outcome_tf = AXL_OUTCOME_LOG;
+    s.n_hyper_log = 5;
+    s.hyper_log[1] = 0.5;
+    s.n_hyper_gap = 5;
+    s.hyper_gap[2] = -2.0;
+    assert_int_equal(axl_model_state_encode(&s, buf, sizeof buf, &len), 0);
+    assert_int_equal(axl_model_state_decode(&t, buf, len), 0);
+    assert_memory_equal(&s, &t, sizeof s);
+    buf[0] = 1;
+    assert_int_equal(axl_model_state_decode(&t, buf, len), AXL_ECORRUPT); /* v1 is shorter */
+    assert_int_equal(axl_model_state_decode(&t, buf, AXL_MODEL_STATE_BYTES_V1), 0);
+    assert_int_equal(t.version, AXL_MODEL_STATE_VERSION);
+    assert_int_equal(t.n_hyper_gap, 0);
+    assert_true(t.n_hyper_log == 5 && t.hyper_log[1] == 0.5 && t.outcome_tf == AXL_OUTCOME_LOG);
+    buf[0] = 2;
+    buf[len - 8 * AXL_MODEL_MAX_HYPER - 4] = 4; /* n_hyper_gap 4 with hyper_dims 2 */
+    assert_int_equal(axl_model_state_decode(&t, buf, len), AXL_ECORRUPT);
+    buf[len - 8 * AXL_MODEL_MAX_HYPER - 4] = 5;
+    assert_int_equal(axl_model_state_decode(&t, buf, len), 0);
     buf[0] = 9;
     assert_int_equal(axl_model_state_decode(&t, buf, len), AXL_EVERSION);
-    buf[0] = 1;
+    buf[0] = 2;
     buf[32] = 60; /* hyper_dims 60 with n_hyper 5 */
     assert_int_equal(axl_model_state_decode(&t, buf, len), AXL_ECORRUPT);
     assert_int_equal(axl_model_state_encode(&s, buf, 10, &len), AXL_EINVAL);
@@ -549,6 +569,56 @@ static void test_gp_generate(void **st)
         assert_true(best1 - axl_testfn_branin_min < 0.5);
         assert_true(fmin(best0, best1) - axl_testfn_branin_min < 0.005);
     }
+}
+
+static void test_outcome_transforms(void **st)
+{
+    /* each transform alone works and stores its own hyper-parameters; AUTO fits all
+     * three and keeps every set for the next generation's warm starts */
+    axl_param p[2];
+    run r;
+    double X[2 * 12], y[12], out[2];
+    axl_model_output o;
+    size_t i;
+    int tf;
+    (void)st;
+    memset(&r, 0, sizeof r);
+    branin_space(p);
+    r.s = (axl_space){.n_params = 2, .params = p};
+    r.step = (axl_gen_step){.model = AXL_GEN_SOBOL, .num_trials = -1, .seed = 3};
+    axl_model_options_default(&r.o);
+    axl_model_state_init(&r.st, 5);
+    assert_int_equal(gen(&r, 0, NULL, NULL, 0, NULL, 12, X, &o), 0);
+    for (i = 0; i < 12; i++)
+        y[i] = axl_testfn_branin(X + 2 * i);
+    r.st = o.state;
+    r.step.model = AXL_GEN_GP_LOGEI;
+    for (tf = 0; tf <= 3; tf++) {
+        axl_model_state s0 = r.st;
+        r.o.outcome_transform = (axl_outcome_tf)tf;
+        assert_int_equal(gen(&r, 12, X, y, 0, NULL, 1, out, &o), 0);
+        assert_true(axl_space_feasible(&r.s, out));
+        assert_true(isfinite(o.diag.best_logei));
+        if (tf == AXL_OUTCOME_AUTO) {
+            assert_true(o.state.n_hyper == 5 && o.state.n_hyper_log == 5 &&
+                        o.state.n_hyper_gap == 5);
+            assert_true(o.diag.outcome_tf == 0 || o.diag.outcome_tf == 1 || o.diag.outcome_tf == 3);
+        } else {
+            assert_int_equal(o.diag.outcome_tf, tf);
+            assert_int_equal(tf == 0   ? o.state.n_hyper
+                             : tf == 1 ? o.state.n_hyper_log
+                                       : o.state.n_hyper_gap,
+                             5);
+        }
+        r.st = s0;
+    }
+    /* on Branin (a broad basin, corners 300 above it) AUTO settles on a transform
+     * that is not the log of the height above the worst point */
+    r.o.outcome_transform = AXL_OUTCOME_AUTO;
+    assert_int_equal(gen(&r, 12, X, y, 0, NULL, 1, out, &o), 0);
+    assert_int_not_equal(o.diag.outcome_tf, AXL_OUTCOME_LOG);
+    r.o.outcome_transform = (axl_outcome_tf)7;
+    assert_int_equal(gen(&r, 12, X, y, 0, NULL, 1, out, &o), AXL_EINVAL);
 }
 
 static void test_gp_generate_mixed_constrained(void **st)
@@ -696,6 +766,7 @@ int main(void)
         cmocka_unit_test(test_sobol_resume),
         cmocka_unit_test(test_state_codec),
         cmocka_unit_test(test_gp_generate),
+        cmocka_unit_test(test_outcome_transforms),
         cmocka_unit_test(test_gp_generate_mixed_constrained),
         cmocka_unit_test(test_strategy_rules),
         cmocka_unit_test(test_testfunctions),
