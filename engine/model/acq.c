@@ -30,10 +30,10 @@ static void h_identity(double *H, size_t D, double scale)
 
 /* -LogEI and its gradient at m points (we minimize). */
 static int eval_neg(const axl_gp *gp, double best_f, size_t m, const double *U, double *f,
-                    double *g, size_t D)
+                    double *g, size_t D, double *ws)
 {
     size_t i;
-    int rv = axl_gp_logei(gp, best_f, m, U, f, g);
+    int rv = axl__gp_logei_ws(gp, best_f, m, U, f, g, ws);
     if (rv != 0)
         return rv;
     for (i = 0; i < m; i++)
@@ -151,7 +151,7 @@ int axl__acq_optimize(const axl_gp *gp, double best_f, const axl_space *s, const
     size_t R = cfg->n_restarts > 0 ? (size_t)cfg->n_restarts : 12;
     size_t cap = n_raw + n_extra, nr = 0, i, j, r, drawn = 0;
     double *raw = NULL, *rv_ = NULL, *bx = NULL, *bf = NULL, *bg = NULL, *work = NULL;
-    double *mem = NULL, *tmp = NULL;
+    double *mem = NULL, *tmp = NULL, *ws = NULL;
     scored *sc = NULL;
     qn *qs = NULL;
     int *fixed = NULL, rv = AXL_ENOMEM;
@@ -164,7 +164,13 @@ int axl__acq_optimize(const axl_gp *gp, double best_f, const axl_space *s, const
     work = malloc(2 * (nc + 2) * D * sizeof(double));
     tmp = malloc(3 * D * sizeof(double));
     fixed = malloc(D * sizeof(int));
-    if (!raw || !rv_ || !sc || !work || !tmp || !fixed)
+    /* one scratch for every LogEI batch: raw chunks without gradient, the local
+     * searches (at most R points) with */
+    {
+        size_t a = axl__gp_logei_ws_size(gp, CH, 0), b2 = axl__gp_logei_ws_size(gp, R, 1);
+        ws = malloc(((a > b2 ? a : b2) + 1) * sizeof(double));
+    }
+    if (!raw || !rv_ || !sc || !work || !tmp || !fixed || !ws)
         goto done;
 
     /* 1. raw candidates: a fresh scrambled Sobol set per generation (seeded), one-hot
@@ -206,7 +212,7 @@ int axl__acq_optimize(const axl_gp *gp, double best_f, const axl_space *s, const
     /* 2. score them in chunks (bounded memory at large n) */
     for (i = 0; i < nr; i += CH) {
         size_t m = nr - i < CH ? nr - i : CH;
-        if ((rv = axl_gp_logei(gp, best_f, m, raw + i * D, rv_ + i, NULL)) != 0)
+        if ((rv = axl__gp_logei_ws(gp, best_f, m, raw + i * D, rv_ + i, NULL, ws)) != 0)
             goto done;
     }
     for (i = 0; i < nr; i++) {
@@ -239,7 +245,7 @@ int axl__acq_optimize(const axl_gp *gp, double best_f, const axl_space *s, const
         h_identity(qs[r].H, D, 1.0);
         qs[r].fresh_h = 1;
     }
-    if ((rv = eval_neg(gp, best_f, nq, bx, bf, bg, D)) != 0)
+    if ((rv = eval_neg(gp, best_f, nq, bx, bf, bg, D, ws)) != 0)
         goto done;
     for (r = 0; r < nq; r++) {
         qs[r].f = bf[r];
@@ -268,7 +274,7 @@ int axl__acq_optimize(const axl_gp *gp, double best_f, const axl_space *s, const
         }
         if (m == 0)
             break;
-        if ((rv = eval_neg(gp, best_f, m, bx, bf, bg, D)) != 0)
+        if ((rv = eval_neg(gp, best_f, m, bx, bf, bg, D, ws)) != 0)
             goto done;
         for (r = 0, j = 0; r < nq; r++) {
             qn *q = &qs[r];
@@ -344,5 +350,6 @@ done:
     free(bx);
     free(bf);
     free(bg);
+    free(ws);
     return rv;
 }

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 
 #include "engine/model/axl_model.h"
@@ -25,6 +26,42 @@ static inline double axl__unif(uint64_t *s)
 }
 
 double axl__normal(uint64_t *s);
+
+/*
+ * exp(x) for x <= 0 (below -700 it returns exp(-700) instead of underflowing to 0),
+ * within 2 ulp of libm's, branch-free and without a library call so that the
+ * kernel loops that use it vectorize: k = round(x / ln2), r = x - k ln2 (|r| <=
+ * ln2/2), exp(r) by its Taylor polynomial to degree 13 (remainder < 1e-17),
+ * times 2^k built in the exponent bits.
+ */
+static inline double axl__exp_nonpos(double x)
+{
+    const double shifter = 6755399441055744.0; /* 1.5 * 2^52: rounds to an integer */
+    double kd, r, p;
+    uint64_t ki;
+    x = x < -700.0 ? -700.0 : x;
+    kd = x * 1.4426950408889634 + shifter;
+    memcpy(&ki, &kd, sizeof ki); /* low bits: k + 2^51 */
+    kd -= shifter;
+    r = (x - kd * 6.93147180369123816490e-01) - kd * 1.90821492927058770002e-10;
+    p = 1.0 / 6227020800.0;
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    ki = (ki + 1023u) << 52; /* 2^k: only the low 11 bits of k + 1023 survive */
+    memcpy(&kd, &ki, sizeof kd);
+    return p * kd;
+}
 
 /* Like proto's axl_fail, re-implemented here because axl_model links only GSL:
  * formats into eb (if not NULL) and returns code. */
@@ -67,6 +104,12 @@ void axl__snap_onehot(const axl_space *s, const axl__layout *lay, double *u);
 
 size_t axl__gp_n(const axl_gp *gp);
 size_t axl__gp_d(const axl_gp *gp);
+
+/* axl_gp_logei with caller scratch (no allocation): ws holds
+ * axl__gp_logei_ws_size(gp, m, grad != NULL) doubles. */
+size_t axl__gp_logei_ws_size(const axl_gp *gp, size_t m, int with_grad);
+int axl__gp_logei_ws(const axl_gp *gp, double best_f, size_t m, const double *Xs, double *val,
+                     double *grad, double *ws);
 
 /* ---- acq.c */
 
