@@ -168,6 +168,7 @@ typedef struct lab_runner {
     uv_timer_t notify;
     pending_report *reports, *reports_tail;
     bool closing;
+    bool links_closed;
     int pending; /* handles and links still closing */
     void (*close_cb)(axl_runner *r);
 } lab_runner;
@@ -741,6 +742,8 @@ static void sim_kill(sim_proc *p, int sig);
 static void link_up(axl_link *l, const axl_wire_hello *h)
 {
     role_link *rl = axl_link_data(l);
+    if (rl->lr->closing)
+        return;
     if (h != NULL)
         AXL_INFO(SRC, "worker %s (%s) up at %s: capacity %u, %u tasks in flight",
                  axl_link_worker(l), axl_worker_role_name(rl->role), rl->addr, h->capacity,
@@ -786,6 +789,8 @@ static void link_lost(axl_link *l, double silent_ms)
     role_link *rl = axl_link_data(l);
     lab_runner *lr = rl->lr;
     char reason[1000], name[64], id[AXL_WIRE_MAX_ID + 1];
+    if (lr->closing)
+        return;
     rl->synced = false;
     AXL_WARN(SRC, "the %s worker at %s is lost: no message for %.0f ms",
              axl_worker_role_name(rl->role), rl->addr, silent_ms);
@@ -835,6 +840,34 @@ static void link_closed(void *data)
     lab_runner *lr = data;
     lr->pending--;
     finish_if_closed(lr);
+}
+
+/*
+ * The runner's sockets are closed last, once the simulated line's processes are gone:
+ * closing a socket whose peer is still talking can deadlock inside libnng 1.5.2 (see
+ * hw/nng_bridge.c); a peer that has exited left no pipe to race with.
+ */
+static void close_links(lab_runner *lr)
+{
+    if (lr->links_closed)
+        return;
+    lr->links_closed = true;
+    for (int i = 0; i < NROLES; i++) {
+        role_link *rl = &lr->links[i];
+        if (rl->link != NULL)
+            axl_link_close(rl->link, link_closed, lr);
+        rl->link = NULL;
+        free(rl->map);
+        rl->map = NULL;
+    }
+}
+
+static bool line_gone(const lab_runner *lr)
+{
+    for (int i = 0; i < NROLES; i++)
+        if (lr->links[i].proc != NULL && lr->links[i].proc->pid > 0)
+            return false;
+    return true;
 }
 
 /* ---- the simulated line's processes -----------------------------------------------------------
@@ -898,6 +931,8 @@ static void proc_gone(sim_proc *p, const char *how)
         unlink(p->pidfile);
         uv_timer_stop(&p->timer);
         uv_close((uv_handle_t *)&p->timer, proc_one_closed);
+        if (line_gone(p->lr))
+            close_links(p->lr);
         return;
     }
     AXL_WARN(SRC, "the simulated %s worker %s; starting it again", axl_worker_role_name(p->role),
@@ -1466,8 +1501,10 @@ static int lab_deploy(axl_runner *r, const axl_runner_job *jobs, int n, axl_errb
             return axl_fail(eb, AXL_ENOMEM, "out of memory");
         s->ph = PH_ACTIVE;
         /* Everything that can refuse the sample is checked before anything starts. */
+        char label[16];
+        snprintf(label, sizeof(label), "%u", s->trial); /* "sample 2 needs a slot" */
         if (sample_build(lr, s, jobs[i].x, &why) != 0 ||
-            axl_labware_reserve(&lr->lw, &s->recipe, s->name, &s->res, &why) != 0) {
+            axl_labware_reserve(&lr->lw, &s->recipe, label, &s->res, &why) != 0) {
             AXL_WARN(SRC, "trial %u not started: %s", s->trial, why.msg);
             queue_report(lr, s->trial, AXL_TRIAL_FAILED, why.msg);
             free(s);
@@ -1530,7 +1567,9 @@ static int lab_reconcile(axl_runner *r, const axl_runner_job *jobs, int n)
         }
         /* Its consumption is in the restored record unless that was not committed. */
         if (!restored_holds(lr, s->trial)) {
-            if (axl_labware_reserve(&lr->lw, &s->recipe, s->name, &s->res, &why) != 0) {
+            char label[16];
+            snprintf(label, sizeof(label), "%u", s->trial);
+            if (axl_labware_reserve(&lr->lw, &s->recipe, label, &s->res, &why) != 0) {
                 queue_report(lr, s->trial, AXL_TRIAL_FAILED, why.msg);
                 free(s);
                 continue;
@@ -1597,13 +1636,7 @@ static void lab_close(axl_runner *r, void (*close_cb)(axl_runner *r))
     uv_timer_stop(&lr->notify);
     uv_close((uv_handle_t *)&lr->notify, one_closed);
     for (int i = 0; i < NROLES; i++) {
-        role_link *rl = &lr->links[i];
-        if (rl->link != NULL)
-            axl_link_close(rl->link, link_closed, lr);
-        rl->link = NULL;
-        free(rl->map);
-        rl->map = NULL;
-        sim_proc *p = rl->proc;
+        sim_proc *p = lr->links[i].proc;
         if (p == NULL)
             continue;
         p->closing = true;
@@ -1618,6 +1651,8 @@ static void lab_close(axl_runner *r, void (*close_cb)(axl_runner *r))
             uv_close((uv_handle_t *)&p->timer, proc_one_closed);
         }
     }
+    if (line_gone(lr))
+        close_links(lr); /* attached workers, or no process left: close now */
     while (lr->samples != NULL) {
         sample *s = lr->samples;
         lr->samples = s->next;

@@ -21,9 +21,10 @@ struct axl_link {
     axl_link_cbs cbs;
     axl_bridge *bridge;
     uv_timer_t timer;
-    bool connected; /* a pipe is up */
-    bool hello;     /* hello seen on this connection */
-    bool lost;      /* the heartbeat deadline passed */
+    bool connected;      /* a pipe is up */
+    bool hello;          /* hello seen on connection hello_pipe, and it is still there */
+    uint32_t hello_pipe; /* the connection the last hello came on */
+    bool lost;           /* the heartbeat deadline passed */
     bool closed;
     uint64_t last_seq, received, gaps;
     bool has_seq;
@@ -58,7 +59,7 @@ static void reply_error(axl_link *l, int code, const char *msg)
     msgpack_sbuffer_destroy(&sb);
 }
 
-static void on_message(axl_link *l, const void *buf, size_t len)
+static void on_message(axl_link *l, uint32_t pipe, const void *buf, size_t len)
 {
     axl_wire_msg m;
     axl_errbuf eb = {{0}};
@@ -82,6 +83,7 @@ static void on_message(axl_link *l, const void *buf, size_t len)
             break;
         }
         l->hello = true;
+        l->hello_pipe = pipe;
         l->lost = false;
         l->has_seq = false;
         l->cbs.on_up(l, h);
@@ -119,25 +121,28 @@ static void on_message(axl_link *l, const void *buf, size_t len)
     axl_wire_free(&m);
 }
 
-static void on_bridge(void *data, axl_bridge_event ev, const void *buf, size_t len)
+static void on_bridge(void *data, axl_bridge_event ev, uint32_t pipe, const void *buf, size_t len)
 {
     axl_link *l = data;
     if (l->closed)
         return;
     switch (ev) {
     case AXL_BRIDGE_CONNECTED:
+        /* Its hello may already have been handled: events of one connection are not
+         * ordered against its messages. */
         l->connected = true;
-        l->hello = false; /* until this connection's hello */
         AXL_DEBUG(SRC, "connected to %s", l->addr);
         break;
     case AXL_BRIDGE_DISCONNECTED:
+        if (pipe != l->hello_pipe)
+            break; /* an older connection, already replaced */
         l->connected = false;
-        l->hello = false;
+        l->hello = false; /* up again on the next connection's hello */
         /* Not lost yet: the heartbeat deadline decides (a restart may be quick). */
         AXL_INFO(SRC, "worker %s at %s disconnected", l->worker[0] ? l->worker : "?", l->addr);
         break;
     case AXL_BRIDGE_MSG:
-        on_message(l, buf, len);
+        on_message(l, pipe, buf, len);
         break;
     }
 }

@@ -11,14 +11,17 @@
  * thread-safe); the socket's send buffer absorbs bursts.
  *
  * Close order (axl_bridge_close): mark closing under the mutex (no nng thread calls
- * uv_async_send after that), stop the receive aio (waits for a running callback), close
- * the socket (nng runs every pipe callback before nng_close returns), then close the
- * async handle; the bridge is freed in its close callback.
+ * uv_async_send after that) and close the async handle; a detached thread stops the
+ * receive aio and closes the socket (nng runs every pipe callback before nng_close
+ * returns). The loop thread never waits on nng_close: libnng 1.5.2 can deadlock there
+ * (see nng_bridge.c). The bridge is freed when both are done.
  */
 #ifndef AXL_HW_NNG_BRIDGE_H
 #define AXL_HW_NNG_BRIDGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <nng/nng.h>
 #include <uv.h>
@@ -31,7 +34,14 @@ typedef enum {
     AXL_BRIDGE_DISCONNECTED, /* a peer's pipe was removed */
 } axl_bridge_event;
 
-typedef void (*axl_bridge_cb)(void *data, axl_bridge_event ev, const void *buf, size_t len);
+/*
+ * pipe: the nng pipe id (one connection) the event or message belongs to. nng runs pipe
+ * callbacks and receive callbacks on different threads, so a connection's first message
+ * may arrive before its CONNECTED event, and an old connection's DISCONNECTED after a new
+ * one's traffic: state kept per connection must be keyed by this id, not by order.
+ */
+typedef void (*axl_bridge_cb)(void *data, axl_bridge_event ev, uint32_t pipe, const void *buf,
+                              size_t len);
 
 typedef struct axl_bridge axl_bridge;
 
@@ -54,9 +64,15 @@ nng_socket axl_bridge_socket(const axl_bridge *b);
 int axl_bridge_send(axl_bridge *b, const void *buf, size_t len);
 
 /*
- * Stops everything (no callback after it returns) and frees the bridge once libuv has
- * closed its handle; then close_cb(close_data) (may be NULL). Loop thread only.
+ * Stops everything (no callback after it returns); close_cb(close_data) (may be NULL)
+ * once libuv has closed the handle. The socket is closed on a detached thread. Loop
+ * thread only.
  */
 void axl_bridge_close(axl_bridge *b, void (*close_cb)(void *close_data), void *close_data);
+
+/* Waits up to timeout_s for every socket being closed (any bridge of the process) to be
+ * closed; true when none is left. For a process about to exit (listener sockets unlink
+ * their ipc path on close). */
+bool axl_bridge_drain(double timeout_s);
 
 #endif

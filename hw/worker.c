@@ -67,6 +67,7 @@ typedef struct worker {
     uint32_t running;
     long started_count;
     bool connected;
+    uint32_t pipe; /* the engine's connection (nng pipe id) */
     uint64_t hb_seq;
     int journal_fd;
     char journal_path[640];
@@ -801,7 +802,7 @@ static void alone_cb(uv_timer_t *h)
     stop(w);
 }
 
-static void on_bridge(void *data, axl_bridge_event ev, const void *buf, size_t len)
+static void on_bridge(void *data, axl_bridge_event ev, uint32_t pipe, const void *buf, size_t len)
 {
     worker *w = data;
     if (w->stopping)
@@ -809,12 +810,16 @@ static void on_bridge(void *data, axl_bridge_event ev, const void *buf, size_t l
     switch (ev) {
     case AXL_BRIDGE_CONNECTED:
         w->connected = true;
+        w->pipe = pipe;
         w->hb_seq = 0;
         uv_timer_stop(&w->alone);
         AXL_INFO(SRC, "%s: engine connected", w->id);
         send_hello(w);
         break;
     case AXL_BRIDGE_DISCONNECTED:
+        /* A new engine connection may have come first (nng does not order the two). */
+        if (pipe != w->pipe)
+            break;
         w->connected = false;
         AXL_INFO(SRC, "%s: engine disconnected", w->id);
         if (w->cfg.exit_when_alone_s > 0)
@@ -990,6 +995,9 @@ out:
     for (size_t i = 0; i < w->ntasks; i++)
         task_free(w->tasks[i]);
     uv_run(&w->loop, UV_RUN_DEFAULT);
+    /* The listener unlinks its ipc path when the socket is closed (on another thread). */
+    if (!axl_bridge_drain(2.0))
+        AXL_WARN(SRC, "%s: the socket did not close within 2 s", w->id);
     if (uv_loop_close(&w->loop) != 0)
         AXL_DEBUG(SRC, "%s: loop closed with handles open", w->id);
     if (w->journal_fd >= 0)

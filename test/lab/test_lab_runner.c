@@ -1,0 +1,594 @@
+/*
+ * test_lab_runner.c - the lab runner through the real engine (axl_engine_run, its loop,
+ * its store) with the line's workers as real `axle worker` processes on ipc:// sockets:
+ * a small campaign to COMPLETED with PL metrics and spectrum files, labware exhaustion
+ * as FAILED before anything starts, a SIGKILLed worker noticed by the heartbeat timer
+ * (its running task's trial FAILED, the tasks waiting for it re-queued), a hung worker
+ * killed and restarted by the simulated line with nothing run twice, configuration
+ * errors that name the JSON path, and kill -9 of the engine mid-campaign then
+ * `axle resume`, which reconciles the RUNNING trials with the workers that kept going.
+ */
+#include "lab_proc.h"
+
+#include <gsl/gsl_errno.h>
+
+#include "engine/axl_engine.h"
+#include "storage/axl_store.h"
+
+#define EXP "pl_test"
+
+/* ---- experiment files ------------------------------------------------------------------- */
+
+typedef struct exp_opts {
+    int trials;
+    int sobol;       /* Sobol trials; the rest GP-LogEI (0 = Sobol only) */
+    int parallelism; /* both steps */
+    double speed;
+    json_t *simulate_extra; /* merged into lab.simulate (stolen), or NULL */
+    json_t *workers;        /* lab.workers instead of simulate (stolen), or NULL */
+    json_t *labware_trays;  /* replaces lab.labware.trays (stolen), or NULL */
+    double tolerated;       /* failure rate */
+} exp_opts;
+
+/* Writes the experiment: the seed's lab section, anneals kept short (900-1200 s) so a
+ * sample takes about 2,200 s of line time. Returns the malloc'd path. */
+static char *write_experiment(const char *dir, const exp_opts *o)
+{
+    json_t *lab = lab_load_json(AXL_SEED_LAB_JSON);
+    json_t *params = json_pack("[{s:s,s:s,s:[i,i]},{s:s,s:s,s:[i,i]},{s:s,s:s,s:[i,i]},"
+                               "{s:s,s:s,s:[i,i]}]",
+                               "name", "antisolvent_volume", "type", "range", "bounds", 30, 150,
+                               "name", "antisolvent_rate", "type", "range", "bounds", 30, 150,
+                               "name", "antisolvent_timing", "type", "range", "bounds", -30, -5,
+                               "name", "anneal_duration", "type", "range", "bounds", 900, 1200);
+    json_t *steps = json_array();
+    int sobol = o->sobol > 0 ? o->sobol : -1;
+    json_array_append_new(steps, json_pack("{s:s,s:i,s:i,s:i,s:i}", "model", "sobol", "num_trials",
+                                           sobol, "min_trials_observed", sobol > 0 ? 2 : 0,
+                                           "max_parallelism", o->parallelism, "seed", 7));
+    if (o->sobol > 0)
+        json_array_append_new(steps, json_pack("{s:s,s:i,s:i}", "model", "gp_logei", "num_trials",
+                                               -1, "max_parallelism", o->parallelism));
+    if (o->workers != NULL) {
+        json_object_set_new(lab, "workers", o->workers);
+        json_object_set_new(lab, "speed", json_real(o->speed));
+    } else {
+        json_t *sim =
+            json_pack("{s:f,s:i,s:s}", "speed", o->speed, "seed", 3, "worker_bin", AXLE_BIN);
+        if (o->simulate_extra != NULL) {
+            json_object_update(sim, o->simulate_extra);
+            json_decref(o->simulate_extra);
+        }
+        json_object_set_new(lab, "simulate", sim);
+    }
+    json_object_set_new(lab, "heartbeat_ms", json_integer(50));
+    json_object_set_new(lab, "heartbeat_timeout_ms", json_integer(600));
+    if (o->labware_trays != NULL)
+        json_object_set_new(json_object_get(lab, "labware"), "trays", o->labware_trays);
+    json_t *e = json_pack("{s:s,s:{s:o},s:{s:s,s:b},s:{s:o},s:{s:i,s:i,s:f,s:i},s:{s:s},s:o}",
+                          "name", EXP, "search_space", "parameters", params, "objective", "metric",
+                          "redplspec_intensity", "minimize", 0, "generation_strategy", "steps",
+                          steps, "scheduler", "total_trials", o->trials, "max_pending_trials", 10,
+                          "tolerated_trial_failure_rate", o->tolerated > 0 ? o->tolerated : 0.5,
+                          "min_failed_trials_for_failure_rate_check", 5, "runner", "type", "lab",
+                          "lab", lab);
+    assert_non_null(e);
+    char *path = malloc(strlen(dir) + 32);
+    sprintf(path, "%s/exp.json", dir);
+    assert_int_equal(json_dump_file(e, path, JSON_INDENT(1)), 0);
+    json_decref(e);
+    return path;
+}
+
+static void options(axl_campaign_options *o)
+{
+    axl_campaign_options_default(o);
+    o->stream = false;
+    o->handle_signals = false;
+}
+
+/* ---- reading the store back ---------------------------------------------------------------- */
+
+typedef struct outcome {
+    axl_store *s;
+    axl_store_experiment *e;
+    uint32_t completed, failed;
+    uint64_t ev_started[64], ev_finished[64]; /* task events per trial */
+    uint64_t labware_events;
+} outcome;
+
+static void read_store(const char *store, outcome *out)
+{
+    axl_store_options so = {.flags = AXL_STORE_RDONLY};
+    axl_errbuf eb = {{0}};
+    memset(out, 0, sizeof(*out));
+    assert_int_equal(axl_store_open(store, &so, &out->s, &eb), 0);
+    assert_int_equal(axl_store_load(out->s, EXP, &out->e, &eb), 0);
+    if (axl_store_verify_fold(out->s, NULL, &eb) != 0)
+        fail_msg("fold: %s", eb.msg);
+    for (size_t i = 0; i < out->e->n_trials; i++) {
+        out->completed += out->e->trials[i].status == AXL_TRIAL_COMPLETED;
+        out->failed += out->e->trials[i].status == AXL_TRIAL_FAILED;
+    }
+    axl_store_iter *it;
+    assert_int_equal(axl_store_iter_open(out->s, 1, 0, &it, &eb), 0);
+    uint64_t seq;
+    const void *data;
+    size_t len;
+    while (axl_store_iter_next(it, &seq, &data, &len, &eb) == 0) {
+        axl_event ev;
+        assert_int_equal(axl_event_decode(data, len, &ev, &eb), 0);
+        bool started = ev.type_len == 12 && memcmp(ev.type, "task.started", 12) == 0;
+        bool finished = ev.type_len == 13 && memcmp(ev.type, "task.finished", 13) == 0;
+        if ((started || finished) && ev.trial >= 0 && ev.trial < 64)
+            (started ? out->ev_started : out->ev_finished)[ev.trial]++;
+        if (ev.type_len == 15 && memcmp(ev.type, "labware.updated", 15) == 0) {
+            assert_int_equal(ev.rec, AXL_REC_LABWARE);
+            out->labware_events++;
+        }
+    }
+    axl_store_iter_close(it);
+}
+
+static void outcome_free(outcome *o)
+{
+    axl_store_experiment_free(o->e);
+    axl_store_close(o->s);
+}
+
+static double metric(const axl_trial_rec *t, const char *name)
+{
+    for (uint32_t k = 0; k < t->n_metrics; k++)
+        if (strcmp(t->metrics[k].name, name) == 0)
+            return t->metrics[k].mean;
+    return NAN;
+}
+
+/* Records with "st": "running" per task id in a worker journal; max over ids. */
+static int max_runs_in_journal(const char *path, int *ids_seen)
+{
+    static char buf[1 << 22];
+    static char ids[4096][AXL_WIRE_MAX_ID + 1];
+    int runs[4096] = {0}, n = 0, max = 0;
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    size_t len = fread(buf, 1, sizeof(buf), fp);
+    fclose(fp);
+    for (size_t off = 0; off < len;) {
+        size_t l;
+        axl_msg m;
+        if (axl_mp_next(buf + off, len - off, &l, NULL) != 0)
+            break;
+        assert_int_equal(axl_msg_parse(&m, buf + off, l, NULL), 0);
+        const char *s, *st;
+        size_t sl, stl;
+        if (axl_obj_str(&m.root, "j", "id", true, 128, &s, &sl, NULL) == 0 &&
+            axl_obj_str(&m.root, "j", "st", true, 16, &st, &stl, NULL) == 0 && stl == 7 &&
+            memcmp(st, "running", 7) == 0) {
+            int k = 0;
+            while (k < n && (strlen(ids[k]) != sl || memcmp(ids[k], s, sl) != 0))
+                k++;
+            if (k == n && n < 4096) {
+                memcpy(ids[n], s, sl);
+                ids[n][sl] = '\0';
+                n++;
+            }
+            if (k < 4096 && ++runs[k] > max)
+                max = runs[k];
+        }
+        axl_msg_free(&m);
+        off += l;
+    }
+    *ids_seen = n;
+    return max;
+}
+
+/* Every task in the worker's journal (DATA/workers/ROLE.journal) ran exactly once. */
+static void assert_ran_once(const char *data_dir, const char *role)
+{
+    char path[600];
+    int ids;
+    snprintf(path, sizeof(path), "%s/workers/%s.journal", data_dir, role);
+    assert_int_equal(max_runs_in_journal(path, &ids), 1);
+    assert_true(ids > 0);
+}
+
+/* ---- the tests ---------------------------------------------------------------------------------
+ */
+
+static void test_small_campaign_completes_with_pl_metrics(void **state)
+{
+    (void)state;
+    char dir[256];
+    lab_tmpdir(dir, sizeof(dir));
+    exp_opts o = {.trials = 6, .sobol = 3, .parallelism = 3, .speed = 4000};
+    char *path = write_experiment(dir, &o);
+    axl_campaign_options opt;
+    axl_campaign_result res;
+    axl_errbuf eb = {{0}};
+    options(&opt);
+    int rv = axl_engine_run(path, NULL, dir, true, &opt, &res, &eb);
+    if (rv != 0)
+        fail_msg("%s", eb.msg);
+    assert_int_equal(res.exit_status, AXL_EXIT_COMPLETED);
+    assert_int_equal(res.n_completed, 6);
+    assert_int_equal(res.n_failed, 0);
+    assert_true(res.has_best && res.best_value > 300);
+
+    outcome out;
+    read_store(dir, &out);
+    assert_int_equal(out.e->n_trials, 6);
+    assert_int_equal(out.completed, 6);
+    for (size_t i = 0; i < out.e->n_trials; i++) {
+        const axl_trial_rec *t = &out.e->trials[i];
+        double in = metric(t, "redplspec_intensity"), ev = metric(t, "pl_peak_ev"),
+               fwhm = metric(t, "pl_fwhm_ev");
+        /* The film model's floor is 300 counts/s, its peak 10,000 (+ 5 % film noise). */
+        assert_true(in > 150 && in < 13000);
+        assert_near(ev, 1.63, 0.08);
+        assert_true(fwhm > 0.05 && fwhm < 0.4);
+        char expect_job[32], spectrum[600];
+        snprintf(expect_job, sizeof(expect_job), "sample%u", t->index);
+        assert_string_equal(t->job_id, expect_job);
+        snprintf(spectrum, sizeof(spectrum), "%s/data/%s/PL/sample%u_pl.csv", dir, EXP, t->index);
+        assert_int_equal(access(spectrum, R_OK), 0);
+        /* Nine tasks per seed sample; the characterization (index 7) gave the metric. The
+         * last sample's trip back to the tray may be cut by the end of the campaign. */
+        assert_true(out.ev_started[t->index] >= 8 && out.ev_started[t->index] <= 9);
+        assert_true(out.ev_finished[t->index] >= 8 && out.ev_finished[t->index] <= 9);
+    }
+    assert_true(out.labware_events >= 6);
+    /* The labware record: six samples in the tray, six tips and 6 x 20 uL of absorber. */
+    assert_non_null(out.e->labware);
+    axl_msg lw;
+    assert_int_equal(axl_msg_parse(&lw, out.e->labware, out.e->labware_len, NULL), 0);
+    assert_non_null(axl_obj_get(&lw.root, "labware"));
+    axl_msg_free(&lw);
+    outcome_free(&out);
+
+    /* The line is gone with the engine: no pid files, no sockets. */
+    char p[600];
+    for (int r = 0; r < AXL_ROLE_COUNT; r++) {
+        snprintf(p, sizeof(p), "%s/lab/%s.pid", dir, axl_worker_role_name((axl_worker_role)r));
+        assert_int_not_equal(access(p, F_OK), 0);
+        snprintf(p, sizeof(p), "%s/lab/%s.ipc", dir, axl_worker_role_name((axl_worker_role)r));
+        assert_int_not_equal(access(p, F_OK), 0);
+    }
+    free(path);
+    lp_rmtree(dir);
+}
+
+static void test_labware_exhaustion_fails_before_anything_starts(void **state)
+{
+    (void)state;
+    char dir[256];
+    lab_tmpdir(dir, sizeof(dir));
+    exp_opts o = {.trials = 4, .parallelism = 1, .speed = 4000, .tolerated = 0.9};
+    o.labware_trays = json_pack("[{s:s,s:i,s:i}]", "name", "Tray1", "slots", 2, "columns", 2);
+    char *path = write_experiment(dir, &o);
+    axl_campaign_options opt;
+    axl_campaign_result res;
+    axl_errbuf eb = {{0}};
+    options(&opt);
+    assert_int_equal(axl_engine_run(path, NULL, dir, true, &opt, &res, &eb), 0);
+    assert_int_equal(res.n_completed, 2);
+    assert_int_equal(res.n_failed, 2);
+
+    outcome out;
+    read_store(dir, &out);
+    for (size_t i = 0; i < out.e->n_trials; i++) {
+        const axl_trial_rec *t = &out.e->trials[i];
+        if (t->status != AXL_TRIAL_FAILED)
+            continue;
+        char want[64];
+        snprintf(want, sizeof(want), "sample trays full: sample %u needs a slot, 0 of 2 free",
+                 t->index);
+        assert_non_null(t->reason);
+        assert_string_equal(t->reason, want);
+        assert_int_equal(out.ev_started[t->index], 0); /* nothing started */
+    }
+    outcome_free(&out);
+    free(path);
+    lp_rmtree(dir);
+}
+
+/* The test's own line (lab.workers): it restarts the spincoater when its trial fails. */
+typedef struct ext_line {
+    char dir[256];
+    char addr[AXL_ROLE_COUNT][320];
+    pid_t pid[AXL_ROLE_COUNT];
+    uint32_t failed_trial;
+    int failures;
+} ext_line;
+
+static ext_line *g_line;
+
+static void restart_on_failure(void *data, uint32_t trial, axl_trial_status status)
+{
+    ext_line *l = data;
+    if (status != AXL_TRIAL_FAILED)
+        return;
+    l->failures++;
+    l->failed_trial = trial;
+    /* On the engine's loop thread: what an operator would do. Same data dir: the
+     * restarted worker remembers the interrupted task and never runs it again. */
+    static const char *const speed[] = {"--speed", "4000", NULL};
+    assert_true(lp_wait(l->pid[AXL_ROLE_SPINCOATER], 5) != -1);
+    l->pid[AXL_ROLE_SPINCOATER] =
+        lp_spawn_worker("spincoater", l->addr[AXL_ROLE_SPINCOATER], l->dir, speed);
+}
+
+static void test_killed_worker_found_by_heartbeat_timer(void **state)
+{
+    (void)state;
+    ext_line line;
+    memset(&line, 0, sizeof(line));
+    g_line = &line;
+    lab_tmpdir(line.dir, sizeof(line.dir));
+    json_t *workers = json_object();
+    for (int r = 0; r < AXL_ROLE_COUNT; r++) {
+        const char *name = axl_worker_role_name((axl_worker_role)r);
+        snprintf(line.addr[r], sizeof(line.addr[r]), "ipc://%s/%s.ipc", line.dir, name);
+        json_object_set_new(workers, name, json_string(line.addr[r]));
+        /* The spincoater SIGKILLs itself half way through its first spin coat. */
+        static const char *const crash[] = {"--speed", "4000", "--crash-after", "0", NULL};
+        static const char *const plain[] = {"--speed", "4000", NULL};
+        line.pid[r] =
+            lp_spawn_worker(name, line.addr[r], line.dir, r == AXL_ROLE_SPINCOATER ? crash : plain);
+    }
+    char store[300];
+    snprintf(store, sizeof(store), "%s/store", line.dir);
+    mkdir(store, 0755);
+    exp_opts o = {
+        .trials = 3, .parallelism = 3, .speed = 4000, .workers = workers, .tolerated = 0.9};
+    char *path = write_experiment(line.dir, &o);
+    axl_campaign_options opt;
+    axl_campaign_result res;
+    axl_errbuf eb = {{0}};
+    options(&opt);
+    opt.hooks.data = &line;
+    opt.hooks.on_report = restart_on_failure;
+    int rv = axl_engine_run(path, NULL, store, true, &opt, &res, &eb);
+    if (rv != 0)
+        fail_msg("%s", eb.msg);
+    assert_int_equal(line.failures, 1);
+    assert_int_equal(res.n_failed, 1);
+    assert_int_equal(res.n_completed, 2); /* their spin coats waited and were re-sent */
+
+    outcome out;
+    read_store(store, &out);
+    const axl_trial_rec *t = &out.e->trials[line.failed_trial];
+    assert_int_equal(t->status, AXL_TRIAL_FAILED);
+    assert_non_null(strstr(t->reason, "the spincoater worker"));
+    assert_non_null(strstr(t->reason, "was lost (no message for"));
+    assert_non_null(strstr(t->reason, "/1 (spincoat)"));
+    outcome_free(&out);
+    assert_ran_once(line.dir, "spincoater");
+    assert_ran_once(line.dir, "gripper");
+
+    for (int r = 0; r < AXL_ROLE_COUNT; r++)
+        lp_stop(line.pid[r]);
+    free(path);
+    lp_rmtree(line.dir);
+}
+
+static void test_hung_worker_is_restarted_and_nothing_runs_twice(void **state)
+{
+    (void)state;
+    char dir[256];
+    lab_tmpdir(dir, sizeof(dir));
+    exp_opts o = {.trials = 5, .parallelism = 3, .speed = 4000, .tolerated = 0.9};
+    o.simulate_extra = json_pack("{s:{s:i}}", "hang_after", "gripper", 4);
+    char *path = write_experiment(dir, &o);
+    axl_campaign_options opt;
+    axl_campaign_result res;
+    axl_errbuf eb = {{0}};
+    options(&opt);
+    assert_int_equal(axl_engine_run(path, NULL, dir, true, &opt, &res, &eb), 0);
+    assert_int_equal(res.n_trials, 5);
+    assert_int_equal(res.n_failed, 1); /* the sample whose move hung */
+    assert_int_equal(res.n_completed, 4);
+
+    outcome out;
+    read_store(dir, &out);
+    for (size_t i = 0; i < out.e->n_trials; i++)
+        if (out.e->trials[i].status == AXL_TRIAL_FAILED)
+            assert_non_null(strstr(out.e->trials[i].reason, "the gripper worker"));
+    outcome_free(&out);
+    char data[300];
+    snprintf(data, sizeof(data), "%s/data", dir);
+    const char *roles[] = {"gripper", "spincoater", "hotplate", "storage", "characterization"};
+    for (int r = 0; r < 5; r++)
+        assert_ran_once(data, roles[r]);
+    free(path);
+    lp_rmtree(dir);
+}
+
+static void expect_config_error(const char *dir, const char *json, const char *want)
+{
+    char *path = malloc(strlen(dir) + 32);
+    sprintf(path, "%s/bad.json", dir);
+    FILE *f = fopen(path, "w");
+    fputs(json, f);
+    fclose(f);
+    axl_campaign_options opt;
+    axl_campaign_result res;
+    axl_errbuf eb = {{0}};
+    options(&opt);
+    char store[300];
+    snprintf(store, sizeof(store), "%s/s%u", dir, (unsigned)(lp_now() * 1e6) % 1000000u);
+    mkdir(store, 0755);
+    int rv = axl_engine_run(path, NULL, store, true, &opt, &res, &eb);
+    assert_int_equal(rv, AXL_ECONFIG);
+    if (strstr(eb.msg, want) == NULL)
+        fail_msg("expected '%s' in '%s'", want, eb.msg);
+    free(path);
+}
+
+static void test_config_errors_name_the_path(void **state)
+{
+    (void)state;
+    char dir[256];
+    lab_tmpdir(dir, sizeof(dir));
+    json_t *seed = lab_load_json(AXL_SEED_LAB_JSON);
+    char *lab = json_dumps(seed, JSON_COMPACT);
+    json_decref(seed);
+    const char *head =
+        "{\"name\": \"bad\", \"search_space\": {\"parameters\": ["
+        "{\"name\": \"antisolvent_volume\", \"type\": \"range\", \"bounds\": [30, 150]},"
+        "{\"name\": \"antisolvent_rate\", \"type\": \"range\", \"bounds\": [30, 150]},"
+        "{\"name\": \"antisolvent_timing\", \"type\": \"range\", \"bounds\": [-30, -5]},"
+        "{\"name\": \"anneal_duration\", \"type\": \"range\", \"bounds\": [900, 3600]}]},"
+        "\"objective\": {\"metric\": \"y\", \"minimize\": false},"
+        "\"runner\": {\"type\": \"lab\"}, \"lab\": ";
+    char json[16384];
+    /* lab.<typo> */
+    snprintf(json, sizeof(json), "%s%.*s, \"simulat\": {}}}", head, (int)strlen(lab) - 1, lab);
+    expect_config_error(dir, json, "lab.simulat: unknown key");
+    /* neither workers nor simulate */
+    snprintf(json, sizeof(json), "%s%s}", head, lab);
+    expect_config_error(dir, json, "give either \"workers\"");
+    /* a role missing from workers */
+    snprintf(json, sizeof(json), "%s%.*s, \"workers\": {\"spincoater\": \"ipc:///tmp/x\"}}}", head,
+             (int)strlen(lab) - 1, lab);
+    expect_config_error(dir, json, "lab.workers.hotplate: required");
+    /* an unknown key in simulate */
+    snprintf(json, sizeof(json), "%s%.*s, \"simulate\": {\"sped\": 5}}}", head,
+             (int)strlen(lab) - 1, lab);
+    expect_config_error(dir, json, "lab.simulate.sped: unknown key");
+    /* a binding to a parameter the search space does not have */
+    char *bad = strdup(lab);
+    char *p = strstr(bad, "\"anneal_duration\"");
+    assert_non_null(p);
+    memcpy(p, "\"anneal_durat1on\"", 17);
+    snprintf(json, sizeof(json), "%s%.*s, \"simulate\": {}}}", head, (int)strlen(bad) - 1, bad);
+    expect_config_error(dir, json, "lab.recipe.worklist[1].duration: bound to 'anneal_durat1on'");
+    free(bad);
+    free(lab);
+    lp_rmtree(dir);
+}
+
+/* ---- kill -9 of the engine, then axle resume
+ * ------------------------------------------------------ */
+
+static pid_t spawn_axle(const char *const argv[])
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (freopen("/dev/null", "w", stdout) == NULL)
+            _exit(127);
+        if (getenv("AXL_TEST_VERBOSE") == NULL && freopen("/dev/null", "w", stderr) == NULL)
+            _exit(127);
+        execv(AXLE_BIN, (char *const *)argv);
+        _exit(127);
+    }
+    lp_track(pid);
+    return pid;
+}
+
+static uint32_t count_status(const char *store, unsigned mask)
+{
+    axl_store *s = NULL;
+    axl_store_options so = {.flags = AXL_STORE_RDONLY};
+    uint32_t *idx = NULL;
+    size_t n = 0;
+    if (axl_store_open(store, &so, &s, NULL) != 0)
+        return 0;
+    if (axl_store_trials_by_status(s, EXP, mask, &idx, &n, NULL) != 0)
+        n = 0;
+    free(idx);
+    axl_store_close(s);
+    return (uint32_t)n;
+}
+
+static int read_pid(const char *store, const char *role)
+{
+    char p[600];
+    snprintf(p, sizeof(p), "%s/lab/%s.pid", store, role);
+    FILE *f = fopen(p, "r");
+    int pid = 0;
+    if (f != NULL) {
+        if (fscanf(f, "%d", &pid) != 1)
+            pid = 0;
+        fclose(f);
+    }
+    return pid;
+}
+
+static void test_engine_killed_then_resumed_reconciles_with_the_workers(void **state)
+{
+    (void)state;
+    char dir[256];
+    lab_tmpdir(dir, sizeof(dir));
+    exp_opts o = {.trials = 8, .parallelism = 4, .speed = 2500};
+    char *path = write_experiment(dir, &o);
+    const char *run[] = {"axle", "run", path, "--store", dir, "--no-progress", "--nosync", NULL};
+    pid_t pid = spawn_axle(run);
+    unsigned done = 1u << AXL_TRIAL_COMPLETED, running = 1u << AXL_TRIAL_RUNNING;
+    /* Mid-campaign: some trials done, some on the line. */
+    double end = lp_now() + 30;
+    while (!(count_status(dir, done) >= 2 && count_status(dir, running) >= 2)) {
+        assert_true(lp_now() < end);
+        assert_int_equal(waitpid(pid, NULL, WNOHANG), 0);
+        lp_sleep_ms(5);
+    }
+    int worker_pids[AXL_ROLE_COUNT];
+    for (int r = 0; r < AXL_ROLE_COUNT; r++)
+        worker_pids[r] = read_pid(dir, axl_worker_role_name((axl_worker_role)r));
+    kill(pid, SIGKILL);
+    assert_true(lp_wait(pid, 5) != -1);
+    uint32_t running_at_kill = count_status(dir, running);
+    /* The line keeps going without its engine. */
+    for (int r = 0; r < AXL_ROLE_COUNT; r++)
+        assert_true(worker_pids[r] > 0 && kill(worker_pids[r], 0) == 0);
+
+    const char *resume[] = {"axle", "resume",        EXP,        "--store",
+                            dir,    "--no-progress", "--nosync", NULL};
+    pid = spawn_axle(resume);
+    int st = lp_wait(pid, 40);
+    assert_true(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+
+    outcome out;
+    read_store(dir, &out);
+    assert_int_equal(out.e->n_trials, 8);
+    /* Every trial finished; none ran a task twice; the resumed engine adopted the line. */
+    assert_int_equal(out.completed + out.failed, 8);
+    assert_int_equal(out.failed, 0);
+    assert_true(running_at_kill >= 1);
+    outcome_free(&out);
+    char data[300];
+    snprintf(data, sizeof(data), "%s/data", dir);
+    const char *roles[] = {"gripper", "spincoater", "hotplate", "storage", "characterization"};
+    for (int r = 0; r < 5; r++)
+        assert_ran_once(data, roles[r]);
+    /* Adopted, then stopped by the resumed engine. */
+    for (int r = 0; r < AXL_ROLE_COUNT; r++) {
+        double t_end = lp_now() + 5;
+        while (kill(worker_pids[r], 0) == 0 && lp_now() < t_end)
+            lp_sleep_ms(5);
+        assert_int_not_equal(kill(worker_pids[r], 0), 0);
+    }
+    free(path);
+    lp_rmtree(dir);
+}
+
+int main(void)
+{
+    gsl_set_error_handler_off();
+    signal(SIGPIPE, SIG_IGN);
+    if (getenv("AXL_TEST_FILTER") != NULL)
+        cmocka_set_test_filter(getenv("AXL_TEST_FILTER"));
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_small_campaign_completes_with_pl_metrics, lp_kill_all),
+        cmocka_unit_test_teardown(test_labware_exhaustion_fails_before_anything_starts,
+                                  lp_kill_all),
+        cmocka_unit_test_teardown(test_killed_worker_found_by_heartbeat_timer, lp_kill_all),
+        cmocka_unit_test_teardown(test_hung_worker_is_restarted_and_nothing_runs_twice,
+                                  lp_kill_all),
+        cmocka_unit_test_teardown(test_config_errors_name_the_path, lp_kill_all),
+        cmocka_unit_test_teardown(test_engine_killed_then_resumed_reconciles_with_the_workers,
+                                  lp_kill_all),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
