@@ -20,6 +20,7 @@
 /* ---- experiment files ------------------------------------------------------------------- */
 
 typedef struct exp_opts {
+    json_t *lab_extra; /* merged into lab (stolen), or NULL */
     int trials;
     int sobol;       /* Sobol trials; the rest GP-LogEI (0 = Sobol only) */
     int parallelism; /* both steps */
@@ -65,6 +66,10 @@ static char *write_experiment(const char *dir, const exp_opts *o)
     json_object_set_new(lab, "heartbeat_timeout_ms", json_integer(600));
     if (o->labware_trays != NULL)
         json_object_set_new(json_object_get(lab, "labware"), "trays", o->labware_trays);
+    if (o->lab_extra != NULL) {
+        json_object_update(lab, o->lab_extra);
+        json_decref(o->lab_extra);
+    }
     json_t *e = json_pack("{s:s,s:{s:o},s:{s:s,s:b},s:{s:o},s:{s:i,s:i,s:f,s:i},s:{s:s},s:o}",
                           "name", EXP, "search_space", "parameters", params, "objective", "metric",
                           "redplspec_intensity", "minimize", 0, "generation_strategy", "steps",
@@ -292,6 +297,43 @@ static void test_labware_exhaustion_fails_before_anything_starts(void **state)
     lp_rmtree(dir);
 }
 
+static void test_failed_pl_fit_fails_the_trial_with_its_reason(void **state)
+{
+    (void)state;
+    char dir[256];
+    lab_tmpdir(dir, sizeof(dir));
+    /* A fit window far from the film's peak (~760 nm): nothing but noise in it. */
+    exp_opts o = {.trials = 2, .parallelism = 2, .speed = 4000, .tolerated = 0.99};
+    o.lab_extra =
+        json_pack("{s:{s:i,s:i,s:i}}", "pl", "wl_min", 1000, "wl_max", 1100, "wl_guess", 1050);
+    char *path = write_experiment(dir, &o);
+    axl_campaign_options opt;
+    axl_campaign_result res;
+    axl_errbuf eb = {{0}};
+    options(&opt);
+    assert_int_equal(axl_engine_run(path, NULL, dir, true, &opt, &res, &eb), 0);
+    assert_int_equal(res.n_failed, 2);
+    outcome out;
+    read_store(dir, &out);
+    for (size_t i = 0; i < out.e->n_trials; i++) {
+        const axl_trial_rec *t = &out.e->trials[i];
+        char spectrum[600];
+        snprintf(spectrum, sizeof(spectrum),
+                 "PL fit of %s/data/%s/PL/sample%u_pl.csv failed: ", dir, EXP, t->index);
+        assert_int_equal(t->status, AXL_TRIAL_FAILED);
+        assert_non_null(strstr(t->reason, spectrum));
+        assert_int_equal(t->n_metrics, 0);
+        /* the measurement happened and is kept; only its analysis failed */
+        assert_true(out.ev_started[t->index] >= 8);
+        char file[600];
+        snprintf(file, sizeof(file), "%s/data/%s/PL/sample%u_pl.csv", dir, EXP, t->index);
+        assert_int_equal(access(file, R_OK), 0);
+    }
+    outcome_free(&out);
+    free(path);
+    lp_rmtree(dir);
+}
+
 /* The test's own line (lab.workers): it restarts the spincoater when its trial fails. */
 typedef struct ext_line {
     char dir[256];
@@ -415,8 +457,9 @@ static void expect_config_error(const char *dir, const char *json, const char *w
     axl_campaign_result res;
     axl_errbuf eb = {{0}};
     options(&opt);
+    static unsigned n_stores;
     char store[300];
-    snprintf(store, sizeof(store), "%s/s%u", dir, (unsigned)(lp_now() * 1e6) % 1000000u);
+    snprintf(store, sizeof(store), "%s/s%u", dir, n_stores++);
     mkdir(store, 0755);
     int rv = axl_engine_run(path, NULL, store, true, &opt, &res, &eb);
     assert_int_equal(rv, AXL_ECONFIG);
@@ -583,6 +626,7 @@ int main(void)
         cmocka_unit_test_teardown(test_small_campaign_completes_with_pl_metrics, lp_kill_all),
         cmocka_unit_test_teardown(test_labware_exhaustion_fails_before_anything_starts,
                                   lp_kill_all),
+        cmocka_unit_test_teardown(test_failed_pl_fit_fails_the_trial_with_its_reason, lp_kill_all),
         cmocka_unit_test_teardown(test_killed_worker_found_by_heartbeat_timer, lp_kill_all),
         cmocka_unit_test_teardown(test_hung_worker_is_restarted_and_nothing_runs_twice,
                                   lp_kill_all),
