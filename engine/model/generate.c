@@ -198,6 +198,36 @@ static double tf_shift(const axl_model_options *o, int tf)
     return tf == AXL_OUTCOME_GAPLOG ? o->gap_shift : o->log_shift;
 }
 
+/*
+ * Transform tf of the outcomes into ys (nv: known noise, NULL when none) and a MAP
+ * fit from warm (NULL = cold) into *g; its theta goes into out->state, its counts
+ * into out->diag; *objective = the MAP objective, *score = that + log-Jacobian.
+ */
+static int fit_tf(const axl_model_input *in, const axl_model_options *o, size_t D, const double *U,
+                  int tf, const double *warm, double *ys, double *nv, axl_model_output *out,
+                  axl_gp **g, double *score, double *objective, axl_errbuf *eb)
+{
+    size_t n = in->n_obs, H = AXL_GP_N_HYPER(D);
+    axl_gp_info info;
+    uint32_t *nh;
+    double jac, *hy = tf_hyper_out(&out->state, tf, &nh);
+    int rv;
+
+    prep_outcomes(tf, tf_shift(o, tf), in, n, ys, nv, &jac);
+    if ((rv = axl_gp_fit(n, D, U, ys, nv, &o->gp, warm, 0, g, &info, eb)) != 0)
+        return rv;
+    axl_gp_theta(*g, hy);
+    *nh = (uint32_t)H;
+    out->diag.fit_evals += info.n_evals;
+    out->diag.fit_starts += info.n_starts;
+    if (info.jitter > out->diag.jitter)
+        out->diag.jitter = info.jitter;
+    out->diag.n_jitter += info.n_jitter;
+    *objective = info.objective;
+    *score = info.objective + jac;
+    return 0;
+}
+
 static int gen_gp(const axl_model_input *in, const axl_model_options *o, const axl__layout *lay,
                   const seen *z, axl_model_output *out, axl_errbuf *eb)
 {
@@ -209,7 +239,6 @@ static int gen_gp(const axl_model_input *in, const axl_model_options *o, const a
     double *Uopt = NULL, *vopt = NULL, *extra = NULL, *xr = NULL, *ur = NULL;
     double best_f = -INFINITY, t0;
     axl_gp *gp = NULL, *cur = NULL;
-    axl_gp_info info;
     const double *warm = NULL;
     int rv = AXL_ENOMEM;
     uint64_t rng;
@@ -251,7 +280,7 @@ static int gen_gp(const axl_model_input *in, const axl_model_options *o, const a
     t0 = axl__now_ms();
     {
         int tfs[3], ntf = 0, q;
-        double best_score = -INFINITY;
+        double best_score = -INFINITY, score, obj;
         if (o->outcome_transform == AXL_OUTCOME_AUTO) {
             tfs[ntf++] = AXL_OUTCOME_STANDARDIZE;
             tfs[ntf++] = AXL_OUTCOME_LOG;
@@ -259,28 +288,54 @@ static int gen_gp(const axl_model_input *in, const axl_model_options *o, const a
         } else {
             tfs[ntf++] = (int)o->outcome_transform;
         }
-        /* Large n with every warm start at hand: score the transforms at their
-         * previous hyper-parameters (one Cholesky each) and optimize only the
-         * winner; the hyper-parameters move little when one point is added, and a
-         * full fit costs O(n^3) per step. The other sets stay as they were (out->state
-         * starts as a copy of in->state), for the next comparison. */
-        if (ntf > 1 && n > (size_t)o->auto_full_max_n && in->state->hyper_dims == D) {
-            int all = 1, win = tfs[0];
+        /* Large n: score the transforms at their previous hyper-parameters (one
+         * Cholesky each) and optimize only the winner; the hyper-parameters move
+         * little when one point is added, and a full fit costs O(n^3) per step. The
+         * other sets stay as they were (out->state starts as a copy of in->state),
+         * for the next comparison. A transform without previous hyper-parameters
+         * (a campaign whose first GP generation is already large) borrows the ones
+         * of standardization, fitted first. */
+        if (ntf > 1 && n > (size_t)o->auto_full_max_n) {
+            const double *h[3];
+            int win = tfs[0], missing = 0;
             double sc_best = -INFINITY;
-            for (q = 0; q < ntf; q++)
-                all = all && tf_hyper_in(in->state, tfs[q], H) != NULL;
-            for (q = 0; all && q < ntf; q++) {
+            for (q = 0; q < ntf; q++) {
+                h[q] = in->state->hyper_dims == D ? tf_hyper_in(in->state, tfs[q], H) : NULL;
+                missing |= h[q] == NULL;
+            }
+            if (missing) {
+                if ((rv = fit_tf(in, o, D, U, AXL_OUTCOME_STANDARDIZE, h[0], ys2, nv ? nv2 : NULL,
+                                 out, &gp, &best_score, &out->diag.fit_objective, eb)) != 0)
+                    goto fail;
+                out->state.outcome_tf = AXL_OUTCOME_STANDARDIZE;
+                memcpy(ys, ys2, n * sizeof(double));
+                out->state.hyper_dims = (uint32_t)D;
+                for (q = 0; q < ntf; q++)
+                    if (h[q] == NULL || tfs[q] == AXL_OUTCOME_STANDARDIZE) {
+                        uint32_t *nh;
+                        double *ho = tf_hyper_out(&out->state, tfs[q], &nh);
+                        if (ho != out->state.hyper)
+                            memcpy(ho, out->state.hyper, H * sizeof(double));
+                        *nh = (uint32_t)H;
+                        h[q] = ho;
+                    }
+            }
+            for (q = 0; q < ntf; q++) {
                 double jac, v;
                 prep_outcomes(tfs[q], tf_shift(o, tfs[q]), in, n, ys2, nv2, &jac);
-                if (axl_gp_map_objective(n, D, U, ys2, nv ? nv2 : NULL, &o->gp,
-                                         tf_hyper_in(in->state, tfs[q], H), &v, NULL) != 0)
+                if (axl_gp_map_objective(n, D, U, ys2, nv ? nv2 : NULL, &o->gp, h[q], &v, NULL) !=
+                    0)
                     v = -INFINITY;
                 if (v + jac > sc_best) {
                     sc_best = v + jac;
                     win = tfs[q];
                 }
             }
-            if (all) {
+            ntf = 0; /* nothing more to fit when the standardization fit won */
+            if (!(missing && win == AXL_OUTCOME_STANDARDIZE)) {
+                axl_gp_free(gp);
+                gp = NULL;
+                best_score = -INFINITY;
                 tfs[0] = win;
                 ntf = 1;
             }
@@ -288,30 +343,19 @@ static int gen_gp(const axl_model_input *in, const axl_model_options *o, const a
         for (q = 0; q < ntf; q++) {
             int tf = tfs[q];
             axl_gp *g = NULL;
-            uint32_t *nh;
-            double jac, score, *hy = tf_hyper_out(&out->state, tf, &nh);
             warm = NULL;
-            if (in->state->hyper_dims == D &&
+            if (out->state.hyper_dims == D &&
                 !(o->cold_fit_every > 0 && in->state->n_gen % (uint64_t)o->cold_fit_every == 0))
-                warm = tf_hyper_in(in->state, tf, H);
-            prep_outcomes(tf, tf_shift(o, tf), in, n, ys2, nv2, &jac);
-            if ((rv = axl_gp_fit(n, D, U, ys2, nv ? nv2 : NULL, &o->gp, warm, 0, &g, &info, eb)) !=
-                0)
+                warm = tf_hyper_in(&out->state, tf, H);
+            if ((rv = fit_tf(in, o, D, U, tf, warm, ys2, nv ? nv2 : NULL, out, &g, &score, &obj,
+                             eb)) != 0)
                 goto fail;
-            axl_gp_theta(g, hy);
-            *nh = (uint32_t)H;
-            out->diag.fit_evals += info.n_evals;
-            out->diag.fit_starts += info.n_starts;
-            if (info.jitter > out->diag.jitter)
-                out->diag.jitter = info.jitter;
-            out->diag.n_jitter += info.n_jitter;
-            score = info.objective + jac;
             if (gp == NULL || score > best_score) {
                 axl_gp_free(gp);
                 gp = g;
                 best_score = score;
+                out->diag.fit_objective = obj;
                 out->state.outcome_tf = (uint32_t)tf;
-                out->diag.fit_objective = info.objective;
                 memcpy(ys, ys2, n * sizeof(double));
             } else {
                 axl_gp_free(g);
