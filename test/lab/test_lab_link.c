@@ -139,8 +139,8 @@ static void test_heartbeat_timer_detects_a_killed_worker(void **state)
     assert_int_equal(r.hellos, 2);
     assert_true(axl_link_up(l));
 
+    lp_stop(pid); /* peer first: see hw/README.md, "nng notes" */
     close_link(&loop, l);
-    lp_stop(pid);
     lp_rmtree(dir);
 }
 
@@ -190,8 +190,8 @@ static void test_heartbeat_timer_detects_a_hung_worker(void **state)
     assert_true((r.lost_at - r.last_msg_at) * 1e3 >= TIMEOUT_MS - 5);
     assert_int_equal(waitpid(pid, NULL, WNOHANG), 0); /* hung, not dead */
 
-    close_link(&loop, l);
     lp_stop(pid);
+    close_link(&loop, l);
     lp_rmtree(dir);
 }
 
@@ -260,8 +260,8 @@ static void test_fake_worker_refusals_and_roles(void **state)
     axl_wire_free(&m);
     nng_free(buf, len);
 
-    close_link(&loop, l);
     nng_close(s);
+    close_link(&loop, l);
     lp_rmtree(dir);
 }
 
