@@ -411,7 +411,7 @@ static void bench_line_throughput(const seed_lab *s, double *per_h, double *vs_b
     fprintf(stderr,
             "  line: %d samples in %.0f s of line time (%.1f s wall) = %.2f samples/h; "
             "bound %.0f s (busy bound %.0f s, %s busy %.0f s); placed in arrival order the "
-            "plan is %.0f s; executed / planned %.3f\n",
+            "plan is %.0f s (the line took %.3f of that)\n",
             n, makespan, run.wall_s, *per_h, st.makespan_bound, st.busy_bound,
             axl_tl_resource_name(st.bottleneck), st.busy[st.bottleneck], st.makespan,
             makespan / st.makespan);
