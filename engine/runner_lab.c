@@ -77,9 +77,10 @@ typedef struct sample {
     bool placed;   /* on the timeline; plan[] valid */
     bool unplaced; /* deployed this turn, waiting for the batch placement (place_cb) */
     axl_tl_slot plan[AXL_CHAIN_MAX];
-    uint32_t cur;     /* the task in progress, or next to send; chain.n when all done */
-    bool cur_sent;    /* cur was sent to its worker */
-    bool cur_started; /* its worker said `started` */
+    uint32_t cur;      /* the task in progress, or next to send; chain.n when all done */
+    bool cur_sent;     /* cur was sent to its worker */
+    bool cur_started;  /* its worker said `started` */
+    bool dispatch_due; /* next task waits for the turn that records the last one's end */
     uint32_t char_index;
     bool final_reported; /* COMPLETED or FAILED queued */
     bool want_char;      /* the characterization's result must be asked for again */
@@ -219,6 +220,8 @@ static pending_report *queue_report(lab_runner *lr, uint32_t trial, axl_trial_st
     return p;
 }
 
+static void dispatch(lab_runner *lr, sample *s);
+
 static void notify_cb(uv_timer_t *h)
 {
     lab_runner *lr = h->data;
@@ -239,11 +242,27 @@ static void notify_cb(uv_timer_t *h)
         free(p);
         p = next;
     }
+    for (sample *sm = lr->samples, *nx; sm != NULL && !lr->closing; sm = nx) {
+        nx = sm->next;
+        if (sm->dispatch_due) {
+            sm->dispatch_due = false;
+            dispatch(lr, sm);
+        }
+    }
 }
 
 static void arm_notify(lab_runner *lr)
 {
     if (lr->reports != NULL && !lr->closing)
+        uv_timer_start(&lr->notify, notify_cb, 0, 0);
+}
+
+/* The next task of a sample goes out from the notify timer, i.e. on the loop iteration
+ * after the turn that committed its predecessor's task.finished: persist, then act. */
+static void arm_dispatch(lab_runner *lr, sample *s)
+{
+    s->dispatch_due = true;
+    if (!lr->closing)
         uv_timer_start(&lr->notify, notify_cb, 0, 0);
 }
 
@@ -620,7 +639,7 @@ static void on_finished(lab_runner *lr, const axl_wire_msg *m)
         sample_remove(lr, s, false);
         return;
     }
-    dispatch(lr, s);
+    arm_dispatch(lr, s);
 }
 
 static void on_failed(lab_runner *lr, const axl_wire_msg *m)
