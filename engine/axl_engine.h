@@ -94,12 +94,6 @@ int axl_campaign_resume(uv_loop_t *loop, const char *name, axl_store *store,
 /* Starts scheduling (records experiment.started, reconciles, deploys, generates). */
 int axl_campaign_start(axl_campaign *c, axl_errbuf *eb);
 
-/* Asks the campaign to stop (as SIGINT does); it finishes on the loop. */
-void axl_campaign_stop(axl_campaign *c, axl_exit_status why, const char *reason);
-
-/* True once experiment.stopped is committed and every handle is closed. */
-bool axl_campaign_done(const axl_campaign *c);
-
 void axl_campaign_get_result(const axl_campaign *c, axl_campaign_result *out);
 
 /* Frees a campaign that is done (or was never started). */

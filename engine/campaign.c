@@ -348,16 +348,6 @@ int axl_campaign_start(axl_campaign *c, axl_errbuf *eb)
     return 0;
 }
 
-void axl_campaign_stop(axl_campaign *c, axl_exit_status why, const char *reason)
-{
-    axl_sched_request_stop(c, why, reason);
-}
-
-bool axl_campaign_done(const axl_campaign *c)
-{
-    return c->closed;
-}
-
 void axl_campaign_get_result(const axl_campaign *c, axl_campaign_result *r)
 {
     memset(r, 0, sizeof(*r));
@@ -391,6 +381,13 @@ void axl_campaign_free(axl_campaign *c)
 {
     if (c == NULL)
         return;
+    if (c->journal.stream != NULL && axl_stream_dropped(c->journal.stream) > 0)
+        AXL_WARN(SRC,
+                 "event stream: %llu of %llu live events dropped for slow subscribers "
+                 "(they recover them by replay)",
+                 (unsigned long long)axl_stream_dropped(c->journal.stream),
+                 (unsigned long long)(axl_stream_dropped(c->journal.stream) +
+                                      axl_stream_published(c->journal.stream)));
     axl_stream_close(c->journal.stream);
     axl_journal_free(&c->journal);
     axl_trial_free_all(c);

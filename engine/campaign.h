@@ -45,7 +45,6 @@ typedef struct axl_journal {
     axl_stream *stream; /* NULL: no live stream */
     msgpack_sbuffer scratch;
     uint64_t events, commits;
-    double last_commit_ms;
 } axl_journal;
 
 struct axl_campaign {
@@ -80,7 +79,6 @@ struct axl_campaign {
 
     bool generating; /* a model generation is on the thread pool */
     uv_work_t gen_work;
-    struct axl_gen_job *gen_job;
     int blocked_logged; /* verdict logged for the current blocked stretch, or -1 */
     bool done_submitting_due, done_submitting_logged;
 

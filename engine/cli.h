@@ -9,9 +9,8 @@ enum {
     AXL_EXIT_CODE_OK = 0,
     AXL_EXIT_CODE_ERROR = 1, /* runtime error: store, sockets, runner */
     AXL_EXIT_CODE_USAGE = 2, /* bad arguments or a bad experiment file */
-    AXL_EXIT_CODE_FAILURE_RATE = 3,
-    AXL_EXIT_CODE_TIMEOUT = 4,
-    AXL_EXIT_CODE_INTERRUPTED = 5, /* SIGINT/SIGTERM: `axle resume` continues */
+    /* 3-5: a stopped campaign, from AXL_EXIT_MAP (axl_exit_status_code) */
+    AXL_EXIT_CODE_INTERRUPTED = 5, /* also `axle subscribe` ended by SIGINT */
 };
 
 #define AXL_DEFAULT_STORE "axle-store"

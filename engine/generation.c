@@ -192,12 +192,10 @@ static void after_work_cb(uv_work_t *req, int status)
     axl_gen_job *j = req->data;
     axl_campaign *c = j->c;
     c->generating = false;
-    c->gen_job = NULL;
     if (status == 0 && !c->stopping)
         finish_job(c, j);
     job_free(j);
-    if (!c->closed)
-        axl_sched_wake(c);
+    axl_sched_wake(c);
 }
 
 int axl_gen_start(axl_campaign *c, size_t k)
@@ -248,11 +246,9 @@ int axl_gen_start(axl_campaign *c, size_t k)
         return 0;
     }
     c->gen_work.data = j;
-    c->gen_job = j;
     int err = uv_queue_work(c->loop, &c->gen_work, work_cb, after_work_cb);
     if (err != 0) {
         job_free(j);
-        c->gen_job = NULL;
         AXL_ERROR(SRC, "cannot queue the model fit: %s", uv_strerror(err));
         return AXL_EIO;
     }

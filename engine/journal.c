@@ -59,10 +59,8 @@ int axl_journal_commit(axl_journal *j, axl_errbuf *eb)
     int rv;
     if (n == 0)
         return 0;
-    double t0 = axl_now();
     if ((rv = axl_store_commit(j->store, j->batch, &first, eb)) != 0)
         return rv;
-    j->last_commit_ms = (axl_now() - t0) * 1e3;
     j->commits++;
     j->events += n;
     for (size_t i = 0; j->stream != NULL && i < n; i++) {

@@ -27,7 +27,7 @@ static void wake_cb(uv_idle_t *h)
 
 void axl_sched_wake(axl_campaign *c)
 {
-    if (!c->wake_active && !c->closed) {
+    if (!c->wake_active && !c->stop_committed) {
         uv_idle_start(&c->wake, wake_cb);
         c->wake_active = true;
     }
@@ -172,6 +172,7 @@ void axl_sched_request_stop(axl_campaign *c, axl_exit_status why, const char *re
     c->stopping = true;
     c->exit_status = why;
     snprintf(c->reason, sizeof(c->reason), "%s", reason);
+    axl_gen_cancel(c);
     axl_sched_wake(c);
 }
 

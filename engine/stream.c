@@ -70,8 +70,8 @@ static int build_reply(axl_store *store, uint64_t from, uint64_t to, uint64_t ma
     if (max == 0 || max > AXL_REPLAY_MAX_EVENTS)
         max = AXL_REPLAY_MAX_EVENTS;
 
-    /* Events are appended raw after a header whose count is patched at the end: an
-     * array32 header has a fixed width, so the count can be written last. */
+    /* The events are gathered raw first; an array32 header of fixed width with their
+     * count is written before them once the count is known. */
     msgpack_sbuffer events;
     msgpack_sbuffer_init(&events);
     uint64_t n = 0;
