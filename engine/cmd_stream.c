@@ -204,6 +204,33 @@ static int emit(void *ud, uint64_t seq, const void *data, size_t len)
     return sub_done(st);
 }
 
+/* Reads the events after st->next: replay service first, the store (read-only) when the
+ * service is gone and the store is known. */
+static int catch_up(const char *rep, const char *store_dir, sub_state *st, axl_errbuf *eb)
+{
+    uint64_t next = st->next;
+    int rv = axl_replay_fetch(rep, st->next, 0, 2000, emit, st, &next, eb);
+    if (rv == 0 || store_dir == NULL)
+        return rv;
+    axl_store *s = NULL;
+    axl_store_iter *it = NULL;
+    axl_store_options so = {.flags = AXL_STORE_RDONLY};
+    rv = axl_store_open(store_dir, &so, &s, eb);
+    if (rv == 0)
+        rv = axl_store_iter_open(s, st->next, 0, &it, eb);
+    while (rv == 0 && !sub_done(st)) {
+        uint64_t seq;
+        const void *data;
+        size_t len;
+        rv = axl_store_iter_next(it, &seq, &data, &len, eb);
+        if (rv == 0)
+            emit(st, seq, data, len);
+    }
+    axl_store_iter_close(it);
+    axl_store_close(s);
+    return rv == AXL_ENOENT ? 0 : rv;
+}
+
 static volatile sig_atomic_t interrupted;
 
 static void on_sigint(int sig)
@@ -266,6 +293,7 @@ int axl_cmd_subscribe(int argc, char **argv)
         return AXL_EXIT_CODE_USAGE;
     }
     char pub_buf[AXL_STREAM_ADDR_MAX], rep_buf[AXL_STREAM_ADDR_MAX];
+    const char *store_dir = pub == NULL ? store : NULL; /* the log to fall back on */
     if (pub == NULL) {
         if (axl_stream_default_addrs(store, pub_buf, rep_buf, sizeof(pub_buf)) != 0) {
             fprintf(stderr, "axle subscribe: store path too long for ipc://; give --pub and "
@@ -308,12 +336,23 @@ int axl_cmd_subscribe(int argc, char **argv)
         nng_close(sub);
         return AXL_EXIT_CODE_ERROR;
     }
+    unsigned idle = 0;
     while (!interrupted && !sub_done(&st)) {
         void *buf = NULL;
         size_t len = 0;
         nrv = nng_recv(sub, &buf, &len, NNG_FLAG_ALLOC);
-        if (nrv == NNG_ETIMEDOUT)
+        if (nrv == NNG_ETIMEDOUT) {
+            /* A lost *last* event leaves no later seq to reveal the gap: after a second
+             * of silence, ask for the tail — from the replay service, or from the store
+             * itself once the campaign (and its service) has gone. */
+            if (++idle % 5 == 0 && catch_up(rep, store_dir, &st, &eb) != 0) {
+                fprintf(stderr, "axle subscribe: %s\n", eb.msg);
+                rv = AXL_EIO;
+                break;
+            }
             continue;
+        }
+        idle = 0;
         if (nrv != 0) {
             fprintf(stderr, "axle subscribe: %s\n", nng_strerror(nrv));
             rv = AXL_EIO;
