@@ -75,10 +75,10 @@ typedef struct axl_campaign_result {
 } axl_campaign_result;
 
 /*
- * Creates a campaign on loop for experiment e (ownership of e passes to the campaign)
- * in store (borrowed, writer handle, must outlive the campaign). When the store already
- * holds an experiment of that name, the campaign resumes it: its stored config must
- * match e's name; trials, generator state and labware are re-read. *out owns the
+ * Creates a new campaign on loop for experiment e in store (borrowed, writer handle,
+ * must outlive the campaign). Ownership of e passes to the call: to the campaign on
+ * success, freed on error. AXL_EEXIST when the store already holds an experiment of
+ * that name (axl_campaign_resume continues it; nothing is overwritten). *out owns the
  * campaign. Callbacks start only with axl_campaign_start().
  */
 int axl_campaign_new(uv_loop_t *loop, axl_experiment *e, axl_store *store,

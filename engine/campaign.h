@@ -19,6 +19,7 @@
 
 #include "engine/axl_engine.h"
 #include "engine/stream.h"
+#include "proto/axl_util.h"
 
 typedef struct axl_trial {
     uint32_t index;
@@ -159,7 +160,5 @@ void axl_gen_cancel(axl_campaign *c);
 
 /* Formats a list of trial indices the way Ax logs them: "[3]", "6 - 8", "[1, 4]". */
 void axl_format_trial_list(const uint32_t *idx, uint32_t n, char *buf, size_t size);
-
-double axl_now(void);
 
 #endif

@@ -15,16 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CFG_FAIL(eb, ...) axl_fail((eb), AXL_ECONFIG, __VA_ARGS__)
+#include "proto/axl_util.h"
+#include "proto/json/axl_json.h"
 
-static char *xstrdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d != NULL)
-        memcpy(d, s, n);
-    return d;
-}
+#define CFG_FAIL(eb, ...) axl_fail((eb), AXL_ECONFIG, __VA_ARGS__)
 
 static bool name_ok(const char *s)
 {
@@ -40,26 +34,7 @@ static bool name_ok(const char *s)
 /* Rejects keys of obj not in allowed (NULL-terminated). */
 static int check_keys(json_t *obj, const char *path, const char *const *allowed, axl_errbuf *eb)
 {
-    const char *key;
-    json_t *val;
-    json_object_foreach(obj, key, val)
-    {
-        bool known = false;
-        for (const char *const *a = allowed; *a != NULL; a++)
-            if (strcmp(*a, key) == 0)
-                known = true;
-        if (!known) {
-            char list[200] = "";
-            for (const char *const *a = allowed; *a != NULL; a++) {
-                strncat(list, *a, sizeof(list) - strlen(list) - 3);
-                if (a[1] != NULL)
-                    strncat(list, ", ", sizeof(list) - strlen(list) - 1);
-            }
-            return CFG_FAIL(eb, "%s%s%s: unknown key (known: %s)", path, *path ? "." : "", key,
-                            list);
-        }
-    }
-    return 0;
+    return axl_json_check_keys(obj, path, allowed, AXL_ECONFIG, eb);
 }
 
 /* Reads an optional number; null counts as absent. */
@@ -116,7 +91,7 @@ static int json_to_value(json_t *j, axl_value *v)
         v->num = json_real_value(j);
     } else if (json_is_string(j)) {
         v->kind = AXL_VALUE_STR;
-        if ((v->str = xstrdup(json_string_value(j))) == NULL)
+        if ((v->str = axl_xstrdup(json_string_value(j))) == NULL)
             return AXL_ENOMEM;
     } else if (json_is_boolean(j)) {
         v->kind = AXL_VALUE_BOOL;
@@ -149,7 +124,7 @@ static int parse_param(json_t *j, const char *path, axl_param *p, axl_param_info
     if (!json_is_string(name) || !name_ok(json_string_value(name)))
         return CFG_FAIL(eb, "%s.name: must be a name of 1-%d letters, digits, '_', '-', '.'", path,
                         AXL_PROTO_MAX_NAME);
-    if ((info->name = xstrdup(json_string_value(name))) == NULL)
+    if ((info->name = axl_xstrdup(json_string_value(name))) == NULL)
         return AXL_ENOMEM;
     const char *type = json_string_value(json_object_get(j, "type"));
     if (type == NULL)
@@ -376,7 +351,7 @@ static int parse_space(json_t *j, axl_experiment *e, axl_errbuf *eb)
             if (text == NULL)
                 return CFG_FAIL(eb, "%s: must be a string like \"x1 + 2*x2 <= 10\"", path);
             double *w = calloc(n, sizeof(double));
-            if (w == NULL || (e->constraint_text[i] = xstrdup(text)) == NULL) {
+            if (w == NULL || (e->constraint_text[i] = axl_xstrdup(text)) == NULL) {
                 free(w);
                 return AXL_ENOMEM;
             }
@@ -404,7 +379,7 @@ static int parse_objective(json_t *j, axl_experiment *e, axl_errbuf *eb)
     const char *m = json_string_value(json_object_get(j, "metric"));
     if (m == NULL || !name_ok(m))
         return CFG_FAIL(eb, "objective.metric: required, a metric name");
-    if ((e->metric = xstrdup(m)) == NULL)
+    if ((e->metric = axl_xstrdup(m)) == NULL)
         return AXL_ENOMEM;
     if (json_object_get(j, "minimize") == NULL)
         return CFG_FAIL(eb, "objective.minimize: required, true or false");
@@ -533,7 +508,7 @@ static int parse_root(json_t *root, axl_experiment *e, axl_errbuf *eb)
     if (name == NULL || !name_ok(name))
         return CFG_FAIL(eb, "name: required, 1-%d letters, digits, '_', '-', '.'",
                         AXL_PROTO_MAX_NAME);
-    if ((e->name = xstrdup(name)) == NULL)
+    if ((e->name = axl_xstrdup(name)) == NULL)
         return AXL_ENOMEM;
     if ((rv = parse_space(json_object_get(root, "search_space"), e, eb)) != 0 ||
         (rv = parse_objective(json_object_get(root, "objective"), e, eb)) != 0 ||

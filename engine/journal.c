@@ -5,14 +5,6 @@
 #include "engine/campaign.h"
 
 #include <string.h>
-#include <sys/time.h>
-
-double axl_now(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (double)tv.tv_sec + (double)tv.tv_usec * 1e-6;
-}
 
 int axl_journal_init(axl_journal *j, axl_store *store, axl_stream *stream)
 {

@@ -5,13 +5,12 @@
 #include <math.h>
 #include <stdint.h>
 
-/* splitmix64: one 64-bit state, good statistical quality, trivially reproducible. */
+#include "proto/axl_util.h"
+
+/* splitmix64 (proto/axl_util.h). */
 static inline uint64_t axl_rand_next(uint64_t *state)
 {
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    return axl_splitmix64(state);
 }
 
 /* Uniform in [0, 1). */

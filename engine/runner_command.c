@@ -11,6 +11,7 @@
  * make the trial FAILED with the reason recorded.
  */
 #include "engine/runner.h"
+#include "proto/json/axl_json.h"
 
 #include <math.h>
 #include <signal.h>
@@ -107,19 +108,9 @@ static int cmd_init(axl_runner *r, uv_loop_t *loop, const axl_experiment *e, axl
 {
     json_t *j = e->runner;
     static const char *const keys[] = {"type", "argv", "timeout_s", "capacity", "cwd", NULL};
-    const char *key;
-    json_t *val;
-    json_object_foreach(j, key, val)
-    {
-        bool known = false;
-        for (const char *const *k = keys; *k != NULL; k++)
-            known = known || strcmp(*k, key) == 0;
-        if (!known)
-            return axl_fail(eb, AXL_ECONFIG,
-                            "runner.%s: unknown key for the command runner "
-                            "(known: argv, timeout_s, capacity, cwd)",
-                            key);
-    }
+    int rv = axl_json_check_keys(j, "runner", keys, AXL_ECONFIG, eb);
+    if (rv != 0)
+        return rv;
     json_t *argv = json_object_get(j, "argv");
     if (!json_is_array(argv) || json_array_size(argv) == 0 || json_array_size(argv) > MAX_ARGS)
         return axl_fail(eb, AXL_ECONFIG, "runner.argv: required, an array of 1 to %d strings",
@@ -129,7 +120,6 @@ static int cmd_init(axl_runner *r, uv_loop_t *loop, const axl_experiment *e, axl
         free(c);
         return axl_fail(eb, AXL_ENOMEM, "out of memory");
     }
-    int rv;
     for (size_t i = 0; i < json_array_size(argv); i++) {
         const char *s = json_string_value(json_array_get(argv, i));
         if (s == NULL) {

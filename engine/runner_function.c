@@ -10,6 +10,7 @@
  */
 #include "engine/rand.h"
 #include "engine/runner.h"
+#include "proto/json/axl_json.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -53,24 +54,14 @@ static int fn_init(axl_runner *r, uv_loop_t *loop, const axl_experiment *e, axl_
     static const char *const keys[] = {
         "type",     "function", "duration_s", "noise_sd", "failure_probability",
         "outcomes", "seed",     "capacity",   NULL};
-    const char *key;
-    json_t *val;
-    json_object_foreach(j, key, val)
-    {
-        bool known = false;
-        for (const char *const *k = keys; *k != NULL; k++)
-            known = known || strcmp(*k, key) == 0;
-        if (!known)
-            return axl_fail(eb, AXL_ECONFIG,
-                            "runner.%s: unknown key for the function runner (known: function, "
-                            "duration_s, noise_sd, failure_probability, outcomes, seed, capacity)",
-                            key);
-    }
+    int rv = axl_json_check_keys(j, "runner", keys, AXL_ECONFIG, eb);
+    if (rv != 0)
+        return rv;
     fn_runner *f = calloc(1, sizeof(*f));
     if (f == NULL)
         return axl_fail(eb, AXL_ENOMEM, "out of memory");
     const char *name = json_string_value(json_object_get(j, "function"));
-    int rv = AXL_ECONFIG;
+    rv = AXL_ECONFIG;
     if (name == NULL) {
         axl_fail(eb, rv, "runner.function: required, one of branin, hartmann6");
         goto fail;

@@ -62,6 +62,15 @@ int axl_mp_find_raw(const void *buf, size_t len, const char *key, const void **v
                     size_t *val_len);
 
 /*
+ * Reads a raw msgpack value in place (p from axl_mp_find_raw or a validated buffer;
+ * len the bytes available). axl_mp_raw_str: a str of any width, *s borrowed from p, not
+ * NUL-terminated. axl_mp_raw_uint: a non-negative integer of any width. Both return
+ * false when the value is of another kind or is truncated.
+ */
+bool axl_mp_raw_str(const void *p, size_t len, const char **s, size_t *n);
+bool axl_mp_raw_uint(const void *p, size_t len, uint64_t *v);
+
+/*
  * Validates the first msgpack object in buf[0..len) (same limits and checks as
  * axl_mp_validate) and returns its length in *obj_len; bytes after it are allowed.
  * For walking a sequence of objects, e.g. the events of a replay reply.

@@ -290,3 +290,52 @@ int axl_mp_next(const void *buf, size_t len, size_t *obj_len, axl_errbuf *eb)
     *obj_len = (size_t)(c.p - (const uint8_t *)buf);
     return 0;
 }
+
+bool axl_mp_raw_str(const void *buf, size_t len, const char **s, size_t *n)
+{
+    const uint8_t *p = buf;
+    size_t hdr, sz;
+    if (len < 1)
+        return false;
+    if (p[0] >= 0xa0 && p[0] <= 0xbf) {
+        hdr = 1;
+        sz = p[0] & 0x1f;
+    } else if (p[0] == 0xd9 && len >= 2) {
+        hdr = 2;
+        sz = p[1];
+    } else if (p[0] == 0xda && len >= 3) {
+        hdr = 3;
+        sz = be16(p + 1);
+    } else if (p[0] == 0xdb && len >= 5) {
+        hdr = 5;
+        sz = be32(p + 1);
+    } else {
+        return false;
+    }
+    if (sz > len - hdr)
+        return false;
+    *s = (const char *)p + hdr;
+    *n = sz;
+    return true;
+}
+
+bool axl_mp_raw_uint(const void *buf, size_t len, uint64_t *v)
+{
+    const uint8_t *p = buf;
+    if (len >= 1 && p[0] <= 0x7f) {
+        *v = p[0];
+        return true;
+    }
+    size_t n = len < 1        ? 0
+               : p[0] == 0xcc ? 1
+               : p[0] == 0xcd ? 2
+               : p[0] == 0xce ? 4
+               : p[0] == 0xcf ? 8
+                              : 0;
+    if (n == 0 || len < 1 + n)
+        return false;
+    *v = 0;
+    for (size_t i = 1; i <= n; i++)
+        *v = *v << 8 | p[i];
+    return true;
+}

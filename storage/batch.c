@@ -2,7 +2,8 @@
 #include "storage/store_int.h"
 
 #include <stdlib.h>
-#include <time.h>
+
+#include "proto/axl_util.h"
 
 #define SEQ_PLACEHOLDER UINT64_MAX
 #define SEQ_PLACEHOLDER_LEN 9 /* 0xcf + 8 bytes */
@@ -45,71 +46,15 @@ size_t axl_store_batch_count(const axl_store_batch *b)
     return b->n;
 }
 
-static double now_unix(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* A msgpack str at p (fixstr, str8, str16, str32): its bytes, or false. */
-static bool raw_str(const uint8_t *p, size_t len, const char **s, size_t *n)
-{
-    if (len < 1)
-        return false;
-    size_t hdr, sz;
-    if (p[0] >= 0xa0 && p[0] <= 0xbf) {
-        hdr = 1;
-        sz = p[0] & 0x1f;
-    } else if (p[0] == 0xd9 && len >= 2) {
-        hdr = 2;
-        sz = p[1];
-    } else if (p[0] == 0xda && len >= 3) {
-        hdr = 3;
-        sz = (size_t)p[1] << 8 | p[2];
-    } else if (p[0] == 0xdb && len >= 5) {
-        hdr = 5;
-        sz = axl_store__get_be32(p + 1);
-    } else {
-        return false;
-    }
-    if (hdr + sz > len)
-        return false;
-    *s = (const char *)p + hdr;
-    *n = sz;
-    return true;
-}
-
 int axl_store__trial_status(const void *rec, size_t len, axl_trial_status *out)
 {
     const void *v;
     size_t vlen, n;
     const char *s;
-    if (axl_mp_find_raw(rec, len, "status", &v, &vlen) != 0 || !raw_str(v, vlen, &s, &n) ||
+    if (axl_mp_find_raw(rec, len, "status", &v, &vlen) != 0 || !axl_mp_raw_str(v, vlen, &s, &n) ||
         axl_trial_status_parse(s, n, out) != 0)
         return AXL_ECORRUPT;
     return 0;
-}
-
-/* A msgpack unsigned int at p (positive fixint, uint8..64), or false. */
-static bool raw_uint(const uint8_t *p, size_t len, uint64_t *v)
-{
-    if (len >= 1 && p[0] <= 0x7f) {
-        *v = p[0];
-        return true;
-    }
-    size_t n = len < 1        ? 0
-               : p[0] == 0xcc ? 1
-               : p[0] == 0xcd ? 2
-               : p[0] == 0xce ? 4
-               : p[0] == 0xcf ? 8
-                              : 0;
-    if (n == 0 || len < 1 + n)
-        return false;
-    *v = 0;
-    for (size_t i = 1; i <= n; i++)
-        *v = *v << 8 | p[i];
-    return true;
 }
 
 /*
@@ -129,10 +74,10 @@ static int check_trial(const axl_event *e, axl_errbuf *eb)
         return axl_fail(eb, AXL_EINVAL, "event %.*s: a trial record needs a body", (int)e->type_len,
                         e->type);
     if (axl_mp_find_raw(e->body, e->body_len, "experiment", &v, &vlen) != 0 ||
-        !raw_str(v, vlen, &name, &n) || n != e->experiment_len ||
+        !axl_mp_raw_str(v, vlen, &name, &n) || n != e->experiment_len ||
         memcmp(name, e->experiment, n) != 0 ||
         axl_mp_find_raw(e->body, e->body_len, "index", &v, &vlen) != 0 ||
-        !raw_uint(v, vlen, &index) || (int64_t)index != e->trial)
+        !axl_mp_raw_uint(v, vlen, &index) || (int64_t)index != e->trial)
         return axl_fail(eb, AXL_EINVAL,
                         "event %.*s: the body is not a trial record of experiment %.*s, "
                         "trial %lld",
@@ -154,7 +99,7 @@ int axl_store_batch_add(axl_store_batch *b, const axl_event *ev, axl_errbuf *eb)
         return axl_fail(eb, AXL_ESTATE, "batch: already committed; clear it before reuse");
     e.seq = SEQ_PLACEHOLDER;
     if (e.time == 0)
-        e.time = now_unix();
+        e.time = axl_now();
     if (e.rec != AXL_REC_NONE && !axl_store__name_ok(e.experiment, e.experiment_len))
         return axl_fail(eb, AXL_EINVAL,
                         "event.experiment: a %s record needs a name of 1-%d bytes without NUL",
@@ -207,7 +152,7 @@ int axl_store_batch_add(axl_store_batch *b, const axl_event *ev, axl_errbuf *eb)
     if (body == NULL || axl_mp_find_raw(enc, len, "seq", &seqv, &seqv_len) != 0 ||
         seqv_len != SEQ_PLACEHOLDER_LEN ||
         axl_mp_find_raw(enc, len, "experiment", &exp, &exp_len) ||
-        !raw_str(exp, exp_len, &name, &name_len) || name_len != e.experiment_len ||
+        !axl_mp_raw_str(exp, exp_len, &name, &name_len) || name_len != e.experiment_len ||
         (const uint8_t *)body < (const uint8_t *)seqv ||
         (const uint8_t *)name < (const uint8_t *)seqv) {
         b->pre.size = off;

@@ -8,15 +8,13 @@
 #include <time.h>
 
 #include "engine/model/axl_model.h"
+#include "proto/axl_util.h"
 
 /* splitmix64: a tiny counter-based generator; all randomness is derived from seeds
  * so that results are reproducible and no state is shared between threads. */
 static inline uint64_t axl__mix64(uint64_t *s)
 {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
+    return axl_splitmix64(s);
 }
 
 /* Uniform in (0,1). */

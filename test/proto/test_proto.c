@@ -61,5 +61,6 @@ int main(void)
     failed +=
         _cmocka_run_group_tests("proto_robust", robust_tests, n_robust_tests, setup, teardown);
     failed += _cmocka_run_group_tests("proto_errlog", errlog_tests, n_errlog_tests, NULL, NULL);
+    failed += _cmocka_run_group_tests("proto_util", util_tests, n_util_tests, NULL, NULL);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

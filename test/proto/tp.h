@@ -25,6 +25,8 @@ extern const struct CMUnitTest robust_tests[];
 extern const size_t n_robust_tests;
 extern const struct CMUnitTest errlog_tests[];
 extern const size_t n_errlog_tests;
+extern const struct CMUnitTest util_tests[];
+extern const size_t n_util_tests;
 
 /*
  * Decodes sb as a wire message and checks the code and, when substr is not NULL, that the
