@@ -1,5 +1,5 @@
 /*
- * cmd_worker.c - `axle worker` (one lab worker process, hw/axl_worker.h) and `axle lab`
+ * cmd_worker.c - `axle worker` (one lab worker process, hw/worker/axl_worker.h) and `axle lab`
  * (helpers around the simulated line: the film model's true optimum, and how close a
  * stored campaign came to it).
  */
@@ -11,8 +11,8 @@
 
 #include "engine/cli.h"
 #include "engine/json_msgpack.h"
-#include "hw/axl_film_model.h"
-#include "hw/axl_worker.h"
+#include "hw/line/axl_film_model.h"
+#include "hw/worker/axl_worker.h"
 #include "proto/axl_log.h"
 #include "storage/axl_store.h"
 

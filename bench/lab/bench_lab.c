@@ -29,12 +29,12 @@
 #include "engine/axl_engine.h"
 #include "proto/axl_log.h"
 #include "storage/axl_store.h"
-#include "hw/axl_film_model.h"
+#include "hw/line/axl_film_model.h"
 
 #include <gsl/gsl_errno.h>
-#include "hw/axl_pascal_plan.h"
-#include "hw/axl_recipe.h"
-#include "hw/axl_timeline.h"
+#include "hw/line/axl_pascal_plan.h"
+#include "hw/line/axl_recipe.h"
+#include "hw/line/axl_timeline.h"
 
 #include <ftw.h>
 #include <jansson.h>

@@ -17,9 +17,9 @@
 #include <nng/nng.h>
 #include <nng/protocol/pair1/pair.h>
 
-#include "hw/axl_chain.h"
-#include "hw/axl_recipe.h"
-#include "hw/axl_task.h"
+#include "hw/line/axl_chain.h"
+#include "hw/line/axl_recipe.h"
+#include "hw/line/axl_task.h"
 #include "proto/axl_wire.h"
 
 #ifndef AXLE_BIN

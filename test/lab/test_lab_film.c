@@ -3,7 +3,7 @@
  * the film's intensity. */
 #include "lab_test.h"
 
-#include "hw/axl_film_model.h"
+#include "hw/line/axl_film_model.h"
 
 #include <gsl/gsl_errno.h>
 

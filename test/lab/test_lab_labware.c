@@ -1,7 +1,7 @@
 /* test_lab_labware.c - tip racks, trays, solutions: parse, reserve, exhaustion, persist. */
 #include "lab_test.h"
 
-#include "hw/axl_labware.h"
+#include "hw/line/axl_labware.h"
 
 #include <math.h>
 

@@ -1,5 +1,5 @@
 /*
- * test_lab_link.c - the engine's end of a worker connection (hw/axl_link.h) against real
+ * test_lab_link.c - the engine's end of a worker connection (hw/worker/axl_link.h) against real
  * `axle worker` processes: up on hello, kept alive by heartbeats, lost by the heartbeat
  * timer (not before) when the worker is SIGKILLed or hangs, up again when it restarts;
  * and against a fake worker: refusals answered with `error`, a wrong role never up.
@@ -9,7 +9,7 @@
 #include <gsl/gsl_errno.h>
 #include <uv.h>
 
-#include "hw/axl_link.h"
+#include "hw/worker/axl_link.h"
 
 #define TIMEOUT_MS 300
 

@@ -2,7 +2,7 @@
  * own stored durations and schedule figures, and axle's online re-placement. */
 #include "lab_test.h"
 
-#include "hw/axl_pascal_plan.h"
+#include "hw/line/axl_pascal_plan.h"
 
 static void test_parse_and_reproduce_pascal_figures(void **state)
 {

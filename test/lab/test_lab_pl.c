@@ -2,7 +2,7 @@
  * answers, on saturated, empty, all-NaN and pure-noise spectra; the CSV layout. */
 #include "lab_test.h"
 
-#include "hw/axl_pl.h"
+#include "hw/line/axl_pl.h"
 
 #include <gsl/gsl_errno.h>
 

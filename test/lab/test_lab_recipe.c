@@ -2,8 +2,8 @@
  * duration model on hand-derived cases, validation ranges, task chains and immediacy. */
 #include "lab_test.h"
 
-#include "hw/axl_chain.h"
-#include "hw/axl_recipe.h"
+#include "hw/line/axl_chain.h"
+#include "hw/line/axl_recipe.h"
 
 #include <math.h>
 

@@ -6,7 +6,7 @@
  */
 #include "lab_test.h"
 
-#include "hw/axl_timeline.h"
+#include "hw/line/axl_timeline.h"
 
 #include <math.h>
 

@@ -9,7 +9,7 @@
 
 #include <gsl/gsl_errno.h>
 
-#include "hw/axl_worker.h"
+#include "hw/worker/axl_worker.h"
 #include "proto/axl_proto.h"
 
 #define EXP "conf"

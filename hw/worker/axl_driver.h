@@ -1,7 +1,7 @@
 /*
  * axl_driver.h - what a worker needs from the device it drives: one ops table per kind
  * of device, so that a real spin coater, hotplate, gantry or spectrometer plugs in
- * behind the same worker (hw/worker.c) that runs the simulated line today.
+ * behind the same worker (hw/worker/worker.c) that runs the simulated line today.
  *
  * Contract (libuv style, like engine/runner.h):
  *  - Every call is made on the worker's loop thread, and the driver reports on that
@@ -22,7 +22,7 @@
 
 #include <uv.h>
 
-#include "hw/axl_task.h"
+#include "hw/line/axl_task.h"
 #include "proto/axl_error.h"
 #include "proto/axl_wire.h"
 

@@ -1,5 +1,5 @@
 /* stations.c - PASCAL's station names and gripper move table. */
-#include "hw/axl_stations.h"
+#include "hw/line/axl_stations.h"
 #include "proto/axl_error.h"
 
 #include <string.h>

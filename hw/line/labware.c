@@ -1,5 +1,5 @@
 /* labware.c - tip racks, sample trays and solutions; reservation per sample. */
-#include "hw/axl_labware.h"
+#include "hw/line/axl_labware.h"
 
 #include <math.h>
 #include <stdarg.h>

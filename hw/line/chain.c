@@ -1,5 +1,5 @@
 /* chain.c - a recipe's task chain: moves inserted, durations, immediacy rules. */
-#include "hw/axl_chain.h"
+#include "hw/line/axl_chain.h"
 
 #include <math.h>
 #include <stdio.h>

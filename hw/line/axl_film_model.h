@@ -22,8 +22,8 @@
 #ifndef AXL_FILM_MODEL_H
 #define AXL_FILM_MODEL_H
 
-#include "hw/axl_pl.h"
-#include "hw/axl_recipe.h"
+#include "hw/line/axl_pl.h"
+#include "hw/line/axl_recipe.h"
 #include "proto/axl_error.h"
 
 #include <stdint.h>

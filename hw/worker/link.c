@@ -1,5 +1,5 @@
 /* link.c - the engine's end of a worker connection (axl_link.h). */
-#include "hw/axl_link.h"
+#include "hw/worker/axl_link.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +8,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/pair1/pair.h>
 
-#include "hw/nng_bridge.h"
+#include "hw/worker/nng_bridge.h"
 #include "proto/axl_log.h"
 
 #define SRC "Lab"

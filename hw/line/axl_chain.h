@@ -12,8 +12,8 @@
 #ifndef AXL_CHAIN_H
 #define AXL_CHAIN_H
 
-#include "hw/axl_recipe.h"
-#include "hw/axl_stations.h"
+#include "hw/line/axl_recipe.h"
+#include "hw/line/axl_stations.h"
 #include "proto/axl_error.h"
 
 #include <stdbool.h>

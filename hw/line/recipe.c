@@ -2,7 +2,7 @@
  * recipe.c - sample recipes: PASCAL's defaults, its duration model, range validation
  * and parameter binding. The JSON side lives in recipe_json.c.
  */
-#include "hw/axl_recipe.h"
+#include "hw/line/axl_recipe.h"
 
 #include <math.h>
 #include <stdio.h>

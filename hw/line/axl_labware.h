@@ -15,7 +15,7 @@
 #ifndef AXL_LABWARE_H
 #define AXL_LABWARE_H
 
-#include "hw/axl_recipe.h"
+#include "hw/line/axl_recipe.h"
 #include "proto/axl_error.h"
 
 #include <jansson.h>

@@ -31,7 +31,7 @@
 #ifndef AXL_TIMELINE_H
 #define AXL_TIMELINE_H
 
-#include "hw/axl_chain.h"
+#include "hw/line/axl_chain.h"
 #include "proto/axl_error.h"
 
 #include <jansson.h>

@@ -1,5 +1,5 @@
 /* profile.c - step profiles of resource use over time (see profile.h). */
-#include "hw/profile.h"
+#include "hw/line/profile.h"
 #include "proto/axl_error.h"
 
 #include <math.h>

@@ -16,7 +16,7 @@
  * is answered with `error`; an `error` is never answered. A hello with another role
  * than expected leaves the link down (a wrong address) and is logged.
  *
- * Threads: loop thread only (nng's threads are bridged, hw/nng_bridge.h). Callbacks run
+ * Threads: loop thread only (nng's threads are bridged, hw/worker/nng_bridge.h). Callbacks run
  * on the loop thread, never from inside axl_link_open / axl_link_send / axl_link_close.
  */
 #ifndef AXL_LINK_H

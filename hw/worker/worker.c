@@ -5,7 +5,7 @@
  * Threads: nng delivers on its threads, the bridge (nng_bridge.h) hands everything to
  * this loop; every field below is touched by the loop thread only.
  */
-#include "hw/axl_worker.h"
+#include "hw/worker/axl_worker.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +21,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/pair1/pair.h>
 
-#include "hw/nng_bridge.h"
+#include "hw/worker/nng_bridge.h"
 #include "proto/axl_log.h"
 
 #define SRC "Worker"

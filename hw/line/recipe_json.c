@@ -4,7 +4,7 @@
  *   recipe.worklist[0].drops[1].volume: must be > 0 (got -3)
  * The shape is documented in hw/README.md.
  */
-#include "hw/axl_recipe.h"
+#include "hw/line/axl_recipe.h"
 
 #include <math.h>
 #include <stdarg.h>

@@ -31,10 +31,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "hw/axl_chain.h"
-#include "hw/axl_film_model.h"
-#include "hw/axl_pl.h"
-#include "hw/axl_recipe.h"
+#include "hw/line/axl_chain.h"
+#include "hw/line/axl_film_model.h"
+#include "hw/line/axl_pl.h"
+#include "hw/line/axl_recipe.h"
 #include "proto/axl_error.h"
 #include "proto/axl_wire.h"
 

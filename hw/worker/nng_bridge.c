@@ -1,5 +1,5 @@
 /* nng_bridge.c - nng callbacks handed to a libuv loop (nng_bridge.h). */
-#include "hw/nng_bridge.h"
+#include "hw/worker/nng_bridge.h"
 
 #include <pthread.h>
 #include <stdbool.h>

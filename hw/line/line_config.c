@@ -1,5 +1,5 @@
 /* line_config.c - the "line" section of the experiment file -> axl_tl_config. */
-#include "hw/axl_timeline.h"
+#include "hw/line/axl_timeline.h"
 
 #include <math.h>
 #include <string.h>

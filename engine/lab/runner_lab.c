@@ -4,7 +4,7 @@
  *   trial parameters --axl_recipe_instantiate--> recipe  (lab.recipe, a template)
  *   recipe --axl_labware_reserve--> tips, tray slot, volumes (lab.labware)  or FAILED
  *   recipe --axl_chain_from_recipe--> task chain --axl_tl_place--> planned times
- *   chain task k --task message--> its worker (hw/axl_link.h), when task k-1 finished,
+ *   chain task k --task message--> its worker (hw/worker/axl_link.h), when task k-1 finished,
  *                                  to start at max(planned start, now)
  *   characterize finished --result (PL fit done by the worker)--> metrics, COMPLETED
  *
@@ -47,14 +47,14 @@
 #include <unistd.h>
 
 #include "engine/json_msgpack.h"
-#include "hw/axl_chain.h"
-#include "hw/axl_film_model.h"
-#include "hw/axl_labware.h"
-#include "hw/axl_link.h"
-#include "hw/axl_recipe.h"
-#include "hw/axl_task.h"
-#include "hw/axl_timeline.h"
-#include "hw/axl_worker.h"
+#include "hw/line/axl_chain.h"
+#include "hw/line/axl_film_model.h"
+#include "hw/line/axl_labware.h"
+#include "hw/worker/axl_link.h"
+#include "hw/line/axl_recipe.h"
+#include "hw/line/axl_task.h"
+#include "hw/line/axl_timeline.h"
+#include "hw/worker/axl_worker.h"
 #include "proto/axl_log.h"
 
 #define SRC "Lab"
@@ -868,7 +868,7 @@ static void link_closed(void *data)
 /*
  * The runner's sockets are closed last, once the simulated line's processes are gone:
  * closing a socket whose peer is still talking can deadlock inside libnng 1.5.2 (see
- * hw/nng_bridge.c); a peer that has exited left no pipe to race with.
+ * hw/worker/nng_bridge.c); a peer that has exited left no pipe to race with.
  */
 static void close_links(lab_runner *lr)
 {

@@ -1,5 +1,5 @@
 /* spectrum.c - PL spectra in PASCAL's CSV layout: parse, read, write, counts/s. */
-#include "hw/axl_pl.h"
+#include "hw/line/axl_pl.h"
 
 #include <errno.h>
 #include <math.h>

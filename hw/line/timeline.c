@@ -16,8 +16,8 @@
  * the station later: the head of the span's first task is pushed past the blocking run.
  * Every push raises a lower bound by a positive amount, so the walk terminates.
  */
-#include "hw/axl_timeline.h"
-#include "hw/profile.h"
+#include "hw/line/axl_timeline.h"
+#include "hw/line/profile.h"
 
 #include <math.h>
 #include <stdio.h>

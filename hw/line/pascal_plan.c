@@ -1,5 +1,5 @@
 /* pascal_plan.c - PASCAL's maestro netlist -> axle task chains (axl_pascal_plan.h). */
-#include "hw/axl_pascal_plan.h"
+#include "hw/line/axl_pascal_plan.h"
 
 #include <errno.h>
 #include <math.h>

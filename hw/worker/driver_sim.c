@@ -3,7 +3,7 @@
  * PASCAL's durations compressed in time, injected failures, and for the characterization
  * line a PL spectrum drawn from the film model, written and fitted.
  */
-#include "hw/axl_driver.h"
+#include "hw/worker/axl_driver.h"
 
 #include <errno.h>
 #include <math.h>
@@ -12,8 +12,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "hw/axl_film_model.h"
-#include "hw/axl_pl.h"
+#include "hw/line/axl_film_model.h"
+#include "hw/line/axl_pl.h"
 
 typedef struct sim_task {
     uv_timer_t timer;

@@ -1,5 +1,5 @@
 /* film_model.c - PL intensity and spectra of simulated films (axl_film_model.h). */
-#include "hw/axl_film_model.h"
+#include "hw/line/axl_film_model.h"
 
 #include <gsl/gsl_linalg.h>
 #include <gsl/gsl_randist.h>

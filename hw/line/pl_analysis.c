@@ -8,7 +8,7 @@
  * driver reports as convergence or as too many iterations - both give a usable bounded
  * optimum, exactly what a box-constrained solver would return.
  */
-#include "hw/axl_pl.h"
+#include "hw/line/axl_pl.h"
 
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_multifit_nlinear.h>

@@ -12,8 +12,8 @@
 #ifndef AXL_PASCAL_PLAN_H
 #define AXL_PASCAL_PLAN_H
 
-#include "hw/axl_chain.h"
-#include "hw/axl_timeline.h"
+#include "hw/line/axl_chain.h"
+#include "hw/line/axl_timeline.h"
 #include "proto/axl_error.h"
 
 #include <jansson.h>

@@ -44,7 +44,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "hw/axl_driver.h"
+#include "hw/worker/axl_driver.h"
 #include "proto/axl_error.h"
 #include "proto/axl_wire.h"
 

@@ -1,5 +1,5 @@
 /* task_spec.c - a chain task's params raw map, both ways (axl_task.h). */
-#include "hw/axl_task.h"
+#include "hw/line/axl_task.h"
 
 #include <math.h>
 #include <stdio.h>
