@@ -419,12 +419,26 @@ static void test_spawned_children_do_not_hold_the_lock(void **state)
     char out[512];
 
     OK(axl_store_open(f->dir, NULL, &s, EB));
+    /*
+     * The question is what an exec'd child holds, so wait for the exec: the pipe's write
+     * end is close-on-exec, so the read below returns 0 exactly when the child has
+     * exec'd (or died), never while it still runs the forked copy of this process.
+     */
+    int sync[2];
+    assert_int_equal(pipe2(sync, O_CLOEXEC), 0);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         execl("/bin/sleep", "sleep", "10", (char *)NULL);
         _exit(127);
     }
+    close(sync[1]);
+    char byte;
+    ssize_t got;
+    while ((got = read(sync[0], &byte, 1)) < 0 && errno == EINTR)
+        ;
+    assert_int_equal(got, 0);
+    close(sync[0]);
     axl_store_close(s); /* the engine is gone; its child lives on */
     run_child(out, sizeof(out), "open", f->dir, NULL);
     kill(pid, SIGKILL);
