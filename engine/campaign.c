@@ -170,6 +170,11 @@ static int create(uv_loop_t *loop, axl_experiment *e, axl_store *store,
         goto fail;
     }
 
+    if ((rv = axl_store_check_open(c)) != 0) {
+        axl_fail(eb, rv, "out of memory");
+        goto fail;
+    }
+
     /* Generator state: stored, or a fresh one seeded from the strategy or the system. */
     uint64_t seed = e->strategy.steps[0].seed;
     if (seed == 0 && getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
@@ -232,6 +237,7 @@ fail:
         axl_stream_close(c->journal.stream);
         axl_journal_free(&c->journal);
     }
+    axl_store_check_free(c);
     axl_trial_free_all(c);
     axl_experiment_free(c->exp);
     free(c);
@@ -390,6 +396,7 @@ void axl_campaign_free(axl_campaign *c)
                                       axl_stream_published(c->journal.stream)));
     axl_stream_close(c->journal.stream);
     axl_journal_free(&c->journal);
+    axl_store_check_free(c);
     axl_trial_free_all(c);
     free(c->to_deploy);
     free(c->done_completed);

@@ -79,6 +79,7 @@ struct axl_campaign {
     uint32_t n_done_completed, n_done_failed, cap_done_completed, cap_done_failed;
 
     bool generating; /* a model generation is on the thread pool */
+    int gen_error;   /* a failed generation (generation.c); decide() turns it into a stop */
     uv_work_t gen_work;
     int blocked_logged; /* verdict logged for the current blocked stretch, or -1 */
     bool done_submitting_due, done_submitting_logged;
@@ -94,6 +95,8 @@ struct axl_campaign {
     uv_timer_t timeout;
     bool timeout_armed;
     uv_signal_t sigint, sigterm;
+
+    struct axl_store_check *check; /* store_check.c; NULL when the check is off */
 
     bool has_best;
     uint32_t best_trial;
@@ -144,6 +147,8 @@ void axl_sched_on_report(axl_runner *r, const axl_runner_report *rep);
 void axl_sched_on_runner_event(axl_runner *r, const char *type, int64_t trial, axl_rec_kind rec,
                                const void *body, size_t body_len);
 void axl_sched_turn(uv_check_t *h);
+/* The TTL timer of a RUNNING trial; the scheduler arms and disarms it around the
+ * transitions it causes (and campaign.c for trials resumed RUNNING). */
 void axl_sched_arm_ttl(axl_campaign *c, axl_trial *t);
 void axl_sched_disarm_ttl(axl_trial *t);
 void axl_sched_request_stop(axl_campaign *c, axl_exit_status why, const char *reason);
@@ -157,6 +162,13 @@ int axl_gen_record(const axl_model_state *st, const char *method, double fit_ms,
                    msgpack_sbuffer *out);
 int axl_gen_record_decode(const void *data, size_t len, axl_model_state *st);
 void axl_gen_cancel(axl_campaign *c);
+
+/* store_check.c: the debug check that memory equals the fold of the store's log. */
+/* Turns the check on when asked (AXL_CHECK_STORE=1, or a build without NDEBUG). */
+int axl_store_check_open(axl_campaign *c);
+/* Folds the events committed since the last call and compares; aborts on a difference. */
+void axl_store_check_turn(axl_campaign *c);
+void axl_store_check_free(axl_campaign *c);
 
 /* Formats a list of trial indices the way Ax logs them: "[3]", "6 - 8", "[1, 4]". */
 void axl_format_trial_list(const uint32_t *idx, uint32_t n, char *buf, size_t size);

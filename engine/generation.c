@@ -154,10 +154,9 @@ static void finish_job(axl_campaign *c, axl_gen_job *j)
             AXL_WARN(SRC, "The search space has no new point left: %s", j->eb.msg);
         else
             AXL_ERROR(SRC, "Generation failed: %s (%s)", j->eb.msg, axl_strerror(j->rv));
-        /* A broken model must not spin: stop rather than retry on every turn. */
-        axl_sched_request_stop(c, j->rv == AXL_EEXHAUSTED ? AXL_EXIT_EXHAUSTED : AXL_EXIT_ERROR,
-                               j->rv == AXL_EEXHAUSTED ? "the search space is exhausted"
-                                                       : "the model failed to generate");
+        /* Reported to the scheduler, whose next decide step stops the campaign: a broken
+         * model must not spin, retrying on every turn. */
+        c->gen_error = j->rv;
         return;
     }
     for (size_t i = 0; i < j->out.n; i++) {

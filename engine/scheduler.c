@@ -53,6 +53,8 @@ void axl_format_trial_list(const uint32_t *idx, uint32_t n, char *buf, size_t si
 
 /* ---- TTL: a RUNNING trial that outlives ttl_seconds_for_trials is FAILED ---------- */
 
+static void sync_ttl(axl_campaign *c, axl_trial *t);
+
 static void ttl_closed(uv_handle_t *h)
 {
     axl_ttl_timer *t = h->data;
@@ -86,6 +88,7 @@ static void ttl_fire(uv_timer_t *h)
     if (c->runner_open)
         c->runner.ops->cancel(&c->runner, t->index, reason);
     axl_trial_fail(c, t->index, AXL_TRIAL_FAILED, reason);
+    sync_ttl(c, t);
     axl_sched_wake(c);
 }
 
@@ -107,6 +110,16 @@ void axl_sched_arm_ttl(axl_campaign *c, axl_trial *t)
     double left = ttl - (axl_now() - t->deployed);
     uv_timer_start(&tt->timer, ttl_fire, left > 0 ? (uint64_t)(left * 1000.0) : 0, 0);
     t->ttl = tt;
+}
+
+/* The TTL timer follows the status: armed while RUNNING, gone otherwise. Called by the
+ * scheduler after every transition it causes (trial_state.c knows nothing of timers). */
+static void sync_ttl(axl_campaign *c, axl_trial *t)
+{
+    if (t->status == AXL_TRIAL_RUNNING)
+        axl_sched_arm_ttl(c, t);
+    else
+        axl_sched_disarm_ttl(t);
 }
 
 /* ---- Reports from the runner -------------------------------------------------------- */
@@ -143,6 +156,7 @@ void axl_sched_on_report(axl_runner *r, const axl_runner_report *rep)
                  axl_trial_status_name(rep->status), t->index);
         return;
     }
+    sync_ttl(c, t);
     axl_sched_wake(c);
 }
 
@@ -289,6 +303,13 @@ static long stage_candidates(axl_campaign *c, long slots)
 static void decide(axl_campaign *c)
 {
     const axl_sched_options *o = &c->exp->options;
+    if (c->gen_error != 0) {
+        bool exhausted = c->gen_error == AXL_EEXHAUSTED;
+        axl_sched_request_stop(c, exhausted ? AXL_EXIT_EXHAUSTED : AXL_EXIT_ERROR,
+                               exhausted ? "the search space is exhausted"
+                                         : "the model failed to generate");
+        return;
+    }
     if (failure_rate_exceeded(c))
         return;
 
@@ -351,8 +372,10 @@ static void deploy_group(axl_campaign *c, const uint32_t *idx, int n)
     int rv = c->runner.ops->deploy(&c->runner, jobs, n, &eb);
     if (rv != 0) {
         AXL_ERROR(SRC, "Deploying trials %s failed: %s", list, eb.msg);
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n; i++) {
             axl_trial_fail(c, idx[i], AXL_TRIAL_FAILED, eb.msg);
+            sync_ttl(c, &c->trials[idx[i]]);
+        }
         axl_sched_wake(c);
         return;
     }
@@ -444,6 +467,7 @@ void axl_sched_turn(uv_check_t *h)
             c->stop_committed = true;
             break;
         }
+        axl_store_check_turn(c); /* debug builds and tests: memory == fold of the log */
         act(c);
         if (c->done_submitting_due && !c->done_submitting_logged) {
             c->done_submitting_logged = true;

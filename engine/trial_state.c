@@ -1,14 +1,17 @@
 /*
  * trial_state.c - the one place where a trial's status changes.
  *
- * Every change updates the in-memory trial and adds a trial.* event carrying the full
- * new record to this turn's journal batch. Nothing is acted on here: deploys wait for
- * the commit (scheduler.c), so that a crash at any instant loses nothing and runs
- * nothing twice.
+ * Every change adds a trial.* event carrying the full new record to this turn's journal
+ * batch, and only once the event is in the batch does the in-memory trial change: a
+ * change is recorded or not made (the new state is built in a copy, logged, then
+ * swapped in). Nothing is acted on here: deploys wait for the commit (scheduler.c), so
+ * that a crash at any instant loses nothing and runs nothing twice. Timers are the
+ * scheduler's business (it arms and disarms TTLs around the changes it causes).
  */
 #include "engine/campaign.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,7 +19,7 @@
 
 static char *dup_or_null(const char *s)
 {
-    return s != NULL ? strdup(s) : NULL;
+    return axl_xstrdup(s);
 }
 
 uint32_t axl_trials_count(const axl_campaign *c, unsigned status_mask)
@@ -28,12 +31,20 @@ uint32_t axl_trials_count(const axl_campaign *c, unsigned status_mask)
     return n;
 }
 
-/* Every status change goes through here, so that the counts stay exact. */
-static void set_status(axl_campaign *c, axl_trial *t, axl_trial_status st)
+/*
+ * Every change goes through here: next (a copy of *t with the change applied) is logged;
+ * only then does it replace *t and the counts follow. On error *t is untouched and the
+ * caller frees what it allocated for next.
+ */
+static int apply(axl_campaign *c, axl_trial *t, axl_trial *next, const char *type)
 {
+    int rv = axl_trial_log(c, next, type);
+    if (rv != 0)
+        return rv;
     c->n_status[t->status]--;
-    c->n_status[st]++;
-    t->status = st;
+    c->n_status[next->status]++;
+    *t = *next;
+    return 0;
 }
 
 int axl_trial_log(axl_campaign *c, axl_trial *t, const char *type)
@@ -93,25 +104,30 @@ int axl_trial_create(axl_campaign *c, const double *x, uint32_t step, const char
     size_t np = c->exp->space.n_params;
     if (grow_trials(c) != 0)
         return AXL_ENOMEM;
-    axl_trial *t = &c->trials[c->n_trials];
-    memset(t, 0, sizeof(*t));
-    if ((t->x = malloc(np * sizeof(double))) == NULL)
+    axl_trial t = {0};
+    if ((t.x = malloc(np * sizeof(double))) == NULL)
         return AXL_ENOMEM;
-    memcpy(t->x, x, np * sizeof(double));
-    t->index = c->n_trials;
-    t->status = AXL_TRIAL_CANDIDATE;
+    memcpy(t.x, x, np * sizeof(double));
+    t.index = c->n_trials;
+    t.status = AXL_TRIAL_CANDIDATE;
+    t.step = step;
+    t.gen_method = method;
+    t.created = t.updated = axl_now();
+    t.y = t.sem = NAN;
+    t.by_this_run = true;
+    int rv = axl_trial_log(c, &t, "trial.created");
+    if (rv != 0) {
+        free(t.x);
+        return rv;
+    }
+    c->trials[c->n_trials++] = t;
     c->n_status[AXL_TRIAL_CANDIDATE]++;
-    t->step = step;
-    t->gen_method = method;
-    t->created = t->updated = axl_now();
-    t->y = t->sem = NAN;
-    t->by_this_run = true;
-    c->n_trials++;
-    *out = t->index;
-    return axl_trial_log(c, t, "trial.created");
+    *out = t.index;
+    return 0;
 }
 
-static int queue_deploy(axl_campaign *c, uint32_t index)
+/* Makes room for one more trial to deploy after the commit. */
+static int reserve_deploy(axl_campaign *c)
 {
     if (c->n_to_deploy == c->cap_to_deploy) {
         uint32_t cap = c->cap_to_deploy ? c->cap_to_deploy * 2 : 16;
@@ -121,7 +137,6 @@ static int queue_deploy(axl_campaign *c, uint32_t index)
         c->to_deploy = d;
         c->cap_to_deploy = cap;
     }
-    c->to_deploy[c->n_to_deploy++] = index;
     return 0;
 }
 
@@ -130,14 +145,19 @@ int axl_trial_stage(axl_campaign *c, uint32_t index)
     axl_trial *t = &c->trials[index];
     if (!axl_trial_transition_ok(t->status, AXL_TRIAL_STAGED))
         return AXL_ESTATE;
-    if (queue_deploy(c, index) != 0)
+    if (reserve_deploy(c) != 0)
         return AXL_ENOMEM;
-    set_status(c, t, AXL_TRIAL_STAGED);
-    t->updated = axl_now();
-    t->deploy_count++;
-    t->by_this_run = true;
+    axl_trial next = *t;
+    next.status = AXL_TRIAL_STAGED;
+    next.updated = axl_now();
+    next.deploy_count++;
+    next.by_this_run = true;
+    int rv = apply(c, t, &next, "trial.staged");
+    if (rv != 0)
+        return rv;
     c->ran_this_run++;
-    return axl_trial_log(c, t, "trial.staged");
+    c->to_deploy[c->n_to_deploy++] = index;
+    return 0;
 }
 
 int axl_trial_mark_running(axl_campaign *c, uint32_t index, const char *job_id)
@@ -147,14 +167,23 @@ int axl_trial_mark_running(axl_campaign *c, uint32_t index, const char *job_id)
         return 0;
     if (!axl_trial_transition_ok(t->status, AXL_TRIAL_RUNNING))
         return AXL_ESTATE;
+    axl_trial next = *t;
+    char *old_job = NULL;
     if (job_id != NULL && (t->job_id == NULL || strcmp(t->job_id, job_id) != 0)) {
-        free(t->job_id);
-        t->job_id = dup_or_null(job_id);
+        if ((next.job_id = dup_or_null(job_id)) == NULL)
+            return AXL_ENOMEM;
+        old_job = t->job_id;
     }
-    set_status(c, t, AXL_TRIAL_RUNNING);
-    t->updated = t->deployed = axl_now();
-    axl_sched_arm_ttl(c, t);
-    return axl_trial_log(c, t, "trial.running");
+    next.status = AXL_TRIAL_RUNNING;
+    next.updated = next.deployed = axl_now();
+    int rv = apply(c, t, &next, "trial.running");
+    if (rv != 0) {
+        if (old_job != NULL)
+            free(next.job_id);
+        return rv;
+    }
+    free(old_job);
+    return 0;
 }
 
 /* Remembers a finished trial for this turn's "Retrieved ... trials" log line. */
@@ -171,33 +200,65 @@ static void note_done(uint32_t **list, uint32_t *n, uint32_t *cap, uint32_t inde
     (*list)[(*n)++] = index;
 }
 
+/* Why m cannot be stored (a non-finite mean, an SEM that is not unknown, finite and >= 0),
+ * into why; false when it can. */
+static bool metric_unusable(const axl_metric_value *m, char *why, size_t size)
+{
+    if (!isfinite(m->mean))
+        snprintf(why, size, "metric '%s' is not finite (%g)", m->name, m->mean);
+    else if (!isnan(m->sem) && !(isfinite(m->sem) && m->sem >= 0))
+        snprintf(why, size, "the SEM of metric '%s' is not finite and >= 0 (%g)", m->name, m->sem);
+    else
+        return false;
+    return true;
+}
+
+static void free_metrics(axl_metric_value *m, uint32_t n)
+{
+    for (uint32_t k = 0; k < n; k++)
+        free((char *)m[k].name);
+    free(m);
+}
+
 int axl_trial_complete(axl_campaign *c, uint32_t index, const axl_metric_value *m, uint32_t n)
 {
     axl_trial *t = &c->trials[index];
     if (!axl_trial_transition_ok(t->status, AXL_TRIAL_COMPLETED))
         return AXL_ESTATE;
+    /* A value the store cannot hold is a FAILED trial with the reason, in memory and in
+     * the store alike -- never a COMPLETED trial in memory that the store lacks. */
+    char why[AXL_PROTO_MAX_NAME + 96];
+    for (uint32_t i = 0; i < n; i++)
+        if (metric_unusable(&m[i], why, sizeof(why)))
+            return axl_trial_fail(c, index, AXL_TRIAL_FAILED, why);
     axl_metric_value *copy = calloc(n ? n : 1, sizeof(*copy));
     if (copy == NULL)
         return AXL_ENOMEM;
+    axl_trial next = *t;
     for (uint32_t i = 0; i < n; i++) {
         copy[i] = m[i];
         if ((copy[i].name = strdup(m[i].name)) == NULL) {
-            for (uint32_t k = 0; k < i; k++)
-                free((char *)copy[k].name);
-            free(copy);
+            free_metrics(copy, i);
             return AXL_ENOMEM;
         }
         if (strcmp(m[i].name, c->exp->metric) == 0) {
-            t->has_objective = true;
-            t->y = m[i].mean;
-            t->sem = m[i].sem;
+            next.has_objective = true;
+            next.y = m[i].mean;
+            next.sem = m[i].sem;
         }
     }
-    t->metrics = copy;
-    t->n_metrics = n;
-    set_status(c, t, AXL_TRIAL_COMPLETED);
-    t->updated = axl_now();
-    axl_sched_disarm_ttl(t);
+    axl_metric_value *old = t->metrics;
+    uint32_t n_old = t->n_metrics;
+    next.metrics = copy;
+    next.n_metrics = n;
+    next.status = AXL_TRIAL_COMPLETED;
+    next.updated = axl_now();
+    int rv = apply(c, t, &next, "trial.completed");
+    if (rv != 0) {
+        free_metrics(copy, n);
+        return rv;
+    }
+    free_metrics(old, n_old);
     if (t->has_objective && isfinite(t->y)) {
         bool better =
             !c->has_best || (c->exp->minimize ? t->y < c->best_value : t->y > c->best_value);
@@ -208,7 +269,7 @@ int axl_trial_complete(axl_campaign *c, uint32_t index, const axl_metric_value *
         }
     }
     note_done(&c->done_completed, &c->n_done_completed, &c->cap_done_completed, index);
-    return axl_trial_log(c, t, "trial.completed");
+    return 0;
 }
 
 int axl_trial_fail(axl_campaign *c, uint32_t index, axl_trial_status to, const char *reason)
@@ -216,18 +277,27 @@ int axl_trial_fail(axl_campaign *c, uint32_t index, axl_trial_status to, const c
     axl_trial *t = &c->trials[index];
     if (!axl_trial_transition_ok(t->status, to))
         return AXL_ESTATE;
-    free(t->reason);
-    t->reason = dup_or_null(reason);
-    set_status(c, t, to);
-    t->updated = axl_now();
-    axl_sched_disarm_ttl(t);
-    if (t->by_this_run && t->deploy_count > 0)
-        c->bad_this_run++;
-    note_done(&c->done_failed, &c->n_done_failed, &c->cap_done_failed, index);
+    axl_trial next = *t;
+    if (reason != NULL && (next.reason = dup_or_null(reason)) == NULL)
+        return AXL_ENOMEM;
+    if (reason == NULL)
+        next.reason = NULL;
+    next.status = to;
+    next.updated = axl_now();
     const char *type = to == AXL_TRIAL_ABANDONED       ? "trial.abandoned"
                        : to == AXL_TRIAL_EARLY_STOPPED ? "trial.early_stopped"
                                                        : "trial.failed";
-    return axl_trial_log(c, t, type);
+    char *old = t->reason;
+    int rv = apply(c, t, &next, type);
+    if (rv != 0) {
+        free(next.reason);
+        return rv;
+    }
+    free(old);
+    if (t->by_this_run && t->deploy_count > 0)
+        c->bad_this_run++;
+    note_done(&c->done_failed, &c->n_done_failed, &c->cap_done_failed, index);
+    return 0;
 }
 
 int axl_trial_adopt(axl_campaign *c, const axl_trial_rec *rec)

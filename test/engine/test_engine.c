@@ -312,6 +312,44 @@ static void test_command_runner(void **state)
     free(dir);
 }
 
+/* Branin on bounds of +-1e200 overflows to inf (x1 squared): a FAILED trial, in memory and in the
+ * store alike (the store check of every turn compares the two). */
+static void test_non_finite_objective_is_failed(void **state)
+{
+    (void)state;
+    axl_campaign_options opt;
+    axl_campaign_result res;
+    char *dir = NULL;
+    et_options(&opt, NULL, false);
+    assert_int_equal(
+        et_run(&opt, &res, &dir,
+               "{\"name\": \"inf\", \"search_space\": {\"parameters\": ["
+               "{\"name\": \"x1\", \"type\": \"range\", \"bounds\": [-1e200, 1e200]},"
+               "{\"name\": \"x2\", \"type\": \"range\", \"bounds\": [-1e200, 1e200]}]},"
+               "\"objective\": {\"metric\": \"branin\", \"minimize\": true},"
+               "\"scheduler\": {\"total_trials\": 4, "
+               "\"min_failed_trials_for_failure_rate_check\": 10},"
+               "\"runner\": {\"type\": \"function\", \"function\": \"branin\"}}"),
+        0);
+    assert_int_equal(res.n_trials, 4);
+    axl_store_experiment *e;
+    load_trials(dir, "inf", &e);
+    uint32_t failed = 0;
+    for (size_t i = 0; i < e->n_trials; i++) {
+        assert_true(axl_trial_status_is_terminal(e->trials[i].status));
+        if (e->trials[i].status == AXL_TRIAL_FAILED) {
+            failed++;
+            assert_non_null(strstr(e->trials[i].reason, "is not finite"));
+        }
+    }
+    assert_true(failed >= 3); /* on that box nearly every |x1| is above 1e154 */
+    assert_int_equal(res.n_failed, failed);
+    assert_int_equal(res.n_completed + res.n_failed, 4);
+    axl_store_experiment_free(e);
+    et_rmtree(dir);
+    free(dir);
+}
+
 static void test_resume_continues_sobol_and_strategy(void **state)
 {
     (void)state;
@@ -575,6 +613,7 @@ int main(void)
         cmocka_unit_test(test_no_batches_one_call_per_trial),
         cmocka_unit_test(test_candidate_deployed_first),
         cmocka_unit_test(test_command_runner),
+        cmocka_unit_test(test_non_finite_objective_is_failed),
         cmocka_unit_test(test_resume_continues_sobol_and_strategy),
         cmocka_unit_test(test_run_refuses_existing_experiment),
         cmocka_unit_test(test_bad_experiment_files),

@@ -278,11 +278,14 @@ static void test_cli_usage(void **state)
     assert_int_equal(wait_exit(spawn("/dev/null", bad), 10), 2);
     const char *run_help[] = {"axle", "run", "--help", NULL};
     assert_int_equal(wait_exit(spawn("/dev/null", run_help), 10), 0);
-    const char *missing[] = {"axle",    "run",  "/nonexistent/experiment.json",
-                             "--store", "/tmp", NULL};
+    /* A store of its own: /tmp is shared with whatever else runs on the machine. */
+    char *dir = et_mkdtemp();
+    const char *missing[] = {"axle", "run", "/nonexistent/experiment.json", "--store", dir, NULL};
     assert_int_equal(wait_exit(spawn("/dev/null", missing), 10), 2);
-    const char *unknown[] = {"axle", "resume", "no_such_experiment", "--store", "/tmp", NULL};
+    const char *unknown[] = {"axle", "resume", "no_such_experiment", "--store", dir, NULL};
     assert_int_equal(wait_exit(spawn("/dev/null", unknown), 10), 2);
+    et_rmtree(dir);
+    free(dir);
     const char *neg[] = {"axle", "run", "x.json", "--max-trials", "-3", NULL};
     assert_int_equal(wait_exit(spawn("/dev/null", neg), 10), 2);
     const char *status_missing[] = {"axle", "status", "--store", "/nonexistent-axle-store", NULL};
