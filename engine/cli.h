@@ -23,6 +23,7 @@ int axl_cmd_replay(int argc, char **argv);
 int axl_cmd_subscribe(int argc, char **argv);
 int axl_cmd_worker(int argc, char **argv); /* cmd_worker.c */
 int axl_cmd_lab(int argc, char **argv);    /* cmd_worker.c */
+int axl_cmd_verify(int argc, char **argv); /* cmd_verify.c */
 
 /* Shared helpers (cli_common.c). */
 bool axl_cli_is_help(const char *arg);

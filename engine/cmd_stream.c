@@ -147,8 +147,11 @@ int axl_cmd_replay(int argc, char **argv)
     axl_errbuf eb = {{0}};
     axl_store_options so = {.flags = AXL_STORE_RDONLY};
     int rv = axl_store_open(store, &so, &s, &eb);
-    if (rv == 0)
-        rv = axl_store_iter_open(s, from, to, &it, &eb);
+    if (rv != 0) {
+        fprintf(stderr, "axle replay: %s\n", eb.msg);
+        return rv == AXL_ENOENT ? AXL_EXIT_CODE_USAGE : AXL_EXIT_CODE_ERROR;
+    }
+    rv = axl_store_iter_open(s, from, to, &it, &eb);
     while (rv == 0) {
         uint64_t seq;
         const void *data;

@@ -21,6 +21,7 @@ static const char usage[] =
     "  export NAME      print the trials as a table (--csv)\n"
     "  replay           print the event log (also while a campaign runs)\n"
     "  subscribe        follow a running campaign's events, with no gap\n"
+    "  verify           check a store end to end (checksums, structure, fold)\n"
     "  worker           run one worker of the (simulated) lab line\n"
     "  lab              the simulated line's true optimum, and a campaign's score\n"
     "\n"
@@ -49,7 +50,7 @@ int main(int argc, char **argv)
     } commands[] = {
         {"run", axl_cmd_run},       {"resume", axl_cmd_resume}, {"status", axl_cmd_status},
         {"export", axl_cmd_export}, {"replay", axl_cmd_replay}, {"subscribe", axl_cmd_subscribe},
-        {"worker", axl_cmd_worker}, {"lab", axl_cmd_lab},
+        {"worker", axl_cmd_worker}, {"lab", axl_cmd_lab},       {"verify", axl_cmd_verify},
     };
     if (argc < 2 || axl_cli_is_help(argv[1])) {
         fputs(usage, argc < 2 ? stderr : stdout);

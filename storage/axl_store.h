@@ -43,7 +43,9 @@
 #include "proto/axl_proto.h"
 
 /* The on-disk schema this code reads and writes (meta database, key "schema"). */
-#define AXL_STORE_SCHEMA 1
+/* 2: every value carries a checksum (storage/README.md); 1 (none) is upgraded on a writer
+ * open and refused by a read-only one. */
+#define AXL_STORE_SCHEMA 2
 
 /* Defaults for axl_store_options. */
 #define AXL_STORE_DEFAULT_MAP_SIZE ((size_t)64 << 20) /* initial LMDB map, bytes */
@@ -303,5 +305,35 @@ int axl_store_verify_fold(axl_store *s, axl_store_fold_report *rep, axl_errbuf *
  * and a check that the log is self-sufficient. s may be a read-only handle.
  */
 int axl_store_rebuild(axl_store *s, const char *dst_dir, axl_errbuf *eb);
+
+/* ---- Whole-store check (storage/verify.c) ---------------------------------------- */
+
+typedef struct axl_store_verify_report {
+    uint32_t schema;
+    uint32_t page_size;
+    uint64_t txnid;        /* LMDB transaction of the last commit */
+    uint64_t file_bytes;   /* size of data.mdb */
+    uint64_t pages;        /* pages of the store's databases */
+    uint64_t events;       /* events in the log */
+    uint64_t records;      /* records (all record databases) */
+    uint64_t checksums;    /* values whose checksum was verified */
+    uint64_t fold_records; /* records compared with the folded log */
+} axl_store_verify_report;
+
+/* axl_store_verify flags: open as a writer first (NOCREATE), which upgrades schema 1. */
+#define AXL_STORE_VERIFY_UPGRADE 0x01u
+
+/*
+ * Checks the whole store in dir: LMDB's two meta pages (read with pread, never mapped),
+ * then, in a forked child process, every database walked (key order and shape, entry
+ * counts, every value's checksum), then the fold (axl_store_verify_fold). A damaged page
+ * that crashes LMDB, or a walk that does not end within timeout_s (0: none), crashes only
+ * the child and is reported. Never creates or changes a store (except the schema upgrade
+ * with AXL_STORE_VERIFY_UPGRADE). The caller must not hold the store open, and should be
+ * single-threaded (it forks). Returns 0 when all holds; AXL_ECORRUPT naming the first
+ * damage (eb); AXL_ENOENT no store; AXL_EVERSION; AXL_EIO.
+ */
+int axl_store_verify(const char *dir, unsigned flags, unsigned timeout_s,
+                     axl_store_verify_report *rep, axl_errbuf *eb);
 
 #endif

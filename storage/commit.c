@@ -6,19 +6,31 @@
 
 static const uint8_t empty_map = 0x80;
 
+/* Puts val[0..len) sealed (storage/store_int.h) under k, written once into LMDB's page. */
+static int put_sealed(MDB_txn *txn, MDB_dbi dbi, const MDB_val *k, const void *val, size_t len,
+                      unsigned flags)
+{
+    MDB_val v = {len + STORE_SUM_LEN, NULL};
+    int rc = mdb_put(txn, dbi, (MDB_val *)k, &v, flags | MDB_RESERVE);
+    if (rc != 0)
+        return rc;
+    memcpy(v.mv_data, val, len);
+    axl_store__seal(k, v.mv_data, len);
+    return 0;
+}
+
 int axl_store__apply(axl_store *s, MDB_txn *txn, uint64_t seq, const void *enc, size_t enc_len,
                      axl_rec_kind rec, const char *exp, size_t exp_len, int64_t trial,
                      const void *body, size_t body_len)
 {
     uint8_t kseq[8], key[STORE_MAX_KEY];
-    MDB_val k, v;
+    MDB_val k;
     int rc;
 
     /* The log: MDB_APPEND keeps pages full and refuses a seq that is not above the last. */
     axl_store__be64(kseq, seq);
     k = (MDB_val){8, kseq};
-    v = (MDB_val){enc_len, (void *)enc};
-    if ((rc = mdb_put(txn, s->dbi[DB_EVENTS], &k, &v, MDB_APPEND)) != 0)
+    if ((rc = put_sealed(txn, s->dbi[DB_EVENTS], &k, enc, enc_len, MDB_APPEND)) != 0)
         return rc;
     if (rec == AXL_REC_NONE)
         return 0;
@@ -28,12 +40,11 @@ int axl_store__apply(axl_store *s, MDB_txn *txn, uint64_t seq, const void *enc, 
         body = &empty_map;
         body_len = 1;
     }
-    v = (MDB_val){body_len, (void *)body};
     if (rec == AXL_REC_TRIAL)
         k = (MDB_val){axl_store__trial_key(key, exp, exp_len, (uint32_t)trial), key};
     else
         k = (MDB_val){exp_len, (void *)exp};
-    return mdb_put(txn, s->dbi[axl_store__rec_db(rec)], &k, &v, 0);
+    return put_sealed(txn, s->dbi[axl_store__rec_db(rec)], &k, body, body_len, 0);
 }
 
 /* A short write (LMDB reports EIO) on a full disk is a full disk: say so. */

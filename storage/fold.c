@@ -129,6 +129,10 @@ static int fold_log(axl_store *s, MDB_txn *txn, ent_vec *ents, verify *vf)
                           (unsigned long long)seq, (unsigned long long)expect);
             break;
         }
+        if (!axl_store__unseal(s, &k, &v)) {
+            rv = axl_store__bad_sum(vf->eb, DB_EVENTS, &k);
+            break;
+        }
         if (axl_event_decode(v.mv_data, v.mv_size, &ev, &tmp) != 0) {
             rv = axl_fail(vf->eb, AXL_ECORRUPT, "log: event %llu does not decode: %s",
                           (unsigned long long)seq, tmp.msg);
@@ -198,6 +202,11 @@ static int compare_db(axl_store *s, MDB_txn *txn, int db, const fold_ent *ents, 
             mismatch(vf, what, kb, kl, "the log has it, the store does not");
             i++;
             continue;
+        } else if (!axl_store__unseal(s, &k, &v)) {
+            vf->rep.records++;
+            mismatch(vf, what, k.mv_data, k.mv_size,
+                     "checksum mismatch (its stored bytes changed)");
+            i++;
         } else {
             vf->rep.records++;
             if (v.mv_size != ents[i].body_len || memcmp(v.mv_data, ents[i].body, v.mv_size) != 0)
@@ -255,7 +264,7 @@ out:
 #define REBUILD_CHUNK 4096
 
 /* Applies the events [from, to] of the source cursor to dst in one write txn. */
-static int rebuild_chunk(axl_store *dst, MDB_cursor *src, uint64_t from, uint64_t to,
+static int rebuild_chunk(axl_store *s, axl_store *dst, MDB_cursor *src, uint64_t from, uint64_t to,
                          uint64_t *done, axl_errbuf *eb)
 {
     uint8_t kb[8];
@@ -279,6 +288,10 @@ static int rebuild_chunk(axl_store *dst, MDB_cursor *src, uint64_t from, uint64_
         }
         if (seq > to || seq >= from + REBUILD_CHUNK)
             break;
+        if (!axl_store__unseal(s, &k, &v)) {
+            mdb_txn_abort(txn);
+            return axl_store__bad_sum(eb, DB_EVENTS, &k);
+        }
         if (axl_event_decode(v.mv_data, v.mv_size, &ev, &tmp) != 0 ||
             (ev.rec == AXL_REC_TRIAL && axl_store__trial_status(ev.body, ev.body_len, &st)) ||
             (ev.rec != AXL_REC_NONE && !axl_store__name_ok(ev.experiment, ev.experiment_len))) {
@@ -332,7 +345,7 @@ int axl_store_rebuild(axl_store *s, const char *dst_dir, axl_errbuf *eb)
     uint64_t last = rc == 0 && k.mv_size == 8 ? axl_store__get_be64(k.mv_data) : 0;
     for (uint64_t from = 1; from <= last;) {
         uint64_t done = 0;
-        rv = rebuild_chunk(dst, cur, from, last, &done, eb);
+        rv = rebuild_chunk(s, dst, cur, from, last, &done, eb);
         if (rv == AXL_EAGAIN) { /* map full: grow, redo the chunk */
             if ((rv = axl_store__grow(dst, eb)) != 0)
                 goto out;

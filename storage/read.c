@@ -70,15 +70,22 @@ static void *copy_val(const MDB_val *v)
     return p;
 }
 
-/* Looks up a record in txn: 0 with *v set, MDB_NOTFOUND, or another LMDB code. */
+/*
+ * Looks up a record in txn and checks its seal: 0 with *v set (the payload), MDB_NOTFOUND,
+ * AXL_ECORRUPT (a bad checksum, named in eb), or another LMDB code.
+ */
 static int get_rec(axl_store *s, MDB_txn *txn, axl_rec_kind kind, const char *exp, size_t exp_len,
-                   uint32_t trial, MDB_val *v)
+                   uint32_t trial, MDB_val *v, axl_errbuf *eb)
 {
     uint8_t key[STORE_MAX_KEY];
     MDB_val k = {exp_len, (void *)exp};
+    int db = axl_store__rec_db(kind);
     if (kind == AXL_REC_TRIAL)
         k = (MDB_val){axl_store__trial_key(key, exp, exp_len, trial), key};
-    return mdb_get(txn, s->dbi[axl_store__rec_db(kind)], &k, v);
+    int rc = mdb_get(txn, s->dbi[db], &k, v);
+    if (rc == 0 && !axl_store__unseal(s, &k, v))
+        return axl_store__bad_sum(eb, db, &k);
+    return rc;
 }
 
 int axl_store_get_record(axl_store *s, axl_rec_kind kind, const char *experiment, uint32_t trial,
@@ -97,8 +104,10 @@ int axl_store_get_record(axl_store *s, axl_rec_kind kind, const char *experiment
         return rv;
     if ((rv = axl_store__read_begin(s, &txn, eb)) != 0)
         return rv;
-    rc = get_rec(s, txn, kind, experiment, exp_len, trial, &v);
-    if (rc == MDB_NOTFOUND)
+    rc = get_rec(s, txn, kind, experiment, exp_len, trial, &v, eb);
+    if (rc == AXL_ECORRUPT)
+        rv = rc;
+    else if (rc == MDB_NOTFOUND)
         rv = kind == AXL_REC_TRIAL
                  ? axl_fail(eb, AXL_ENOENT, "no trial %u in experiment %s", trial, experiment)
                  : axl_fail(eb, AXL_ENOENT, "no %s record for experiment %s",
@@ -120,9 +129,10 @@ int axl_store_get_record(axl_store *s, axl_rec_kind kind, const char *experiment
  */
 typedef int (*walk_fn)(void *ud, const MDB_val *k, const MDB_val *v);
 
-static int walk_prefix(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix, size_t plen, size_t tail,
-                       walk_fn fn, void *ud, axl_errbuf *eb)
+static int walk_prefix(axl_store *s, MDB_txn *txn, int db, const uint8_t *prefix, size_t plen,
+                       size_t tail, walk_fn fn, void *ud, axl_errbuf *eb)
 {
+    MDB_dbi dbi = s->dbi[db];
     MDB_cursor *cur;
     MDB_val k = {plen, (void *)prefix}, v;
     int rc, rv = 0;
@@ -135,6 +145,10 @@ static int walk_prefix(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix, size_t 
             break;
         if (k.mv_size != plen + tail)
             continue; /* cannot happen for keys this store wrote */
+        if (!axl_store__unseal(s, &k, &v)) {
+            rv = axl_store__bad_sum(eb, db, &k);
+            break;
+        }
         if ((rv = fn(ud, &k, &v)) != 0)
             break;
     }
@@ -172,7 +186,7 @@ int axl_store_scan_trials(axl_store *s, const char *experiment, axl_store_trial_
     scan_ctx c = {exp_len + 1, fn, ud};
     if ((rv = axl_store__read_begin(s, &txn, eb)) != 0)
         return rv;
-    rv = walk_prefix(txn, s->dbi[DB_TRIALS], prefix, exp_len + 1, 4, scan_one, &c, eb);
+    rv = walk_prefix(s, txn, DB_TRIALS, prefix, exp_len + 1, 4, scan_one, &c, eb);
     axl_store__read_end(s, txn);
     return rv;
 }
@@ -282,9 +296,11 @@ static int load_opt(axl_store *s, MDB_txn *txn, axl_rec_kind kind, const char *e
                     void **data, size_t *len, axl_errbuf *eb)
 {
     MDB_val v;
-    int rc = get_rec(s, txn, kind, exp, exp_len, 0, &v);
+    int rc = get_rec(s, txn, kind, exp, exp_len, 0, &v, eb);
     if (rc == MDB_NOTFOUND)
         return 0;
+    if (rc == AXL_ECORRUPT)
+        return rc;
     if (rc != 0)
         return axl_store__mdb_fail(eb, rc, "read a record");
     if ((*data = copy_val(&v)) == NULL)
@@ -314,7 +330,11 @@ int axl_store_load(axl_store *s, const char *experiment, axl_store_experiment **
         txn = NULL;
         goto fail;
     }
-    rc = get_rec(s, txn, AXL_REC_EXPERIMENT, experiment, exp_len, 0, &v);
+    rc = get_rec(s, txn, AXL_REC_EXPERIMENT, experiment, exp_len, 0, &v, eb);
+    if (rc == AXL_ECORRUPT) {
+        rv = rc;
+        goto fail;
+    }
     if (rc == MDB_NOTFOUND) {
         rv = axl_fail(eb, AXL_ENOENT, "no experiment %s in the store", experiment);
         goto fail;
@@ -338,7 +358,7 @@ int axl_store_load(axl_store *s, const char *experiment, axl_store_experiment **
     prefix[exp_len] = 0;
     load_ctx c = {e, 0, 0, eb};
     scan_ctx sc = {exp_len + 1, load_trial, &c};
-    if ((rv = walk_prefix(txn, s->dbi[DB_TRIALS], prefix, exp_len + 1, 4, scan_one, &sc, eb)))
+    if ((rv = walk_prefix(s, txn, DB_TRIALS, prefix, exp_len + 1, 4, scan_one, &sc, eb)))
         goto fail;
 
     if ((rc = mdb_cursor_open(txn, s->dbi[DB_EVENTS], &cur)) != 0 ||
@@ -438,6 +458,8 @@ int axl_store_iter_next(axl_store_iter *it, uint64_t *seq, const void **data, si
         it->done = true;
         return AXL_ENOENT;
     }
+    if (!axl_store__unseal(it->s, &k, &v))
+        return axl_store__bad_sum(eb, DB_EVENTS, &k);
     it->next = sq + 1;
     *seq = sq;
     *data = v.mv_data;

@@ -1,5 +1,6 @@
 /* Open and close, the schema check in meta, the writer lock, the map and its growth. */
 #include "storage/store_int.h"
+#include "proto/axl_log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -77,6 +78,25 @@ int axl_store__mdb_fail(axl_errbuf *eb, int rc, const char *what)
         break;
     }
     return axl_fail(eb, code, "%s: %s", what, mdb_strerror(rc));
+}
+
+int axl_store__bad_sum(axl_errbuf *eb, int db, const MDB_val *k)
+{
+    const uint8_t *kp = k->mv_data;
+    if (db == DB_EVENTS) {
+        if (k->mv_size != 8)
+            return axl_fail(eb, AXL_ECORRUPT, "log: an event under a key of %zu bytes", k->mv_size);
+        return axl_fail(eb, AXL_ECORRUPT,
+                        "event seq %llu: checksum mismatch (its stored bytes changed)",
+                        (unsigned long long)axl_store__get_be64(kp));
+    }
+    size_t n = strnlen((const char *)kp, k->mv_size);
+    char trial[24] = "";
+    if (db == DB_TRIALS && k->mv_size == n + 5)
+        snprintf(trial, sizeof(trial), " trial %u", axl_store__get_be32(kp + n + 1));
+    return axl_fail(eb, AXL_ECORRUPT,
+                    "%s record of '%.*s'%s: checksum mismatch (its stored bytes changed)",
+                    axl_store__db_names[db], (int)(n > 128 ? 128 : n), (const char *)kp, trial);
 }
 
 /* ---- the one-handle-per-process registry ---- */
@@ -336,7 +356,12 @@ static int check_existing(axl_store *s, MDB_txn *txn, axl_errbuf *eb)
                         "%s: store schema version %u is newer than this axle supports (%u); "
                         "use a newer axle",
                         s->dir, s->schema, AXL_STORE_SCHEMA);
-    if (s->schema != AXL_STORE_SCHEMA)
+    if (s->schema == 1 && (s->flags & AXL_STORE_RDONLY))
+        return axl_fail(eb, AXL_EVERSION,
+                        "%s: store schema 1 predates checksums and must be upgraded before it "
+                        "is read; run `axle verify --upgrade --store %s` (or `axle resume`) once",
+                        s->dir, s->dir);
+    if (s->schema != AXL_STORE_SCHEMA && s->schema != 1)
         return axl_fail(eb, AXL_EVERSION,
                         "%s: store schema version %u is unknown (this axle reads %u)", s->dir,
                         s->schema, AXL_STORE_SCHEMA);
@@ -463,6 +488,90 @@ static int read_last_seq(axl_store *s, MDB_txn *txn, uint64_t *out, axl_errbuf *
     return 0;
 }
 
+/* Seals every value of db in txn (schema 1 -> 2). */
+static int seal_db(axl_store *s, MDB_txn *txn, int db, axl_errbuf *eb)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    int rc;
+
+    if ((rc = mdb_cursor_open(txn, s->dbi[db], &cur)) != 0)
+        return axl_store__mdb_fail(eb, rc, "open a cursor for the upgrade");
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        size_t need = k.mv_size + v.mv_size + STORE_SUM_LEN;
+        if (need > cap) {
+            uint8_t *p = realloc(buf, need);
+            if (p == NULL) {
+                rc = ENOMEM;
+                break;
+            }
+            buf = p;
+            cap = need;
+        }
+        /* key and value point into the page the put rewrites: copy both first */
+        memcpy(buf, k.mv_data, k.mv_size);
+        memcpy(buf + k.mv_size, v.mv_data, v.mv_size);
+        MDB_val nk = {k.mv_size, buf}, nv = {v.mv_size + STORE_SUM_LEN, buf + k.mv_size};
+        axl_store__seal(&nk, nv.mv_data, v.mv_size);
+        if ((rc = mdb_cursor_put(cur, &nk, &nv, MDB_CURRENT)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    free(buf);
+    if (rc != MDB_NOTFOUND)
+        return rc == MDB_MAP_FULL ? AXL_ENOSPC : axl_store__mdb_fail(eb, rc, "upgrade the store");
+    return 0;
+}
+
+/*
+ * Schema 1 (no checksums) -> 2, for a writer: the fold check first (checksums must not
+ * bless records the log does not back), then every value sealed and the schema bumped in
+ * one write transaction. A crash in between leaves schema 1, upgraded at the next open.
+ */
+static int upgrade_v1(axl_store *s, axl_errbuf *eb)
+{
+    axl_errbuf tmp = {{0}};
+    MDB_txn *txn;
+    int rc, rv;
+
+    if ((rv = axl_store_verify_fold(s, NULL, &tmp)) != 0)
+        return axl_fail(eb, rv == AXL_ECORRUPT ? AXL_ECORRUPT : rv,
+                        "%s: schema 1 store not upgraded to checksums: %s", s->dir, tmp.msg);
+    for (;;) {
+        if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+            return axl_store__mdb_fail(eb, rc, "begin the upgrade");
+        static const int dbs[] = {DB_EVENTS, DB_EXPERIMENTS, DB_TRIALS, DB_GENERATORS, DB_LABWARE};
+        uint8_t ver[4];
+        rv = 0;
+        for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]) && rv == 0; i++)
+            rv = seal_db(s, txn, dbs[i], eb);
+        axl_store__be32(ver, AXL_STORE_SCHEMA);
+        if (rv == 0 && (rc = put_meta(txn, s->dbi[DB_META], "schema", ver, 4)) != 0)
+            rv = rc == MDB_MAP_FULL ? AXL_ENOSPC : axl_store__mdb_fail(eb, rc, "upgrade meta");
+        if (rv != 0) {
+            mdb_txn_abort(txn);
+            if (rv == AXL_ENOSPC && (rv = axl_store__grow(s, eb)) == 0)
+                continue;
+            return rv;
+        }
+        if ((rc = mdb_txn_commit(txn)) == MDB_MAP_FULL) {
+            if ((rv = axl_store__grow(s, eb)) != 0)
+                return rv;
+            continue;
+        }
+        if (rc != 0)
+            return axl_store__mdb_fail(eb, rc, "commit the upgrade");
+        break;
+    }
+    s->schema = AXL_STORE_SCHEMA;
+    AXL_INFO("storage", "%s: upgraded the store from schema 1 to %u (checksums)", s->dir,
+             AXL_STORE_SCHEMA);
+    return 0;
+}
+
 int axl_store_open(const char *dir, const axl_store_options *opt, axl_store **out, axl_errbuf *eb)
 {
     static const axl_store_options defaults = {0, 0, 0};
@@ -522,6 +631,13 @@ int axl_store_open(const char *dir, const axl_store_options *opt, axl_store **ou
     bool exists = stat(data_path, &st) == 0;
     if (exists && !S_ISREG(st.st_mode)) {
         rv = axl_fail(eb, AXL_ECORRUPT, "%s is not a regular file", data_path);
+        goto fail;
+    }
+    if (exists && st.st_size == 0) {
+        rv = axl_fail(eb, AXL_ECORRUPT,
+                      "%s is empty (0 bytes): not a store, and not turned into one; remove it "
+                      "to start a new store here",
+                      data_path);
         goto fail;
     }
     if (!exists && (rdonly || (s->flags & AXL_STORE_NOCREATE))) {
@@ -587,6 +703,8 @@ int axl_store_open(const char *dir, const axl_store_options *opt, axl_store **ou
     if (rv != 0)
         goto fail;
     if (!rdonly && !exists && (rv = sync_dir(s, eb)) != 0)
+        goto fail;
+    if (!rdonly && s->schema == 1 && (rv = upgrade_v1(s, eb)) != 0)
         goto fail;
     if (!rdonly) {
         MDB_txn *txn;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/types.h>
+#include <xxhash.h>
 
 #include "storage/axl_store.h"
 
@@ -125,6 +126,58 @@ int axl_store__batch_encode(axl_store_batch *b, uint64_t first_seq, axl_errbuf *
 int axl_store__apply(axl_store *s, MDB_txn *txn, uint64_t seq, const void *enc, size_t enc_len,
                      axl_rec_kind rec, const char *exp, size_t exp_len, int64_t trial,
                      const void *body, size_t body_len);
+
+/* ---- checksums (storage/README.md section 1, "Checksums") ---- */
+
+/*
+ * Every value of the events and record databases is sealed: the payload followed by 8
+ * bytes, big-endian XXH3_64bits_withSeed(payload, XXH3_64bits(key)). The key is part of
+ * the sum, so a value that moved to another key (a damaged branch or leaf page) is caught
+ * as surely as a changed byte. Schema 1 stores (before checksums) have no seal.
+ */
+#define STORE_SUM_LEN 8
+
+static inline uint64_t axl_store__sum(const void *key, size_t klen, const void *val, size_t vlen)
+{
+    return XXH3_64bits_withSeed(val, vlen, XXH3_64bits(key, klen));
+}
+
+/* Writes the seal of (key, val[0..vlen)) at val + vlen (the caller reserved 8 bytes). */
+static inline void axl_store__seal(const MDB_val *k, void *val, size_t vlen)
+{
+    uint64_t h = axl_store__sum(k->mv_data, k->mv_size, val, vlen);
+    uint8_t *o = (uint8_t *)val + vlen;
+    for (int i = 7; i >= 0; i--, h >>= 8)
+        o[i] = (uint8_t)h;
+}
+
+/*
+ * Checks the seal of the value v read under key k and strips it (v->mv_size shrinks by
+ * 8). false when it does not match (the caller reports AXL_ECORRUPT naming k). A schema 1
+ * store (no seals; only ever read during its upgrade) passes unchanged.
+ */
+static inline bool axl_store__unseal(const axl_store *s, const MDB_val *k, MDB_val *v)
+{
+    if (s->schema < 2)
+        return true;
+    if (v->mv_size < STORE_SUM_LEN)
+        return false;
+    size_t n = v->mv_size - STORE_SUM_LEN;
+    const uint8_t *p = (const uint8_t *)v->mv_data + n;
+    uint64_t want = 0;
+    for (int i = 0; i < 8; i++)
+        want = want << 8 | p[i];
+    if (axl_store__sum(k->mv_data, k->mv_size, v->mv_data, n) != want)
+        return false;
+    v->mv_size = n;
+    return true;
+}
+
+/*
+ * AXL_ECORRUPT naming where: "event seq N: ..." for the log, "<db> record of 'name'[ trial
+ * i]: ..." for a record (db is a DB_ index).
+ */
+int axl_store__bad_sum(axl_errbuf *eb, int db, const MDB_val *k);
 
 /* ---- keys and small helpers ---- */
 

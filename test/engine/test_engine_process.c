@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -292,6 +293,94 @@ static void test_cli_usage(void **state)
     assert_int_equal(wait_exit(spawn("/dev/null", status_missing), 10), 2);
 }
 
+/* Changes the first occurrence of needle in path (one byte); false when absent. */
+static bool flip_first(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    static char buf[4 << 20];
+    size_t n = fread(buf, 1, sizeof(buf), f), m = strlen(needle);
+    for (size_t i = 0; i + m <= n; i++) {
+        if (memcmp(buf + i, needle, m) == 0) {
+            buf[i] ^= 0x01;
+            assert_int_equal(fseek(f, (long)i, SEEK_SET), 0);
+            assert_int_equal(fwrite(buf + i, 1, 1, f), 1);
+            fclose(f);
+            return true;
+        }
+    }
+    fclose(f);
+    return false;
+}
+
+static long file_size(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return -1;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fclose(f);
+    return n;
+}
+
+/* `axle verify`, and no command but run creating a store (storage/README.md 5a). */
+static void test_verify_and_no_create(void **state)
+{
+    (void)state;
+    char *dir = et_mkdtemp();
+    char *path = et_write_file(dir, "integ.json",
+                               "{\"name\": \"integ\", \"search_space\": {\"parameters\": ["
+                               "{\"name\": \"x1\", \"type\": \"range\", \"bounds\": [-5, 10]},"
+                               "{\"name\": \"x2\", \"type\": \"range\", \"bounds\": [0, 15]}]},"
+                               "\"objective\": {\"metric\": \"branin\", \"minimize\": true},"
+                               "\"scheduler\": {\"total_trials\": 6},"
+                               "\"runner\": {\"type\": \"function\", \"function\": \"branin\"}}");
+    char store[600], data[700], empty[600], edata[700];
+    snprintf(store, sizeof(store), "%s/store", dir);
+    snprintf(data, sizeof(data), "%s/data.mdb", store);
+    snprintf(empty, sizeof(empty), "%s/empty", dir);
+    snprintf(edata, sizeof(edata), "%s/data.mdb", empty);
+    assert_int_equal(mkdir(store, 0700), 0);
+    assert_int_equal(mkdir(empty, 0700), 0);
+
+    const char *run_argv[] = {"axle", "run", path, "--store", store, "--no-progress", NULL};
+    assert_int_equal(wait_exit(spawn(NULL, run_argv), 30), 0);
+    const char *verify_argv[] = {"axle", "verify", "--store", store, NULL};
+    assert_int_equal(wait_exit(spawn(NULL, verify_argv), 30), 0);
+
+    /* resume, replay, status, export, verify on a directory without a store: no store made */
+    const char *cmds[][7] = {
+        {"axle", "resume", "integ", "--store", empty, "--no-progress", NULL},
+        {"axle", "replay", "--store", empty, NULL},
+        {"axle", "status", "--store", empty, NULL},
+        {"axle", "export", "integ", "--store", empty, NULL},
+        {"axle", "verify", "--store", empty, NULL},
+    };
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        assert_int_not_equal(wait_exit(spawn(NULL, cmds[i]), 30), 0);
+        assert_int_equal(file_size(edata), -1);
+    }
+    /* ... nor on an empty data.mdb, which stays empty */
+    FILE *f = fopen(edata, "w");
+    assert_non_null(f);
+    fclose(f);
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        assert_int_not_equal(wait_exit(spawn(NULL, cmds[i]), 30), 0);
+        assert_int_equal(file_size(edata), 0);
+    }
+
+    /* one byte of a stored value changed: verify and replay say so (exit 1) */
+    assert_true(flip_first(data, "branin"));
+    assert_int_equal(wait_exit(spawn(NULL, verify_argv), 30), 1);
+    const char *replay_argv[] = {"axle", "replay", "--store", store, NULL};
+    assert_int_equal(wait_exit(spawn(NULL, replay_argv), 30), 1);
+
+    free(path);
+    et_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -299,6 +388,7 @@ int main(void)
         cmocka_unit_test(test_subscriber_joins_mid_campaign),
         cmocka_unit_test(test_sigterm_stops_cleanly_and_resumes),
         cmocka_unit_test(test_cli_usage),
+        cmocka_unit_test(test_verify_and_no_create),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -668,25 +668,45 @@ static void test_fold_long_random(void **state)
     tl_model_free(&m);
 }
 
-/* Raw LMDB surgery on a closed store, to prove that verify_fold can fail. */
-static void tamper(const char *dir, const char *db, const void *key, size_t klen, const void *val,
-                   size_t vlen)
+/*
+ * Raw LMDB surgery on a closed store, to prove that verify_fold can fail. sealed: the
+ * value gets a valid checksum, computed here from the format storage/README.md documents
+ * (payload, then big-endian XXH3_64bits_withSeed(payload, XXH3_64bits(key))), so that only
+ * the fold can notice; unsealed: stored as given, which every read must refuse.
+ */
+static void tamper_as(const char *dir, const char *db, const void *key, size_t klen,
+                      const void *val, size_t vlen, bool sealed)
 {
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi dbi;
+    uint8_t buf[4096];
+    assert_true(vlen + 8 <= sizeof(buf));
     assert_int_equal(mdb_env_create(&env), 0);
     assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
     assert_int_equal(mdb_env_open(env, dir, 0, 0644), 0);
     assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
     assert_int_equal(mdb_dbi_open(txn, db, 0, &dbi), 0);
     MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
+    if (val != NULL && sealed) {
+        uint64_t h = XXH3_64bits_withSeed(val, vlen, XXH3_64bits(key, klen));
+        memcpy(buf, val, vlen);
+        for (int i = 7; i >= 0; i--, h >>= 8)
+            buf[vlen + (size_t)i] = (uint8_t)h;
+        v = (MDB_val){vlen + 8, buf};
+    }
     if (val != NULL)
         assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
     else
         assert_int_equal(mdb_del(txn, dbi, &k, NULL), 0);
     assert_int_equal(mdb_txn_commit(txn), 0);
     mdb_env_close(env);
+}
+
+static void tamper(const char *dir, const char *db, const void *key, size_t klen, const void *val,
+                   size_t vlen)
+{
+    tamper_as(dir, db, key, klen, val, vlen, true);
 }
 
 static void expect_fold_error(const char *dir, const char *needle)
@@ -767,6 +787,158 @@ static void test_fold_detects_damage(void **state)
     tl_rmtree(copy);
     axl_store_batch_free(b);
     msgpack_sbuffer_destroy(&sb);
+}
+
+static void expect_read_error(axl_store *s, const char *needle, int got, const axl_errbuf *eb)
+{
+    (void)s;
+    assert_int_equal(got, AXL_ECORRUPT);
+    if (strstr(eb->msg, needle) == NULL)
+        fail_msg("read said '%s', expected '%s'", eb->msg, needle);
+}
+
+/* A value whose bytes changed is refused by every read that meets it, naming where. */
+static void test_checksums_every_read(void **state)
+{
+    fixture *f = *state;
+    axl_store *s = open_w(f->dir);
+    axl_store_batch *b;
+    msgpack_sbuffer sb;
+    axl_errbuf eb = {{0}};
+
+    msgpack_sbuffer_init(&sb);
+    assert_int_equal(axl_store_batch_new(&b), 0);
+    tl_add(b, "experiment.started", "exp", -1, AXL_REC_EXPERIMENT, exp_body, sizeof(exp_body));
+    for (uint32_t i = 0; i < 4; i++)
+        trial_ev(b, &sb, "exp", i, AXL_TRIAL_CANDIDATE);
+    commit(s, b, NULL);
+    axl_store_close(s);
+
+    /* trial 2's record rewritten without a valid seal (one byte changed, as by a flip) */
+    uint8_t key[16] = {'e', 'x', 'p', 0, 0, 0, 0, 2};
+    msgpack_sbuffer_clear(&sb);
+    tl_trial_body(&sb, "exp", 2, AXL_TRIAL_CANDIDATE, 1.7e9 + 3, 1);
+    tamper_as(f->dir, "trials", key, 8, sb.data, sb.size, false);
+    /* event 3 likewise */
+    uint8_t sk[8] = {0, 0, 0, 0, 0, 0, 0, 3};
+    tamper_as(f->dir, "events", sk, 8, "\x80\x80\x80\x80\x80\x80\x80\x80\x80", 9, false);
+
+    axl_store_options ro = {AXL_STORE_RDONLY, 0, 0};
+    OK(axl_store_open(f->dir, &ro, &s, EB));
+    void *data;
+    size_t len;
+    expect_read_error(s, "trials record of 'exp' trial 2: checksum mismatch",
+                      axl_store_get_record(s, AXL_REC_TRIAL, "exp", 2, &data, &len, &eb), &eb);
+    OK(axl_store_get_record(s, AXL_REC_TRIAL, "exp", 1, &data, &len, EB));
+    free(data);
+    axl_store_experiment *x = NULL;
+    expect_read_error(s, "trial 2: checksum", axl_store_load(s, "exp", &x, &eb), &eb);
+    assert_null(x);
+    uint32_t *idx = NULL;
+    size_t n = 0;
+    expect_read_error(s, "trial 2: checksum",
+                      axl_store_trials_by_status(s, "exp", ~0u, &idx, &n, &eb), &eb);
+    assert_null(idx);
+    expect_read_error(s, "event seq 3: checksum", axl_store_verify_fold(s, NULL, &eb), &eb);
+    axl_store_iter *it;
+    OK(axl_store_iter_open(s, 1, 0, &it, EB));
+    uint64_t seq;
+    const void *d;
+    OK(axl_store_iter_next(it, &seq, &d, &len, EB));
+    OK(axl_store_iter_next(it, &seq, &d, &len, EB));
+    assert_int_equal(seq, 2);
+    expect_read_error(s, "event seq 3: checksum mismatch",
+                      axl_store_iter_next(it, &seq, &d, &len, &eb), &eb);
+    axl_store_iter_close(it);
+    axl_store_close(s);
+
+    axl_store_batch_free(b);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* Strips every seal and sets schema 1: the store as the previous axle wrote it. */
+static void make_v1(const char *dir)
+{
+    static const char *const dbs[] = {"events", "experiments", "trials", "generators", "labware"};
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0644), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    for (size_t d = 0; d < 5; d++) {
+        MDB_cursor *cur;
+        MDB_val k, v;
+        assert_int_equal(mdb_dbi_open(txn, dbs[d], 0, &dbi), 0);
+        assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+        for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            uint8_t kb[600], vb[4096];
+            assert_true(k.mv_size <= sizeof(kb) && v.mv_size <= sizeof(vb) && v.mv_size > 8);
+            memcpy(kb, k.mv_data, k.mv_size);
+            memcpy(vb, v.mv_data, v.mv_size - 8);
+            MDB_val nk = {k.mv_size, kb}, nv = {v.mv_size - 8, vb};
+            assert_int_equal(mdb_cursor_put(cur, &nk, &nv, MDB_CURRENT), 0);
+        }
+        mdb_cursor_close(cur);
+    }
+    uint8_t one[4] = {0, 0, 0, 1};
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+    MDB_val k = {6, "schema"}, v = {4, one};
+    assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+/* A schema 1 store: refused read-only with a clear message, upgraded by a writer open. */
+static void test_upgrade_schema1(void **state)
+{
+    fixture *f = *state;
+    axl_store *s = open_w(f->dir);
+    axl_store_batch *b;
+    msgpack_sbuffer sb;
+    axl_errbuf eb = {{0}};
+    tl_model m;
+
+    assert_int_equal(tl_model_init(&m, 11, true, NULL), 0);
+    msgpack_sbuffer_init(&sb);
+    assert_int_equal(axl_store_batch_new(&b), 0);
+    for (int i = 0; i < 40; i++) {
+        axl_store_batch_clear(b);
+        tl_model_batch(&m, b, 8);
+        commit(s, b, NULL);
+    }
+    axl_store_close(s);
+    make_v1(f->dir);
+
+    axl_store_options ro = {AXL_STORE_RDONLY, 0, 0};
+    assert_int_equal(axl_store_open(f->dir, &ro, &s, &eb), AXL_EVERSION);
+    assert_non_null(strstr(eb.msg, "schema 1 predates checksums"));
+    assert_non_null(strstr(eb.msg, "axle verify --upgrade"));
+
+    s = open_w(f->dir); /* upgrades */
+    axl_store_info info;
+    OK(axl_store_info_get(s, &info, EB));
+    assert_int_equal(info.schema, AXL_STORE_SCHEMA);
+    OK(axl_store_verify_fold(s, NULL, EB));
+    assert_int_equal(tl_model_check(&m, s), 0);
+    axl_store_close(s);
+    OK(axl_store_open(f->dir, &ro, &s, EB));
+    assert_int_equal(tl_model_check(&m, s), 0);
+    assert_true(tl_check_batches(s) == 40);
+    axl_store_close(s);
+
+    /* a schema 1 store whose fold fails is not blessed with checksums */
+    make_v1(f->dir);
+    tamper_as(f->dir, "experiments", "exp", 3, gen_body, sizeof(gen_body), false);
+    assert_int_equal(axl_store_open(f->dir, NULL, &s, &eb), AXL_ECORRUPT);
+    assert_non_null(strstr(eb.msg, "not upgraded"));
+    assert_non_null(strstr(eb.msg, "experiments record of 'exp'"));
+
+    axl_store_batch_free(b);
+    msgpack_sbuffer_destroy(&sb);
+    tl_model_free(&m);
 }
 
 /* ---- map growth ---- */
@@ -940,6 +1112,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_iterator_ranges, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fold_long_random, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fold_detects_damage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checksums_every_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upgrade_schema1, setup, teardown),
         cmocka_unit_test_setup_teardown(test_map_grows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_map_grows_with_reader_thread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replay_from_other_process, setup, teardown),

@@ -282,6 +282,13 @@ static void test_foreign_and_corrupt_files(void **state)
     sub(d, f, "short");
     write_file(tl_path(p, d, "data.mdb"), "hello\n", 6);
     both_modes(d, AXL_ECORRUPT, "not an LMDB file");
+    /* an empty data.mdb (a crash at creation, a failed copy) is never made a new store */
+    sub(d, f, "empty");
+    write_file(tl_path(p, d, "data.mdb"), "", 0);
+    both_modes(d, AXL_ECORRUPT, "is empty (0 bytes)");
+    struct stat est;
+    assert_int_equal(stat(p, &est), 0);
+    assert_int_equal(est.st_size, 0);
     /* data.mdb is a directory */
     sub(d, f, "dirdata");
     assert_int_equal(mkdir(tl_path(p, d, "data.mdb"), 0755), 0);
