@@ -59,8 +59,7 @@ static void greedy(search *w, const uint32_t *chars, int *ord)
         int best = -1;
         double best_end = INFINITY;
         for (int c = 0; c < n; c++) {
-            if (used[c] ||
-                axl_tl_place(w->tl, w->ids[c], &w->chains[c], w->release, sl, NULL) != 0)
+            if (used[c] || axl_tl_place(w->tl, w->ids[c], &w->chains[c], w->release, sl, NULL) != 0)
                 continue;
             double e = sl[chars[c]].end;
             axl_tl_remove(w->tl, w->ids[c]);

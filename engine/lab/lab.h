@@ -61,7 +61,7 @@ typedef struct lab_config {
     double plan_budget_ms; /* wall ms a batch's order search may take (thread pool) */
     axl_pl_opts pl;
     lab_sim_config sim;
-    bool needed[NROLES];   /* the recipe's chain has tasks for the role */
+    bool needed[NROLES];    /* the recipe's chain has tasks for the role */
     char addr[NROLES][512]; /* lab.workers (attached line); "" with simulate */
 } lab_config;
 
@@ -110,9 +110,9 @@ typedef struct sample {
 
 /* The state machine's events. Each one checks that it is legal in the current state;
  * an illegal one is logged and ignored (returns false). */
-void sample_ev_deployed(sample *s);                     /* new -> UNPLACED */
-void sample_ev_restored(sample *s);                     /* new -> RECONCILING */
-bool sample_ev_placed(sample *s);                       /* UNPLACED -> WAITING */
+void sample_ev_deployed(sample *s); /* new -> UNPLACED */
+void sample_ev_restored(sample *s); /* new -> RECONCILING */
+bool sample_ev_placed(sample *s);   /* UNPLACED -> WAITING */
 /* RECONCILING -> the first unfinished task p: WAITING (unknown / failed: to send), SENT
  * (accepted), RUNNING (running) or ENDED (p == chain.n); char_done: the characterization
  * finished while the engine was away (its result is WANTED). */
@@ -122,10 +122,10 @@ bool sample_ev_started(sample *s);  /* SENT / WAITING (a re-queued task) -> RUNN
 bool sample_ev_requeued(sample *s); /* SENT -> WAITING: its worker was lost before it started */
 /* SENT / RUNNING / WAITING -> task cur done: DUE (more tasks) or ENDED. */
 bool sample_ev_finished(sample *s);
-bool sample_ev_turn(sample *s);          /* DUE -> WAITING: the turn that committed passed */
-bool sample_ev_result_asked(sample *s);  /* outcome WANTED -> ASKED */
-bool sample_ev_result_taken(sample *s);  /* outcome ASKED -> OPEN (the answer came) */
-void sample_ev_reported(sample *s);      /* outcome -> REPORTED */
+bool sample_ev_turn(sample *s);         /* DUE -> WAITING: the turn that committed passed */
+bool sample_ev_result_asked(sample *s); /* outcome WANTED -> ASKED */
+bool sample_ev_result_taken(sample *s); /* outcome ASKED -> OPEN (the answer came) */
+void sample_ev_reported(sample *s);     /* outcome -> REPORTED */
 
 const char *sample_state_name(sample_state st);
 
@@ -231,10 +231,10 @@ void lab_place_cb(uv_timer_t *h);
 
 /* line_procs.c: the simulated line's processes */
 int lab_procs_start(lab_runner *lr, role_link *rl, const char *dir, axl_errbuf *eb);
-void lab_procs_lost(role_link *rl);     /* a silent worker: killed, started again */
+void lab_procs_lost(role_link *rl);        /* a silent worker: killed, started again */
 bool lab_procs_gone(const lab_runner *lr); /* no process of the line left */
-void lab_procs_close(lab_runner *lr);   /* stop them (SIGTERM, SIGKILL after 2 s) */
-void lab_procs_release(lab_runner *lr); /* close the supervisors (the processes run on) */
+void lab_procs_close(lab_runner *lr);      /* stop them (SIGTERM, SIGKILL after 2 s) */
+void lab_procs_release(lab_runner *lr);    /* close the supervisors (the processes run on) */
 void lab_procs_free(lab_runner *lr);
 
 #endif

@@ -149,12 +149,18 @@ static int parse_workers(lab_config *c, json_t *workers, axl_errbuf *eb)
 
 static int parse(const axl_experiment *e, lab_config *c, axl_errbuf *eb)
 {
-    static const char *const keys[] = {"recipe",       "labware",
-                                       "line",         "workers",
-                                       "simulate",     "speed",
-                                       "max_in_flight", "heartbeat_ms",
-                                       "heartbeat_timeout_ms", "connect_timeout_ms",
-                                       "pl",           "plan_budget_ms",
+    static const char *const keys[] = {"recipe",
+                                       "labware",
+                                       "line",
+                                       "workers",
+                                       "simulate",
+                                       "speed",
+                                       "max_in_flight",
+                                       "heartbeat_ms",
+                                       "heartbeat_timeout_ms",
+                                       "connect_timeout_ms",
+                                       "pl",
+                                       "plan_budget_ms",
                                        NULL};
     json_t *lab = e->lab;
     int rv;

@@ -60,12 +60,30 @@ int lab_procs_start(lab_runner *lr, role_link *rl, const char *dir, axl_errbuf *
     snprintf(hb, sizeof(hb), "%u", c->heartbeat_ms);
     snprintf(alone, sizeof(alone), "%g", EXIT_WHEN_ALONE_S);
     const char *role = axl_worker_role_name(rl->role);
-    const char *argv[] = {c->sim.bin,    "worker",          "--role",         role,
-                          "--id",        role,              "--listen",       rl->addr,
-                          "--capacity",  cap,               "--speed",        speed,
-                          "--seed",      seed,              "--fail-rate",    fail,
-                          "--data-dir",  lr->data_dir,      "--heartbeat-ms", hb,
-                          "--exit-when-alone", alone,       "--log-level",    c->sim.log_level,
+    const char *argv[] = {c->sim.bin,
+                          "worker",
+                          "--role",
+                          role,
+                          "--id",
+                          role,
+                          "--listen",
+                          rl->addr,
+                          "--capacity",
+                          cap,
+                          "--speed",
+                          speed,
+                          "--seed",
+                          seed,
+                          "--fail-rate",
+                          fail,
+                          "--data-dir",
+                          lr->data_dir,
+                          "--heartbeat-ms",
+                          hb,
+                          "--exit-when-alone",
+                          alone,
+                          "--log-level",
+                          c->sim.log_level,
                           NULL};
     /* The signature: the configuration (everything but the binary's path). */
     size_t len = 0;
@@ -101,8 +119,7 @@ int lab_procs_start(lab_runner *lr, role_link *rl, const char *dir, axl_errbuf *
     axl_errbuf why = {{0}};
     if (axl_sup_spawn(p->sup, extra, &why) != 0) {
         AXL_ERROR(LAB_SRC, "cannot start the %s worker: %s", role, why.msg);
-        return axl_fail(eb, AXL_EIO, "cannot start the simulated %s worker (%s)", role,
-                        c->sim.bin);
+        return axl_fail(eb, AXL_EIO, "cannot start the simulated %s worker (%s)", role, c->sim.bin);
     }
     return 0;
 }
