@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <msgpack.h>
 #include <uv.h>
 
 #include "engine/experiment.h"
@@ -25,7 +26,9 @@
     XX(FAILURE_RATE, "failure_rate_exceeded", 3)                                                   \
     XX(TIMEOUT, "timeout", 4)                                                                      \
     XX(INTERRUPTED, "interrupted", 5)                                                              \
-    XX(ERROR, "error", 1)
+    XX(ERROR, "error", 1)                                                                          \
+    XX(STOPPED, "stopped", 0)                                                                      \
+    XX(GLOBAL_STOPPING, "global_stopping", 0)
 
 typedef enum {
 #define AXL_EXIT_ENUM(name, str, code) AXL_EXIT_##name,
@@ -49,13 +52,16 @@ typedef struct axl_campaign_hooks {
 } axl_campaign_hooks;
 
 typedef struct axl_campaign_options {
-    int max_trials;          /* total trials in the experiment; -1: scheduler.total_trials */
-    double timeout_hours;    /* -1: scheduler.timeout_hours */
-    bool stream;             /* publish events and serve replay */
-    const char *pub_addr;    /* NULL: ipc://STORE/events.pub */
-    const char *replay_addr; /* NULL: ipc://STORE/replay.rep */
-    bool progress;           /* one live progress line on stderr instead of log lines */
-    bool handle_signals;     /* SIGINT/SIGTERM stop the campaign cleanly */
+    int max_trials;           /* total trials in the experiment; -1: scheduler.total_trials */
+    double timeout_hours;     /* -1: scheduler.timeout_hours */
+    bool stream;              /* publish events and serve replay */
+    const char *pub_addr;     /* NULL: ipc://STORE/events.pub */
+    const char *replay_addr;  /* NULL: ipc://STORE/replay.rep */
+    bool progress;            /* one live progress line on stderr instead of log lines */
+    bool handle_signals;      /* SIGINT/SIGTERM stop the campaign cleanly */
+    bool control;             /* serve the control socket (engine/control.c) */
+    const char *control_addr; /* NULL: ipc://STORE/control.rep */
+    bool offline;             /* no runner, no stream: a change to a stopped store */
     axl_campaign_hooks hooks;
 } axl_campaign_options;
 
@@ -70,6 +76,10 @@ typedef struct axl_campaign_result {
     double best_value;
     char metric[AXL_PROTO_MAX_NAME + 1];
     char best_params[1024]; /* "x1=3.14159, x2=2.275" */
+    bool has_model_best;    /* the model's best: GP posterior mean at an observed point */
+    uint32_t model_best_trial;
+    double model_best_mean, model_best_sd, model_best_observed;
+    char model_best_params[1024];
     uint64_t events, commits;
     uint32_t deploy_calls;
 } axl_campaign_result;
@@ -106,5 +116,19 @@ void axl_campaign_free(axl_campaign *c);
 int axl_engine_run(const char *experiment_path, const char *resume_name, const char *store_dir,
                    bool nosync, const axl_campaign_options *opt, axl_campaign_result *result,
                    axl_errbuf *eb);
+
+/* The experiment called name as stored (its file, parsed again). *out caller-owned. */
+int axl_experiment_from_store(axl_store *s, const char *name, axl_experiment **out, axl_errbuf *eb);
+
+/*
+ * One control request (a msgpack map, proto/README.md §12; borrowed) to the campaign on
+ * store_dir: through its control socket (addr, NULL = ipc://STORE/control.rep) when
+ * an engine runs it, else applied to the stopped store under the writer lock by the
+ * same code. *running says which. reply (caller-initialised) receives the reply map,
+ * "ok" or "error". Returns 0 once a reply is in reply; otherwise no reply could be had
+ * (eb says why; through the socket the change may then have been made or not).
+ */
+int axl_control_call(const char *store_dir, const char *addr, const void *req, size_t len,
+                     int timeout_ms, msgpack_sbuffer *reply, bool *running, axl_errbuf *eb);
 
 #endif

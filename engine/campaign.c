@@ -62,6 +62,7 @@ void axl_campaign_options_default(axl_campaign_options *o)
     o->timeout_hours = -1;
     o->stream = true;
     o->handle_signals = true;
+    o->control = true;
 }
 
 /* The experiment record: the experiment file as a map, plus when it was created. */
@@ -146,6 +147,10 @@ static int create(uv_loop_t *loop, axl_experiment *e, axl_store *store,
     c->max_trials = c->opt.max_trials >= 0 ? c->opt.max_trials : e->options.total_trials;
     if (c->opt.timeout_hours < 0)
         c->opt.timeout_hours = e->options.timeout_hours;
+    if (c->opt.offline) {
+        c->offline = true;
+        c->opt.stream = c->opt.control = c->opt.handle_signals = false;
+    }
 
     if ((rv = axl_store_info_get(store, &info, eb)) != 0)
         goto fail;
@@ -198,6 +203,8 @@ static int create(uv_loop_t *loop, axl_experiment *e, axl_store *store,
     }
 
     const axl_runner_ops *ops = axl_runner_ops_for(e->runner_kind);
+    if (c->offline)
+        goto handles; /* a change to a stopped store never reaches a runner */
     if (ops == NULL) {
         rv = axl_fail(eb, AXL_ENOTSUP, "runner.type: this build has no %s runner",
                       e->runner_kind == AXL_RUNNER_LAB ? "lab" : "such");
@@ -220,6 +227,7 @@ static int create(uv_loop_t *loop, axl_experiment *e, axl_store *store,
         goto fail;
     }
 
+handles:
     uv_check_init(loop, &c->turn);
     uv_idle_init(loop, &c->wake);
     uv_timer_init(loop, &c->timeout);
@@ -315,15 +323,23 @@ int axl_campaign_start(axl_campaign *c, axl_errbuf *eb)
     if (rv != 0)
         return rv;
 
+    if (!c->resumed && c->exp->status_quo != NULL && c->max_trials != 0) {
+        uint32_t sq;
+        if ((rv = axl_trial_create(c, c->exp->status_quo, AXL_STEP_MANUAL, "Manual", &sq)) != 0)
+            return axl_fail(eb, rv, "cannot create the status quo trial");
+        AXL_INFO(SRC, "Trial %u is the status quo; it is deployed first.", sq);
+    }
     if (c->resumed) {
-        /* Trials that may have reached the runner are asked about, never re-sent. */
+        /* Trials that may have reached the runner are asked about, never re-sent;
+         * trials attached by hand (never deployed) are no runner's business. */
         axl_runner_job *jobs = calloc(c->n_trials + 1, sizeof(*jobs));
         int n = 0;
         if (jobs == NULL)
             return axl_fail(eb, AXL_ENOMEM, "out of memory");
         for (uint32_t i = 0; i < c->n_trials; i++) {
             axl_trial *t = &c->trials[i];
-            if (t->status == AXL_TRIAL_STAGED || t->status == AXL_TRIAL_RUNNING)
+            if ((t->status == AXL_TRIAL_STAGED || t->status == AXL_TRIAL_RUNNING) &&
+                t->deploy_count > 0)
                 jobs[n++] = (axl_runner_job){t->index, t->x, t->job_id};
             if (t->status == AXL_TRIAL_RUNNING)
                 axl_sched_arm_ttl(c, t);
@@ -337,6 +353,16 @@ int axl_campaign_start(axl_campaign *c, axl_errbuf *eb)
         free(jobs);
         if (rv != 0)
             return axl_fail(eb, rv, "reconciling running trials failed");
+    }
+    if (c->opt.control) {
+        char addr[AXL_STREAM_ADDR_MAX];
+        if (c->opt.control_addr == NULL &&
+            axl_control_default_addr(c->store_dir, addr, sizeof(addr)) != 0)
+            return axl_fail(eb, AXL_ETOOBIG,
+                            "the store path is too long for an ipc:// control "
+                            "socket");
+        if ((rv = axl_control_open(c, c->opt.control_addr ? c->opt.control_addr : addr, eb)) != 0)
+            return rv;
     }
     if (c->opt.handle_signals) {
         uv_signal_start(&c->sigint, signal_cb, SIGINT);
@@ -378,6 +404,22 @@ void axl_campaign_get_result(const axl_campaign *c, axl_campaign_result *r)
                                     i ? ", " : "", c->exp->info[i].name, v);
         }
     }
+    if (c->model_best.has_model) {
+        const axl_trial *t = &c->trials[c->model_best.model_trial];
+        r->has_model_best = true;
+        r->model_best_trial = c->model_best.model_trial;
+        r->model_best_mean = c->model_best.model_mean;
+        r->model_best_sd = c->model_best.model_sd;
+        r->model_best_observed = c->model_best.model_observed;
+        size_t len = 0;
+        for (size_t i = 0; i < c->exp->space.n_params && len + 64 < sizeof(r->model_best_params);
+             i++) {
+            char v[64];
+            axl_experiment_format_value(c->exp, i, t->x[i], v, sizeof(v));
+            len += (size_t)snprintf(r->model_best_params + len, sizeof(r->model_best_params) - len,
+                                    "%s%s=%s", i ? ", " : "", c->exp->info[i].name, v);
+        }
+    }
     r->events = c->journal.events;
     r->commits = c->journal.commits;
     r->deploy_calls = c->runner.deploy_calls;
@@ -394,6 +436,7 @@ void axl_campaign_free(axl_campaign *c)
                  (unsigned long long)axl_stream_dropped(c->journal.stream),
                  (unsigned long long)(axl_stream_dropped(c->journal.stream) +
                                       axl_stream_published(c->journal.stream)));
+    axl_control_close(c);
     axl_stream_close(c->journal.stream);
     axl_journal_free(&c->journal);
     axl_store_check_free(c);
@@ -406,7 +449,7 @@ void axl_campaign_free(axl_campaign *c)
 }
 
 /* Frees a campaign whose handles were initialised but that never ran to its end. */
-static void close_unstarted(uv_loop_t *loop, axl_campaign *c)
+void axl_campaign_close_unstarted(uv_loop_t *loop, axl_campaign *c)
 {
     if (!c->stop_committed) {
         c->stopping = true;
@@ -458,7 +501,7 @@ int axl_engine_run(const char *experiment_path, const char *resume_name, const c
     else
         rv = axl_campaign_resume(&loop, resume_name, store, opt, &c, eb);
     if (rv == 0 && (rv = axl_campaign_start(c, eb)) != 0)
-        close_unstarted(&loop, c);
+        axl_campaign_close_unstarted(&loop, c);
     if (rv == 0) {
         uv_run(&loop, UV_RUN_DEFAULT);
         axl_campaign_get_result(c, result);

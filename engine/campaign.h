@@ -18,6 +18,7 @@
 #include <uv.h>
 
 #include "engine/axl_engine.h"
+#include "engine/best.h"
 #include "engine/stream.h"
 #include "proto/axl_util.h"
 
@@ -102,6 +103,16 @@ struct axl_campaign {
     uint32_t best_trial;
     double best_value;
     bool progress_shown;
+
+    /* Humans in the loop (control.c) and global stopping (global_stopping.c). */
+    struct axl_control *control; /* the control socket service, or NULL */
+    bool offline;                /* a change to a stopped store: no runner, no stream */
+    bool paused;                 /* no new deploys; running trials go on */
+    bool stop_when_idle;         /* `axle stop --wait`: stop once nothing runs */
+    char stop_reason[256];
+    axl_best model_best; /* computed when the stop is recorded */
+    bool gss_checked;
+    uint64_t gss_key; /* completed and pending counts at the last check */
 };
 
 /* journal.c */
@@ -169,6 +180,40 @@ int axl_store_check_open(axl_campaign *c);
 /* Folds the events committed since the last call and compares; aborts on a difference. */
 void axl_store_check_turn(axl_campaign *c);
 void axl_store_check_free(axl_campaign *c);
+
+/* control.c */
+typedef struct axl_control axl_control;
+/* What a change asks of the runner once it is committed (persist, then act). */
+typedef struct axl_control_after {
+    bool cancel;
+    uint32_t trial;
+    char reason[256];
+} axl_control_after;
+int axl_control_default_addr(const char *store_dir, char *out, size_t size);
+/* Serves the control socket at addr for c until axl_control_close(). */
+int axl_control_open(axl_campaign *c, const char *addr, axl_errbuf *eb);
+void axl_control_close(axl_campaign *c);
+/*
+ * Applies one control request (msgpack, borrowed) to c: validated in full, then the
+ * change goes into this turn's journal. reply receives the ok reply (caller-owned
+ * buffer); on error nothing changed and eb says why. after (may be NULL) receives
+ * what to tell the runner once the change is committed.
+ */
+int axl_control_apply(axl_campaign *c, const void *req, size_t len, msgpack_sbuffer *reply,
+                      axl_control_after *after, axl_errbuf *eb);
+int axl_control_error_reply(msgpack_sbuffer *sb, int code, const char *msg);
+/* After a turn's commit (commit_rv, why on failure): replies, then acts. */
+void axl_control_committed(axl_campaign *c, int commit_rv, const char *why);
+/* decide(): true when no trial may be deployed or generated (paused, stopping --wait). */
+bool axl_control_hold(axl_campaign *c);
+/* Frees a campaign that was created but never started (offline changes, start errors). */
+void axl_campaign_close_unstarted(uv_loop_t *loop, axl_campaign *c);
+
+/* best.c: the model's and the raw best of the campaign's completed trials (no points). */
+int axl_best_of_campaign(const axl_campaign *c, axl_best *out, axl_errbuf *eb);
+
+/* global_stopping.c: true when it requested the stop (Ax's improvement strategy). */
+bool axl_gss_check(axl_campaign *c);
 
 /* Formats a list of trial indices the way Ax logs them: "[3]", "6 - 8", "[1, 4]". */
 void axl_format_trial_list(const uint32_t *idx, uint32_t n, char *buf, size_t size);

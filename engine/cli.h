@@ -3,6 +3,10 @@
 #define AXL_CLI_H
 
 #include <stdbool.h>
+#include <stdio.h>
+
+#include "engine/experiment.h"
+#include "storage/axl_store.h"
 
 /* Exit codes of every axle command (documented in `axle --help`). */
 enum {
@@ -24,6 +28,15 @@ int axl_cmd_subscribe(int argc, char **argv);
 int axl_cmd_worker(int argc, char **argv); /* cmd_worker.c */
 int axl_cmd_lab(int argc, char **argv);    /* cmd_worker.c */
 int axl_cmd_verify(int argc, char **argv); /* cmd_verify.c */
+int axl_cmd_best(int argc, char **argv);   /* cmd_best.c */
+int axl_cmd_trial(int argc, char **argv);  /* cmd_control.c */
+int axl_cmd_pause(int argc, char **argv);
+int axl_cmd_unpause(int argc, char **argv);
+int axl_cmd_stop(int argc, char **argv);
+int axl_cmd_attach(int argc, char **argv);
+
+/* The model's and the raw best of stored trials, two lines with parameters (cmd_best.c). */
+void axl_cli_print_best(FILE *f, const axl_experiment *e, const axl_store_experiment *se);
 
 /* Shared helpers (cli_common.c). */
 bool axl_cli_is_help(const char *arg);

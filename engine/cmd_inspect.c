@@ -1,11 +1,13 @@
-/* cmd_inspect.c - `axle status` and `axle export`: read-only views of a store, safe to
- * run while a campaign writes to it. */
+/* cmd_inspect.c - `axle status`: a read-only view of a store, safe to run while a
+ * campaign writes to it. */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "engine/axl_engine.h"
 #include "engine/cli.h"
 #include "engine/experiment.h"
 #include "storage/axl_store.h"
@@ -15,12 +17,6 @@ static const char status_usage[] =
     "\n"
     "Without NAME: the experiments in the store. With NAME: its trials by status, the\n"
     "best one so far, and the last event. Read-only; works while a campaign runs.\n";
-
-static const char export_usage[] =
-    "usage: axle export NAME [--csv] [--store DIR]\n"
-    "\n"
-    "Prints the trials as Ax's exp_to_df table: trial_index, arm_name, each parameter,\n"
-    "each metric, trial_status, generation_method. --csv (the default) is the only format.\n";
 
 static int open_ro(const char *cmd, const char *dir, axl_store **s)
 {
@@ -70,22 +66,37 @@ bad:
     return AXL_EXIT_CODE_USAGE;
 }
 
-static void print_value(FILE *f, const axl_value *v)
+/* The last event of experiment name: its type, time and trial. */
+static void print_last_event(axl_store *s, const char *name, uint64_t last_seq)
 {
-    switch (v->kind) {
-    case AXL_VALUE_NUM:
-        fprintf(f, "%.10g", v->num);
-        break;
-    case AXL_VALUE_INT:
-        fprintf(f, "%lld", (long long)v->i);
-        break;
-    case AXL_VALUE_STR:
-        fputs(v->str, f);
-        break;
-    case AXL_VALUE_BOOL:
-        fputs(v->b ? "True" : "False", f);
-        break;
+    axl_store_iter *it = NULL;
+    uint64_t from = last_seq > 256 ? last_seq - 256 : 1;
+    char line[256] = "";
+    if (last_seq == 0 || axl_store_iter_open(s, from, last_seq, &it, NULL) != 0)
+        return;
+    for (;;) {
+        uint64_t seq;
+        const void *data;
+        size_t len;
+        axl_event ev;
+        if (axl_store_iter_next(it, &seq, &data, &len, NULL) != 0)
+            break;
+        if (axl_event_decode(data, len, &ev, NULL) != 0 || ev.experiment_len != strlen(name) ||
+            memcmp(ev.experiment, name, ev.experiment_len) != 0)
+            continue;
+        time_t t = (time_t)ev.time;
+        struct tm tm;
+        char when[32];
+        gmtime_r(&t, &tm);
+        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+        int n = snprintf(line, sizeof(line), "last event: #%llu %.*s at %s UTC",
+                         (unsigned long long)seq, (int)ev.type_len, ev.type, when);
+        if (ev.trial >= 0 && n > 0 && (size_t)n < sizeof(line))
+            snprintf(line + n, sizeof(line) - (size_t)n, " (trial %lld)", (long long)ev.trial);
     }
+    axl_store_iter_close(it);
+    if (line[0] != '\0')
+        printf("%s\n", line);
 }
 
 int axl_cmd_status(int argc, char **argv)
@@ -151,93 +162,11 @@ int axl_cmd_status(int argc, char **argv)
             printf(" (%s)", t->reason);
         putchar('\n');
     }
-    axl_store_experiment_free(e);
-    axl_store_close(s);
-    return 0;
-}
-
-/* CSV field: quoted when it holds a comma, quote or newline. */
-static void csv_str(const char *s)
-{
-    if (strpbrk(s, ",\"\n\r") == NULL) {
-        fputs(s, stdout);
-        return;
-    }
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"')
-            putchar('"');
-        putchar(*s);
-    }
-    putchar('"');
-}
-
-int axl_cmd_export(int argc, char **argv)
-{
-    const char *store = AXL_DEFAULT_STORE, *name = NULL;
-    bool csv = true;
-    int rv = parse_store_args(argc, argv, export_usage, &store, &name, &csv);
-    if (rv != 0)
-        return rv < 0 ? 0 : rv;
-    if (name == NULL) {
-        fputs(export_usage, stderr);
-        return AXL_EXIT_CODE_USAGE;
-    }
-    axl_store *s;
-    if ((rv = open_ro("axle export", store, &s)) != 0)
-        return rv;
-    axl_errbuf eb = {{0}};
-    axl_store_experiment *e = NULL;
-    if ((rv = axl_store_load(s, name, &e, &eb)) != 0) {
-        fprintf(stderr, "axle export: %s\n", eb.msg);
-        axl_store_close(s);
-        return rv == AXL_ENOENT ? AXL_EXIT_CODE_USAGE : AXL_EXIT_CODE_ERROR;
-    }
-    /* Columns: the parameters of the first trial, then every metric name seen. */
-    const axl_trial_rec *first = e->n_trials > 0 ? &e->trials[0] : NULL;
-    const char *metrics[AXL_PROTO_MAX_METRICS];
-    size_t n_metrics = 0;
-    for (size_t k = 0; k < e->n_trials; k++)
-        for (uint32_t m = 0; m < e->trials[k].n_metrics; m++) {
-            bool seen = false;
-            for (size_t q = 0; q < n_metrics; q++)
-                seen = seen || strcmp(metrics[q], e->trials[k].metrics[m].name) == 0;
-            if (!seen && n_metrics < AXL_PROTO_MAX_METRICS)
-                metrics[n_metrics++] = e->trials[k].metrics[m].name;
-        }
-    fputs("trial_index,arm_name", stdout);
-    for (uint32_t p = 0; first != NULL && p < first->n_params; p++) {
-        putchar(',');
-        csv_str(first->params[p].name);
-    }
-    for (size_t m = 0; m < n_metrics; m++) {
-        putchar(',');
-        csv_str(metrics[m]);
-    }
-    puts(",trial_status,generation_method");
-    for (size_t k = 0; k < e->n_trials; k++) {
-        const axl_trial_rec *t = &e->trials[k];
-        printf("%u,%u_0", t->index, t->index);
-        for (uint32_t p = 0; first != NULL && p < first->n_params; p++) {
-            putchar(',');
-            for (uint32_t q = 0; q < t->n_params; q++)
-                if (strcmp(t->params[q].name, first->params[p].name) == 0) {
-                    if (t->params[q].value.kind == AXL_VALUE_STR)
-                        csv_str(t->params[q].value.str);
-                    else
-                        print_value(stdout, &t->params[q].value);
-                }
-        }
-        for (size_t m = 0; m < n_metrics; m++) {
-            putchar(',');
-            for (uint32_t q = 0; q < t->n_metrics; q++)
-                if (strcmp(t->metrics[q].name, metrics[m]) == 0)
-                    printf("%.10g", t->metrics[q].mean);
-        }
-        printf(",%s,", axl_trial_status_name(t->status));
-        csv_str(t->gen_method);
-        putchar('\n');
-    }
+    axl_experiment *exp = NULL;
+    if (axl_experiment_from_store(s, name, &exp, &eb) == 0)
+        axl_cli_print_best(stdout, exp, e);
+    axl_experiment_free(exp);
+    print_last_event(s, name, e->last_seq);
     axl_store_experiment_free(e);
     axl_store_close(s);
     return 0;

@@ -150,9 +150,13 @@ static int run_common(int argc, char **argv, bool resume)
     printf("%s: %s (%s): %u trials, %u completed, %u failed, %u abandoned, %u still pending\n",
            target, axl_exit_status_name(res.exit_status), res.reason, res.n_trials, res.n_completed,
            res.n_failed, res.n_abandoned, res.n_running);
+    if (res.has_model_best)
+        printf("model best: trial %u, %s = %.6g ± %.3g (observed %.6g) at %s\n",
+               res.model_best_trial, res.metric, res.model_best_mean, res.model_best_sd,
+               res.model_best_observed, res.model_best_params);
     if (res.has_best)
-        printf("best: trial %u, %s = %.6g at %s\n", res.best_trial, res.metric, res.best_value,
-               res.best_params);
+        printf("%s: trial %u, %s = %.6g at %s\n", res.has_model_best ? "raw best" : "best",
+               res.best_trial, res.metric, res.best_value, res.best_params);
     return axl_exit_status_code(res.exit_status);
 }
 

@@ -67,8 +67,7 @@ int axl_cmd_verify(int argc, char **argv)
         return AXL_EXIT_CODE_USAGE;
     }
     if (rv != 0) {
-        fprintf(stderr, "axle verify: %s: %s\n", rv == AXL_ECORRUPT ? "CORRUPT" : "error",
-                eb.msg);
+        fprintf(stderr, "axle verify: %s: %s\n", rv == AXL_ECORRUPT ? "CORRUPT" : "error", eb.msg);
         return AXL_EXIT_CODE_ERROR;
     }
     printf("axle verify: %s intact: %llu events, %llu records, %llu checksums verified, fold "

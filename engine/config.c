@@ -497,8 +497,9 @@ static int parse_scheduler(json_t *j, axl_sched_options *o, axl_errbuf *eb)
 static int parse_root(json_t *root, axl_experiment *e, axl_errbuf *eb)
 {
     static const char *const keys[] = {
-        "name",      "description", "search_space", "objective", "generation_strategy",
-        "scheduler", "runner",      "lab",          NULL};
+        "name",      "description", "search_space", "objective",  "generation_strategy",
+        "scheduler", "runner",      "lab",          "status_quo", "global_stopping",
+        NULL};
     int rv;
     if (!json_is_object(root))
         return CFG_FAIL(eb, "(top level): must be an object");
@@ -537,7 +538,7 @@ static int parse_root(json_t *root, axl_experiment *e, axl_errbuf *eb)
     if (e->runner_kind == AXL_RUNNER_LAB && lab == NULL)
         return CFG_FAIL(eb, "lab: required by runner type lab");
     e->lab = lab != NULL ? json_incref(lab) : NULL;
-    return 0;
+    return axl_config_ops_parse(root, e, eb);
 }
 
 int axl_experiment_parse(const char *source, size_t len, axl_experiment **out, axl_errbuf *eb)
@@ -647,6 +648,7 @@ void axl_experiment_free(axl_experiment *e)
     free(e->metric);
     json_decref(e->runner);
     json_decref(e->lab);
+    free(e->status_quo);
     free(e);
 }
 

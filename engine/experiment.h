@@ -51,6 +51,22 @@ typedef struct axl_sched_options {
     bool wait_for_running_trials;                 /* true */
 } axl_sched_options;
 
+/*
+ * Ax's ImprovementGlobalStoppingStrategy ("global_stopping", engine/global_stopping.c):
+ * stop when the best objective improved by less than improvement_bar times the
+ * interquartile range of the objectives over the last window completed trials.
+ */
+typedef struct axl_gss_options {
+    bool enabled;
+    int min_trials;                    /* required, as in Ax */
+    int window;                        /* window_size: 5 */
+    double improvement_bar;            /* 0.1 */
+    bool inactive_when_pending_trials; /* true */
+} axl_gss_options;
+
+/* The step of a trial no generation step made (attached, status quo). */
+#define AXL_STEP_MANUAL UINT32_MAX
+
 typedef enum { AXL_RUNNER_FUNCTION, AXL_RUNNER_COMMAND, AXL_RUNNER_LAB } axl_runner_kind;
 
 typedef struct axl_experiment {
@@ -68,8 +84,10 @@ typedef struct axl_experiment {
     axl_gen_strategy strategy;
     axl_sched_options options;
     axl_runner_kind runner_kind;
-    json_t *runner; /* the "runner" object, parsed further by the runner; owned ref */
-    json_t *lab;    /* the optional "lab" object, for the lab runner; owned ref */
+    json_t *runner;     /* the "runner" object, parsed further by the runner; owned ref */
+    json_t *lab;        /* the optional "lab" object, for the lab runner; owned ref */
+    double *status_quo; /* NULL, or the baseline point (n_params) deployed first; owned */
+    axl_gss_options global_stopping;
 } axl_experiment;
 
 /*
@@ -82,6 +100,21 @@ int axl_experiment_parse(const char *source, size_t len, axl_experiment **out, a
 int axl_experiment_load(const char *path, axl_experiment **out, axl_errbuf *eb);
 
 void axl_experiment_free(axl_experiment *e);
+
+/*
+ * The optional parts of the experiment file that config_ops.c reads: "status_quo" and
+ * "global_stopping" (root is the whole file; called once the search space is parsed).
+ */
+int axl_config_ops_parse(json_t *root, axl_experiment *e, axl_errbuf *eb);
+
+/*
+ * A point from named values (params borrowed, n of them): every range and choice
+ * parameter must be given, fixed ones may be (with their value), names must be known,
+ * ranges inside their bounds (integers for int), constraints satisfied. x: n_params.
+ * Errors name `where` and the parameter: AXL_EINVAL, AXL_ERANGE, AXL_EMISSING.
+ */
+int axl_experiment_point(const axl_experiment *e, const axl_param_value *params, size_t n,
+                         const char *where, double *x, axl_errbuf *eb);
 
 /* Index of the parameter called name, or -1. */
 int axl_experiment_param_index(const axl_experiment *e, const char *name);

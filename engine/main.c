@@ -18,10 +18,15 @@ static const char usage[] =
     "  run FILE         start the campaign described by an experiment file\n"
     "  resume NAME      continue a stored campaign where it stopped\n"
     "  status [NAME]    list stored experiments, or one experiment's trials\n"
-    "  export NAME      print the trials as a table (--csv)\n"
+    "  export NAME      print the trials as Ax's exp_to_df table (--csv, --json)\n"
+    "  best NAME        the best point: the model's (GP mean at observed points) and the raw\n"
     "  replay           print the event log (also while a campaign runs)\n"
     "  subscribe        follow a running campaign's events, with no gap\n"
     "  verify           check a store end to end (checksums, structure, fold)\n"
+    "  trial NAME ...   attach, complete, fail or abandon a trial by hand\n"
+    "  attach NAME CSV  record prior data (axle export's layout) as manual trials\n"
+    "  pause NAME       deploy no new trials (unpause NAME: deploy again)\n"
+    "  stop NAME        stop a running campaign gracefully (--wait: let trials finish)\n"
     "  worker           run one worker of the (simulated) lab line\n"
     "  lab              the simulated line's true optimum, and a campaign's score\n"
     "\n"
@@ -48,9 +53,11 @@ int main(int argc, char **argv)
         const char *name;
         int (*fn)(int, char **);
     } commands[] = {
-        {"run", axl_cmd_run},       {"resume", axl_cmd_resume}, {"status", axl_cmd_status},
-        {"export", axl_cmd_export}, {"replay", axl_cmd_replay}, {"subscribe", axl_cmd_subscribe},
-        {"worker", axl_cmd_worker}, {"lab", axl_cmd_lab},       {"verify", axl_cmd_verify},
+        {"run", axl_cmd_run},         {"resume", axl_cmd_resume}, {"status", axl_cmd_status},
+        {"export", axl_cmd_export},   {"replay", axl_cmd_replay}, {"subscribe", axl_cmd_subscribe},
+        {"worker", axl_cmd_worker},   {"lab", axl_cmd_lab},       {"verify", axl_cmd_verify},
+        {"trial", axl_cmd_trial},     {"attach", axl_cmd_attach}, {"pause", axl_cmd_pause},
+        {"unpause", axl_cmd_unpause}, {"stop", axl_cmd_stop},     {"best", axl_cmd_best},
     };
     if (argc < 2 || axl_cli_is_help(argv[1])) {
         fputs(usage, argc < 2 ? stderr : stdout);

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/best.h"
 #include "proto/axl_log.h"
 
 #define SRC "Scheduler"
@@ -220,7 +221,10 @@ static void record_stop(axl_campaign *c)
     uint32_t failed = axl_trials_count(c, AXL_MASK(AXL_TRIAL_FAILED));
     uint32_t abandoned = axl_trials_count(c, AXL_MASK(AXL_TRIAL_ABANDONED));
     uint32_t running = axl_trials_count(c, AXL_PENDING_MASK);
-    int n = 7 + (c->has_best ? 2 : 0);
+    axl_best best;
+    axl_best_of_campaign(c, &best, NULL);
+    c->model_best = best;
+    int n = 7 + (c->has_best ? 2 : 0) + (best.has_model ? 4 : 0);
     msgpack_pack_map(&pk, (size_t)n);
     axl_pack_kv_str(&pk, "exit_status", axl_exit_status_name(c->exit_status));
     axl_pack_kv_str(&pk, "reason", c->reason);
@@ -232,6 +236,12 @@ static void record_stop(axl_campaign *c)
     if (c->has_best) {
         axl_pack_kv_uint(&pk, "best_trial", c->best_trial);
         axl_pack_kv_num(&pk, "best_value", c->best_value);
+    }
+    if (best.has_model) {
+        axl_pack_kv_uint(&pk, "model_best_trial", best.model_trial);
+        axl_pack_kv_num(&pk, "model_best_mean", best.model_mean);
+        axl_pack_kv_num(&pk, "model_best_sd", best.model_sd);
+        axl_pack_kv_num(&pk, "model_best_observed", best.model_observed);
     }
     axl_errbuf eb = {{0}};
     if (axl_journal_add(&c->journal, "experiment.stopped", c->exp->name, -1, AXL_REC_NONE, sb.data,
@@ -310,7 +320,7 @@ static void decide(axl_campaign *c)
                                          : "the model failed to generate");
         return;
     }
-    if (failure_rate_exceeded(c))
+    if (failure_rate_exceeded(c) || axl_control_hold(c) || axl_gss_check(c))
         return;
 
     uint32_t in_flight =
@@ -458,6 +468,7 @@ void axl_sched_turn(uv_check_t *h)
         if (rv != 0) {
             /* Nothing of this turn is durable, so nothing of it may be acted on. */
             AXL_ERROR(SRC, "cannot commit to the store, stopping: %s", eb.msg);
+            axl_control_committed(c, rv, eb.msg);
             c->n_to_deploy = 0;
             if (!c->stopping) {
                 c->stopping = true;
@@ -468,6 +479,7 @@ void axl_sched_turn(uv_check_t *h)
             break;
         }
         axl_store_check_turn(c); /* debug builds and tests: memory == fold of the log */
+        axl_control_committed(c, 0, NULL);
         act(c);
         if (c->done_submitting_due && !c->done_submitting_logged) {
             c->done_submitting_logged = true;
@@ -482,7 +494,7 @@ void axl_sched_turn(uv_check_t *h)
     if (changed)
         show_progress(c, c->stop_committed);
     if (c->stop_committed) {
-        if (c->exit_status == AXL_EXIT_COMPLETED || c->exit_status == AXL_EXIT_EXHAUSTED)
+        if (axl_exit_status_code(c->exit_status) == 0)
             AXL_INFO(SRC, "Campaign %s stopped: %s.", c->exp->name, c->reason);
         else
             AXL_WARN(SRC, "Campaign %s stopped (%s): %s", c->exp->name,

@@ -18,9 +18,9 @@
 /* ---- LMDB's two meta pages, read from the file (layout of LMDB 0.9, mdb.c) ---- */
 
 #define META_MAGIC 0xBEEFC0DEu
-#define META_OFF_MAGIC 16  /* page header (16 bytes), then MDB_meta.mm_magic */
+#define META_OFF_MAGIC 16 /* page header (16 bytes), then MDB_meta.mm_magic */
 #define META_OFF_VERSION 20
-#define META_OFF_PSIZE 40   /* mm_dbs[FREE_DBI].md_pad holds the page size */
+#define META_OFF_PSIZE 40 /* mm_dbs[FREE_DBI].md_pad holds the page size */
 #define META_OFF_LAST_PG 136
 #define META_OFF_TXNID 144
 
@@ -66,8 +66,8 @@ static int check_metas(const char *path, uint64_t file_size, axl_store_verify_re
             psize = ps;
             if (ps < 512 || ps > 65536 || (ps & (ps - 1)) != 0) {
                 close(fd);
-                return axl_fail(eb, AXL_ECORRUPT, "%s: LMDB meta page 0 gives page size %u",
-                                path, ps);
+                return axl_fail(eb, AXL_ECORRUPT, "%s: LMDB meta page 0 gives page size %u", path,
+                                ps);
             }
         } else if (ps != psize) {
             close(fd);
@@ -86,10 +86,9 @@ static int check_metas(const char *path, uint64_t file_size, axl_store_verify_re
                         path, (unsigned long long)txnid[0], (unsigned long long)txnid[1]);
     int cur = txnid[0] > txnid[1] ? 0 : 1;
     if ((last_pg[cur] + 1) * psize > file_size)
-        return axl_fail(eb, AXL_ECORRUPT,
-                        "%s is truncated: %llu bytes, but its last commit needs %llu", path,
-                        (unsigned long long)file_size,
-                        (unsigned long long)((last_pg[cur] + 1) * psize));
+        return axl_fail(
+            eb, AXL_ECORRUPT, "%s is truncated: %llu bytes, but its last commit needs %llu", path,
+            (unsigned long long)file_size, (unsigned long long)((last_pg[cur] + 1) * psize));
     rep->txnid = txnid[cur];
     rep->page_size = psize;
     return 0;
@@ -112,8 +111,7 @@ static bool key_shape_ok(int db, const MDB_val *k)
     case DB_EVENTS:
         return k->mv_size == 8;
     case DB_TRIALS:
-        return k->mv_size > 5 && axl_store__name_ok(p, k->mv_size - 5) &&
-               p[k->mv_size - 5] == '\0';
+        return k->mv_size > 5 && axl_store__name_ok(p, k->mv_size - 5) && p[k->mv_size - 5] == '\0';
     case DB_META:
         return true;
     default:
@@ -121,8 +119,7 @@ static bool key_shape_ok(int db, const MDB_val *k)
     }
 }
 
-static int walk_db(axl_store *s, MDB_txn *txn, int db, axl_store_verify_report *rep,
-                   axl_errbuf *eb)
+static int walk_db(axl_store *s, MDB_txn *txn, int db, axl_store_verify_report *rep, axl_errbuf *eb)
 {
     const char *name = axl_store__db_names[db];
     MDB_cursor *cur;
@@ -149,9 +146,9 @@ static int walk_db(axl_store *s, MDB_txn *txn, int db, axl_store_verify_report *
             break;
         }
         if (db == DB_EVENTS && axl_store__get_be64(k.mv_data) != n) {
-            rv = axl_fail(eb, AXL_ECORRUPT, "log: seq %llu where %llu was expected (gap)",
-                          (unsigned long long)axl_store__get_be64(k.mv_data),
-                          (unsigned long long)n);
+            rv =
+                axl_fail(eb, AXL_ECORRUPT, "log: seq %llu where %llu was expected (gap)",
+                         (unsigned long long)axl_store__get_be64(k.mv_data), (unsigned long long)n);
             break;
         }
         if (db != DB_META) {
@@ -215,8 +212,7 @@ static int walk_main(axl_store *s, MDB_txn *txn, axl_errbuf *eb)
     return 0;
 }
 
-static int walk_store(const char *dir, unsigned flags, axl_store_verify_report *rep,
-                      axl_errbuf *eb)
+static int walk_store(const char *dir, unsigned flags, axl_store_verify_report *rep, axl_errbuf *eb)
 {
     axl_store_options so = {AXL_STORE_RDONLY, 0, 0};
     axl_store *s = NULL;

@@ -216,13 +216,14 @@ static void test_random_corruption(void **state)
         }
         tl_rmtree(copy);
     }
-    fprintf(stderr, "%d copies: %d reported damaged, %d unchanged, %d silent, %d crashed\n",
-            copies, detected, unchanged, silent, crashed);
+    fprintf(stderr, "%d copies: %d reported damaged, %d unchanged, %d silent, %d crashed\n", copies,
+            detected, unchanged, silent, crashed);
     tl_rmtree(root);
     assert_int_equal(silent, 0);
     assert_int_equal(crashed, 0);
     assert_int_equal(detected + unchanged, copies);
-    assert_true(detected >= copies / 5); /* the flips do land in live pages */ /* the flips do land in live pages */
+    assert_true(detected >= copies / 5);
+        /* the flips do land in live pages */ /* the flips do land in live pages */
 }
 
 int main(void)
