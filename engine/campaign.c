@@ -122,6 +122,15 @@ static void timeout_cb(uv_timer_t *h)
     axl_sched_request_stop(c, AXL_EXIT_TIMEOUT, reason);
 }
 
+/* Runners deliver their reconcile reports from zero-delay timers started in reconcile;
+ * this one, started after them, fires after them (libuv runs due timers in start order). */
+static void settle_cb(uv_timer_t *h)
+{
+    axl_campaign *c = h->data;
+    c->settled = true;
+    axl_sched_wake(c);
+}
+
 static int create(uv_loop_t *loop, axl_experiment *e, axl_store *store,
                   const axl_campaign_options *opt, const axl_store_experiment *stored,
                   axl_campaign **out, axl_errbuf *eb)
@@ -231,6 +240,8 @@ handles:
     uv_check_init(loop, &c->turn);
     uv_idle_init(loop, &c->wake);
     uv_timer_init(loop, &c->timeout);
+    uv_timer_init(loop, &c->settle);
+    c->settle.data = c;
     c->turn.data = c->wake.data = c->timeout.data = c;
     if (c->opt.handle_signals) {
         uv_signal_init(loop, &c->sigint);
@@ -353,6 +364,9 @@ int axl_campaign_start(axl_campaign *c, axl_errbuf *eb)
         free(jobs);
         if (rv != 0)
             return axl_fail(eb, rv, "reconciling running trials failed");
+        uv_timer_start(&c->settle, settle_cb, 0, 0);
+    } else {
+        c->settled = true;
     }
     if (c->opt.control) {
         char addr[AXL_STREAM_ADDR_MAX];
@@ -462,6 +476,7 @@ void axl_campaign_close_unstarted(uv_loop_t *loop, axl_campaign *c)
         uv_close((uv_handle_t *)&c->turn, NULL);
         uv_close((uv_handle_t *)&c->wake, NULL);
         uv_close((uv_handle_t *)&c->timeout, NULL);
+        uv_close((uv_handle_t *)&c->settle, NULL);
         if (c->opt.handle_signals) {
             uv_close((uv_handle_t *)&c->sigint, NULL);
             uv_close((uv_handle_t *)&c->sigterm, NULL);

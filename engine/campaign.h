@@ -95,6 +95,8 @@ struct axl_campaign {
     bool wake_active;
     uv_timer_t timeout;
     bool timeout_armed;
+    uv_timer_t settle; /* fires once after the runner's reconcile reports (resume) */
+    bool settled;      /* those reports are in: wait_for_running_trials false may stop */
     uv_signal_t sigint, sigterm;
 
     struct axl_store_check *check; /* store_check.c; NULL when the check is off */

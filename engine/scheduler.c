@@ -274,12 +274,12 @@ static void shutdown_handles(axl_campaign *c)
         c->pending_closes++;
         c->runner.ops->close(&c->runner, runner_closed);
     }
-    uv_handle_t *hs[] = {(uv_handle_t *)&c->turn, (uv_handle_t *)&c->wake,
-                         (uv_handle_t *)&c->timeout, (uv_handle_t *)&c->sigint,
-                         (uv_handle_t *)&c->sigterm};
+    uv_handle_t *hs[] = {(uv_handle_t *)&c->turn,    (uv_handle_t *)&c->wake,
+                         (uv_handle_t *)&c->timeout, (uv_handle_t *)&c->settle,
+                         (uv_handle_t *)&c->sigint,  (uv_handle_t *)&c->sigterm};
     bool has_signals = c->opt.handle_signals;
     for (size_t i = 0; i < sizeof(hs) / sizeof(hs[0]); i++) {
-        if (i >= 3 && !has_signals)
+        if (i >= 4 && !has_signals)
             continue;
         c->pending_closes++;
         uv_close(hs[i], handle_closed);
@@ -338,7 +338,12 @@ static void decide(axl_campaign *c)
 
     uint32_t pending = axl_trials_count(c, AXL_PENDING_MASK);
     if (c->max_trials >= 0 && c->n_trials >= (uint32_t)c->max_trials) {
-        if (pending == 0 || !o->wait_for_running_trials) {
+        /* Without waiting (Ax's wait_for_running_trials false) the run ends once every
+         * trial runs (none STAGED) and what a resume's reconcile found is collected; the
+         * trials still running are collected by the next resume. */
+        bool handed_over = c->n_to_deploy == 0 && c->settled &&
+                           axl_trials_count(c, AXL_MASK(AXL_TRIAL_STAGED)) == 0;
+        if (pending == 0 || (!o->wait_for_running_trials && handed_over)) {
             char reason[128];
             snprintf(reason, sizeof(reason), "reached the total of %d trials", c->max_trials);
             axl_sched_request_stop(c, AXL_EXIT_COMPLETED, reason);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -278,19 +279,27 @@ static void test_command_runner(void **state)
     axl_campaign_result res;
     char *dir = NULL;
     et_options(&opt, NULL, false);
-    /* Trial 0 exits non-zero, 1 prints no JSON, 2 hangs past the timeout, 3+ succeed. */
+    /* Trial 0 exits non-zero, 1 prints no JSON, 2 hangs past the timeout, 3 hangs with a
+     * grandchild in its own session holding stdout, 4 succeeds leaving such a grandchild,
+     * 5+ succeed. Neither grandchild may keep its trial waiting: stdout is a file. */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     assert_int_equal(
         et_run(
             &opt, &res, &dir,
             "{\"name\": \"cmd\", " BRANIN_SPACE
-            "\"scheduler\": {\"total_trials\": 5, \"max_pending_trials\": 5,"
+            "\"scheduler\": {\"total_trials\": 7, \"max_pending_trials\": 7,"
             "\"min_failed_trials_for_failure_rate_check\": 10},"
             "\"runner\": {\"type\": \"command\", \"timeout_s\": 0.5, \"argv\": [\"/bin/sh\", "
             "\"-c\", \"case $0 in 0) echo broken >&2; exit 3;; 1) echo hello;; 2) sleep 30;; "
+            "3) setsid sleep 8 & sleep 30;; 4) setsid sleep 8 & echo '{{\\\"branin\\\": '$1'}';; "
             "*) echo log line; echo '{{\\\"branin\\\": '$1', \\\"note\\\": \\\"x\\\"}';; esac\", "
             "\"{trial}\", \"{x1}\"]}}"),
         0);
-    assert_int_equal(res.n_trials, 5);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    /* Far below the grandchildren's 8 s, whatever the machine's load. */
+    assert_true((double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec) < 6);
+    assert_int_equal(res.n_trials, 7);
     axl_store_experiment *e;
     load_trials(dir, "cmd", &e);
     assert_int_equal(e->trials[0].status, AXL_TRIAL_FAILED);
@@ -299,7 +308,9 @@ static void test_command_runner(void **state)
     assert_non_null(strstr(e->trials[1].reason, "no JSON object"));
     assert_int_equal(e->trials[2].status, AXL_TRIAL_FAILED);
     assert_non_null(strstr(e->trials[2].reason, "timed out"));
-    for (int i = 3; i < 5; i++) {
+    assert_int_equal(e->trials[3].status, AXL_TRIAL_FAILED);
+    assert_non_null(strstr(e->trials[3].reason, "timed out"));
+    for (int i = 4; i < 7; i++) {
         assert_int_equal(e->trials[i].status, AXL_TRIAL_COMPLETED);
         /* The metric is x1, passed through argv: the template round-trips exactly. */
         assert_int_equal(e->trials[i].n_metrics, 1);

@@ -170,6 +170,174 @@ static void test_kill9_then_resume(void **state)
     free(dir);
 }
 
+/* Reads the evaluation log "start T" / "end T VALUE" lines into per-trial counts. */
+static void read_evaluations(const char *log, int *starts, int *ends, double *value, int max)
+{
+    FILE *f = fopen(log, "r");
+    assert_non_null(f);
+    char what[8];
+    int idx;
+    while (fscanf(f, "%7s %d", what, &idx) == 2) {
+        assert_true(idx >= 0 && idx < max);
+        if (strcmp(what, "start") == 0) {
+            starts[idx]++;
+        } else {
+            assert_string_equal(what, "end");
+            assert_int_equal(fscanf(f, "%lf", &value[idx]), 1);
+            ends[idx]++;
+        }
+    }
+    fclose(f);
+}
+
+/* An experiment whose command logs the start and the end of every evaluation. */
+static char *command_experiment(const char *dir, const char *name, const char *log, int total,
+                                bool wait, const char *sleep_s)
+{
+    char json[2048];
+    snprintf(json, sizeof(json),
+             "{\"name\": \"%s\", \"search_space\": {\"parameters\": ["
+             "{\"name\": \"x1\", \"type\": \"range\", \"bounds\": [-5, 10]},"
+             "{\"name\": \"x2\", \"type\": \"range\", \"bounds\": [0, 15]}]},"
+             "\"objective\": {\"metric\": \"y\", \"minimize\": true},"
+             "\"generation_strategy\": {\"steps\": [{\"model\": \"sobol\", \"num_trials\": -1}]},"
+             "\"scheduler\": {\"total_trials\": %d, \"max_pending_trials\": 4, "
+             "\"wait_for_running_trials\": %s},"
+             "\"runner\": {\"type\": \"command\", \"timeout_s\": 60, \"argv\": [\"/bin/sh\", "
+             "\"-c\", \"echo start $0 >> %s; sleep %s; echo end $0 $1 >> %s; "
+             "echo '{{\\\"y\\\": '$1'}'\", \"{trial}\", \"{x1}\"]}}",
+             name, total, wait ? "true" : "false", log, sleep_s, log);
+    return et_write_file(dir, "cmd.json", json);
+}
+
+/*
+ * Issue 9's repro: kill -9 the engine 20 times at random instants (a fixed seed) in a
+ * 100-trial command campaign, resuming after each kill. The commands outlive the
+ * engines; every resume collects what finished and watches what runs. Counted from the
+ * command's own log and the store: 0 evaluations discarded (every evaluation that ended
+ * is a COMPLETED trial with its value), 0 run twice, 0 trials ABANDONED (or FAILED).
+ */
+static void test_command_runner_kill9_x20(void **state)
+{
+    (void)state;
+    enum { TOTAL = 100, KILLS = 20 };
+    char *dir = et_mkdtemp();
+    char log[600];
+    snprintf(log, sizeof(log), "%s/evaluations.log", dir);
+    char *path = command_experiment(dir, "detach", log, TOTAL, true, "0.02");
+    uint64_t seed = 20261207;
+    const char *run_argv[] = {"axle", "run", path, "--store", dir, "--no-progress", NULL};
+    const char *resume_argv[] = {"axle", "resume", "detach", "--store", dir, "--no-progress", NULL};
+    int kills = 0;
+    for (int k = 0; k < KILLS; k++) {
+        pid_t pid = spawn(NULL, k == 0 ? run_argv : resume_argv);
+        /* The first kill once the experiment exists (else there is nothing to resume). */
+        if (k == 0)
+            wait_for(dir, "detach", 1u << AXL_TRIAL_RUNNING | 1u << AXL_TRIAL_COMPLETED, 1, 0, pid);
+        /* A random instant in [5, 120) ms: before the store opens, mid-commit, mid-spawn. */
+        uint64_t z = (seed += 0x9E3779B97F4A7C15ull);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        z ^= z >> 31;
+        struct timespec ts = {0, (long)(5 + z % 115) * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        kill(pid, SIGKILL);
+        int status;
+        waitpid(pid, &status, 0);
+        kills += WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+    }
+    assert_true(kills >= KILLS / 2); /* most kills hit a running engine */
+    pid_t pid = spawn(NULL, resume_argv);
+    assert_int_equal(wait_exit(pid, 60), 0);
+
+    axl_store *s = NULL;
+    axl_store_options so = {.flags = AXL_STORE_RDONLY};
+    axl_store_experiment *e = NULL;
+    assert_int_equal(axl_store_open(dir, &so, &s, NULL), 0);
+    assert_int_equal(axl_store_load(s, "detach", &e, NULL), 0);
+    axl_errbuf eb = {{0}};
+    assert_int_equal(axl_store_verify_fold(s, NULL, &eb), 0);
+    axl_store_close(s);
+
+    int starts[TOTAL] = {0}, ends[TOTAL] = {0};
+    double value[TOTAL];
+    read_evaluations(log, starts, ends, value, TOTAL);
+    int discarded = 0, twice = 0, abandoned = 0, failed = 0, completed = 0;
+    assert_int_equal(e->n_trials, TOTAL);
+    for (size_t i = 0; i < e->n_trials; i++) {
+        const axl_trial_rec *t = &e->trials[i];
+        twice += starts[i] > 1 || ends[i] > 1;
+        abandoned += t->status == AXL_TRIAL_ABANDONED;
+        failed += t->status == AXL_TRIAL_FAILED;
+        completed += t->status == AXL_TRIAL_COMPLETED;
+        if (ends[i] == 1 && !(t->status == AXL_TRIAL_COMPLETED && t->n_metrics == 1 &&
+                              t->metrics[0].mean == value[i]))
+            discarded++;
+        assert_true(t->deploy_count <= 1);
+    }
+    print_message("command runner, %d kill -9 of %d: %d trials, %d completed, %d evaluations "
+                  "discarded, %d run twice, %d abandoned, %d failed\n",
+                  kills, KILLS, TOTAL, completed, discarded, twice, abandoned, failed);
+    assert_int_equal(discarded, 0);
+    assert_int_equal(twice, 0);
+    assert_int_equal(abandoned, 0);
+    assert_int_equal(failed, 0);
+    assert_int_equal(completed, TOTAL);
+    axl_store_experiment_free(e);
+    free(path);
+    et_rmtree(dir);
+    free(dir);
+}
+
+/* Waits until trial's latest run folder holds an exit file (the command ended). */
+static void wait_run_exit(const char *dir, const char *name, int trial)
+{
+    char path[800];
+    snprintf(path, sizeof(path), "%s/runs/%s/%d/1/exit", dir, name, trial);
+    for (int i = 0; i < 2000; i++) {
+        if (access(path, F_OK) == 0)
+            return;
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    fail_msg("%s never appeared", path);
+}
+
+/*
+ * wait_for_running_trials false works as in Ax: the engine returns once every trial is
+ * handed over, the trials keep running, and the next resume collects them.
+ */
+static void test_command_runner_no_wait_then_resume(void **state)
+{
+    (void)state;
+    char *dir = et_mkdtemp();
+    char log[600];
+    snprintf(log, sizeof(log), "%s/evaluations.log", dir);
+    char *path = command_experiment(dir, "nowait", log, 4, false, "0.3");
+    const char *run_argv[] = {"axle", "run", path, "--store", dir, "--no-progress", NULL};
+    assert_int_equal(wait_exit(spawn(NULL, run_argv), 30), 0);
+    size_t n;
+    uint64_t seq;
+    store_counts(dir, "nowait", 1u << AXL_TRIAL_RUNNING, &n, &seq);
+    assert_int_equal(n, 4); /* returned while all four run: none left STAGED */
+    for (int i = 0; i < 4; i++)
+        wait_run_exit(dir, "nowait", i);
+    const char *resume_argv[] = {"axle", "resume", "nowait", "--store", dir, "--no-progress", NULL};
+    assert_int_equal(wait_exit(spawn(NULL, resume_argv), 30), 0);
+    store_counts(dir, "nowait", 1u << AXL_TRIAL_COMPLETED, &n, &seq);
+    assert_int_equal(n, 4);
+    int starts[4] = {0}, ends[4] = {0};
+    double value[4];
+    read_evaluations(log, starts, ends, value, 4);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(starts[i], 1);
+        assert_int_equal(ends[i], 1);
+    }
+    free(path);
+    et_rmtree(dir);
+    free(dir);
+}
+
 static char *slurp(const char *path)
 {
     FILE *f = fopen(path, "r");
@@ -385,6 +553,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kill9_then_resume),
+        cmocka_unit_test(test_command_runner_kill9_x20),
+        cmocka_unit_test(test_command_runner_no_wait_then_resume),
         cmocka_unit_test(test_subscriber_joins_mid_campaign),
         cmocka_unit_test(test_sigterm_stops_cleanly_and_resumes),
         cmocka_unit_test(test_cli_usage),
