@@ -19,6 +19,7 @@
 
 #include "engine/axl_engine.h"
 #include "engine/best.h"
+#include "engine/model/axl_moo.h"
 #include "engine/stream.h"
 #include "proto/axl_util.h"
 
@@ -60,6 +61,7 @@ struct axl_campaign {
     axl_runner runner;
     bool runner_open;
     axl_model_state gen_state;
+    axl_moo_state moo_state; /* several outcomes: per-outcome warm starts (memory only) */
 
     axl_trial *trials;
     uint32_t n_trials, cap_trials;

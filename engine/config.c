@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/config_objectives.h"
 #include "proto/axl_util.h"
 #include "proto/json/axl_json.h"
 
@@ -496,10 +497,21 @@ static int parse_scheduler(json_t *j, axl_sched_options *o, axl_errbuf *eb)
 
 static int parse_root(json_t *root, axl_experiment *e, axl_errbuf *eb)
 {
-    static const char *const keys[] = {
-        "name",      "description", "search_space", "objective",  "generation_strategy",
-        "scheduler", "runner",      "lab",          "status_quo", "global_stopping",
-        NULL};
+    static const char *const keys[] = {"name",
+                                       "description",
+                                       "search_space",
+                                       "objective",
+                                       "generation_strategy",
+                                       "scheduler",
+                                       "runner",
+                                       "lab",
+                                       "status_quo",
+                                       "global_stopping",
+                                       "objectives",
+                                       "scalarized_objective",
+                                       "outcome_constraints",
+                                       "tracking_metrics",
+                                       NULL};
     int rv;
     if (!json_is_object(root))
         return CFG_FAIL(eb, "(top level): must be an object");
@@ -512,7 +524,9 @@ static int parse_root(json_t *root, axl_experiment *e, axl_errbuf *eb)
     if ((e->name = axl_xstrdup(name)) == NULL)
         return AXL_ENOMEM;
     if ((rv = parse_space(json_object_get(root, "search_space"), e, eb)) != 0 ||
-        (rv = parse_objective(json_object_get(root, "objective"), e, eb)) != 0 ||
+        (!axl_config_has_objectives(root) &&
+         (rv = parse_objective(json_object_get(root, "objective"), e, eb)) != 0) ||
+        (rv = axl_config_objectives(root, e, eb)) != 0 ||
         (rv = parse_strategy(json_object_get(root, "generation_strategy"), e, eb)) != 0 ||
         (rv = parse_scheduler(json_object_get(root, "scheduler"), &e->options, eb)) != 0)
         return rv;
@@ -646,6 +660,7 @@ void axl_experiment_free(axl_experiment *e)
     free(e->name);
     free(e->source);
     free(e->metric);
+    axl_objectives_free(e->moo);
     json_decref(e->runner);
     json_decref(e->lab);
     free(e->status_quo);

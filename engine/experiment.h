@@ -78,8 +78,11 @@ typedef struct axl_experiment {
     axl_param_info *info;               /* n_params */
     axl_linear_constraint *constraints; /* n_constraints; weights owned */
     char **constraint_text;             /* n_constraints */
-    char *metric;                       /* objective metric name */
+    char *metric;                       /* objective metric name (the first objective) */
     bool minimize;
+    /* several objectives, a scalarized objective, outcome constraints or tracking
+     * metrics (engine/config_objectives.h); NULL for one plain objective. Owned. */
+    struct axl_objectives *moo;
     bool strategy_auto; /* steps chosen like Ax's choose_generation_strategy */
     axl_gen_strategy strategy;
     axl_sched_options options;

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/generation_moo.h"
 #include "proto/axl_log.h"
 
 #define SRC "Scheduler"
@@ -29,6 +30,7 @@ typedef struct axl_gen_job {
     axl_model_input in;
     axl_model_output out;
     double *X, *y, *sem, *Xp, *cand;
+    axl_gen_moo *moo; /* several outcomes (generation_moo.c), else NULL */
     int rv;
     axl_errbuf eb;
 } axl_gen_job;
@@ -42,6 +44,7 @@ static void job_free(axl_gen_job *j)
     free(j->sem);
     free(j->Xp);
     free(j->cand);
+    axl_gen_moo_free(j->moo);
     free(j);
 }
 
@@ -103,12 +106,18 @@ static axl_gen_job *snapshot(axl_campaign *c, uint32_t step_index, size_t k)
         .opts = NULL,
     };
     j->out.X = j->cand;
+    if (axl_gen_moo_wanted(c->exp) &&
+        (j->moo = axl_gen_moo_snapshot(c, &j->step, &j->state, k, j->cand)) == NULL) {
+        job_free(j);
+        return NULL;
+    }
     return j;
 }
 
 static void run_job(axl_gen_job *j)
 {
-    j->rv = axl_model_generate(&j->in, &j->out, &j->eb);
+    j->rv = j->moo ? axl_gen_moo_run(j->moo, &j->out, &j->eb)
+                   : axl_model_generate(&j->in, &j->out, &j->eb);
 }
 
 int axl_gen_record(const axl_model_state *st, const char *method, double fit_ms, double acq_ms,
@@ -167,6 +176,8 @@ static void finish_job(axl_campaign *c, axl_gen_job *j)
         }
     }
     c->gen_state = j->out.state;
+    if (j->moo)
+        c->moo_state = j->moo->out.mstate;
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     axl_errbuf eb = {{0}};

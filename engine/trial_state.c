@@ -9,6 +9,7 @@
  * scheduler's business (it arms and disarms TTLs around the changes it causes).
  */
 #include "engine/campaign.h"
+#include "engine/config_objectives.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -259,12 +260,13 @@ int axl_trial_complete(axl_campaign *c, uint32_t index, const axl_metric_value *
         return rv;
     }
     free_metrics(old, n_old);
-    if (t->has_objective && isfinite(t->y)) {
+    double yb = axl_objectives_score(c->exp->moo, t->y, t->metrics, t->n_metrics);
+    if (t->has_objective && isfinite(yb)) {
         bool better =
-            !c->has_best || (c->exp->minimize ? t->y < c->best_value : t->y > c->best_value);
+            !c->has_best || (c->exp->minimize ? yb < c->best_value : yb > c->best_value);
         if (better) {
             c->has_best = true;
-            c->best_value = t->y;
+            c->best_value = yb;
             c->best_trial = index;
         }
     }
@@ -351,11 +353,12 @@ int axl_trial_adopt(axl_campaign *c, const axl_trial_rec *rec)
         }
     }
     c->n_trials++;
-    if (t->status == AXL_TRIAL_COMPLETED && t->has_objective && isfinite(t->y)) {
-        bool better = !c->has_best || (e->minimize ? t->y < c->best_value : t->y > c->best_value);
+    double yb = axl_objectives_score(e->moo, t->y, t->metrics, t->n_metrics);
+    if (t->status == AXL_TRIAL_COMPLETED && t->has_objective && isfinite(yb)) {
+        bool better = !c->has_best || (e->minimize ? yb < c->best_value : yb > c->best_value);
         if (better) {
             c->has_best = true;
-            c->best_value = t->y;
+            c->best_value = yb;
             c->best_trial = t->index;
         }
     }

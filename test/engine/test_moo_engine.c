@@ -1,0 +1,304 @@
+/* test_moo_engine.c - several objectives and outcome constraints end to end: the
+ * experiment-file keys (and their errors), a 2-objective campaign and a constrained
+ * campaign on the command runner (real child processes). */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "engine/config_objectives.h"
+#include "engine/experiment.h"
+#include "engine/model/axl_moo.h"
+#include "storage/axl_store.h"
+#include "test/engine/engine_testlib.h"
+
+#define SPACE01                                                                                    \
+    "\"search_space\": {\"parameters\": ["                                                         \
+    "{\"name\": \"x1\", \"type\": \"range\", \"bounds\": [0, 1]},"                                 \
+    "{\"name\": \"x2\", \"type\": \"range\", \"bounds\": [0, 1]}]},"
+#define RUNNER "\"runner\": {\"type\": \"function\", \"function\": \"branin\"}"
+
+static void expect_error(const char *json, const char *message)
+{
+    axl_experiment *e = NULL;
+    axl_errbuf eb = {{0}};
+    int rv = axl_experiment_parse(json, strlen(json), &e, &eb);
+    if (rv != AXL_ECONFIG || strstr(eb.msg, message) == NULL)
+        fail_msg("for %s\n  expected '%s'\n  got %d '%s'", json, message, rv, eb.msg);
+    assert_null(e);
+}
+
+static void test_config_keys(void **state)
+{
+    (void)state;
+    const char *ok =
+        "{\"name\": \"p\", " SPACE01
+        "\"objectives\": [{\"metric\": \"pl\", \"minimize\": false, \"threshold\": 0.4},"
+        " {\"metric\": \"fwhm\", \"minimize\": true}],"
+        "\"outcome_constraints\": [\"peak_ev >= 1.58\", \"2*a - b <= 3\","
+        " {\"metric\": \"peak_ev\", \"op\": \"<=\", \"bound\": 1.7}],"
+        "\"tracking_metrics\": [\"thickness\"], " RUNNER "}";
+    axl_experiment *e = NULL;
+    axl_errbuf eb = {{0}};
+    assert_int_equal(axl_experiment_parse(ok, strlen(ok), &e, &eb), 0);
+    assert_non_null(e->moo);
+    const axl_objectives *o = e->moo;
+    assert_int_equal(o->n_objectives, 2);
+    assert_int_equal(o->n_outcomes, 5);
+    assert_string_equal(e->metric, "pl");
+    assert_false(e->minimize);
+    assert_true(o->outcome[0].threshold == 0.4 && !o->outcome[0].minimize);
+    assert_true(isnan(o->outcome[1].threshold) && o->outcome[1].minimize);
+    assert_int_equal(o->outcome[2].role, AXL_OUTCOME_CONSTRAINT);
+    assert_true(o->outcome[2].geq && o->outcome[2].bound == 1.58);
+    assert_int_equal(o->expr[3].n, 2);
+    assert_string_equal(o->expr[3].metric[1], "b");
+    assert_true(o->expr[3].w[0] == 2 && o->expr[3].w[1] == -1 && o->outcome[3].bound == 3);
+    assert_false(o->outcome[4].geq);
+    assert_string_equal(o->label[2], "peak_ev >= 1.58");
+    assert_int_equal(o->n_tracking, 1);
+    {
+        /* values and feasibility from a trial's metrics */
+        axl_metric_value m[5] = {{"pl", 1, NAN},
+                                 {"fwhm", 0.1, NAN},
+                                 {"peak_ev", 1.6, NAN},
+                                 {"a", 1, NAN},
+                                 {"b", 0.5, NAN}};
+        double v[5];
+        for (size_t j = 0; j < 5; j++)
+            v[j] = axl_objectives_value(o, j, m, 5);
+        assert_true(v[3] == 1.5);
+        assert_true(axl_objectives_feasible(o, v));
+        assert_true(axl_objectives_score(o, 0, m, 5) == 1.0);
+        m[2].mean = 1.5;
+        assert_true(isnan(axl_objectives_score(o, 0, m, 5)));
+        assert_true(isnan(axl_objectives_value(o, 0, m, 0)));
+    }
+    axl_experiment_free(e);
+
+    const char *sc = "{\"name\": \"s\", " SPACE01
+                     "\"scalarized_objective\": {\"metrics\": [\"a\", \"b\"], \"weights\": [1, "
+                     "-0.5], \"minimize\": true}, " RUNNER "}";
+    assert_int_equal(axl_experiment_parse(sc, strlen(sc), &e, &eb), 0);
+    assert_true(e->moo->scalarized && e->moo->n_outcomes == 1 && e->moo->expr[0].w[1] == -0.5);
+    assert_string_equal(e->metric, "a");
+    assert_true(e->minimize);
+    axl_experiment_free(e);
+
+    /* the single objective with constraints */
+    const char *single =
+        "{\"name\": \"c\", " SPACE01 "\"objective\": {\"metric\": \"f\", \"minimize\": true},"
+        "\"outcome_constraints\": [\"c1 <= 0\"], " RUNNER "}";
+    assert_int_equal(axl_experiment_parse(single, strlen(single), &e, &eb), 0);
+    assert_true(e->moo->n_outcomes == 2 && e->moo->outcome[0].minimize);
+    axl_experiment_free(e);
+}
+
+#define OBJ2                                                                                       \
+    "\"objectives\": [{\"metric\": \"a\", \"minimize\": false}, {\"metric\": \"b\", "              \
+    "\"minimize\": true}],"
+
+static void test_config_errors(void **state)
+{
+    (void)state;
+    expect_error("{\"name\": \"e\", " SPACE01 "\"objectives\": [], " RUNNER "}",
+                 "objectives: must be an array of 1 to 4");
+    expect_error("{\"name\": \"e\", " SPACE01
+                 "\"objectives\": [{\"metric\": \"a\", \"minimize\": false}, {\"metric\": \"b\"}],"
+                 " " RUNNER "}",
+                 "objectives[1].minimize: required");
+    expect_error(
+        "{\"name\": \"e\", " SPACE01
+        "\"objectives\": [{\"metric\": \"a\", \"minimize\": false, \"treshold\": 1}], " RUNNER "}",
+        "objectives[0]");
+    expect_error(
+        "{\"name\": \"e\", " SPACE01
+        "\"objectives\": [{\"metric\": \"a\", \"minimize\": false, \"threshold\": \"x\"}], " RUNNER
+        "}",
+        "objectives[0].threshold: must be a number");
+    expect_error("{\"name\": \"e\", " SPACE01
+                 "\"objectives\": [{\"metric\": \"a\", \"minimize\": false}, {\"metric\": \"a\", "
+                 "\"minimize\": true}], " RUNNER "}",
+                 "objectives[1].metric: 'a' is already an objective");
+    expect_error("{\"name\": \"e\", " SPACE01 OBJ2
+                 "\"objective\": {\"metric\": \"m\", \"minimize\": false}, " RUNNER "}",
+                 "give one of objective, objectives and scalarized_objective");
+    expect_error("{\"name\": \"e\", " SPACE01 OBJ2 "\"outcome_constraints\": [\"c >= 5%\"], " RUNNER
+                 "}",
+                 "outcome_constraints[0]: 'c >= 5%' is relative to a status quo");
+    expect_error("{\"name\": \"e\", " SPACE01 OBJ2 "\"outcome_constraints\": [\"c = 5\"], " RUNNER
+                 "}",
+                 "outcome_constraints[0]: expected '<=' or '>='");
+    expect_error("{\"name\": \"e\", " SPACE01 OBJ2
+                 "\"outcome_constraints\": [\"c <= 5\", \"2 d <= 1\"], " RUNNER "}",
+                 "outcome_constraints[1]: expected '*' after 2");
+    expect_error("{\"name\": \"e\", " SPACE01 OBJ2
+                 "\"outcome_constraints\": [{\"metric\": \"c\", \"op\": \"<=\", \"bound\": 1, "
+                 "\"relative\": true}], " RUNNER "}",
+                 "outcome_constraints[0].relative: a relative constraint needs a status quo");
+    expect_error(
+        "{\"name\": \"e\", " SPACE01 OBJ2
+        "\"outcome_constraints\": [{\"metric\": \"c\", \"op\": \"<\", \"bound\": 1}], " RUNNER "}",
+        "outcome_constraints[0].op: required");
+    expect_error("{\"name\": \"e\", " SPACE01 OBJ2 "\"outcome_constraints\": [3], " RUNNER "}",
+                 "outcome_constraints[0]: must be a string");
+    expect_error("{\"name\": \"e\", " SPACE01 OBJ2 "\"tracking_metrics\": [\"ok\", 3], " RUNNER "}",
+                 "tracking_metrics[1]: must be a metric name");
+    expect_error(
+        "{\"name\": \"e\", " SPACE01
+        "\"scalarized_objective\": {\"metrics\": [\"a\", \"b\"], \"weights\": [1]}, " RUNNER "}",
+        "scalarized_objective.weights: must be an array of 2 numbers");
+    expect_error("{\"name\": \"e\", " SPACE01
+                 "\"scalarized_objective\": {\"metrics\": [\"a\", 7]}, " RUNNER "}",
+                 "scalarized_objective.metrics[1]: must be a metric name");
+    expect_error("{\"name\": \"e\", " SPACE01
+                 "\"objectives\": [{\"metric\": \"a\", \"minimize\": false}, {\"metric\": \"b\", "
+                 "\"minimize\": false}, {\"metric\": \"c\", \"minimize\": false}, {\"metric\": "
+                 "\"d\", \"minimize\": false}, {\"metric\": \"e\", \"minimize\": false}], " RUNNER
+                 "}",
+                 "objectives: must be an array of 1 to 4");
+}
+
+static void load_trials(const char *dir, const char *name, axl_store_experiment **out)
+{
+    axl_store *s = NULL;
+    axl_store_options so = {.flags = AXL_STORE_RDONLY};
+    assert_int_equal(axl_store_open(dir, &so, &s, NULL), 0);
+    assert_int_equal(axl_store_load(s, name, out, NULL), 0);
+    axl_store_close(s);
+}
+
+static double metric_of(const axl_trial_rec *t, const char *name)
+{
+    for (uint32_t k = 0; k < t->n_metrics; k++)
+        if (strcmp(t->metrics[k].name, name) == 0)
+            return t->metrics[k].mean;
+    return NAN;
+}
+
+/* BraninCurrin on the command runner: the GP-LogEHVI points extend the front of the
+ * Sobol points (more hypervolume, and on their own more than the Sobol points'). */
+static void test_two_objective_campaign(void **state)
+{
+    (void)state;
+    char *tmp = et_mkdtemp();
+    char *script = et_write_file(
+        tmp, "bc.sh",
+        "awk -v a=\"$1\" -v b=\"$2\" 'BEGIN { pi = atan2(0, -1); x0 = 15*a - 5; x1 = 15*b;\n"
+        "  bb = 5.1/(4*pi*pi); cc = 5/pi; t = 1/(8*pi);\n"
+        "  f0 = (x1 - bb*x0*x0 + cc*x0 - 6)^2 + 10*(1 - t)*cos(x0) + 10;\n"
+        "  v = b > 1e-12 ? b : 1e-12;\n"
+        "  f1 = (1 - exp(-1/(2*v))) * (2300*a^3 + 1900*a^2 + 2092*a + 60) / (100*a^3 + 500*a^2 + "
+        "4*a + 20);\n"
+        "  printf(\"{\\\"branin\\\": %.17g, \\\"currin\\\": %.17g}\\n\", f0, f1) }'\n");
+    axl_campaign_options opt;
+    axl_campaign_result res;
+    char *dir = NULL;
+    et_options(&opt, NULL, false);
+    assert_int_equal(
+        et_run(&opt, &res, &dir,
+               "{\"name\": \"bc\", " SPACE01
+               "\"objectives\": [{\"metric\": \"branin\", \"minimize\": true, \"threshold\": 18},"
+               " {\"metric\": \"currin\", \"minimize\": true, \"threshold\": 6}],"
+               "\"scheduler\": {\"total_trials\": 16, \"max_pending_trials\": 1},"
+               "\"runner\": {\"type\": \"command\", \"argv\": [\"/bin/sh\", \"%s\", \"{x1}\", "
+               "\"{x2}\"]}}",
+               script),
+        0);
+    assert_int_equal(res.n_completed, 16);
+    axl_store_experiment *e;
+    load_trials(dir, "bc", &e);
+    double Y[2 * 16], ref[2] = {-18, -6};
+    size_t n_sobol = 0;
+    for (size_t i = 0; i < e->n_trials; i++) {
+        Y[2 * i] = -metric_of(&e->trials[i], "branin");
+        Y[2 * i + 1] = -metric_of(&e->trials[i], "currin");
+        if (strcmp(e->trials[i].gen_method, "Sobol") == 0)
+            n_sobol++;
+        else
+            assert_string_equal(e->trials[i].gen_method, "GP-LogEHVI");
+    }
+    assert_int_equal(n_sobol, 5);
+    double hv_sobol = axl_hypervolume(5, 2, Y, ref), hv_all = axl_hypervolume(16, 2, Y, ref);
+    assert_true(hv_all > hv_sobol + 1.0);
+    assert_true(axl_hypervolume(11, 2, Y + 10, ref) > hv_sobol);
+    axl_store_experiment_free(e);
+    et_rmtree(dir);
+    et_rmtree(tmp);
+    free(dir);
+    free(tmp);
+    free(script);
+}
+
+/* Gramacy's constrained toy problem: the best reported is always feasible. */
+static void test_constrained_campaign_best_is_feasible(void **state)
+{
+    (void)state;
+    char *tmp = et_mkdtemp();
+    char *script =
+        et_write_file(tmp, "g.sh",
+                      "awk -v a=\"$1\" -v b=\"$2\" 'BEGIN { pi = atan2(0, -1);\n"
+                      "  c1 = 1.5 - a - 2*b - 0.5*sin(2*pi*(a*a - 2*b)); c2 = a*a + b*b - 1.5;\n"
+                      "  printf(\"{\\\"f\\\": %.17g, \\\"c1\\\": %.17g, \\\"c2\\\": %.17g}\\n\", a "
+                      "+ b, c1, c2) }'\n");
+    axl_campaign_options opt;
+    axl_campaign_result res;
+    char *dir = NULL;
+    et_options(&opt, NULL, false);
+    assert_int_equal(et_run(&opt, &res, &dir,
+                            "{\"name\": \"g\", " SPACE01
+                            "\"objective\": {\"metric\": \"f\", \"minimize\": true},"
+                            "\"outcome_constraints\": [\"c1 <= 0\", \"c2 <= 0\"],"
+                            "\"tracking_metrics\": [\"c2\"],"
+                            "\"scheduler\": {\"total_trials\": 18, \"max_pending_trials\": 2},"
+                            "\"runner\": {\"type\": \"command\", \"argv\": [\"/bin/sh\", \"%s\", "
+                            "\"{x1}\", \"{x2}\"]}}",
+                            script),
+                     0);
+    assert_int_equal(res.n_completed, 18);
+    axl_store_experiment *e;
+    load_trials(dir, "g", &e);
+    double best = INFINITY, best_any = INFINITY;
+    uint32_t best_i = 0;
+    int n_cei = 0;
+    for (size_t i = 0; i < e->n_trials; i++) {
+        const axl_trial_rec *t = &e->trials[i];
+        double f = metric_of(t, "f");
+        best_any = fmin(best_any, f);
+        if (metric_of(t, "c1") <= 0 && metric_of(t, "c2") <= 0 && f < best) {
+            best = f;
+            best_i = t->index;
+        }
+        n_cei += strcmp(t->gen_method, "GP-LogCEI") == 0 || strcmp(t->gen_method, "GP-LogPoF") == 0;
+    }
+    assert_true(n_cei > 0);
+    assert_true(isfinite(best));
+    assert_true(res.has_best);
+    assert_int_equal(res.best_trial, best_i);
+    assert_true(res.best_value == best);
+    /* an infeasible trial is better than the best feasible one: the report must skip it */
+    assert_true(best_any < best);
+    axl_store_experiment_free(e);
+    et_rmtree(dir);
+    et_rmtree(tmp);
+    free(dir);
+    free(tmp);
+    free(script);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_config_keys),
+        cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_two_objective_campaign),
+        cmocka_unit_test(test_constrained_campaign_best_is_feasible),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
