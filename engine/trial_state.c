@@ -262,8 +262,7 @@ int axl_trial_complete(axl_campaign *c, uint32_t index, const axl_metric_value *
     free_metrics(old, n_old);
     double yb = axl_objectives_score(c->exp->moo, t->y, t->metrics, t->n_metrics);
     if (t->has_objective && isfinite(yb)) {
-        bool better =
-            !c->has_best || (c->exp->minimize ? yb < c->best_value : yb > c->best_value);
+        bool better = !c->has_best || (c->exp->minimize ? yb < c->best_value : yb > c->best_value);
         if (better) {
             c->has_best = true;
             c->best_value = yb;
