@@ -34,6 +34,8 @@ int axl_cmd_pause(int argc, char **argv);
 int axl_cmd_unpause(int argc, char **argv);
 int axl_cmd_stop(int argc, char **argv);
 int axl_cmd_attach(int argc, char **argv);
+int axl_cmd_serve(int argc, char **argv);  /* view/cmd_view.c */
+int axl_cmd_report(int argc, char **argv); /* view/cmd_view.c */
 
 /* The model's and the raw best of stored trials, two lines with parameters (cmd_best.c). */
 void axl_cli_print_best(FILE *f, const axl_experiment *e, const axl_store_experiment *se);
