@@ -79,9 +79,7 @@ int axl_view_event_json(const void *data, size_t len, axl_view_buf *out)
         goto fail;
     if (json_object_set(o, "body", body) != 0)
         goto fail;
-    rv = json_dump_callback(o, dump_cb, out, JSON_COMPACT) == 0
-             ? 0
-             : AXL_ENOMEM;
+    rv = json_dump_callback(o, dump_cb, out, JSON_COMPACT) == 0 ? 0 : AXL_ENOMEM;
 fail:
     json_decref(o);
     json_decref(body);

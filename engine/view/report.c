@@ -100,8 +100,8 @@ static void add_spectrum(const char *store_dir, const char *experiment, json_t *
     double *cps = malloc(sp.npix * sizeof(double));
     size_t dwell = 0;
     if (cps != NULL && axl_spectrum_cps(&sp, cps, &dwell, NULL) == 0) {
-        size_t step = sp.npix > SPECTRUM_POINTS ? (sp.npix + SPECTRUM_POINTS - 1) / SPECTRUM_POINTS
-                                                : 1;
+        size_t step =
+            sp.npix > SPECTRUM_POINTS ? (sp.npix + SPECTRUM_POINTS - 1) / SPECTRUM_POINTS : 1;
         char num[64];
         snprintf(num, sizeof(num), "%s\"%lld\":{\"dwell_ms\":%.6g,\"wl\":[", *first ? "" : ",",
                  (long long)trial, sp.dwell_ms[dwell]);
@@ -135,8 +135,7 @@ static int add_script_safe(axl_view_buf *out, const char *s, size_t n)
     return axl_view_buf_add(out, s + from, n - from);
 }
 
-static int build_data(const char *store_dir, const char *name, axl_view_buf *data,
-                      axl_errbuf *eb)
+static int build_data(const char *store_dir, const char *name, axl_view_buf *data, axl_errbuf *eb)
 {
     report r = {.labware_at = -1};
     axl_store *s = NULL;
@@ -186,8 +185,8 @@ static int build_data(const char *store_dir, const char *name, axl_view_buf *dat
     if (rv == AXL_ENOENT)
         rv = 0;
     if (rv == 0 && !found)
-        rv = axl_fail(eb, AXL_ENOENT, "no experiment '%s' in %s (see axle status)", name,
-                      store_dir);
+        rv =
+            axl_fail(eb, AXL_ENOENT, "no experiment '%s' in %s (see axle status)", name, store_dir);
     if (rv == 0) {
         rv = axl_view_buf_str(data, "{\"experiment\":");
         json_t *jn = json_string(name);

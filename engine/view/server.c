@@ -29,7 +29,8 @@
 #include "engine/view/view.h"
 
 #define FEED_MAX_EVENTS 2000
-#define FEED_MAX_BYTES (1u << 20)
+#define FEED_MAX_BYTES (1u << 20)  /* a chunk stops growing past this much JSON */
+#define FEED_MAX_FRAME (16u << 20) /* > FEED_MAX_BYTES + one event's JSON */
 #define DATA_MAX_FILE (32u << 20)
 #define FOLLOW_WAKE_MS 500 /* recv timeout: shutdown check; every 2nd: tail check */
 
@@ -74,8 +75,7 @@ int axl_view_check_addr(const char *hostport, char *host, size_t hostsz, unsigne
 {
     const char *colon = strrchr(hostport, ':');
     if (colon == NULL || colon == hostport || colon[1] == '\0')
-        return axl_fail(eb, AXL_EINVAL, "'%s': expected HOST:PORT (e.g. 127.0.0.1:8080)",
-                        hostport);
+        return axl_fail(eb, AXL_EINVAL, "'%s': expected HOST:PORT (e.g. 127.0.0.1:8080)", hostport);
     size_t hl = (size_t)(colon - hostport);
     const char *h = hostport;
     if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') {
@@ -141,8 +141,7 @@ int axl_view_data_path(const char *store_dir, const char *rel, char *out, size_t
     if (stat(real, &st) != 0 || !S_ISREG(st.st_mode))
         return axl_fail(eb, AXL_ENOENT, "'%s': not a regular file", rel);
     if (rl < 4 || strcasecmp(real + rl - 4, ".csv") != 0)
-        return axl_fail(eb, AXL_EACCES, "'%s': only the data folder's .csv files are served",
-                        rel);
+        return axl_fail(eb, AXL_EACCES, "'%s': only the data folder's .csv files are served", rel);
     if (rl + 1 > outsz)
         return axl_fail(eb, AXL_EACCES, "path too long");
     memcpy(out, real, rl + 1);
@@ -302,8 +301,8 @@ static void pump(conn *c)
     axl_errbuf eb = {{0}};
     uint64_t next = c->next;
     c->buf.len = 0;
-    int rv = axl_view_read_chunk(v->store, c->next, FEED_MAX_EVENTS, FEED_MAX_BYTES, &c->buf,
-                                 &next, &eb);
+    int rv = axl_view_read_chunk(v->store, c->next, FEED_MAX_EVENTS, FEED_MAX_BYTES, &c->buf, &next,
+                                 &eb);
     pthread_mutex_lock(&v->mu);
     if (rv != 0 || next == c->next) {
         if (rv != 0)
@@ -520,7 +519,10 @@ int axl_view_server_open(const axl_view_options *opt, axl_view_server **out, axl
         goto fail;
     /* The feed on the same server (nng shares one HTTP server per host:port). */
     snprintf(url, sizeof(url), v6 ? "ws://[%s]:%u/feed" : "ws://%s:%u/feed", host, port);
+    /* One chunk = one WebSocket message = one frame: nng's stream mode sends each
+     * fragment of a larger one as a message of its own, which a page cannot parse. */
     if ((nrv = nng_stream_listener_alloc(&v->ws, url)) != 0 ||
+        (nrv = nng_stream_listener_set_size(v->ws, NNG_OPT_WS_SENDMAXFRAME, FEED_MAX_FRAME)) != 0 ||
         (nrv = nng_stream_listener_listen(v->ws)) != 0 ||
         (nrv = nng_http_server_start(v->http)) != 0) {
         rv = axl_fail(eb, AXL_EIO, "cannot serve on %s: %s", addr, nng_strerror(nrv));

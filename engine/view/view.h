@@ -78,7 +78,7 @@ int axl_view_check_addr(const char *hostport, char *host, size_t hostsz, unsigne
  */
 int axl_view_server_open(const axl_view_options *opt, axl_view_server **out, axl_errbuf *eb);
 unsigned axl_view_server_port(const axl_view_server *v); /* the bound port */
-void axl_view_server_close(axl_view_server *v);         /* NULL is a no-op */
+void axl_view_server_close(axl_view_server *v);          /* NULL is a no-op */
 
 /*
  * Resolves a request path under /data/ to a file inside dir/data: canonical path (no

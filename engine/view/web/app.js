@@ -96,7 +96,7 @@
     ws.binaryType = 'arraybuffer';
     S.ws = ws;
     S.connects++;
-    ws.onopen = function () { setState('live', 'live'); };
+    ws.onopen = function () { setState('live', 'live'); schedule(); };
     ws.onmessage = function (m) {
       var txt = typeof m.data === 'string' ? m.data : new TextDecoder().decode(m.data);
       take(JSON.parse(txt));
@@ -503,6 +503,7 @@
       S.pendingLat = [];
     }
     document.body.dataset.seq = String(S.next - 1);
+    window.dispatchEvent(new Event('axle:render'));
   }
 
   $('exp').addEventListener('change', function () { S.cur = this.value; params.delete('exp'); var e = S.exps[S.cur]; if (e) e.ndirty = 1e9; $('trials').tBodies[0].dataset.exp = ''; S.shownSpectrum = null; schedule(); });
