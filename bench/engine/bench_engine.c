@@ -99,9 +99,15 @@ static double rss_mb(void)
     return kb / 1024.0;
 }
 
+void axl_bench_view(void);
+
 int main(void)
 {
     axl_log_set_level(AXL_LOG_ERROR);
+    if (getenv("AXL_BENCH_VIEW_ONLY") != NULL) { /* iterating on the view */
+        axl_bench_view();
+        return 0;
+    }
     axl_campaign_options opt;
     axl_campaign_result res;
 
@@ -133,5 +139,7 @@ int main(void)
     fprintf(stderr, "bench_engine: 10,000-trial campaign for memory ...\n");
     run("{\"type\": \"function\", \"function\": \"branin\"}", 10, 10000, &opt, &res);
     axl_bench_row("engine.rss_mb_10k", rss_mb(), "MB");
+
+    axl_bench_view(); /* bench_view.c: the web view's rows */
     return 0;
 }

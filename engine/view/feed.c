@@ -86,24 +86,83 @@ fail:
     return rv;
 }
 
+/* The last seq of each (experiment, trial) in a window of the log: a trial's events each
+ * carry its whole record, so within one chunk only its last one needs to travel. */
+typedef struct last_map {
+    char names[8][AXL_VIEW_NAME_MAX + 1];
+    uint64_t *seq[8]; /* by trial index; 0 = none */
+    size_t len[8];
+    size_t n;
+} last_map;
+
+static uint64_t *last_slot(last_map *m, const char *name, size_t nlen, int64_t trial)
+{
+    size_t i = 0;
+    while (i < m->n && (strlen(m->names[i]) != nlen || memcmp(m->names[i], name, nlen) != 0))
+        i++;
+    if (i == m->n) {
+        if (m->n == 8 || nlen > AXL_VIEW_NAME_MAX)
+            return NULL; /* more experiments in one window: their events all travel */
+        memcpy(m->names[i], name, nlen);
+        m->names[i][nlen] = '\0';
+        m->n++;
+    }
+    if (trial < 0 || trial > 10000000)
+        return NULL;
+    if ((size_t)trial >= m->len[i]) {
+        size_t len = m->len[i] == 0 ? 1024 : m->len[i];
+        while (len <= (size_t)trial)
+            len *= 2;
+        uint64_t *p = realloc(m->seq[i], len * sizeof(*p));
+        if (p == NULL)
+            return NULL;
+        memset(p + m->len[i], 0, (len - m->len[i]) * sizeof(*p));
+        m->seq[i] = p;
+        m->len[i] = len;
+    }
+    return &m->seq[i][trial];
+}
+
 int axl_view_read_chunk(axl_store *s, uint64_t from, size_t max_events, size_t max_bytes,
                         axl_view_buf *out, uint64_t *next, axl_errbuf *eb)
 {
-    uint64_t last = 0;
+    uint64_t last = 0, seq;
     axl_store_iter *it = NULL;
+    last_map map = {.n = 0};
+    const void *data;
+    size_t len;
+    axl_event ev;
     *next = from;
     int rv = axl_store_last_seq(s, &last, eb);
     if (rv != 0)
         return rv;
-    if ((rv = axl_view_buf_str(out, "{\"events\":[")) != 0)
+    uint64_t to = last;
+    if (from <= last && last - from >= max_events)
+        to = from + max_events - 1;
+    /* Pass 1: which event is each trial's last in [from, to]. */
+    if (from <= to && (rv = axl_store_iter_open(s, from, to, &it, eb)) != 0)
         return rv;
+    while (it != NULL && (rv = axl_store_iter_next(it, &seq, &data, &len, eb)) == 0) {
+        if (axl_event_decode(data, len, &ev, NULL) == 0 && ev.rec == AXL_REC_TRIAL) {
+            uint64_t *slot = last_slot(&map, ev.experiment, ev.experiment_len, ev.trial);
+            if (slot != NULL)
+                *slot = seq;
+        }
+    }
+    axl_store_iter_close(it);
+    it = NULL;
+    if (rv != 0 && rv != AXL_ENOENT)
+        goto fail;
+    rv = 0;
+    char head[96];
+    snprintf(head, sizeof(head), "{\"from\":%llu,\"events\":[", (unsigned long long)from);
+    if ((rv = axl_view_buf_str(out, head)) != 0)
+        goto fail;
+    /* Pass 2: the events, superseded trial records left out. */
     size_t start = out->len, n = 0;
-    if (from <= last && (rv = axl_store_iter_open(s, from, last, &it, eb)) != 0)
-        return rv;
-    while (it != NULL && n < max_events && out->len - start < max_bytes) {
-        uint64_t seq;
-        const void *data;
-        size_t len;
+    if (from <= to && (rv = axl_store_iter_open(s, from, to, &it, eb)) != 0)
+        goto fail;
+    while (it != NULL && out->len - start < max_bytes) {
         rv = axl_store_iter_next(it, &seq, &data, &len, eb);
         if (rv == AXL_ENOENT) {
             rv = 0;
@@ -111,6 +170,12 @@ int axl_view_read_chunk(axl_store *s, uint64_t from, size_t max_events, size_t m
         }
         if (rv != 0)
             break;
+        *next = seq + 1;
+        if (axl_event_decode(data, len, &ev, NULL) == 0 && ev.rec == AXL_REC_TRIAL) {
+            uint64_t *slot = last_slot(&map, ev.experiment, ev.experiment_len, ev.trial);
+            if (slot != NULL && *slot != seq)
+                continue; /* a later event of this chunk carries the trial's record */
+        }
         if (n > 0 && (rv = axl_view_buf_add(out, ",", 1)) != 0)
             break;
         size_t before = out->len;
@@ -126,12 +191,18 @@ int axl_view_read_chunk(axl_store *s, uint64_t from, size_t max_events, size_t m
         if (rv != 0)
             break;
         n++;
-        *next = seq + 1;
     }
     axl_store_iter_close(it);
     if (rv != 0)
-        return rv == AXL_ENOMEM ? axl_fail(eb, rv, "out of memory") : rv;
-    char tail[64];
-    snprintf(tail, sizeof(tail), "],\"last\":%llu}", (unsigned long long)last);
-    return axl_view_buf_str(out, tail);
+        goto fail;
+    char tail[96];
+    snprintf(tail, sizeof(tail), "],\"to\":%llu,\"last\":%llu}", (unsigned long long)(*next - 1),
+             (unsigned long long)last);
+    rv = axl_view_buf_str(out, tail);
+fail:
+    for (size_t i = 0; i < map.n; i++)
+        free(map.seq[i]);
+    if (rv == AXL_ENOMEM)
+        axl_fail(eb, rv, "out of memory");
+    return rv;
 }

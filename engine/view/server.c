@@ -28,7 +28,7 @@
 #include "engine/stream.h"
 #include "engine/view/view.h"
 
-#define FEED_MAX_EVENTS 2000
+#define FEED_MAX_EVENTS 20000      /* seqs a chunk may cover */
 #define FEED_MAX_BYTES (1u << 20)  /* a chunk stops growing past this much JSON */
 #define FEED_MAX_FRAME (16u << 20) /* > FEED_MAX_BYTES + one event's JSON */
 #define DATA_MAX_FILE (32u << 20)

@@ -33,12 +33,16 @@ void axl_view_buf_free(axl_view_buf *b); /* frees data, zeroes *b */
  */
 int axl_view_event_json(const void *data, size_t len, axl_view_buf *out);
 
+#define AXL_VIEW_NAME_MAX 128
+
 /*
- * Reads events from seq `from` (at most max_events of them and about max_bytes of JSON)
- * with a short-lived iterator, and appends the message the feed sends:
- *   {"events":[...],"last":L}      L = the log's last seq when it was read
- * *next receives the seq after the last event written (from when none). Returns 0, or
- * a store error (eb says which).
+ * Reads the events from seq `from` on (a window of at most max_events seqs, about
+ * max_bytes of JSON) with short-lived iterators, and appends the message the feed sends:
+ *   {"from":F,"events":[...],"to":T,"last":L}
+ * covering seqs F..T (L = the log's last seq when it was read). Within the window a
+ * trial's events are coalesced: each carries the trial's whole record, so only the
+ * trial's last one is sent; every other event is sent. *next receives T + 1 (from when
+ * nothing was read). Returns 0, or a store error (eb says which).
  */
 int axl_view_read_chunk(axl_store *s, uint64_t from, size_t max_events, size_t max_bytes,
                         axl_view_buf *out, uint64_t *next, axl_errbuf *eb);

@@ -319,8 +319,10 @@ static void test_data_folder_only(void **state)
 
 static void check_page_against_store(axl_cdp *c, const truth *t)
 {
-    /* Every seq applied exactly once, in order: applied == last, never a gap seen. */
-    assert_int_equal((uint64_t)num(c, "axle.applied"), t->last);
+    /* Every seq covered, in order, never a gap seen (a trial's superseded records may
+     * be coalesced, so applied <= last). */
+    assert_true((uint64_t)num(c, "axle.applied") <= t->last);
+    assert_true(num(c, "axle.applied") > 0);
     assert_int_equal((uint64_t)num(c, "axle.next - 1"), t->last);
     assert_int_equal((int)num(c, "axle.gaps"), 0);
     assert_int_equal((int)num(c, "axle.types['trial.completed'] || 0"), t->completed_events);
@@ -446,7 +448,7 @@ static void test_report_file(void **state)
     /* Sortable: by the objective, ascending puts the best (minimized) first. */
     num(&c, "document.querySelector('th[data-k=\"m:branin\"]').click(), 0");
     num(&c, "document.querySelector('th[data-k=\"m:branin\"]').click(), 0");
-    wait_page(&c, "document.querySelector('th.asc')", "1");
+    assert_true(wait_page(&c, "document.querySelector('th.asc[data-k=\"m:branin\"]')", "1") == 1);
     assert_int_equal((int)num(&c, "+document.querySelector('#trials tbody tr').dataset.i"),
                      (int)num(&c, "+document.getElementById('best').dataset.trial"));
     artifact(&c, "view_report.png");

@@ -9,7 +9,7 @@
   var REPORT = window.AXLE_REPORT || null;
   var S = {
     exps: {}, order: [], cur: null, next: 1, last: 0, applied: 0, dups: 0, gaps: 0,
-    connects: 0, ws: null, frame: 0, paint: [], lat: [], pendingLat: [], types: {},
+    connects: 0, msgs: [], ws: null, frame: 0, paint: [], lat: [], pendingLat: [], types: {},
     sort: { key: 'index', dir: 1 }, chartsAt: 0, live: !REPORT
   };
   window.axle = S; /* tests and the bench read the state from here */
@@ -58,7 +58,7 @@
         if (ev.type.lastIndexOf('trial.', 0) === 0 && ev.trial != null) {
           e.trials[ev.trial] = b;
           if (!e.dirty[ev.trial]) { e.dirty[ev.trial] = 1; e.ndirty++; }
-          if (S.live) S.pendingLat.push([ev.experiment, ev.time]);
+          if (S.live && S.caughtUp) S.pendingLat.push([ev.experiment, ev.time]);
         } else if (ev.type.lastIndexOf('task.', 0) === 0 && b.id) {
           var t = e.tasks[b.id];
           if (!t) { t = e.tasks[b.id] = { worker: b.worker, task: b.task, trial: ev.trial, start: null, end: null, state: 'running' }; e.ntasks++; }
@@ -76,17 +76,25 @@
   }
 
   /* ---- the feed ------------------------------------------------------------------ */
+  /* A message covers seqs from..to; inside it a trial's superseded records are left
+   * out (the last one carries the whole record). Covered ranges must join up: a message
+   * starting past S.next is a gap (reconnect from S.next), one ending before it a
+   * duplicate. */
   function take(msg) {
     var evs = msg.events || [];
+    S.msgs.push([performance.now(), evs.length]);
+    if (msg.from > S.next) { S.gaps++; if (S.ws) S.ws.close(); return; }
+    if (msg.to < S.next) { S.dups += evs.length; return; }
     for (var i = 0; i < evs.length; i++) {
       var ev = evs[i];
       if (ev.seq < S.next) { S.dups++; continue; }
-      if (ev.seq > S.next) { S.gaps++; if (S.ws) S.ws.close(); return; }
       apply(ev);
       S.applied++;
-      S.next = ev.seq + 1;
     }
+    S.next = msg.to + 1;
     if (msg.last > S.last) S.last = msg.last;
+    /* From now on events arrive as they are committed: their latency is worth measuring. */
+    if (S.next > msg.last) S.caughtUp = true;
     schedule();
   }
 
@@ -96,10 +104,13 @@
     ws.binaryType = 'arraybuffer';
     S.ws = ws;
     S.connects++;
-    ws.onopen = function () { setState('live', 'live'); schedule(); };
+    ws.onopen = function () { S.openAt = performance.now(); setState('live', 'live'); schedule(); };
     ws.onmessage = function (m) {
+      var t0 = performance.now();
       var txt = typeof m.data === 'string' ? m.data : new TextDecoder().decode(m.data);
-      take(JSON.parse(txt));
+      var msg = JSON.parse(txt);
+      S.parseMs = (S.parseMs || 0) + performance.now() - t0;
+      take(msg);
     };
     ws.onclose = function () {
       if (S.ws === ws) S.ws = null;
@@ -197,6 +208,7 @@
   }
 
   function drawTable(e, cols, best) {
+    var tDraw = performance.now();
     var thead = $('trials').tHead, tbody = $('trials').tBodies[0];
     var key = cols.ps.join('\u0001') + '\u0002' + cols.ms.join('\u0001') + S.sort.key + S.sort.dir;
     var n = 0;
@@ -233,7 +245,7 @@
     }
     e.bestRow = best ? best.trial : -1;
     e.dirty = {}; e.ndirty = 0;
-    S.paint.push([performance.now(), tbody.rows.length]);
+    S.paint.push([performance.now(), tbody.rows.length, performance.now() - tDraw]);
   }
 
   function drawHeader(e, best) {
