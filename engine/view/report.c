@@ -15,7 +15,7 @@
 #include <jansson.h>
 
 #include "engine/view/view.h"
-#include "hw/axl_pl.h"
+#include "hw/line/axl_pl.h"
 #include "proto/axl_proto.h"
 
 #define SPECTRUM_POINTS 256
