@@ -263,6 +263,10 @@
       if (counts[s]) h += '<div>' + s.toLowerCase() + '<b>' + counts[s] + '</b></div>';
     });
     if (e.stopped && e.stopped.reason) h += '<div>stop reason<b>' + esc(e.stopped.reason) + '</b></div>';
+    if (e.stopped && e.stopped.model_best_trial != null) {
+      h += '<div>model\'s best (GP mean)<b id="model-best">trial ' + e.stopped.model_best_trial + ': ' +
+        fmt(e.stopped.model_best_mean) + ' \u00b1 ' + fmt(e.stopped.model_best_sd) + '</b></div>';
+    }
     if (o.metric) h += '<div>objective<b>' + (o.min ? 'minimize ' : 'maximize ') + esc(o.metric) + '</b></div>';
     $('summary').innerHTML = h;
     if (REPORT) setState('report', 'stopped');
