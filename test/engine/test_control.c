@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "engine_testlib.h"
 #include "storage/axl_store.h"
@@ -616,6 +617,74 @@ static void test_global_stopping(void **state)
     free(dir);
 }
 
+/* On a noisy function the model's best is within 2 sd of the truth at its point. */
+static void test_best_on_a_noisy_function(void **state)
+{
+    (void)state;
+    char *dir = et_mkdtemp(), *out, *err;
+    char *path = et_write_file(
+        dir, "noisy.json",
+        "{\"name\": \"noisy\", \"search_space\": {\"parameters\": ["
+        "{\"name\": \"a\", \"type\": \"range\", \"bounds\": [0, 1]},"
+        "{\"name\": \"b\", \"type\": \"range\", \"bounds\": [0, 1]},"
+        "{\"name\": \"c\", \"type\": \"range\", \"bounds\": [0, 1]},"
+        "{\"name\": \"d\", \"type\": \"range\", \"bounds\": [0, 1]},"
+        "{\"name\": \"e\", \"type\": \"range\", \"bounds\": [0, 1]},"
+        "{\"name\": \"f\", \"type\": \"range\", \"bounds\": [0, 1]}]},"
+        "\"objective\": {\"metric\": \"hartmann6\", \"minimize\": true},"
+        "\"generation_strategy\": {\"steps\": [{\"model\": \"sobol\", \"num_trials\": 12, "
+        "\"seed\": 3}, {\"model\": \"gp_logei\", \"num_trials\": -1}]},"
+        "\"scheduler\": {\"total_trials\": 30, \"max_pending_trials\": 3},"
+        "\"runner\": {\"type\": \"function\", \"function\": \"hartmann6\", \"noise_sd\": 0.1, "
+        "\"seed\": 5}}");
+    assert_int_equal(axle(dir, &out, NULL, "run", path, "--no-progress", NULL), 0);
+    assert_non_null(strstr(out, "model best: trial "));
+    assert_non_null(strstr(out, "raw best: trial "));
+    free(out);
+
+    assert_int_equal(axle(dir, &out, NULL, "best", "noisy", "--json", NULL), 0);
+    json_error_t jerr;
+    json_t *j = json_loads(out, 0, &jerr);
+    assert_non_null(j);
+    json_t *m = json_object_get(j, "model"), *r = json_object_get(j, "raw");
+    assert_true(json_is_object(m) && json_is_object(r));
+    double mean = json_number_value(json_object_get(m, "mean"));
+    double sd = json_number_value(json_object_get(m, "sd"));
+    double x[6];
+    const char *names[6] = {"a", "b", "c", "d", "e", "f"};
+    for (int i = 0; i < 6; i++)
+        x[i] = json_number_value(json_object_get(json_object_get(m, "params"), names[i]));
+    double truth = axl_testfn_hartmann6(x);
+    print_message("model best %.4f ± %.4f, truth %.4f; raw best %.4f\n", mean, sd, truth,
+                  json_number_value(json_object_get(r, "value")));
+    assert_true(sd > 0);
+    assert_true(fabs(truth - mean) <= 2 * sd);
+    /* The raw best is the lowest observation; the model's mean is no lower than it. */
+    assert_true(json_number_value(json_object_get(r, "value")) <= mean);
+    json_decref(j);
+    free(out);
+
+    assert_int_equal(axle(dir, &out, NULL, "best", "noisy", NULL), 0);
+    assert_non_null(strstr(out, "best (model): trial "));
+    assert_non_null(strstr(out, "best (raw):   trial "));
+    free(out);
+    assert_int_equal(axle(dir, &out, NULL, "status", "noisy", NULL), 0);
+    assert_non_null(strstr(out, "best (model): trial "));
+    assert_non_null(strstr(out, "last event: #"));
+    assert_non_null(strstr(out, "experiment.stopped"));
+    free(out);
+    char *events = event_list(dir);
+    assert_int_equal(count_lines(events, "experiment.stopped -1"), 1);
+    free(events);
+    assert_int_equal(axle(dir, NULL, &err, "best", "nosuch", NULL), 2);
+    free(err);
+    assert_int_equal(axle(dir, NULL, &err, "best", NULL), 2);
+    free(err);
+    free(path);
+    et_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -624,6 +693,7 @@ int main(void)
         cmocka_unit_test(test_change_survives_kill9),
         cmocka_unit_test(test_attach_csv_round_trip),
         cmocka_unit_test(test_global_stopping),
+        cmocka_unit_test(test_best_on_a_noisy_function),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
