@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "engine/json_msgpack.h"
+#include "engine/notify.h"
 #include "proto/axl_log.h"
 
 #define SRC "Scheduler"
@@ -518,8 +519,15 @@ int axl_engine_run(const char *experiment_path, const char *resume_name, const c
     if (rv == 0 && (rv = axl_campaign_start(c, eb)) != 0)
         axl_campaign_close_unstarted(&loop, c);
     if (rv == 0) {
+        char status[300];
+        snprintf(status, sizeof(status), "READY=1\nSTATUS=running %s (%u trials stored)",
+                 c->exp->name, c->n_trials);
+        axl_notify(status);
         uv_run(&loop, UV_RUN_DEFAULT);
         axl_campaign_get_result(c, result);
+        snprintf(status, sizeof(status), "STOPPING=1\nSTATUS=%s: %.200s",
+                 axl_exit_status_name(result->exit_status), result->reason);
+        axl_notify(status);
     }
     axl_campaign_free(c);
     uv_run(&loop, UV_RUN_DEFAULT); /* close callbacks of anything freed above */

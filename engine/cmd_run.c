@@ -10,6 +10,7 @@
 
 #include "engine/axl_engine.h"
 #include "engine/cli.h"
+#include "engine/notify.h"
 #include "proto/axl_log.h"
 
 static const char run_usage[] =
@@ -138,6 +139,7 @@ static int run_common(int argc, char **argv, bool resume)
         }
     }
 
+    axl_notify_init();
     axl_campaign_result res;
     axl_errbuf eb = {{0}};
     int rv = axl_engine_run(resume ? NULL : target, resume ? target : NULL, store, nosync, &opt,

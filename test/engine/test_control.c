@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -685,6 +687,45 @@ static void test_best_on_a_noisy_function(void **state)
     free(dir);
 }
 
+/* axle run under a fake systemd: READY=1 once started, STOPPING=1 at the end. */
+static void test_sd_notify(void **state)
+{
+    (void)state;
+    char *dir = et_mkdtemp(), *out;
+    char *path = et_write_file(dir, "svc.json",
+                               "{\"name\": \"svc\", \"search_space\": {\"parameters\": ["
+                               "{\"name\": \"x1\", \"type\": \"range\", \"bounds\": [-5, 10]},"
+                               "{\"name\": \"x2\", \"type\": \"range\", \"bounds\": [0, 15]}]},"
+                               "\"objective\": {\"metric\": \"branin\", \"minimize\": true},"
+                               "\"scheduler\": {\"total_trials\": 4},"
+                               "\"runner\": {\"type\": \"function\", \"function\": \"branin\"}}");
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/notify.sock", dir);
+    int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    setenv("NOTIFY_SOCKET", sa.sun_path, 1);
+    assert_int_equal(axle(dir, &out, NULL, "run", path, "--no-progress", NULL), 0);
+    unsetenv("NOTIFY_SOCKET");
+    free(out);
+    char buf[512];
+    ssize_t n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    assert_non_null(strstr(buf, "READY=1\n"));
+    assert_non_null(strstr(buf, "STATUS=running svc"));
+    n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    assert_non_null(strstr(buf, "STOPPING=1\n"));
+    assert_non_null(strstr(buf, "STATUS=completed"));
+    assert_true(recv(fd, buf, sizeof(buf), MSG_DONTWAIT) < 0); /* nothing else */
+    close(fd);
+    free(path);
+    et_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -694,6 +735,7 @@ int main(void)
         cmocka_unit_test(test_attach_csv_round_trip),
         cmocka_unit_test(test_global_stopping),
         cmocka_unit_test(test_best_on_a_noisy_function),
+        cmocka_unit_test(test_sd_notify),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

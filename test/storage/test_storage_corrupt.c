@@ -223,7 +223,7 @@ static void test_random_corruption(void **state)
     assert_int_equal(crashed, 0);
     assert_int_equal(detected + unchanged, copies);
     assert_true(detected >= copies / 5);
-        /* the flips do land in live pages */ /* the flips do land in live pages */
+    /* the flips do land in live pages */ /* the flips do land in live pages */
 }
 
 int main(void)
