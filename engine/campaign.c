@@ -379,6 +379,8 @@ int axl_campaign_start(axl_campaign *c, axl_errbuf *eb)
         if ((rv = axl_control_open(c, c->opt.control_addr ? c->opt.control_addr : addr, eb)) != 0)
             return rv;
     }
+    if ((rv = axl_feedback_open(c)) != 0)
+        return axl_fail(eb, rv, "out of memory");
     if (c->opt.handle_signals) {
         uv_signal_start(&c->sigint, signal_cb, SIGINT);
         uv_signal_start(&c->sigterm, signal_cb, SIGTERM);
@@ -452,6 +454,7 @@ void axl_campaign_free(axl_campaign *c)
                  (unsigned long long)(axl_stream_dropped(c->journal.stream) +
                                       axl_stream_published(c->journal.stream)));
     axl_control_close(c);
+    axl_feedback_close(c);
     axl_stream_close(c->journal.stream);
     axl_journal_free(&c->journal);
     axl_store_check_free(c);

@@ -114,7 +114,8 @@ struct axl_campaign {
     bool paused;                 /* no new deploys; running trials go on */
     bool stop_when_idle;         /* `axle stop --wait`: stop once nothing runs */
     char stop_reason[256];
-    axl_best model_best; /* computed when the stop is recorded */
+    axl_best model_best;           /* computed when the stop is recorded */
+    struct axl_feedback *feedback; /* progress line and waiting messages */
     bool gss_checked;
     uint64_t gss_key; /* completed and pending counts at the last check */
 };
@@ -215,6 +216,13 @@ void axl_campaign_close_unstarted(uv_loop_t *loop, axl_campaign *c);
 
 /* best.c: the model's and the raw best of the campaign's completed trials (no points). */
 int axl_best_of_campaign(const axl_campaign *c, axl_best *out, axl_errbuf *eb);
+
+/* feedback.c: the progress line, or Ax's waiting messages in log mode. */
+typedef struct axl_feedback axl_feedback;
+int axl_feedback_open(axl_campaign *c);
+/* After every turn that changed something (final: the stop is committed). */
+void axl_feedback_turn(axl_campaign *c, bool final);
+void axl_feedback_close(axl_campaign *c);
 
 /* global_stopping.c: true when it requested the stop (Ax's improvement strategy). */
 bool axl_gss_check(axl_campaign *c);

@@ -429,29 +429,6 @@ static void log_retrieved(axl_campaign *c)
     }
 }
 
-static void show_progress(axl_campaign *c, bool final)
-{
-    if (!c->opt.progress)
-        return;
-    uint32_t done = axl_trials_count(c, AXL_MASK(AXL_TRIAL_COMPLETED));
-    uint32_t running = axl_trials_count(c, AXL_PENDING_MASK);
-    uint32_t failed =
-        axl_trials_count(c, AXL_MASK(AXL_TRIAL_FAILED) | AXL_MASK(AXL_TRIAL_ABANDONED));
-    char total[32] = "";
-    if (c->max_trials >= 0)
-        snprintf(total, sizeof(total), "/%d", c->max_trials);
-    char best[160] = "";
-    if (c->has_best)
-        snprintf(best, sizeof(best), " | best %s %.6g (trial %u)", c->exp->metric, c->best_value,
-                 c->best_trial);
-    fprintf(stderr, "\r\033[K%s: %u%s done | %u running | %u failed%s", c->exp->name, done, total,
-            running, failed, best);
-    if (final)
-        fputc('\n', stderr);
-    fflush(stderr);
-    c->progress_shown = true;
-}
-
 void axl_sched_turn(uv_check_t *h)
 {
     axl_campaign *c = h->data;
@@ -497,7 +474,7 @@ void axl_sched_turn(uv_check_t *h)
         }
     }
     if (changed)
-        show_progress(c, c->stop_committed);
+        axl_feedback_turn(c, c->stop_committed); /* progress line, waiting messages */
     if (c->stop_committed) {
         if (axl_exit_status_code(c->exit_status) == 0)
             AXL_INFO(SRC, "Campaign %s stopped: %s.", c->exp->name, c->reason);

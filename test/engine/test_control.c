@@ -726,6 +726,41 @@ static void test_sd_notify(void **state)
     free(dir);
 }
 
+/* Log mode says what it waits for; progress mode shows the clock and the time left. */
+static void test_feedback(void **state)
+{
+    (void)state;
+    char *dir = et_mkdtemp(), *err;
+    const char *fmt = "{\"name\": \"%s\", \"search_space\": {\"parameters\": ["
+                      "{\"name\": \"x1\", \"type\": \"range\", \"bounds\": [-5, 10]},"
+                      "{\"name\": \"x2\", \"type\": \"range\", \"bounds\": [0, 15]}]},"
+                      "\"objective\": {\"metric\": \"branin\", \"minimize\": true},"
+                      "\"scheduler\": {\"total_trials\": %d, \"max_pending_trials\": 2},"
+                      "\"runner\": {\"type\": \"function\", \"function\": \"branin\", "
+                      "\"duration_s\": %g}}";
+    char json[1024];
+    snprintf(json, sizeof(json), fmt, "slow", 2, 1.3);
+    char *slow = et_write_file(dir, "slow.json", json);
+    assert_int_equal(axle(dir, NULL, &err, "run", slow, "--no-progress", NULL), 0);
+    assert_non_null(strstr(err, "Scheduler: Waiting for completed trials (for 1 sec, currently "
+                                "running trials: [0, 1])."));
+    free(err);
+    snprintf(json, sizeof(json), fmt, "quick", 6, 0.01);
+    char *quick = et_write_file(dir, "quick.json", json);
+    assert_int_equal(axle(dir, NULL, &err, "run", quick, "--progress", NULL), 0);
+    /* Not a terminal: one line per ended trial, no escape codes. */
+    assert_null(strchr(err, '\033'));
+    assert_non_null(strstr(err, "/6 done | "));
+    assert_non_null(strstr(err, " elapsed, ~"));
+    assert_non_null(strstr(err, " left\n"));
+    assert_non_null(strstr(err, "quick: 6/6 done | 0 running | 0 failed | best branin "));
+    free(err);
+    free(slow);
+    free(quick);
+    et_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -736,6 +771,7 @@ int main(void)
         cmocka_unit_test(test_global_stopping),
         cmocka_unit_test(test_best_on_a_noisy_function),
         cmocka_unit_test(test_sd_notify),
+        cmocka_unit_test(test_feedback),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
