@@ -62,6 +62,8 @@ typedef struct axl_campaign_options {
     bool control;             /* serve the control socket (engine/control.c) */
     const char *control_addr; /* NULL: ipc://STORE/control.rep */
     bool offline;             /* no runner, no stream: a change to a stopped store */
+    bool stop_workers;        /* a stop also stops the processes the runner spawned (lab);
+                                 default: they run on, detached, for resume to adopt */
     axl_campaign_hooks hooks;
 } axl_campaign_options;
 

@@ -34,6 +34,9 @@ static const char run_usage[] =
     "  --progress           one live progress line instead of log lines (default on a\n"
     "                       terminal)\n"
     "  --no-progress        log lines even on a terminal\n"
+    "  --stop-workers       on a stop (interrupt, timeout, failure rate) also stop the lab\n"
+    "                       workers this run spawned; by default they finish the tasks they\n"
+    "                       started and `axle resume` adopts them\n"
     "  --log-level LEVEL    debug, info, warn, error (default info)\n"
     "  --log-json           log as JSON lines\n"
     "  -h, --help           this text\n";
@@ -58,6 +61,7 @@ static int run_common(int argc, char **argv, bool resume)
         {"replay", required_argument, NULL, 'r'},
         {"progress", no_argument, NULL, 'P'},
         {"no-progress", no_argument, NULL, 'Q'},
+        {"stop-workers", no_argument, NULL, 'W'},
         {"log-level", required_argument, NULL, 'l'},
         {"log-json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
@@ -106,6 +110,9 @@ static int run_common(int argc, char **argv, bool resume)
             break;
         case 'Q':
             progress = 0;
+            break;
+        case 'W':
+            opt.stop_workers = true;
             break;
         case 'l':
             level = optarg;

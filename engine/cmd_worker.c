@@ -39,7 +39,10 @@ static const char worker_usage[] =
     "  --data-dir DIR       task journal (DIR/workers/ID.journal) and data files\n"
     "                       (DIR/EXPERIMENT/PL/SAMPLE_pl.csv); default: no journal, data in .\n"
     "  --heartbeat-ms MS    heartbeat period (default 250)\n"
-    "  --exit-when-alone S  exit after S seconds with no engine connected (default never)\n"
+    "  --exit-when-alone S  after S seconds with no engine connected, exit once no task\n"
+    "                       runs (default never)\n"
+    "  --pid-file PATH      removed at exit when it names this process (the engine's\n"
+    "                       record of a worker it spawned)\n"
     "  --log-level LEVEL    debug, info, warn, error (default info)\n"
     "  --log-json           log as JSON lines\n"
     "  -h, --help           this text\n";
@@ -68,6 +71,7 @@ int axl_cmd_worker(int argc, char **argv)
         {"data-dir", required_argument, NULL, 'd'},
         {"heartbeat-ms", required_argument, NULL, 'b'},
         {"exit-when-alone", required_argument, NULL, 'a'},
+        {"pid-file", required_argument, NULL, 'P'},
         {"log-level", required_argument, NULL, 'l'},
         {"log-json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
@@ -146,6 +150,9 @@ int axl_cmd_worker(int argc, char **argv)
             if (!axl_cli_parse_double(cmd, "--exit-when-alone", optarg, &cfg.exit_when_alone_s) ||
                 cfg.exit_when_alone_s < 0)
                 return AXL_EXIT_CODE_USAGE;
+            break;
+        case 'P':
+            cfg.pid_file = optarg;
             break;
         case 'l':
             level = optarg;

@@ -3,7 +3,7 @@
  *
  *   function  built-in test functions (Branin, Hartmann6) on uv timers     runner_function.c
  *   command   one child process per trial, JSON metrics on its stdout      runner_command.c
- *   lab       the PASCAL-style line over nng, built on hw/                 runner_lab.c
+ *   lab       the PASCAL-style line over nng, built on hw/                 lab/
  *
  * Contract (libuv style):
  *  - Every call is made on the loop thread, and every report reaches the engine on the
@@ -92,6 +92,9 @@ struct axl_runner {
     const char *store_dir;       /* the campaign's store directory (sockets, data files);
                                     set before init, valid until close */
     uint32_t deploy_calls;       /* counted by the engine (batch tests, metrics) */
+    bool stop_workers;           /* set by the engine before close: stop the processes the
+                                    runner spawned (the campaign is over, or the user asked);
+                                    false: detach - started work runs on, resume adopts it */
 };
 
 extern const axl_runner_ops axl_runner_function_ops;

@@ -272,6 +272,11 @@ static void shutdown_handles(axl_campaign *c)
     if (c->runner_open) {
         c->runner_open = false;
         c->pending_closes++;
+        /* A stop detaches (started work runs on for resume); the end stops the workers. */
+        c->runner.stop_workers =
+            c->opt.stop_workers ||
+            ((c->exit_status == AXL_EXIT_COMPLETED || c->exit_status == AXL_EXIT_EXHAUSTED) &&
+             axl_trials_count(c, AXL_PENDING_MASK) == 0);
         c->runner.ops->close(&c->runner, runner_closed);
     }
     uv_handle_t *hs[] = {(uv_handle_t *)&c->turn,    (uv_handle_t *)&c->wake,

@@ -13,7 +13,10 @@
 #include "hw/worker/axl_worker.h"
 #include "proto/axl_log.h"
 
-#define EXIT_WHEN_ALONE_S 60.0 /* a spawned worker outlives a killed engine this long */
+/* A spawned worker whose engine is gone (killed, or detached on a stop) exits this long
+ * after the connection dropped, once its running tasks have ended (their outcomes are in
+ * its journal for the next engine); a resumed engine adopts it if it is still there. */
+#define EXIT_WHEN_ALONE_S 5.0
 
 typedef struct line_proc {
     lab_runner *lr;
@@ -60,6 +63,7 @@ int lab_procs_start(lab_runner *lr, role_link *rl, const char *dir, axl_errbuf *
     snprintf(hb, sizeof(hb), "%u", c->heartbeat_ms);
     snprintf(alone, sizeof(alone), "%g", EXIT_WHEN_ALONE_S);
     const char *role = axl_worker_role_name(rl->role);
+    snprintf(pidfile, sizeof(pidfile), "%s/%s.pid", dir, role);
     const char *argv[] = {c->sim.bin,
                           "worker",
                           "--role",
@@ -84,13 +88,14 @@ int lab_procs_start(lab_runner *lr, role_link *rl, const char *dir, axl_errbuf *
                           alone,
                           "--log-level",
                           c->sim.log_level,
+                          "--pid-file",
+                          pidfile,
                           NULL};
     /* The signature: the configuration (everything but the binary's path). */
     size_t len = 0;
     sig[0] = '\0';
     for (size_t i = 1; argv[i] != NULL && len < sizeof(sig); i++)
         len += (size_t)snprintf(sig + len, sizeof(sig) - len, "%s ", argv[i]);
-    snprintf(pidfile, sizeof(pidfile), "%s/%s.pid", dir, role);
     axl_sup_opts so = {
         .argv = argv, .pidfile = pidfile, .signature = sig, .on_gone = proc_gone, .data = p};
     int rv = axl_sup_new(lr->loop, &so, &p->sup, eb);

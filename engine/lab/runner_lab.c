@@ -48,8 +48,7 @@ double lab_line_now(const lab_runner *lr)
 
 /* ---- reports and events ----------------------------------------------------------------- */
 
-pending_report *lab_queue_report(lab_runner *lr, uint32_t trial, axl_trial_status st,
-                                 const char *reason)
+pending_report *lab_new_report(uint32_t trial, axl_trial_status st, const char *reason)
 {
     pending_report *p = calloc(1, sizeof(*p));
     if (p == NULL) {
@@ -61,12 +60,38 @@ pending_report *lab_queue_report(lab_runner *lr, uint32_t trial, axl_trial_statu
     snprintf(p->job, sizeof(p->job), "sample%u", trial);
     if (reason != NULL)
         snprintf(p->reason, sizeof(p->reason), "%s", reason);
+    return p;
+}
+
+void lab_push_report(lab_runner *lr, pending_report *p)
+{
+    if (p == NULL)
+        return;
+    p->next = NULL;
     if (lr->reports_tail != NULL)
         lr->reports_tail->next = p;
     else
         lr->reports = p;
     lr->reports_tail = p;
+}
+
+pending_report *lab_queue_report(lab_runner *lr, uint32_t trial, axl_trial_status st,
+                                 const char *reason)
+{
+    pending_report *p = lab_new_report(trial, st, reason);
+    lab_push_report(lr, p);
     return p;
+}
+
+/* MEASURED: the COMPLETED report held until now goes out. */
+static void release_measured(lab_runner *lr, sample *s)
+{
+    if (s->outcome != OUTCOME_MEASURED)
+        return;
+    sample_ev_reported(s);
+    lab_push_report(lr, s->held);
+    s->held = NULL;
+    lab_arm_notify(lr);
 }
 
 static void notify_cb(uv_timer_t *h)
@@ -229,12 +254,20 @@ void lab_sample_remove(lab_runner *lr, sample *s, bool give_back)
     if (s->next != NULL)
         s->next->prev = s->prev;
     lr->n_samples--;
+    free(s->held);
     free(s);
     lab_labware_event(lr);
 }
 
 static void fail_sample(lab_runner *lr, sample *s, const char *reason)
 {
+    if (s->outcome == OUTCOME_MEASURED) {
+        /* The metrics are in; only the way back to the tray failed. */
+        AXL_WARN(SRC, "after trial %u (%s) was measured: %s", s->trial, s->name, reason);
+        release_measured(lr, s);
+        lab_sample_remove(lr, s, false);
+        return;
+    }
     AXL_WARN(SRC, "trial %u (%s) failed: %s", s->trial, s->name, reason);
     if (!sample_reported(s)) {
         sample_ev_reported(s);
@@ -334,10 +367,10 @@ static void take_char_result(lab_runner *lr, sample *s, axl_raw result)
     double in = NAN, ev = NAN, fwhm = NAN;
     const char *err = NULL, *path = NULL;
     size_t err_len = 0, path_len = 0;
-    if (sample_reported(s))
+    if (sample_reported(s) || s->outcome == OUTCOME_MEASURED)
         return;
-    sample_ev_reported(s);
     if (result.ptr == NULL || axl_msg_parse(&m, result.ptr, result.len, &eb) != 0) {
+        sample_ev_reported(s);
         snprintf(reason, sizeof(reason), "characterization result unreadable: %s", eb.msg);
         lab_queue_report(lr, s->trial, AXL_TRIAL_FAILED, reason);
         lab_arm_notify(lr);
@@ -356,11 +389,13 @@ static void take_char_result(lab_runner *lr, sample *s, axl_raw result)
         snprintf(reason, sizeof(reason), "characterization result without PL metrics: %s", eb.msg);
     axl_msg_free(&m);
     if (err != NULL || bad) {
+        sample_ev_reported(s);
         lab_queue_report(lr, s->trial, AXL_TRIAL_FAILED, reason);
         lab_arm_notify(lr);
         return;
     }
-    pending_report *p = lab_queue_report(lr, s->trial, AXL_TRIAL_COMPLETED, NULL);
+    /* COMPLETED once the sample is back in storage (the chain's end). */
+    pending_report *p = lab_new_report(s->trial, AXL_TRIAL_COMPLETED, NULL);
     if (p != NULL) {
         const char *extra[2] = {"pl_peak_ev", "pl_fwhm_ev"};
         double val[2] = {ev, fwhm};
@@ -371,7 +406,14 @@ static void take_char_result(lab_runner *lr, sample *s, axl_raw result)
     }
     AXL_INFO(SRC, "trial %u (%s): PL intensity %.1f counts/s at %.4f eV, FWHM %.4f eV", s->trial,
              s->name, in, ev, fwhm);
-    lab_arm_notify(lr);
+    if (p == NULL) {
+        sample_ev_reported(s); /* out of memory: logged; nothing to report with */
+        return;
+    }
+    sample_ev_measured(s);
+    s->held = p;
+    if (s->state == SAMPLE_ENDED)
+        release_measured(lr, s);
 }
 
 static void task_event(lab_runner *lr, const sample *s, uint32_t k, const char *type,
@@ -429,6 +471,7 @@ static void chain_ended(lab_runner *lr, sample *s)
 {
     if (s->outcome == OUTCOME_WANTED || s->outcome == OUTCOME_ASKED)
         return; /* still waiting for the result asked again */
+    release_measured(lr, s);
     if (!sample_reported(s)) {
         /* No characterization gave a result (a recipe without one is refused at init,
          * so this is a characterization already reported, or lost). */
@@ -449,7 +492,8 @@ static void on_finished(lab_runner *lr, const axl_wire_msg *m)
         return; /* reconciling: the status sync that resolves it asks again */
     if (k < s->cur) {
         /* An outcome sent again: only a characterization result we still need counts. */
-        if (k == s->char_index && !sample_reported(s)) {
+        if (k == s->char_index && (s->outcome == OUTCOME_OPEN || s->outcome == OUTCOME_WANTED ||
+                                   s->outcome == OUTCOME_ASKED)) {
             if (s->outcome != OUTCOME_OPEN)
                 sample_ev_result_taken(s);
             take_char_result(lr, s, m->finished.result);
@@ -485,12 +529,11 @@ static void on_failed(lab_runner *lr, const axl_wire_msg *m)
              (int)m->failed.id.len, m->failed.id.ptr, name, axl_worker_role_name(lab_role_of(s, k)),
              (int)m->failed.reason.len, m->failed.reason.ptr != NULL ? m->failed.reason.ptr : "");
     if (sample_reported(s)) {
-        /* The metrics are in; only the trip back to the tray failed. */
-        AXL_WARN(SRC, "after trial %u completed: %s", trial, reason);
+        AXL_WARN(SRC, "after trial %u was reported: %s", trial, reason);
         lab_sample_remove(lr, s, false);
         return;
     }
-    fail_sample(lr, s, reason);
+    fail_sample(lr, s, reason); /* MEASURED: COMPLETED with its metrics */
 }
 
 /* ---- worker links -------------------------------------------------------------------------- */
@@ -781,12 +824,23 @@ static void lab_close(axl_runner *r, void (*close_cb)(axl_runner *r))
     uv_close((uv_handle_t *)&lr->notify, one_closed);
     uv_timer_stop(&lr->place);
     uv_close((uv_handle_t *)&lr->place, one_closed);
-    lab_procs_close(lr);
-    if (lab_procs_gone(lr))
-        lab_close_links(lr); /* attached workers, or no process left: close now */
+    if (r->stop_workers) {
+        lab_procs_close(lr); /* the links close once the processes are gone */
+    } else if (lr->n_samples > 0 || lr->cfg.sim.on) {
+        /* Detach: every started task runs on; the workers keep their outcomes in their
+         * journals and a spawned worker exits once idle and alone; `axle resume` adopts
+         * what is still running and continues each sample from its first unfinished task. */
+        AXL_INFO(SRC,
+                 "detaching from the line: %d samples in flight continue; `axle resume` "
+                 "takes them up",
+                 lr->n_samples);
+    }
+    if (!r->stop_workers || lab_procs_gone(lr))
+        lab_close_links(lr); /* detached, attached workers, or no process left: close now */
     while (lr->samples != NULL) {
         sample *s = lr->samples;
         lr->samples = s->next;
+        free(s->held);
         free(s);
     }
     lr->n_samples = 0;

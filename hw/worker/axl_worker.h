@@ -27,7 +27,7 @@
  * failed one is forgotten first). With a data directory it is journaled to
  * <data_dir>/workers/<id>.journal (one msgpack record per change, appended with one
  * write(2): it survives the worker process being killed, not a power loss). A restarted
- * worker reloads it (the history is kept until the file holds 4x the table, then it is
+ * worker reloads it (the history is kept until the file holds 8x the table, then it is
  * rewritten with one record per task): tasks that were running when it died become `failed`
  * ("interrupted: ...", retryable false) - the sample's state is unknown, so the task is
  * never run twice - and tasks it had accepted but not started are started.
@@ -64,7 +64,9 @@ typedef struct axl_worker_config {
     long hang_after;              /* < 0: never */
     const char *data_dir;         /* journal and data files; NULL: no journal, data in "." */
     unsigned heartbeat_ms;        /* 250 by default */
-    double exit_when_alone_s;     /* > 0: exit 0 after this long with no engine connected */
+    double exit_when_alone_s;     /* > 0: after this long with no engine connected, exit 0
+                                     once no task runs (a started task is never cut) */
+    const char *pid_file;         /* removed at exit when it names this process; or NULL */
     const axl_driver_ops *driver; /* NULL: the simulated line (axl_driver_sim_ops) */
 } axl_worker_config;
 

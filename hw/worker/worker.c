@@ -22,66 +22,11 @@
 #include <nng/protocol/pair1/pair.h>
 
 #include "hw/worker/nng_bridge.h"
+#include "hw/worker/worker_internal.h"
 #include "proto/axl_log.h"
+#include "proto/axl_util.h"
 
 #define SRC "Worker"
-#define JOURNAL_MAX_FILE (64u << 20)
-
-typedef struct wtask {
-    char id[AXL_WIRE_MAX_ID + 1];
-    char experiment[AXL_PROTO_MAX_NAME + 1];
-    uint32_t trial, index;
-    char kind[AXL_WIRE_MAX_KIND + 1];
-    axl_task_state state;
-    bool has_start_at;
-    double start_at;
-    void *params; /* owned raw map */
-    size_t params_len;
-    void *result; /* owned raw map, when finished */
-    size_t result_len;
-    char *reason; /* owned, when failed */
-    bool retryable;
-    uint64_t seq;       /* table order: the oldest finished task is forgotten first */
-    uint64_t ready_seq; /* order in which it became ready to start */
-    uv_timer_t *timer;  /* waiting for start_at */
-    bool queued;        /* ready, waiting for a free place */
-    bool running;       /* the driver has it */
-    axl_drv_task drv;
-    struct worker *w;
-} wtask;
-
-typedef struct worker {
-    axl_worker_config cfg;
-    char id[AXL_WIRE_MAX_ID + 1];
-    char data_dir[460];
-    uint32_t capacity;
-    uv_loop_t loop;
-    axl_bridge *bridge;
-    uv_timer_t heartbeat, alone;
-    uv_signal_t sigterm, sigint;
-    axl_driver driver;
-    bool driver_open;
-    wtask *tasks[AXL_WORKER_MAX_TASKS];
-    size_t ntasks;
-    uint64_t next_seq, next_ready;
-    uint32_t running;
-    long started_count;
-    bool connected;
-    uint32_t pipe; /* the engine's connection (nng pipe id) */
-    uint64_t hb_seq;
-    int journal_fd;
-    char journal_path[640];
-    size_t journal_records;
-    bool stopping;
-    int pending_closes;
-} worker;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 void axl_worker_config_default(axl_worker_config *c)
 {
@@ -149,12 +94,12 @@ static void send_outcome(worker *w, const wtask *t)
     if (t->state == AXL_TASK_FINISHED) {
         m.type = AXL_WIRE_FINISHED;
         m.finished.id = axl_str_c(t->id);
-        m.finished.time = now_s();
+        m.finished.time = axl_now();
         m.finished.result = (axl_raw){t->result, t->result_len};
     } else if (t->state == AXL_TASK_FAILED) {
         m.type = AXL_WIRE_FAILED;
         m.failed.id = axl_str_c(t->id);
-        m.failed.time = now_s();
+        m.failed.time = axl_now();
         m.failed.reason = axl_str_c(t->reason != NULL ? t->reason : "");
         m.failed.retryable = t->retryable;
     } else {
@@ -176,7 +121,7 @@ static void send_hello(worker *w)
     m.hello.worker = axl_str_c(w->id);
     m.hello.role = w->cfg.role;
     m.hello.capacity = w->capacity;
-    m.hello.time = now_s();
+    m.hello.time = axl_now();
     m.hello.n_inflight = n;
     m.hello.inflight = ids;
     send_msg(w, &m);
@@ -197,14 +142,14 @@ static void heartbeat_cb(uv_timer_t *h)
     m.heartbeat.worker = axl_str_c(w->id);
     m.heartbeat.role = w->cfg.role;
     m.heartbeat.seq = w->hb_seq++;
-    m.heartbeat.time = now_s();
+    m.heartbeat.time = axl_now();
     m.heartbeat.inflight = inflight_count(w);
     send_msg(w, &m);
 }
 
 /* ---- the task table -------------------------------------------------------------------- */
 
-static wtask *find(worker *w, const char *id, size_t len)
+wtask *axl_wk_find(worker *w, const char *id, size_t len)
 {
     for (size_t i = 0; i < w->ntasks; i++)
         if (strlen(w->tasks[i]->id) == len && memcmp(w->tasks[i]->id, id, len) == 0)
@@ -233,7 +178,7 @@ static void task_free(wtask *t)
  * A new table entry (copies of the strings). When the table is full the oldest finished
  * or failed task is forgotten; NULL when every entry is still in flight or on ENOMEM.
  */
-static wtask *task_new(worker *w, const char *id, size_t id_len)
+wtask *axl_wk_task_new(worker *w, const char *id, size_t id_len)
 {
     if (w->ntasks == AXL_WORKER_MAX_TASKS) {
         size_t victim = SIZE_MAX;
@@ -261,7 +206,7 @@ static wtask *task_new(worker *w, const char *id, size_t id_len)
     return t;
 }
 
-static void set_reason(wtask *t, const char *reason, bool retryable)
+void axl_wk_set_reason(wtask *t, const char *reason, bool retryable)
 {
     free(t->reason);
     size_t n = strnlen(reason, AXL_WIRE_MAX_TEXT);
@@ -271,227 +216,6 @@ static void set_reason(wtask *t, const char *reason, bool retryable)
         t->reason[n] = '\0';
     }
     t->retryable = retryable;
-}
-
-/* ---- the journal ----------------------------------------------------------------------- */
-
-static int pack_record(const wtask *t, bool with_params, msgpack_sbuffer *sb)
-{
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-    bool params = with_params && t->params != NULL;
-    bool result = t->state == AXL_TASK_FINISHED && t->result != NULL;
-    bool failed = t->state == AXL_TASK_FAILED;
-    size_t n = 6 + t->has_start_at + params + result + 2 * failed;
-    int bad = msgpack_pack_map(&pk, n) || axl_pack_kv_str(&pk, "id", t->id) ||
-              axl_pack_kv_str(&pk, "st", axl_task_state_name(t->state)) ||
-              axl_pack_kv_str(&pk, "exp", t->experiment) ||
-              axl_pack_kv_uint(&pk, "trial", t->trial) ||
-              axl_pack_kv_uint(&pk, "index", t->index) || axl_pack_kv_str(&pk, "kind", t->kind);
-    if (!bad && t->has_start_at)
-        bad = axl_pack_kv_num(&pk, "start_at", t->start_at);
-    if (!bad && params)
-        bad = axl_pack_cstr(&pk, "params") || msgpack_sbuffer_write(sb, t->params, t->params_len);
-    if (!bad && result)
-        bad = axl_pack_cstr(&pk, "result") || msgpack_sbuffer_write(sb, t->result, t->result_len);
-    if (!bad && failed)
-        bad = axl_pack_kv_str(&pk, "reason", t->reason != NULL ? t->reason : "") ||
-              axl_pack_kv_bool(&pk, "retryable", t->retryable);
-    return bad ? AXL_ENOMEM : 0;
-}
-
-static void compact(worker *w);
-
-/* Appends the task's new state. One write(2): a killed process leaves whole records, or
- * a truncated last one that the reader drops. */
-static void journal(worker *w, const wtask *t)
-{
-    if (w->journal_fd < 0)
-        return;
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    if (pack_record(t, t->state == AXL_TASK_ACCEPTED, &sb) == 0) {
-        ssize_t n = write(w->journal_fd, sb.data, sb.size);
-        if (n != (ssize_t)sb.size)
-            AXL_ERROR(SRC, "%s: journal write failed: %s", w->id,
-                      n < 0 ? strerror(errno) : "short write");
-        w->journal_records++;
-    }
-    msgpack_sbuffer_destroy(&sb);
-    if (w->journal_records > 8 * AXL_WORKER_MAX_TASKS)
-        compact(w);
-}
-
-/* Copies the msgpack value o as raw bytes (re-packed) after checking the raw-map rules. */
-static int copy_raw(const msgpack_object *o, void **out, size_t *len)
-{
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    int rv = msgpack_pack_object(&pk, *o) != 0 ? AXL_ENOMEM : 0;
-    if (rv == 0)
-        rv = axl_wire_raw_check(sb.data, sb.size, "journal", NULL);
-    if (rv == 0) {
-        *out = sb.data; /* the sbuffer's malloc'd block is ours now */
-        *len = sb.size;
-        return 0;
-    }
-    msgpack_sbuffer_destroy(&sb);
-    return rv;
-}
-
-/* One journal record into the table; a record that does not read is skipped. */
-static void apply_record(worker *w, const msgpack_object *r)
-{
-    const char *id, *st, *exp, *kind, *reason = NULL;
-    size_t id_len, st_len, exp_len, kind_len, reason_len = 0;
-    uint64_t trial, index;
-    axl_task_state state;
-    double start_at = NAN;
-    bool retryable = false;
-    if (r->type != MSGPACK_OBJECT_MAP ||
-        axl_obj_str(r, "journal", "id", true, AXL_WIRE_MAX_ID, &id, &id_len, NULL) ||
-        axl_obj_str(r, "journal", "st", true, 16, &st, &st_len, NULL) ||
-        axl_obj_str(r, "journal", "exp", true, AXL_PROTO_MAX_NAME, &exp, &exp_len, NULL) ||
-        axl_obj_str(r, "journal", "kind", true, AXL_WIRE_MAX_KIND, &kind, &kind_len, NULL) ||
-        axl_obj_uint(r, "journal", "trial", true, 0, UINT32_MAX, &trial, NULL) ||
-        axl_obj_uint(r, "journal", "index", true, 0, UINT32_MAX, &index, NULL) ||
-        axl_obj_num(r, "journal", "start_at", false, 0, AXL_WIRE_MAX_TIME, &start_at, NULL) ||
-        axl_obj_str(r, "journal", "reason", false, AXL_WIRE_MAX_TEXT, &reason, &reason_len, NULL) ||
-        axl_obj_bool(r, "journal", "retryable", false, &retryable, NULL) ||
-        axl_task_state_parse(st, st_len, &state) || id_len == 0)
-        return;
-    wtask *t = find(w, id, id_len);
-    if (t == NULL && (t = task_new(w, id, id_len)) == NULL)
-        return;
-    t->state = state;
-    memcpy(t->experiment, exp, exp_len);
-    t->experiment[exp_len] = '\0';
-    memcpy(t->kind, kind, kind_len);
-    t->kind[kind_len] = '\0';
-    t->trial = (uint32_t)trial;
-    t->index = (uint32_t)index;
-    if (!isnan(start_at)) {
-        t->has_start_at = true;
-        t->start_at = start_at;
-    }
-    const msgpack_object *p = axl_obj_get(r, "params"), *res = axl_obj_get(r, "result");
-    if (p != NULL && p->type == MSGPACK_OBJECT_MAP) {
-        free(t->params);
-        t->params = NULL;
-        if (copy_raw(p, &t->params, &t->params_len) != 0)
-            t->params = NULL;
-    }
-    if (res != NULL && res->type == MSGPACK_OBJECT_MAP) {
-        free(t->result);
-        t->result = NULL;
-        if (copy_raw(res, &t->result, &t->result_len) != 0)
-            t->result = NULL;
-    }
-    if (state == AXL_TASK_FAILED) {
-        char buf[AXL_WIRE_MAX_TEXT + 1];
-        memcpy(buf, reason != NULL ? reason : "", reason_len);
-        buf[reason_len] = '\0';
-        set_reason(t, buf, retryable);
-    }
-}
-
-/* Rewrites the journal as one record per task in the table (temporary file + rename). */
-static void compact(worker *w)
-{
-    char tmp[700];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", w->journal_path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        AXL_ERROR(SRC, "%s: cannot compact the journal: %s", w->id, strerror(errno));
-        return;
-    }
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    bool ok = true;
-    for (size_t i = 0; i < w->ntasks && ok; i++) {
-        const wtask *t = w->tasks[i];
-        ok =
-            pack_record(t, t->state == AXL_TASK_ACCEPTED || t->state == AXL_TASK_RUNNING, &sb) == 0;
-    }
-    ok = ok && write(fd, sb.data, sb.size) == (ssize_t)sb.size && fsync(fd) == 0;
-    msgpack_sbuffer_destroy(&sb);
-    close(fd);
-    if (!ok || rename(tmp, w->journal_path) != 0) {
-        AXL_ERROR(SRC, "%s: cannot compact the journal: %s", w->id, strerror(errno));
-        unlink(tmp);
-        return;
-    }
-    if (w->journal_fd >= 0)
-        close(w->journal_fd);
-    w->journal_fd = open(w->journal_path, O_WRONLY | O_APPEND | O_CLOEXEC);
-    w->journal_records = w->ntasks;
-}
-
-static int mkdir_p(const char *path)
-{
-    char tmp[600];
-    if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
-        return ENAMETOOLONG;
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-            return errno;
-        *p = '/';
-    }
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-        return errno;
-    return 0;
-}
-
-static int journal_open(worker *w, axl_errbuf *eb)
-{
-    char dir[480];
-    w->journal_fd = -1;
-    if (w->cfg.data_dir == NULL)
-        return 0;
-    if (snprintf(dir, sizeof(dir), "%s/workers", w->data_dir) >= (int)sizeof(dir))
-        return axl_fail(eb, AXL_EINVAL, "%s: data directory path too long", w->data_dir);
-    int err = mkdir_p(dir);
-    if (err != 0)
-        return axl_fail(eb, AXL_EIO, "%s: %s", dir, strerror(err));
-    snprintf(w->journal_path, sizeof(w->journal_path), "%s/%s.journal", dir, w->id);
-    int fd = open(w->journal_path, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        struct stat st;
-        char *buf = NULL;
-        size_t len = 0;
-        if (fstat(fd, &st) == 0 && st.st_size > 0 && (uint64_t)st.st_size <= JOURNAL_MAX_FILE &&
-            (buf = malloc((size_t)st.st_size)) != NULL) {
-            ssize_t n = read(fd, buf, (size_t)st.st_size);
-            len = n > 0 ? (size_t)n : 0;
-        }
-        close(fd);
-        size_t off = 0, records = 0;
-        while (off < len) {
-            size_t obj_len;
-            axl_msg m;
-            /* A torn last record (the process died mid-write) ends the journal. */
-            if (axl_mp_next(buf + off, len - off, &obj_len, NULL) != 0)
-                break;
-            if (axl_msg_parse(&m, buf + off, obj_len, NULL) == 0) {
-                apply_record(w, &m.root);
-                axl_msg_free(&m);
-            }
-            off += obj_len;
-            records++;
-        }
-        free(buf);
-        AXL_INFO(SRC, "%s: journal %s: %zu records, %zu tasks remembered", w->id, w->journal_path,
-                 records, w->ntasks);
-    }
-    compact(w);
-    if (w->journal_fd < 0)
-        return axl_fail(eb, AXL_EIO, "%s: %s", w->journal_path, strerror(errno));
-    return 0;
 }
 
 /* ---- running tasks --------------------------------------------------------------------- */
@@ -521,8 +245,8 @@ static void crash_cb(uv_timer_t *h)
 static void task_failed(worker *w, wtask *t, const char *reason, bool retryable)
 {
     t->state = AXL_TASK_FAILED;
-    set_reason(t, reason, retryable);
-    journal(w, t);
+    axl_wk_set_reason(t, reason, retryable);
+    axl_wk_journal(w, t);
     send_outcome(w, t);
 }
 
@@ -533,10 +257,10 @@ static void start_task(worker *w, wtask *t)
     t->state = AXL_TASK_RUNNING;
     t->running = true;
     w->running++;
-    journal(w, t);
+    axl_wk_journal(w, t);
     axl_wire_msg m = {.type = AXL_WIRE_STARTED};
     m.started.id = axl_str_c(t->id);
-    m.started.time = now_s();
+    m.started.time = axl_now();
     send_msg(w, &m);
     /* A device that hangs mid-task: it said `started` and then nothing more. */
     if (w->cfg.hang_after >= 0 && w->started_count > w->cfg.hang_after)
@@ -559,9 +283,18 @@ static void start_task(worker *w, wtask *t)
 }
 
 /* Starts ready tasks, oldest first, while places are free. */
+static void alone_cb(uv_timer_t *h);
+static void stop(worker *w);
+
 static void pump(worker *w)
 {
-    while (w->running < w->capacity && !w->stopping) {
+    if (w->alone_due && w->running == 0 && !w->stopping) {
+        /* Alone, and the last running task has ended: stop on the next iteration (not
+         * from inside the driver's callback that brought us here). */
+        uv_timer_start(&w->alone, alone_cb, 0, 0);
+        return;
+    }
+    while (w->running < w->capacity && !w->stopping && !w->alone_due) {
         wtask *next = NULL;
         for (size_t i = 0; i < w->ntasks; i++) {
             wtask *t = w->tasks[i];
@@ -618,7 +351,7 @@ static void schedule(worker *w, wtask *t)
     t->drv.experiment = t->experiment;
     t->drv.trial = t->trial;
     t->drv.index = t->index;
-    double wait = t->has_start_at ? t->start_at - now_s() : 0;
+    double wait = t->has_start_at ? t->start_at - axl_now() : 0;
     if (wait > 0.001) {
         if ((t->timer = malloc(sizeof(uv_timer_t))) == NULL) {
             make_ready(w, t);
@@ -660,7 +393,7 @@ static void drv_finished(axl_driver *d, axl_drv_task *dt, const void *result, si
     memcpy(t->result, result, len);
     t->result_len = len;
     t->state = AXL_TASK_FINISHED;
-    journal(w, t);
+    axl_wk_journal(w, t);
     send_outcome(w, t);
     pump(w);
 }
@@ -679,14 +412,14 @@ static void drv_failed(axl_driver *d, axl_drv_task *dt, const char *reason, bool
 
 static void on_task(worker *w, const axl_wire_task *m)
 {
-    wtask *t = find(w, m->id.ptr, m->id.len);
+    wtask *t = axl_wk_find(w, m->id.ptr, m->id.len);
     if (t != NULL) {
         /* Seen before: never run twice; say where it is, and its outcome again. */
         send_ack(w, m->id.ptr, m->id.len, t->state);
         send_outcome(w, t);
         return;
     }
-    if ((t = task_new(w, m->id.ptr, m->id.len)) == NULL) {
+    if ((t = axl_wk_task_new(w, m->id.ptr, m->id.len)) == NULL) {
         send_error(w, AXL_EBUSY, "task: the worker's task table is full of tasks in flight");
         return;
     }
@@ -703,14 +436,14 @@ static void on_task(worker *w, const axl_wire_task *m)
         *(unsigned char *)t->params = 0x80; /* {} */
         t->params_len = 1;
     }
-    journal(w, t);
+    axl_wk_journal(w, t);
     send_ack(w, t->id, strlen(t->id), AXL_TASK_ACCEPTED);
     schedule(w, t);
 }
 
 static void on_cancel(worker *w, const axl_wire_cancel *m)
 {
-    wtask *t = find(w, m->id.ptr, m->id.len);
+    wtask *t = axl_wk_find(w, m->id.ptr, m->id.len);
     if (t == NULL) {
         send_ack(w, m->id.ptr, m->id.len, AXL_TASK_UNKNOWN);
         return;
@@ -732,8 +465,8 @@ static void on_cancel(worker *w, const axl_wire_cancel *m)
             w->running--;
         }
         t->state = AXL_TASK_FAILED;
-        set_reason(t, reason, false);
-        journal(w, t);
+        axl_wk_set_reason(t, reason, false);
+        axl_wk_journal(w, t);
         pump(w);
     }
     send_ack(w, t->id, strlen(t->id), t->state);
@@ -745,7 +478,7 @@ static void on_status(worker *w, const axl_wire_status *m)
     uint32_t n = 0;
     if (m->has_ids) {
         for (uint32_t i = 0; i < m->n_ids && n < AXL_WIRE_MAX_IDS; i++) {
-            const wtask *t = find(w, m->ids[i].ptr, m->ids[i].len);
+            const wtask *t = axl_wk_find(w, m->ids[i].ptr, m->ids[i].len);
             out[n++] = (axl_wire_task_state){m->ids[i], t != NULL ? t->state : AXL_TASK_UNKNOWN};
         }
     } else {
@@ -793,13 +526,17 @@ static void on_message(worker *w, const void *buf, size_t len)
     axl_wire_free(&m);
 }
 
-static void stop(worker *w);
-
+/* No engine for exit_when_alone_s: exit now, or once the tasks that run have ended (a
+ * started task is never cut: its outcome goes to the journal for the next engine). */
 static void alone_cb(uv_timer_t *h)
 {
     worker *w = h->data;
-    AXL_INFO(SRC, "%s: no engine for %g s; exiting", w->id, w->cfg.exit_when_alone_s);
-    stop(w);
+    if (!w->alone_due)
+        AXL_INFO(SRC, "%s: no engine for %g s; exiting%s", w->id, w->cfg.exit_when_alone_s,
+                 w->running > 0 ? " once the running tasks end" : "");
+    w->alone_due = true;
+    if (w->running == 0)
+        stop(w);
 }
 
 static void on_bridge(void *data, axl_bridge_event ev, uint32_t pipe, const void *buf, size_t len)
@@ -812,6 +549,7 @@ static void on_bridge(void *data, axl_bridge_event ev, uint32_t pipe, const void
         w->connected = true;
         w->pipe = pipe;
         w->hb_seq = 0;
+        w->alone_due = false;
         uv_timer_stop(&w->alone);
         AXL_INFO(SRC, "%s: engine connected", w->id);
         send_hello(w);
@@ -890,6 +628,18 @@ static void signal_cb(uv_signal_t *h, int signum)
     stop(w);
 }
 
+/* The supervisor's record of this process ("<pid> <start time>"), removed when it is ours. */
+static void remove_pid_file(const char *path)
+{
+    FILE *f = path != NULL ? fopen(path, "re") : NULL;
+    int pid = 0;
+    if (f == NULL)
+        return;
+    if (fscanf(f, "%d", &pid) == 1 && pid == (int)getpid())
+        unlink(path);
+    fclose(f);
+}
+
 static bool safe_id(const char *s)
 {
     if (s == NULL || s[0] == '\0' || s[0] == '.' || strlen(s) > 64)
@@ -926,7 +676,7 @@ int axl_worker_run(const axl_worker_config *cfg, axl_errbuf *eb)
         free(w);
         return axl_fail(eb, AXL_EIO, "event loop: %s", uv_strerror(rv));
     }
-    if ((rv = journal_open(w, eb)) != 0)
+    if ((rv = axl_wk_journal_open(w, eb)) != 0)
         goto fail_loop;
 
     w->driver.ops = cfg->driver != NULL ? cfg->driver : &axl_driver_sim_ops;
@@ -1002,6 +752,7 @@ out:
         AXL_DEBUG(SRC, "%s: loop closed with handles open", w->id);
     if (w->journal_fd >= 0)
         close(w->journal_fd);
+    remove_pid_file(cfg->pid_file);
     free(w);
     return rv;
 }

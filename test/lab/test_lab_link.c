@@ -127,7 +127,9 @@ static void test_heartbeat_timer_detects_a_killed_worker(void **state)
     assert_true(run_for(&loop, 5000));
     assert_int_equal(r.losts, 1);
     assert_false(axl_link_up(l));
-    assert_true((r.lost_at - killed) * 1e3 >= TIMEOUT_MS - 60); /* the last beat was < 50 ms old */
+    /* The deadline is counted from the last message the loop took (silent_ms), not from
+     * the kill: under load the loop may take the last beats late, so a wall-clock lower
+     * bound against the kill would test the machine's load, not the timer. */
     assert_true((r.lost_at - killed) * 1e3 < TIMEOUT_MS + 1500);
     assert_true(r.silent_ms >= TIMEOUT_MS - 5);
 
