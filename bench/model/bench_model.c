@@ -1,7 +1,7 @@
 /*
  * bench_model - quality and speed of engine/model.
  *
- *   bench_model [quality] [speed] [--seeds N] [--prior gamma|lognormal] [--quick]
+ *   bench_model [quality] [speed] [suite] [--seeds N] [--suite-seeds N] [--quick] ...
  *
  * Quality: closed-loop BO with the `auto` strategy (decided by axl_gs_decide, as the
  * engine does) on Branin (30 evaluations, 5 Sobol) and Hartmann6 (50, 12 Sobol),
@@ -13,6 +13,8 @@
  * Speed: one generation (fit + acquisition, k = 1) at d in {4, 6} and n in
  * {20, 50, 100, 200, 500}, warm-started from the fit at n-1 as in a campaign, and
  * cold (no previous hyper-parameters).
+ * Suite: every problem of bench/model/suite.py (bench/model/suite_fn.c) over 20 seeds
+ * beside BoTorch's quartiles (bench/model/peers/botorch_suite.tsv).
  * JSON rows on stdout, progress on stderr.
  */
 #include <math.h>
@@ -22,6 +24,7 @@
 #include <unistd.h>
 
 #include "bench/axl_bench.h"
+#include "bench/model/suite_fn.h"
 #include "engine/model/axl_model.h"
 
 #ifndef AXL_BENCH_BLAS_NAME
@@ -39,8 +42,24 @@ typedef struct problem {
     int budget;
     double fmin;
     double (*f)(const double *x);
-    axl_param params[6];
+    axl_param params[AXL_SUITE_MAX_D];
+    double noise_sd; /* Gaussian noise on what the optimizer sees */
 } problem;
+
+/* splitmix64 + Box-Muller: the suite's observation noise, a pure function of the seed */
+static uint64_t g_noise_state;
+static double noise_normal(void)
+{
+    double u[2];
+    for (int i = 0; i < 2; i++) {
+        uint64_t z = (g_noise_state += 0x9E3779B97F4A7C15ULL);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+        z ^= z >> 31;
+        u[i] = ((double)(z >> 11) + 0.5) / 9007199254740992.0;
+    }
+    return sqrt(-2.0 * log(u[0])) * cos(2.0 * M_PI * u[1]);
+}
 
 static double branin_f(const double *x)
 {
@@ -78,7 +97,8 @@ static void make_problems(problem *br, problem *h6)
 /*
  * One campaign. mode 0: auto strategy, sequential; 1: Sobol only; 2: auto strategy
  * with `par` trials in flight at all times (the oldest completes first).
- * best[i] = best value after i+1 completed evaluations.
+ * best[i] = best exact value after i+1 completed evaluations (the optimizer sees the
+ * value plus the problem's noise).
  */
 static int run_campaign(const problem *p, int mode, int par, uint64_t seed, double *best,
                         double *gen_ms_sum, int *n_gen)
@@ -97,6 +117,7 @@ static int run_campaign(const problem *p, int mode, int par, uint64_t seed, doub
     axl_errbuf eb = {{0}};
     int rv = 0;
 
+    g_noise_state = seed * 7919 + 17;
     axl_gs_auto(&s, seed, &gs);
     if (mode == 1) {
         gs.n_steps = 1;
@@ -153,7 +174,7 @@ static int run_campaign(const problem *p, int mode, int par, uint64_t seed, doub
             int i = run_head++;
             y[i] = p->f(X + (size_t)i * p->d);
             memcpy(Xd + (size_t)n_done * p->d, X + (size_t)i * p->d, p->d * sizeof(double));
-            yd[n_done] = y[i];
+            yd[n_done] = y[i] + (p->noise_sd > 0 ? p->noise_sd * noise_normal() : 0.0);
             cnt[step_of[i]].running--;
             cnt[step_of[i]].completed++;
             cur = fmin(cur, y[i]);
@@ -234,6 +255,130 @@ static void quality(const problem *p, const char *label, int mode, int par, int 
     free(reg);
     free(fin);
     free(best);
+}
+
+/* ------------------------------------------------------------------ the suite */
+
+#ifndef AXL_SUITE_PEER_TSV
+#define AXL_SUITE_PEER_TSV "bench/model/peers/botorch_suite.tsv"
+#endif
+
+typedef struct peer_row {
+    char name[64];
+    int seeds;
+    double q1, med, q3;
+} peer_row;
+
+/* BoTorch's final-regret quartiles per problem (bench/model/peers/summarize.py writes
+ * the file from the runs' JSON); returns the rows read */
+static int read_peer(peer_row *rows, int max)
+{
+    FILE *f = fopen(AXL_SUITE_PEER_TSV, "r");
+    char line[512];
+    int n = 0;
+    if (f == NULL) {
+        fprintf(stderr, "bench_model: no BoTorch data at %s\n", AXL_SUITE_PEER_TSV);
+        return 0;
+    }
+    while (n < max && fgets(line, sizeof line, f) != NULL) {
+        if (line[0] == '#' || line[0] == '\n')
+            continue;
+        if (sscanf(line, "%63s %d %lf %lf %lf", rows[n].name, &rows[n].seeds, &rows[n].q1,
+                   &rows[n].med, &rows[n].q3) == 5)
+            n++;
+    }
+    fclose(f);
+    return n;
+}
+
+static double floor_regret(double r)
+{
+    return r < 1e-9 ? 1e-9 : r;
+}
+
+/*
+ * Every problem of bench/model/suite.py, `seeds` seeds (0..), the auto strategy,
+ * sequential, as BoTorch's runs: final simple regret quartiles beside BoTorch's, and
+ * the suite rows (wins count when axle's median <= BoTorch's, regrets floored at 1e-9).
+ */
+static void suite(int seeds)
+{
+    size_t np;
+    const axl_suite_problem *all = axl_suite_problems(&np);
+    peer_row peer[64];
+    int n_peer = read_peer(peer, 64), n_cmp = 0, med_wins = 0, q3_wins = 0;
+    double worst = 0, log_sum = 0, t_all = axl_bench_now();
+    char name[160];
+
+    fprintf(stderr, "%-18s %-32s %-32s %s\n", "problem", "axle q1 / median / q3",
+            "BoTorch q1 / median / q3", "median ratio");
+    for (size_t i = 0; i < np; i++) {
+        const axl_suite_problem *sp = &all[i];
+        problem p;
+        double *fin = calloc((size_t)seeds, sizeof(double));
+        double *best = calloc((size_t)sp->budget, sizeof(double)), gen_ms = 0;
+        int n_gen = 0;
+        if (g_only != NULL && strstr(g_only, sp->name) == NULL) {
+            free(fin);
+            free(best);
+            continue;
+        }
+        memset(&p, 0, sizeof p);
+        p.name = sp->name;
+        p.d = sp->d;
+        p.budget = sp->budget;
+        p.fmin = sp->fmin;
+        p.f = sp->f;
+        p.noise_sd = sp->noise_sd;
+        memcpy(p.params, sp->params, sizeof p.params);
+        for (int s = 0; s < seeds; s++) {
+            if (run_campaign(&p, 0, 1, (uint64_t)s, best, &gen_ms, &n_gen) != 0)
+                exit(1);
+            fin[s] = floor_regret(best[p.budget - 1] - p.fmin);
+        }
+        double q1 = axl_bench_quantile(fin, (size_t)seeds, 0.25);
+        double med = axl_bench_quantile(fin, (size_t)seeds, 0.5);
+        double q3 = axl_bench_quantile(fin, (size_t)seeds, 0.75);
+        snprintf(name, sizeof name, "model.suite.%s.regret_q1", p.name);
+        axl_bench_row(name, q1, "");
+        snprintf(name, sizeof name, "model.suite.%s.regret_median", p.name);
+        axl_bench_row(name, med, "");
+        snprintf(name, sizeof name, "model.suite.%s.regret_q3", p.name);
+        axl_bench_row(name, q3, "");
+        const peer_row *pr = NULL;
+        for (int j = 0; j < n_peer; j++)
+            if (strcmp(peer[j].name, p.name) == 0)
+                pr = &peer[j];
+        if (pr != NULL) {
+            double ratio = floor_regret(med) / floor_regret(pr->med);
+            snprintf(name, sizeof name, "model.suite.%s.botorch.regret_q1", p.name);
+            axl_bench_row(name, pr->q1, "");
+            snprintf(name, sizeof name, "model.suite.%s.botorch.regret_median", p.name);
+            axl_bench_row(name, pr->med, "");
+            snprintf(name, sizeof name, "model.suite.%s.botorch.regret_q3", p.name);
+            axl_bench_row(name, pr->q3, "");
+            snprintf(name, sizeof name, "model.suite.%s.botorch.seeds", p.name);
+            axl_bench_row(name, pr->seeds, "");
+            n_cmp++;
+            med_wins += ratio <= 1.0;
+            q3_wins += floor_regret(q3) <= floor_regret(pr->q3);
+            worst = fmax(worst, ratio);
+            log_sum += log(ratio);
+            fprintf(stderr, "%-18s %9.3g / %9.3g / %9.3g   %9.3g / %9.3g / %9.3g   %.3g\n", p.name,
+                    q1, med, q3, pr->q1, pr->med, pr->q3, ratio);
+        } else {
+            fprintf(stderr, "%-18s %9.3g / %9.3g / %9.3g   (no BoTorch data)\n", p.name, q1, med,
+                    q3);
+        }
+        free(fin);
+        free(best);
+    }
+    axl_bench_row("model.suite.problems", n_cmp, "");
+    axl_bench_row("model.suite.median_wins", med_wins, "");
+    axl_bench_row("model.suite.worst_median_ratio", worst, "");
+    axl_bench_row("model.suite.q3_wins_fraction", n_cmp ? (double)q3_wins / n_cmp : 0.0, "");
+    axl_bench_row("model.suite.geomean_median_ratio", n_cmp ? exp(log_sum / n_cmp) : 0.0, "");
+    fprintf(stderr, "  suite: %.1f s\n", axl_bench_now() - t_all);
 }
 
 /* y for the speed problems: Hartmann6 with the missing coordinates at its optimum */
@@ -327,7 +472,7 @@ static void speed(size_t d, size_t n, int reps)
 
 int main(int argc, char **argv)
 {
-    int do_q = 0, do_s = 0, seeds = 100, quick = 0, i;
+    int do_q = 0, do_s = 0, do_suite = 0, seeds = 100, suite_seeds = 20, quick = 0, i;
     problem br, h6;
 
     /* The engine runs generations on libuv's thread pool, one per thread, so the BLAS
@@ -343,6 +488,10 @@ int main(int argc, char **argv)
             do_q = 1;
         else if (strcmp(argv[i], "speed") == 0)
             do_s = 1;
+        else if (strcmp(argv[i], "suite") == 0)
+            do_suite = 1;
+        else if (strcmp(argv[i], "--suite-seeds") == 0 && i + 1 < argc)
+            suite_seeds = atoi(argv[++i]);
         else if (strcmp(argv[i], "--quick") == 0)
             quick = 1;
         else if (strcmp(argv[i], "--seeds") == 0 && i + 1 < argc)
@@ -373,17 +522,18 @@ int main(int argc, char **argv)
             g_opts.gp.prior =
                 strcmp(argv[++i], "lognormal") == 0 ? AXL_PRIOR_LOGNORMAL : AXL_PRIOR_GAMMA;
         else {
-            fprintf(stderr, "usage: bench_model [quality] [speed] [--seeds N] [--seed0 S] "
+            fprintf(stderr, "usage: bench_model [quality] [speed] [suite] [--seeds N] [--seed0 S] "
+                            "[--suite-seeds N] "
                             "[--prior gamma|lognormal] [--quick] [--only NAME] [--tf 0-3] "
                             "[--shift F] [--gap F] [--cold N] [--starts N] [--raw N] "
                             "[--restarts N] [--noise F]\n");
             return 2;
         }
     }
-    if (!do_q && !do_s)
-        do_q = do_s = 1;
+    if (!do_q && !do_s && !do_suite)
+        do_q = do_s = do_suite = 1;
     if (strcmp(AXL_BENCH_BLAS_NAME, "openblas") != 0)
-        do_q = 0; /* the reference-BLAS build only measures speed */
+        do_q = do_suite = 0; /* the reference-BLAS build only measures speed */
     make_problems(&br, &h6);
 
     if (do_s) {
@@ -400,6 +550,10 @@ int main(int argc, char **argv)
         quality(&h6, "gp", 0, 1, seeds);
         quality(&h6, "sobol", 1, 1, seeds);
         quality(&h6, "gp_pending3", 2, 3, seeds);
+    }
+    if (do_suite) {
+        fprintf(stderr, "bench_model: suite, %d seeds\n", suite_seeds);
+        suite(suite_seeds);
     }
     /* the gslcblas twin, when built, adds its speed rows */
     if (do_s && strcmp(AXL_BENCH_BLAS_NAME, "openblas") == 0 && !quick) {
