@@ -67,6 +67,11 @@ struct axl_campaign {
     uint32_t n_trials, cap_trials;
     uint32_t first_candidate;                  /* no CANDIDATE trial has a lower index */
     uint32_t n_status[AXL_TRIAL_STATUS_COUNT]; /* trials by status, kept by trial_state.c */
+    /* the same by generation step (steps >= AXL_GS_MAX_STEPS not counted), and every
+     * trial's point hashed for de-duplication (generation.c), kept by trial_state.c */
+    uint32_t n_step_status[AXL_GS_MAX_STEPS][AXL_TRIAL_STATUS_COUNT];
+    axl_point_index *points; /* NULL until the first trial, or when out of memory */
+    bool points_failed;      /* out of memory once: generation.c scans instead */
 
     int max_trials;        /* total trials of the experiment; -1 none */
     uint32_t ran_this_run; /* deployed by this run */

@@ -48,15 +48,44 @@ static void job_free(axl_gen_job *j)
     free(j);
 }
 
-/* Copies observations and pending points: the thread pool sees only this snapshot. */
+/* An observed arm (a finite objective) or a pending one (CANDIDATE, STAGED, RUNNING):
+ * what a new trial must not repeat. */
+static bool is_known(const axl_trial *t)
+{
+    return (t->status == AXL_TRIAL_COMPLETED && t->has_objective && isfinite(t->y)) ||
+           (AXL_PENDING_MASK & AXL_MASK(t->status));
+}
+
+static int accept_known(void *ctx, uint32_t id)
+{
+    const axl_campaign *c = ctx;
+    return id < c->n_trials && is_known(&c->trials[id]);
+}
+
+/* De-duplication for inline (Sobol) generations from the campaign's point index:
+ * O(1) per point instead of a copy and a scan of the whole history. */
+static int seen_known(void *ctx, const double *x)
+{
+    const axl_campaign *c = ctx;
+    return axl_point_index_find(c->points, x, accept_known, ctx);
+}
+
+/*
+ * Copies observations and pending points: the thread pool sees only this snapshot.
+ * A Sobol step runs inline on the loop thread and needs no data, only de-duplication:
+ * with the campaign's point index it gets none (the cost of a Sobol generation does
+ * not grow with the history).
+ */
 static axl_gen_job *snapshot(axl_campaign *c, uint32_t step_index, size_t k)
 {
     size_t np = c->exp->space.n_params;
     axl_gen_job *j = calloc(1, sizeof(*j));
     if (j == NULL)
         return NULL;
+    bool inline_sobol =
+        c->exp->strategy.steps[step_index].model == AXL_GEN_SOBOL && c->points != NULL;
     size_t n_obs = 0, n_pend = 0;
-    for (uint32_t i = 0; i < c->n_trials; i++) {
+    for (uint32_t i = 0; i < c->n_trials && !inline_sobol; i++) {
         const axl_trial *t = &c->trials[i];
         if (t->status == AXL_TRIAL_COMPLETED && t->has_objective && isfinite(t->y))
             n_obs++;
@@ -74,7 +103,7 @@ static axl_gen_job *snapshot(axl_campaign *c, uint32_t step_index, size_t k)
     }
     size_t o = 0, p = 0;
     bool any_sem = false;
-    for (uint32_t i = 0; i < c->n_trials; i++) {
+    for (uint32_t i = 0; i < c->n_trials && !inline_sobol; i++) {
         const axl_trial *t = &c->trials[i];
         if (t->status == AXL_TRIAL_COMPLETED && t->has_objective && isfinite(t->y)) {
             memcpy(j->X + o * np, t->x, np * sizeof(double));
@@ -104,6 +133,8 @@ static axl_gen_job *snapshot(axl_campaign *c, uint32_t step_index, size_t k)
         .step = &j->step,
         .state = &j->state,
         .opts = NULL,
+        .seen = inline_sobol ? seen_known : NULL,
+        .seen_ctx = inline_sobol ? c : NULL,
     };
     j->out.X = j->cand;
     if (axl_gen_moo_wanted(c->exp) &&
@@ -213,18 +244,16 @@ int axl_gen_start(axl_campaign *c, size_t k)
     const axl_gen_strategy *gs = &c->exp->strategy;
     axl_gs_counts counts[AXL_GS_MAX_STEPS];
     memset(counts, 0, sizeof(counts));
-    for (uint32_t i = 0; i < c->n_trials; i++) {
-        const axl_trial *t = &c->trials[i];
-        if (t->step >= gs->n_steps)
-            continue;
-        axl_gs_counts *ct = &counts[t->step];
-        if (t->status != AXL_TRIAL_FAILED && t->status != AXL_TRIAL_ABANDONED)
-            ct->generated++;
-        if (t->status == AXL_TRIAL_COMPLETED || t->status == AXL_TRIAL_EARLY_STOPPED)
-            ct->completed++;
+    /* from the per-step counts trial_state.c keeps: O(1), not a pass over the trials */
+    for (uint32_t s = 0; s < gs->n_steps && s < AXL_GS_MAX_STEPS; s++) {
+        const uint32_t *n = c->n_step_status[s];
+        axl_gs_counts *ct = &counts[s];
+        for (int st = 0; st < AXL_TRIAL_STATUS_COUNT; st++)
+            if (st != AXL_TRIAL_FAILED && st != AXL_TRIAL_ABANDONED)
+                ct->generated += n[st];
+        ct->completed = n[AXL_TRIAL_COMPLETED] + n[AXL_TRIAL_EARLY_STOPPED];
         /* Staged and candidate trials will run: counting them keeps parallelism honest. */
-        if (AXL_PENDING_MASK & AXL_MASK(t->status))
-            ct->running++;
+        ct->running = n[AXL_TRIAL_CANDIDATE] + n[AXL_TRIAL_STAGED] + n[AXL_TRIAL_RUNNING];
     }
     axl_gs_verdict verdict;
     size_t k_now = 0;

@@ -32,6 +32,26 @@ uint32_t axl_trials_count(const axl_campaign *c, unsigned status_mask)
     return n;
 }
 
+static void count_step(axl_campaign *c, const axl_trial *t, int delta)
+{
+    if (t->step < AXL_GS_MAX_STEPS)
+        c->n_step_status[t->step][t->status] += (uint32_t)delta;
+}
+
+/* A new trial's point joins the de-duplication index (on failure generation.c falls
+ * back to scanning the trials: nothing is lost but speed). */
+static void index_point(axl_campaign *c, const axl_trial *t)
+{
+    if (c->points_failed)
+        return;
+    if ((c->points == NULL && axl_point_index_new(&c->exp->space, &c->points) != 0) ||
+        axl_point_index_add(c->points, t->x, t->index) != 0) {
+        axl_point_index_free(c->points);
+        c->points = NULL;
+        c->points_failed = true;
+    }
+}
+
 /*
  * Every change goes through here: next (a copy of *t with the change applied) is logged;
  * only then does it replace *t and the counts follow. On error *t is untouched and the
@@ -43,7 +63,9 @@ static int apply(axl_campaign *c, axl_trial *t, axl_trial *next, const char *typ
     if (rv != 0)
         return rv;
     c->n_status[t->status]--;
+    count_step(c, t, -1);
     c->n_status[next->status]++;
+    count_step(c, next, 1);
     *t = *next;
     return 0;
 }
@@ -123,6 +145,8 @@ int axl_trial_create(axl_campaign *c, const double *x, uint32_t step, const char
     }
     c->trials[c->n_trials++] = t;
     c->n_status[AXL_TRIAL_CANDIDATE]++;
+    count_step(c, &t, 1);
+    index_point(c, &t);
     *out = t.index;
     return 0;
 }
@@ -327,6 +351,7 @@ int axl_trial_adopt(axl_campaign *c, const axl_trial_rec *rec)
     t->status = rec->status;
     c->n_status[rec->status]++;
     t->step = rec->step;
+    count_step(c, t, 1);
     t->gen_method = strcmp(rec->gen_method, "Sobol") == 0      ? "Sobol"
                     : strcmp(rec->gen_method, "GP-LogEI") == 0 ? "GP-LogEI"
                                                                : "Manual";
@@ -352,6 +377,7 @@ int axl_trial_adopt(axl_campaign *c, const axl_trial_rec *rec)
         }
     }
     c->n_trials++;
+    index_point(c, t);
     double yb = axl_objectives_score(e->moo, t->y, t->metrics, t->n_metrics);
     if (t->status == AXL_TRIAL_COMPLETED && t->has_objective && isfinite(yb)) {
         bool better = !c->has_best || (e->minimize ? yb < c->best_value : yb > c->best_value);
@@ -379,4 +405,8 @@ void axl_trial_free_all(axl_campaign *c)
     c->trials = NULL;
     c->n_trials = c->cap_trials = 0;
     memset(c->n_status, 0, sizeof(c->n_status));
+    memset(c->n_step_status, 0, sizeof(c->n_step_status));
+    axl_point_index_free(c->points);
+    c->points = NULL;
+    c->points_failed = false;
 }

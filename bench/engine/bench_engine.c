@@ -3,6 +3,10 @@
  *   engine.react_p50_ms / _p99_ms  completion received -> next trial deployed (Sobol)
  *   engine.trials_per_s            zero-duration evaluations, end to end
  *   engine.rss_mb_10k              resident memory after a 10,000-trial campaign
+ *   engine.trials_per_s_100k_ratio trials/s over the last 10k of a 100,000-trial Sobol
+ *                                  campaign (--nosync) / over its first 10k
+ *
+ *   bench_engine [100k]    (100k: only the 100,000-trial campaign)
  */
 #include <ftw.h>
 #include <stdio.h>
@@ -50,6 +54,31 @@ static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW 
     return remove(path);
 }
 
+/* Completion times of a long campaign, every 10,000th. */
+typedef struct marks {
+    uint32_t n;
+    double t[16], cpu[16]; /* wall and process CPU seconds */
+} marks;
+
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void on_report_mark(void *data, uint32_t trial, axl_trial_status st)
+{
+    marks *m = data;
+    (void)trial;
+    if (st == AXL_TRIAL_COMPLETED && ++m->n % 10000 == 0 && m->n / 10000 < 16) {
+        m->t[m->n / 10000] = axl_bench_now();
+        m->cpu[m->n / 10000] = cpu_now();
+    }
+}
+
+static bool g_nosync;
+
 /* Runs one campaign in a fresh store; returns wall seconds. */
 static double run(const char *runner, int max_pending, int total, axl_campaign_options *opt,
                   axl_campaign_result *res)
@@ -75,7 +104,7 @@ static double run(const char *runner, int max_pending, int total, axl_campaign_o
     fclose(f);
     axl_errbuf eb = {{0}};
     double t0 = axl_bench_now();
-    int rv = axl_engine_run(path, NULL, dir, false, opt, res, &eb);
+    int rv = axl_engine_run(path, NULL, dir, g_nosync, opt, res, &eb);
     double wall = axl_bench_now() - t0;
     if (rv != 0 || res->n_completed != (uint32_t)total) {
         fprintf(stderr, "bench_engine: campaign failed: %s (%u of %d completed)\n", eb.msg,
@@ -101,7 +130,39 @@ static double rss_mb(void)
 
 void axl_bench_view(void);
 
-int main(void)
+/* 100,000 zero-duration Sobol trials without fsync: does a trial cost the same at the
+ * end as at the start? */
+static void long_campaign(void)
+{
+    axl_campaign_options opt;
+    axl_campaign_result res;
+    marks m = {0};
+    axl_campaign_options_default(&opt);
+    opt.handle_signals = false;
+    opt.hooks = (axl_campaign_hooks){.data = &m, .on_report = on_report_mark};
+    fprintf(stderr, "bench_engine: 100,000-trial campaign (--nosync) ...\n");
+    g_nosync = true;
+    m.t[0] = axl_bench_now();
+    m.cpu[0] = cpu_now();
+    run("{\"type\": \"function\", \"function\": \"branin\"}", 10, 100000, &opt, &res);
+    g_nosync = false;
+    double first = 10000 / (m.t[1] - m.t[0]), last = 10000 / (m.t[10] - m.t[9]);
+    fprintf(stderr, "  trials/s per 10k:");
+    for (int i = 1; i <= 10; i++)
+        fprintf(stderr, " %.0f", 10000 / (m.t[i] - m.t[i - 1]));
+    fprintf(stderr, "\n  per CPU second:");
+    for (int i = 1; i <= 10; i++)
+        fprintf(stderr, " %.0f", 10000 / (m.cpu[i] - m.cpu[i - 1]));
+    fprintf(stderr, "\n");
+    axl_bench_row("engine.trials_per_s_100k_first10k", first, "trials/s");
+    axl_bench_row("engine.trials_per_s_100k_last10k", last, "trials/s");
+    axl_bench_row("engine.trials_per_s_100k_ratio", last / first, "");
+    /* the same per CPU second of the process: what a shared machine's load leaves out */
+    axl_bench_row("engine.trials_per_cpu_s_100k_ratio",
+                  (m.cpu[1] - m.cpu[0]) / (m.cpu[10] - m.cpu[9]), "");
+}
+
+int main(int argc, char **argv)
 {
     axl_log_set_level(AXL_LOG_ERROR);
     if (getenv("AXL_BENCH_VIEW_ONLY") != NULL) { /* iterating on the view */
@@ -110,6 +171,11 @@ int main(void)
     }
     axl_campaign_options opt;
     axl_campaign_result res;
+
+    if (argc > 1 && strcmp(argv[1], "100k") == 0) {
+        long_campaign();
+        return 0;
+    }
 
     /* Reaction: one trial at a time, 2 ms of simulated work, so every deploy follows a
      * completion that arrived while the loop was asleep. */
@@ -139,6 +205,7 @@ int main(void)
     fprintf(stderr, "bench_engine: 10,000-trial campaign for memory ...\n");
     run("{\"type\": \"function\", \"function\": \"branin\"}", 10, 10000, &opt, &res);
     axl_bench_row("engine.rss_mb_10k", rss_mb(), "MB");
+    long_campaign();
 
     axl_bench_view(); /* bench_view.c: the web view's rows */
     return 0;

@@ -108,6 +108,33 @@ int axl_space_feasible(const axl_space *s, const double *x);
  * within 1e-6 of the range width). */
 int axl_space_same_point(const axl_space *s, const double *a, const double *b);
 
+/*
+ * A hash index of arms (points in parameter space) for de-duplication: a query costs
+ * O(1) instead of a scan over every known point, and its answer is the scan's
+ * (axl_space_same_point). Points are appended with an id of the caller's; a query
+ * may filter the matches by id (e.g. by the trial's current status).
+ * Not thread-safe: one owner at a time.
+ */
+typedef struct axl_point_index axl_point_index;
+
+/* *out caller-owned (axl_point_index_free); s borrowed, must outlive the index.
+ * AXL_ENOMEM. */
+int axl_point_index_new(const axl_space *s, axl_point_index **out);
+void axl_point_index_free(axl_point_index *ix);
+
+/* Appends a copy of x (n_params) with `id`. AXL_ENOMEM (the index is unchanged). */
+int axl_point_index_add(axl_point_index *ix, const double *x, uint32_t id);
+
+/*
+ * 1 if a stored point is the same arm as x and accept(ctx, id) returns non-zero for it
+ * (accept NULL: any), else 0. accept is called synchronously, for matches only.
+ */
+int axl_point_index_find(const axl_point_index *ix, const double *x,
+                         int (*accept)(void *ctx, uint32_t id), void *ctx);
+
+/* Points stored. */
+size_t axl_point_index_count(const axl_point_index *ix);
+
 /* --------------------------------------------------------------- Sobol */
 
 /*
@@ -352,6 +379,15 @@ typedef struct axl_model_input {
     const axl_gen_step *step;      /* borrowed: the current step (from axl_gs_decide) */
     const axl_model_state *state;  /* borrowed: state before this generation */
     const axl_model_options *opts; /* borrowed, NULL = defaults */
+    /*
+     * Optional (NULL = scan X and X_pending): answers "is x an observed or pending
+     * arm?" for de-duplication, e.g. from an axl_point_index the caller keeps across
+     * generations, so that a Sobol step costs O(k) and not O(n_obs): with it, X and
+     * X_pending are still used by GP steps but need not be given to Sobol steps.
+     * Called synchronously from axl_model_generate, on its thread.
+     */
+    int (*seen)(void *seen_ctx, const double *x);
+    void *seen_ctx;
 } axl_model_input;
 
 typedef struct axl_model_diag {

@@ -32,22 +32,63 @@ static uint64_t hash3(uint64_t a, uint64_t b, uint64_t c)
 }
 
 /* The points a new candidate must differ from: observed, pending, and the ones this
- * call has produced so far. */
+ * call has produced so far. The observed and pending ones are asked of the caller's
+ * `seen` when given; else, above SCAN_MAX of them, a hash index is built over them on
+ * the first query (O(n) once, then O(1) per query instead of O(n)). */
+#define SCAN_MAX 64
 typedef struct seen {
     const axl_space *s;
     const double *X, *P, *C;
     size_t nx, np, *nc;
+    int (*fn)(void *ctx, const double *x);
+    void *ctx;
+    axl_point_index *ix;
+    int ix_failed;
 } seen;
 
-static int is_seen(const seen *z, const double *x)
+static int in_index(seen *z, const double *x)
 {
     size_t i, n = z->s->n_params;
+    if (z->ix == NULL && !z->ix_failed) {
+        int rv = axl_point_index_new(z->s, &z->ix);
+        for (i = 0; rv == 0 && i < z->nx; i++)
+            rv = axl_point_index_add(z->ix, z->X + i * n, 0);
+        for (i = 0; rv == 0 && i < z->np; i++)
+            rv = axl_point_index_add(z->ix, z->P + i * n, 0);
+        if (rv != 0) { /* out of memory: scan instead */
+            axl_point_index_free(z->ix);
+            z->ix = NULL;
+            z->ix_failed = 1;
+        }
+    }
+    if (z->ix != NULL)
+        return axl_point_index_find(z->ix, x, NULL, NULL);
     for (i = 0; i < z->nx; i++)
         if (axl_space_same_point(z->s, x, z->X + i * n))
             return 1;
     for (i = 0; i < z->np; i++)
         if (axl_space_same_point(z->s, x, z->P + i * n))
             return 1;
+    return 0;
+}
+
+static int is_seen(seen *z, const double *x)
+{
+    size_t i, n = z->s->n_params;
+    if (z->fn != NULL) {
+        if (z->fn(z->ctx, x))
+            return 1;
+    } else if (z->nx + z->np > SCAN_MAX) {
+        if (in_index(z, x))
+            return 1;
+    } else {
+        for (i = 0; i < z->nx; i++)
+            if (axl_space_same_point(z->s, x, z->X + i * n))
+                return 1;
+        for (i = 0; i < z->np; i++)
+            if (axl_space_same_point(z->s, x, z->P + i * n))
+                return 1;
+    }
     for (i = 0; i < *z->nc; i++)
         if (axl_space_same_point(z->s, x, z->C + i * n))
             return 1;
@@ -56,7 +97,7 @@ static int is_seen(const seen *z, const double *x)
 
 /* Draws from the scrambled Sobol sequence until want more new feasible points are
  * found, advancing st->sobol_index past every point looked at. */
-static int gen_sobol(const axl_model_input *in, const axl__layout *lay, const seen *z, size_t want,
+static int gen_sobol(const axl_model_input *in, const axl__layout *lay, seen *z, size_t want,
                      axl_model_output *out)
 {
     const size_t CH = 64, LIMIT = 100000;
@@ -229,7 +270,7 @@ static int fit_tf(const axl_model_input *in, const axl_model_options *o, size_t 
 }
 
 static int gen_gp(const axl_model_input *in, const axl_model_options *o, const axl__layout *lay,
-                  const seen *z, axl_model_output *out, axl_errbuf *eb)
+                  seen *z, axl_model_output *out, axl_errbuf *eb)
 {
     const axl_space *s = in->space;
     size_t n = in->n_obs, np = s->n_params, D = lay->D, H = AXL_GP_N_HYPER(D), i, j, c;
@@ -530,6 +571,10 @@ int axl_model_generate(const axl_model_input *in, axl_model_output *out, axl_err
     z.np = in->n_pending;
     z.C = out->X;
     z.nc = &out->n;
+    z.fn = in->seen;
+    z.ctx = in->seen_ctx;
+    z.ix = NULL;
+    z.ix_failed = 0;
 
     if (in->step->model == AXL_GEN_GP_LOGEI && in->n_obs >= 2) {
         out->method = "GP-LogEI";
@@ -542,6 +587,7 @@ int axl_model_generate(const axl_model_input *in, axl_model_output *out, axl_err
     } else {
         return axl__fail(eb, AXL_EINVAL, "generate: unknown model %d", (int)in->step->model);
     }
+    axl_point_index_free(z.ix);
     if (rv != 0) {
         out->n = 0;
         out->state = *in->state;

@@ -43,6 +43,51 @@ static double scramble_apply(const scramble *sc, uint32_t x)
     return ((double)y + 0.5) / (double)(1u << SOBOL_BITS);
 }
 
+/*
+ * GSL's Sobol state (qrng/sobol.c, unchanged since GSL 1.x). Reading its direction
+ * numbers lets point n be computed directly, x_n = XOR of v[k] over the bits k of n's
+ * Gray code (GSL's generator is the Antonov-Saleev recursion, whose n-th point that
+ * is), instead of replaying the n points before it. The layout is checked by size and
+ * by reproducing GSL's first points; if either check fails, the prefix is replayed.
+ */
+typedef struct gsl_sobol_state {
+    unsigned int sequence_count;
+    double last_denominator_inv;
+    int last_numerator_vec[SOBOL_MAX_DIM];
+    int v_direction[SOBOL_BITS][SOBOL_MAX_DIM];
+} gsl_sobol_state;
+
+#define SOBOL_CHECK 64 /* points compared with GSL's own */
+
+static uint32_t sobol_numerator(const gsl_sobol_state *st, unsigned j, uint64_t n)
+{
+    uint64_t g = n ^ (n >> 1);
+    uint32_t x = 0;
+    for (int k = 0; g != 0; k++, g >>= 1)
+        if (g & 1)
+            x ^= (uint32_t)st->v_direction[k][j];
+    return x;
+}
+
+/* 1 if q's state can be read as a gsl_sobol_state (q fresh: no point drawn yet);
+ * draws SOBOL_CHECK points from q. */
+static int sobol_direct_ok(gsl_qrng *q, unsigned dim)
+{
+    gsl_sobol_state st;
+    double v[AXL_MODEL_MAX_DIMS];
+    if (q->state_size != sizeof(gsl_sobol_state) || q->state == NULL)
+        return 0;
+    st = *(const gsl_sobol_state *)q->state;
+    for (uint64_t n = 1; n <= SOBOL_CHECK; n++) {
+        if (gsl_qrng_get(q, v) != 0)
+            return 0;
+        for (unsigned j = 0; j < dim; j++)
+            if ((uint32_t)ldexp(v[j], SOBOL_BITS) != sobol_numerator(&st, j, n))
+                return 0;
+    }
+    return 1;
+}
+
 int axl_sobol_fill(unsigned dim, uint64_t seed, uint64_t first, size_t count, double *out)
 {
     gsl_qrng *q;
@@ -68,10 +113,25 @@ int axl_sobol_fill(unsigned dim, uint64_t seed, uint64_t first, size_t count, do
         }
         for (j = 0; j < dim; j++)
             scramble_init(&sc[j], seed, (unsigned)j);
+        /* Far into the sequence: point n directly from the direction numbers, so that
+         * the cost of a call does not grow with `first` */
+        if (first > SOBOL_CHECK) {
+            gsl_sobol_state st = *(const gsl_sobol_state *)q->state;
+            if (sobol_direct_ok(q, dim)) {
+                for (r = 0; r < count; r++)
+                    for (j = 0; j < dim; j++)
+                        out[r * dim + j] =
+                            scramble_apply(&sc[j], sobol_numerator(&st, (unsigned)j, first + r));
+                gsl_qrng_free(q);
+                free(sc);
+                return 0;
+            }
+            gsl_qrng_init(q);
+        }
         /* GSL's qrng is sequential and starts after the all-zero point, which we
          * put back as index 0 (without it the first 2^m points are not a net).
-         * Replaying the prefix costs O(first*dim), microseconds for any realistic
-         * campaign, and keeps point n reproducible. */
+         * Replaying the prefix costs O(first*dim) (only near the start, or if GSL's
+         * state could not be read) and keeps point n reproducible. */
         for (i = 1; i < first; i++)
             gsl_qrng_get(q, v);
         for (r = 0; r < count; r++) {

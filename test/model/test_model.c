@@ -327,6 +327,21 @@ static void test_sobol_reproducible(void **st)
         for (i = 0; i < N; i++)
             assert_int_equal(hit[i], 1);
     }
+    /* far into the sequence point n is computed directly from GSL's direction numbers:
+     * the same points as GSL's sequential generator, at 5 and at 40 dimensions */
+    {
+        enum { M = 3000 };
+        static double all[M * 40], part[40 * 40];
+        static const uint64_t firsts[5] = {65, 100, 1023, 2048, 2960};
+        for (int dd = 5; dd <= 40; dd += 35) {
+            assert_int_equal(axl_sobol_fill((unsigned)dd, 9, 0, M, all), 0);
+            for (int f = 0; f < 5; f++) {
+                assert_int_equal(axl_sobol_fill((unsigned)dd, 9, firsts[f], 40, part), 0);
+                assert_memory_equal(all + firsts[f] * (uint64_t)dd, part,
+                                    40 * (size_t)dd * sizeof(double));
+            }
+        }
+    }
     /* beyond GSL's 40 Sobol dimensions: still reproducible and in (0,1) */
     {
         double h1[3 * 50], h2[50];
@@ -456,6 +471,142 @@ static void test_sobol_generate_dedup(void **st)
         r.st = o.state;
         assert_int_equal(gen(&r, 11, X, (double[11]){0}, 1, P, 1, out, &o), AXL_EEXHAUSTED);
     }
+}
+
+static int accept_even(void *ctx, uint32_t id)
+{
+    (*(int *)ctx)++;
+    return id % 2 == 0;
+}
+
+static void test_point_index(void **st)
+{
+    /* the index answers as a scan with axl_space_same_point would: stored points,
+     * copies moved within the tolerance (also across cell edges), moved beyond it,
+     * round values that sit on grid edges, log scale, ints and choices */
+    axl_param p[5] = {{.type = AXL_PARAM_FLOAT, .lower = -3, .upper = 7},
+                      {.type = AXL_PARAM_FLOAT, .lower = 1e-3, .upper = 10, .log_scale = 1},
+                      {.type = AXL_PARAM_INT, .lower = -2, .upper = 9},
+                      {.type = AXL_PARAM_CHOICE, .n_choices = 4},
+                      {.type = AXL_PARAM_FIXED, .value = 2}};
+    axl_space s = {.n_params = 5, .params = p};
+    enum { N = 1500 };
+    static double pts[N * 5];
+    axl_point_index *ix;
+    int calls = 0, hits = 0, agree = 0;
+    (void)st;
+    assert_int_equal(axl_point_index_new(&s, &ix), 0);
+    for (int i = 0; i < N; i++) {
+        double *x = pts + i * 5;
+        int grid = i % 3 == 0; /* round values: 0.5-steps, on the old cell edges */
+        x[0] = grid ? -3 + 0.5 * (i % 21) : -3 + 10 * urand();
+        x[1] = grid ? pow(10, -3 + (i % 5)) : exp(log(1e-3) + urand() * log(1e4));
+        x[2] = (double)(-2 + (int)(urand() * 12));
+        x[3] = (double)(int)(urand() * 4);
+        x[4] = 2;
+        assert_int_equal(axl_point_index_add(ix, x, (uint32_t)i), 0);
+    }
+    assert_int_equal(axl_point_index_count(ix), N);
+    for (int q = 0; q < 4 * N; q++) {
+        double y[5];
+        const double *x = pts + (q % N) * 5;
+        memcpy(y, x, sizeof y);
+        switch (q / N) {
+        case 0: /* the point itself */
+            break;
+        case 1: /* within the tolerance: 0.9e-6 of the range (of the log range) */
+            y[0] += (urand() < 0.5 ? -0.9e-6 : 0.9e-6) * 10;
+            y[1] *= exp((urand() < 0.5 ? -0.9e-6 : 0.9e-6) * log(1e4));
+            break;
+        case 2: /* beyond it */
+            y[0] += (urand() < 0.5 ? -3e-6 : 3e-6) * 10;
+            break;
+        default: /* another discrete value */
+            y[2] = y[2] < 9 ? y[2] + 1 : y[2] - 1;
+            break;
+        }
+        int scan = 0;
+        for (int j = 0; j < N && !scan; j++)
+            scan = axl_space_same_point(&s, y, pts + j * 5);
+        int found = axl_point_index_find(ix, y, NULL, NULL);
+        hits += found;
+        agree += found == scan;
+        if (found != scan)
+            fail_msg("query %d (kind %d): index %d, scan %d", q, q / N, found, scan);
+    }
+    assert_int_equal(agree, 4 * N);
+    assert_true(hits >= 2 * N); /* kinds 0 and 1 always match */
+    /* accept filters matches by id */
+    assert_int_equal(axl_point_index_find(ix, pts + 5 * 7, accept_even, &calls), 0);
+    assert_true(calls >= 1);
+    assert_int_equal(axl_point_index_find(ix, pts + 5 * 8, accept_even, &calls), 1);
+    axl_point_index_free(ix);
+}
+
+static int seen_in_index(void *ctx, const double *x)
+{
+    return axl_point_index_find(ctx, x, NULL, NULL);
+}
+
+static void test_sobol_dedup_many(void **st)
+{
+    /* 100 arms, 96 of them known: above the scan limit the model indexes them, and a
+     * caller's `seen` answers the same; the 4 new arms come out, then exhaustion */
+    axl_param p[2] = {{.type = AXL_PARAM_INT, .lower = 0, .upper = 9},
+                      {.type = AXL_PARAM_INT, .lower = 0, .upper = 9}};
+    run r = {.s = {.n_params = 2, .params = p},
+             .step = {.model = AXL_GEN_SOBOL, .num_trials = -1, .seed = 2}};
+    double X[200], y[100] = {0}, out[8];
+    axl_model_output o;
+    axl_point_index *ix;
+    size_t n = 0;
+    (void)st;
+    axl_model_options_default(&r.o);
+    assert_int_equal(axl_point_index_new(&r.s, &ix), 0);
+    for (int a = 0; a < 100; a++)
+        if (a != 3 && a != 42 && a != 77 && a != 98) {
+            X[2 * n] = a / 10, X[2 * n + 1] = a % 10;
+            assert_int_equal(axl_point_index_add(ix, X + 2 * n, (uint32_t)n), 0);
+            n++;
+        }
+    assert_int_equal(n, 96);
+    for (int way = 0; way < 2; way++) {
+        axl_model_input in;
+        memset(&in, 0, sizeof in);
+        axl_model_state_init(&r.st, 7);
+        in.space = &r.s;
+        in.n_obs = way == 0 ? n : 0; /* with `seen`, no arrays are needed */
+        in.X = way == 0 ? X : NULL;
+        in.y = way == 0 ? y : NULL;
+        in.k = 4;
+        in.step = &r.step;
+        in.state = &r.st;
+        in.opts = &r.o;
+        in.seen = way == 1 ? seen_in_index : NULL;
+        in.seen_ctx = ix;
+        memset(&o, 0, sizeof o);
+        o.X = out;
+        assert_int_equal(axl_model_generate(&in, &o, NULL), 0);
+        assert_int_equal(o.n, 4);
+        int got = 0;
+        for (int i = 0; i < 4; i++) {
+            int a = (int)(out[2 * i] * 10 + out[2 * i + 1]);
+            got |= (a == 3) << 0 | (a == 42) << 1 | (a == 77) << 2 | (a == 98) << 3;
+        }
+        assert_int_equal(got, 15);
+        /* all taken now */
+        for (int i = 0; i < 4; i++)
+            if (way == 1)
+                assert_int_equal(axl_point_index_add(ix, out + 2 * i, 100), 0);
+        if (way == 0) {
+            memcpy(X + 2 * n, out, 8 * sizeof(double));
+            in.n_obs = n + 4;
+        }
+        in.state = &o.state;
+        in.k = 1;
+        assert_int_equal(axl_model_generate(&in, &o, NULL), AXL_EEXHAUSTED);
+    }
+    axl_point_index_free(ix);
 }
 
 static void test_sobol_resume(void **st)
@@ -808,6 +959,8 @@ int main(void)
         cmocka_unit_test(test_sobol_reproducible),
         cmocka_unit_test(test_transforms),
         cmocka_unit_test(test_sobol_generate_dedup),
+        cmocka_unit_test(test_point_index),
+        cmocka_unit_test(test_sobol_dedup_many),
         cmocka_unit_test(test_sobol_resume),
         cmocka_unit_test(test_state_codec),
         cmocka_unit_test(test_gp_generate),
