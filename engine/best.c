@@ -5,12 +5,13 @@
  *
  * On a noisy objective the raw best is biased (the luckiest draw wins); the model's best
  * is not. The GP is the one generation uses (Matern-5/2 ARD, MAP hyper-parameters) on
- * standardized outcomes, known SEMs as fixed noise. Single objective, no outcome
- * constraints: every completed trial is feasible.
+ * standardized outcomes, known SEMs as fixed noise. Trials that violate an outcome
+ * constraint (engine/config_objectives.h) are left out: the best is always feasible.
  */
 #include "engine/best.h"
 
 #include "engine/campaign.h"
+#include "engine/config_objectives.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -115,8 +116,9 @@ int axl_best_of_records(const axl_experiment *e, const axl_store_experiment *se,
         for (uint32_t q = 0; q < t->n_metrics; q++)
             if (strcmp(t->metrics[q].name, e->metric) == 0)
                 m = &t->metrics[q];
-        if (m == NULL || !isfinite(m->mean))
-            continue;
+        if (m == NULL || !isfinite(m->mean) ||
+            !isfinite(axl_objectives_score(e->moo, m->mean, t->metrics, t->n_metrics)))
+            continue; /* an infeasible trial is never the best */
         bool ok = true;
         for (size_t i = 0; i < np && ok; i++) {
             const axl_param_value *pv = NULL;
@@ -175,7 +177,8 @@ int axl_best_of_campaign(const axl_campaign *c, axl_best *out, axl_errbuf *eb)
     }
     for (uint32_t i = 0; i < c->n_trials; i++) {
         const axl_trial *t = &c->trials[i];
-        if (t->status != AXL_TRIAL_COMPLETED || !t->has_objective || !isfinite(t->y))
+        if (t->status != AXL_TRIAL_COMPLETED || !t->has_objective || !isfinite(t->y) ||
+            !isfinite(axl_objectives_score(c->exp->moo, t->y, t->metrics, t->n_metrics)))
             continue;
         memcpy(X + n * np, t->x, np * sizeof(double));
         y[n] = t->y;

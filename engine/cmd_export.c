@@ -19,14 +19,17 @@
 
 #include "engine/axl_engine.h"
 #include "engine/cli.h"
+#include "engine/pareto_report.h"
 
 static const char export_usage[] =
-    "usage: axle export NAME [--csv | --json] [--sem] [--store DIR]\n"
+    "usage: axle export NAME [--csv | --json] [--sem] [--pareto] [--store DIR]\n"
     "\n"
     "Prints the trials as Ax's exp_to_df table: trial_index, arm_name, trial_status,\n"
     "reason, generation_method, each parameter, each metric. --csv (the default) writes\n"
     "CSV, --json one JSON array of records with the same keys in the same order. --sem adds\n"
-    "a METRIC_sem column after each metric. Floats are written in full (%.17g).\n";
+    "a METRIC_sem column after each metric. Floats are written in full (%.17g).\n"
+    "--pareto (several objectives) writes the Pareto set instead: trial_index, each\n"
+    "parameter, each objective, one row per feasible trial on the front.\n";
 
 /* CSV field: quoted when it holds a comma, quote or newline. */
 static void csv_str(const char *s)
@@ -85,12 +88,15 @@ typedef struct column {
 
 int axl_cmd_export(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"store", required_argument, NULL, 's'}, {"csv", no_argument, NULL, 'c'},
-        {"json", no_argument, NULL, 'j'},        {"sem", no_argument, NULL, 'S'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"store", required_argument, NULL, 's'},
+                                             {"csv", no_argument, NULL, 'c'},
+                                             {"json", no_argument, NULL, 'j'},
+                                             {"sem", no_argument, NULL, 'S'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {"pareto", no_argument, NULL, 'P'},
+                                             {NULL, 0, NULL, 0}};
     const char *store = AXL_DEFAULT_STORE, *name = NULL;
-    bool json = false, sem = false;
+    bool json = false, sem = false, pareto = false;
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -106,6 +112,9 @@ int axl_cmd_export(int argc, char **argv)
             break;
         case 'S':
             sem = true;
+            break;
+        case 'P':
+            pareto = true;
             break;
         case 'h':
             fputs(export_usage, stdout);
@@ -134,6 +143,16 @@ int axl_cmd_export(int argc, char **argv)
         fprintf(stderr, "axle export: %s\n", eb.msg);
         axl_store_experiment_free(e);
         return rv == AXL_ENOENT ? AXL_EXIT_CODE_USAGE : AXL_EXIT_CODE_ERROR;
+    }
+    if (pareto) {
+        rv = axl_pareto_csv(stdout, exp, e);
+        if (rv == AXL_EINVAL)
+            fprintf(stderr, "axle export: --pareto: %s has fewer than 2 objectives\n", name);
+        axl_experiment_free(exp);
+        axl_store_experiment_free(e);
+        return rv == 0            ? AXL_EXIT_CODE_OK
+               : rv == AXL_EINVAL ? AXL_EXIT_CODE_USAGE
+                                  : AXL_EXIT_CODE_ERROR;
     }
 
     /* Parameters in search-space order, then the objective, then other metrics. */

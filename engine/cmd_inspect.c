@@ -10,6 +10,7 @@
 #include "engine/axl_engine.h"
 #include "engine/cli.h"
 #include "engine/experiment.h"
+#include "engine/pareto_report.h"
 #include "storage/axl_store.h"
 
 static const char status_usage[] =
@@ -165,6 +166,8 @@ int axl_cmd_status(int argc, char **argv)
     axl_experiment *exp = NULL;
     if (axl_experiment_from_store(s, name, &exp, &eb) == 0)
         axl_cli_print_best(stdout, exp, e);
+    if (exp != NULL)
+        axl_pareto_print(stdout, exp, e);
     axl_experiment_free(exp);
     print_last_event(s, name, e->last_seq);
     axl_store_experiment_free(e);

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "engine/best.h"
+#include "engine/pareto_report.h"
 #include "proto/axl_log.h"
 
 #define SRC "Scheduler"
@@ -224,7 +225,8 @@ static void record_stop(axl_campaign *c)
     axl_best best;
     axl_best_of_campaign(c, &best, NULL);
     c->model_best = best;
-    int n = 7 + (c->has_best ? 2 : 0) + (best.has_model ? 4 : 0);
+    bool pareto = axl_pareto_wanted(c->exp);
+    int n = 7 + (c->has_best ? 2 : 0) + (best.has_model ? 4 : 0) + (pareto ? 1 : 0);
     msgpack_pack_map(&pk, (size_t)n);
     axl_pack_kv_str(&pk, "exit_status", axl_exit_status_name(c->exit_status));
     axl_pack_kv_str(&pk, "reason", c->reason);
@@ -242,6 +244,11 @@ static void record_stop(axl_campaign *c)
         axl_pack_kv_num(&pk, "model_best_mean", best.model_mean);
         axl_pack_kv_num(&pk, "model_best_sd", best.model_sd);
         axl_pack_kv_num(&pk, "model_best_observed", best.model_observed);
+    }
+    if (pareto) { /* several objectives: the front and its hypervolume */
+        axl_pack_cstr(&pk, "pareto");
+        if (axl_pareto_pack(&pk, c) != 0)
+            msgpack_pack_nil(&pk);
     }
     axl_errbuf eb = {{0}};
     if (axl_journal_add(&c->journal, "experiment.stopped", c->exp->name, -1, AXL_REC_NONE, sb.data,

@@ -13,7 +13,9 @@
 #include <cmocka.h>
 
 #include "engine/config_objectives.h"
+#include "engine/axl_engine.h"
 #include "engine/experiment.h"
+#include "engine/pareto_report.h"
 #include "engine/model/axl_moo.h"
 #include "storage/axl_store.h"
 #include "test/engine/engine_testlib.h"
@@ -228,6 +230,42 @@ static void test_two_objective_campaign(void **state)
     double hv_sobol = axl_hypervolume(5, 2, Y, ref), hv_all = axl_hypervolume(16, 2, Y, ref);
     assert_true(hv_all > hv_sobol + 1.0);
     assert_true(axl_hypervolume(11, 2, Y + 10, ref) > hv_sobol);
+
+    /* the reported front: non-dominated, dominating every other trial, its hypervolume */
+    axl_store *s = NULL;
+    axl_store_options so = {.flags = AXL_STORE_RDONLY};
+    axl_experiment *exp = NULL;
+    axl_errbuf eb = {{0}};
+    assert_int_equal(axl_store_open(dir, &so, &s, NULL), 0);
+    assert_int_equal(axl_experiment_from_store(s, "bc", &exp, &eb), 0);
+    axl_store_close(s);
+    axl_pareto_report r;
+    assert_int_equal(axl_pareto_of_records(exp, e, &r), 0);
+    assert_true(r.n >= 2 && !r.ref_inferred && r.ref[0] == 18 && r.ref[1] == 6);
+    assert_true(fabs(r.hypervolume - hv_all) < 1e-9 * hv_all);
+    for (size_t i = 0; i < e->n_trials; i++) {
+        bool on = false, dominated = false;
+        for (size_t q = 0; q < r.n; q++) {
+            const double *v = r.values + 2 * q;
+            on |= r.trials[q] == e->trials[i].index;
+            dominated |= -v[0] >= Y[2 * i] && -v[1] >= Y[2 * i + 1] &&
+                         (-v[0] > Y[2 * i] || -v[1] > Y[2 * i + 1]);
+        }
+        assert_true(on != dominated); /* on the front, or dominated by it */
+    }
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_int_equal(axl_pareto_csv(f, exp, e), 0);
+    fclose(f);
+    assert_memory_equal(buf, "trial_index,x1,x2,branin,currin\n", 32);
+    size_t lines = 0;
+    for (size_t i = 0; i < len; i++)
+        lines += buf[i] == '\n';
+    assert_int_equal(lines, r.n + 1);
+    free(buf);
+    axl_pareto_report_free(&r);
+    axl_experiment_free(exp);
     axl_store_experiment_free(e);
     et_rmtree(dir);
     et_rmtree(tmp);
