@@ -11,6 +11,7 @@
 
 #include "engine/cli.h"
 #include "engine/json_msgpack.h"
+#include "engine/cmd_lab_pareto.h"
 #include "hw/line/axl_film_model.h"
 #include "hw/worker/axl_worker.h"
 #include "proto/axl_log.h"
@@ -187,13 +188,15 @@ int axl_cmd_worker(int argc, char **argv)
 static const char lab_usage[] =
     "usage: axle lab optimum\n"
     "       axle lab score NAME [--store DIR]\n"
+    "       axle lab pareto NAME [--store DIR]\n"
     "\n"
     "The simulated line's film model knows the best recipe. `optimum` prints it and its\n"
     "PL intensity; `score` finds the stored campaign's best completed trial and prints its\n"
     "recipe, its measured intensity, the model's noise-free intensity at that recipe and\n"
     "that as a fraction of the optimum (the film model's four inputs are read from the\n"
     "parameters antisolvent_volume, antisolvent_rate, antisolvent_timing,\n"
-    "anneal_duration).\n";
+    "anneal_duration). `pareto` (two objectives with thresholds) prints the campaign's\n"
+    "Pareto front beside the film model's true one and both hypervolumes.\n";
 
 static void print_inputs(const char *label, const axl_film_inputs *x, double intensity)
 {
@@ -315,7 +318,7 @@ int axl_cmd_lab(int argc, char **argv)
         print_inputs("true optimum:", &x, top);
         return AXL_EXIT_CODE_OK;
     }
-    if (strcmp(argv[1], "score") == 0 && argc >= 3) {
+    if ((strcmp(argv[1], "score") == 0 || strcmp(argv[1], "pareto") == 0) && argc >= 3) {
         const char *store = AXL_DEFAULT_STORE;
         for (int i = 3; i < argc; i++) {
             if (strcmp(argv[i], "--store") == 0 && i + 1 < argc) {
@@ -325,7 +328,8 @@ int axl_cmd_lab(int argc, char **argv)
                 return AXL_EXIT_CODE_USAGE;
             }
         }
-        return lab_score(argv[2], store);
+        return strcmp(argv[1], "pareto") == 0 ? axl_lab_pareto(argv[2], store)
+                                              : lab_score(argv[2], store);
     }
     fputs(lab_usage, stderr);
     return AXL_EXIT_CODE_USAGE;

@@ -13,7 +13,11 @@
  *   q      = d' M d                                     M: unit diagonal, interactions
  *   I(x)   = peak_cps * (floor + (1 - floor) * exp(-q / 2))      counts/s at the peak
  *   E0(x)  = e0_ev + e0_per_anneal * (u_anneal - 1/2) + e0_per_volume * (u_volume - 1/2)
- *   s(x)   = sigma_ev * (1 + broadening * (1 - exp(-q / 2)))      worse films: broader
+ *            (too little antisolvent leaves the peak blue-shifted, a long anneal too)
+ *   s(x)   = sigma_ev * (1 + broadening * (1 - exp(-q / 2)) + anneal_broadening * u_anneal)
+ *            worse films are broader, and so are longer anneals (grain growth and halide
+ *            segregation): the brightest anneal is not the narrowest, so intensity and
+ *            FWHM conflict and the film has a Pareto front (engine/cmd_lab_pareto.c)
  *   film   = I(x) * lognormal(film_noise)                          this sample's film
  *   counts(lambda, dwell) = dark_offset + dwell * (dark_cps + film * exp(-(E-E0)^2/(2 s^2)))
  *                           + shot and read noise; >= saturation -> NaN
@@ -49,7 +53,7 @@ typedef struct axl_film_model {
     double floor;                                   /* I far from the optimum, fraction of peak */
     /* spectrum shape */
     double e0_ev, e0_per_anneal, e0_per_volume;
-    double sigma_ev, broadening;
+    double sigma_ev, broadening, anneal_broadening;
     double film_noise; /* sd of log film-to-film variation */
     /* spectrometer */
     double wl_min, wl_max; /* nm */

@@ -46,7 +46,8 @@ void axl_film_model_default(axl_film_model *m)
     m->e0_per_volume = -0.02;
     m->sigma_ev = 0.045;
     m->broadening = 0.6;
-    m->film_noise = 0.05; /* 5 % film-to-film */
+    m->anneal_broadening = 0.8; /* the longest anneal: 80 % broader (conflicts with I) */
+    m->film_noise = 0.05;       /* 5 % film-to-film */
     /* A 1024-pixel spectrometer over 600-1100 nm and PASCAL's PL exposures (1, 5, 20 s):
      * bright films saturate the 20 s column, which the analysis must skip. */
     m->wl_min = 600;
@@ -85,7 +86,8 @@ int axl_film_model_check(const axl_film_model *m, axl_errbuf *eb)
     if (st != 0)
         return axl_fail(eb, AXL_EINVAL, "film model: interaction matrix not positive definite");
     if (!(m->peak_cps > 0) || !(m->floor >= 0 && m->floor < 1) || !(m->sigma_ev > 0) ||
-        !(m->broadening >= 0) || !(m->film_noise >= 0) || !(m->e0_ev > 0))
+        !(m->broadening >= 0) || !(m->anneal_broadening >= 0) || !(m->film_noise >= 0) ||
+        !(m->e0_ev > 0))
         return axl_fail(eb, AXL_EINVAL, "film model: peak, floor, sigma or noise out of range");
     if (!(m->wl_min > 0 && m->wl_max > m->wl_min) || m->npix < 2 ||
         m->npix > AXL_SPECTRUM_MAX_PIXELS)
@@ -151,7 +153,7 @@ void axl_film_peak(const axl_film_model *m, const axl_film_inputs *x, double *e0
     if (e0_ev != NULL)
         *e0_ev = e0;
     if (sigma_ev != NULL)
-        *sigma_ev = m->sigma_ev * (1 + m->broadening * (1 - c));
+        *sigma_ev = m->sigma_ev * (1 + m->broadening * (1 - c) + m->anneal_broadening * u[3]);
 }
 
 int axl_film_spectrum(const axl_film_model *m, const axl_film_inputs *x, uint64_t seed,

@@ -16,6 +16,7 @@
 #include "engine/axl_engine.h"
 #include "engine/experiment.h"
 #include "engine/pareto_report.h"
+#include "hw/line/axl_film_model.h"
 #include "engine/model/axl_moo.h"
 #include "storage/axl_store.h"
 #include "test/engine/engine_testlib.h"
@@ -330,10 +331,37 @@ static void test_constrained_campaign_best_is_feasible(void **state)
     free(script);
 }
 
+/* The film's second and third faces: the peak width and position move with the recipe,
+ * and the width conflicts with the intensity (the brightest anneal is not the
+ * narrowest). */
+static void test_film_faces_conflict(void **state)
+{
+    (void)state;
+    axl_film_model m;
+    axl_film_inputs best, shorter, less;
+    double e0_best, s_best, e0_short, s_short, e0_less, s_less;
+    axl_film_model_default(&m);
+    double top = axl_film_optimum(&m, &best);
+    axl_film_peak(&m, &best, &e0_best, &s_best);
+    shorter = best;
+    shorter.anneal_duration = best.anneal_duration - 0.15 * (m.hi[3] - m.lo[3]);
+    axl_film_peak(&m, &shorter, &e0_short, &s_short);
+    /* a shorter anneal: dimmer, but a narrower peak */
+    assert_true(axl_film_intensity(&m, &shorter) < top);
+    assert_true(s_short < s_best);
+    /* the peak moves with the antisolvent volume and the anneal */
+    less = best;
+    less.antisolvent_volume = m.lo[0];
+    axl_film_peak(&m, &less, &e0_less, &s_less);
+    assert_true(e0_less > e0_best + 0.005);
+    assert_true(e0_short < e0_best);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_keys),
+        cmocka_unit_test(test_film_faces_conflict),
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_two_objective_campaign),
         cmocka_unit_test(test_constrained_campaign_best_is_feasible),
