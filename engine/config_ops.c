@@ -58,8 +58,17 @@ int axl_experiment_point(const axl_experiment *e, const axl_param_value *params,
                 return axl_fail(eb, AXL_EINVAL, "%s: %s = %.17g is not an integer", where, name,
                                 x[i]);
         }
-        if (p->type == AXL_PARAM_FIXED && x[i] != p->value)
-            return axl_fail(eb, AXL_EINVAL, "%s: %s is fixed at another value", where, name);
+        if (p->type == AXL_PARAM_FIXED) {
+            const axl_value *f = &e->info[i].fixed;
+            double num = v->kind == AXL_VALUE_INT    ? (double)v->i
+                         : v->kind == AXL_VALUE_BOOL ? (double)v->b
+                                                     : v->num;
+            bool same = f->kind == AXL_VALUE_STR
+                            ? v->kind == AXL_VALUE_STR && strcmp(f->str, v->str) == 0
+                            : v->kind != AXL_VALUE_STR && num == p->value;
+            if (!same)
+                return axl_fail(eb, AXL_EINVAL, "%s: %s is fixed at another value", where, name);
+        }
     }
     for (size_t c = 0; c < e->space.n_constraints; c++) {
         const axl_linear_constraint *lc = &e->constraints[c];

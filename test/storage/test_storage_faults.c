@@ -588,7 +588,7 @@ static void big_body(msgpack_sbuffer *sb, size_t entries, size_t each)
     msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
     msgpack_pack_map(&pk, (uint32_t)entries);
     for (size_t i = 0; i < entries; i++) {
-        char k[16];
+        char k[24]; /* "k" and any size_t: -O0 builds check the bound */
         snprintf(k, sizeof(k), "k%zu", i);
         axl_pack_cstr(&pk, k);
         msgpack_pack_bin(&pk, each);

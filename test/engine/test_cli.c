@@ -1,0 +1,445 @@
+/*
+ * test_cli.c - every `axle` command as users type it: the real binary, its output and its
+ * exit code, for the paths people hit (help, bad arguments, missing stores, wrong names,
+ * each output format) on a store made by a real campaign. One table, one row per command
+ * line; `@` in a row stands for the test's directory.
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "engine_testlib.h"
+
+#ifndef AXLE_BIN
+#error "AXLE_BIN must name the axle binary"
+#endif
+
+static char *dir;
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return strdup("");
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    size_t got = fread(buf, 1, (size_t)n, f);
+    buf[got] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* Replaces every '@' of s with the test directory. */
+static char *expand(const char *s)
+{
+    size_t n = strlen(s) + 1, d = strlen(dir);
+    for (const char *p = s; *p; p++)
+        n += *p == '@' ? d : 0;
+    char *out = malloc(n), *o = out;
+    for (const char *p = s; *p; p++) {
+        if (*p == '@') {
+            memcpy(o, dir, d);
+            o += d;
+        } else {
+            *o++ = *p;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* Runs `axle` with args split at '|'; returns its exit code, *out and *err its output. */
+static int run(const char *args, char **out, char **err)
+{
+    char *line = expand(args);
+    const char *argv[40] = {"axle"};
+    int n = 1;
+    for (char *tok = strtok(line, "|"); tok != NULL && n < 39; tok = strtok(NULL, "|"))
+        argv[n++] = tok;
+    argv[n] = NULL;
+    char o[600], e[600];
+    snprintf(o, sizeof(o), "%s/cli.out", dir);
+    snprintf(e, sizeof(e), "%s/cli.err", dir);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (freopen(o, "w", stdout) == NULL || freopen(e, "w", stderr) == NULL)
+            _exit(127);
+        execv(AXLE_BIN, (char *const *)argv);
+        _exit(127);
+    }
+    int status = 0, rc = -1;
+    for (int i = 0; i < 6000; i++) {
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            break;
+        }
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    if (rc < 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    *out = slurp(o);
+    *err = slurp(e);
+    free(line);
+    return rc;
+}
+
+typedef struct row {
+    const char *args; /* '|'-separated, '@' = the test directory */
+    int rc;
+    const char *out; /* a substring of stdout, or NULL */
+    const char *err; /* a substring of stderr, or NULL */
+} row;
+
+static void check_rows(const row *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char *out, *err;
+        int rc = run(rows[i].args, &out, &err);
+        char *want_out = rows[i].out ? expand(rows[i].out) : NULL;
+        char *want_err = rows[i].err ? expand(rows[i].err) : NULL;
+        if (rc != rows[i].rc || (want_out && !strstr(out, want_out)) ||
+            (want_err && !strstr(err, want_err))) {
+            print_error("axle %s\n  exit %d (want %d)\n  stdout: %.600s\n  stderr: %.600s\n",
+                        rows[i].args, rc, rows[i].rc, out, err);
+            fail();
+        }
+        free(want_out);
+        free(want_err);
+        free(out);
+        free(err);
+    }
+}
+
+static const char branin[] =
+    "{\"name\": \"%s\", \"search_space\": {\"parameters\": ["
+    "{\"name\": \"x1\", \"type\": \"range\", \"bounds\": [-5, 10]},"
+    "{\"name\": \"x2\", \"type\": \"range\", \"bounds\": [0, 15]},"
+    "{\"name\": \"n\", \"type\": \"range\", \"value_type\": \"int\", \"bounds\": [1, 9]},"
+    "{\"name\": \"ok\", \"type\": \"choice\", \"values\": [true, false]},"
+    "{\"name\": \"t\", \"type\": \"fixed\", \"value\": 100}]},"
+    "\"objective\": {\"metric\": \"branin\", \"minimize\": true},"
+    "\"scheduler\": {\"total_trials\": %d, \"max_pending_trials\": 1},"
+    "\"runner\": {\"type\": \"command\", \"argv\": [\"%s/eval.sh\", \"{x1}\", \"{trial}\"]}}";
+
+static int setup(void **state)
+{
+    (void)state;
+    dir = et_mkdtemp();
+    char json[2048], sh[600];
+    /* Trial 2 fails; the others report x1 as the objective. */
+    free(et_write_file(dir, "eval.sh",
+                       "#!/bin/sh\n[ \"$2\" = 2 ] && { echo broken >&2; exit 3; }\n"
+                       "echo \"{\\\"branin\\\": $1}\"\n"));
+    snprintf(sh, sizeof(sh), "%s/eval.sh", dir);
+    chmod(sh, 0755);
+    snprintf(json, sizeof(json), branin, "done", 7, dir);
+    free(et_write_file(dir, "done.json", json));
+    snprintf(json, sizeof(json), branin, "other", 3, dir);
+    free(et_write_file(dir, "other.json", json));
+    free(et_write_file(dir, "broken.json", "{\"name\": \"broken\""));
+    free(et_write_file(dir, "not_a_dir", "x"));
+    char store[600];
+    snprintf(store, sizeof(store), "%s/store", dir);
+    assert_int_equal(mkdir(store, 0755), 0);
+    /* The film model's inputs, for `axle lab score`. */
+    free(et_write_file(dir, "pl.sh", "#!/bin/sh\necho \"{\\\"pl\\\": $1}\"\n"));
+    snprintf(sh, sizeof(sh), "%s/pl.sh", dir);
+    chmod(sh, 0755);
+    snprintf(json, sizeof(json),
+             "{\"name\": \"film\", \"search_space\": {\"parameters\": ["
+             "{\"name\": \"antisolvent_volume\", \"type\": \"range\", \"bounds\": [20, 200]},"
+             "{\"name\": \"antisolvent_rate\", \"type\": \"range\", \"bounds\": [5, 100]},"
+             "{\"name\": \"antisolvent_timing\", \"type\": \"range\", \"bounds\": [0, 30]},"
+             "{\"name\": \"anneal_duration\", \"type\": \"range\", \"bounds\": [60, 3600]}]},"
+             "\"objective\": {\"metric\": \"pl\", \"minimize\": false},"
+             "\"scheduler\": {\"total_trials\": 3},"
+             "\"runner\": {\"type\": \"command\", \"argv\": [\"%s\", \"{antisolvent_rate}\"]}}",
+             sh);
+    free(et_write_file(dir, "film.json", json));
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    et_rmtree(dir);
+    free(dir);
+    return 0;
+}
+
+static void test_run_and_resume(void **state)
+{
+    (void)state;
+    static const row rows[] = {
+        {"--help", 0, "usage: axle COMMAND", NULL},
+        {"", 2, NULL, "usage: axle COMMAND"},
+        {"--version", 0, "axle ", NULL},
+        {"frobnicate", 2, NULL, "unknown command 'frobnicate'"},
+        {"run|--help", 0, "usage: axle run FILE", NULL},
+        {"run", 2, NULL, "expected one experiment FILE"},
+        {"run|--bogus|@/done.json", 2, NULL, "usage: axle run"},
+        {"run|@/done.json|--max-trials|x", 2, NULL, "--max-trials"},
+        {"run|@/done.json|--timeout-hours|-1", 2, NULL, NULL},
+        {"run|@/missing.json|--store|@/store", 2, NULL, "missing.json"},
+        {"run|@/broken.json|--store|@/store", 2, NULL, "broken.json"},
+        {"run|@/done.json|--store|@/not_a_dir", 1, NULL, "cannot use store directory"},
+        {"run|@/done.json|--store|@/store|--no-progress|--log-level|warn", 0,
+         "done.json: completed (reached the total of 7 trials): 7 trials, 6 completed, 1 "
+         "failed",
+         NULL},
+        {"run|@/done.json|--store|@/store", 2, NULL, "already exists"},
+        {"run|@/other.json|--store|@/store|--nosync|--no-stream|--log-json|--max-trials|0", 0,
+         "other.json: completed (reached the total of 0 trials)", "\"level\":\"info\""},
+        {"resume|other|--store|@/store|--timeout-hours|0|--no-progress", 4,
+         "other: timeout", NULL},
+        {"resume|other|--store|@/store|--progress|--max-trials|2", 0, "2 trials", "other: 2/2"},
+        {"resume|nosuch|--store|@/store", 2, NULL, "nosuch"},
+        {"resume|other|--store|@/nostore", 2, NULL, NULL},
+        {"resume|other|--store|@/store|--pub|ipc://@/p.pub|--replay|ipc://@/r.rep|--max-trials|"
+         "3|--log-level|nonsense",
+         0, "3 trials", "unknown log level"},
+    };
+    check_rows(rows, sizeof(rows) / sizeof(rows[0]));
+}
+
+static void test_inspect_and_export(void **state)
+{
+    (void)state;
+    static const row rows[] = {
+        {"status|--help", 0, "usage: axle status", NULL},
+        {"status|--store|@/store", 0, "done ", NULL},
+        {"status|done|--store|@/store", 0, "best (raw):   trial ", NULL},
+        {"status|done|--store|@/store", 0, "last event: #", NULL},
+        {"status|done|--store|@/store", 0, "FAILED", NULL},
+        {"status|nosuch|--store|@/store", 2, NULL, "nosuch"},
+        {"status|--store|@/nostore", 2, NULL, NULL},
+        {"status|a|b|--store|@/store", 2, NULL, "usage"},
+        {"status|--bogus", 2, NULL, "usage"},
+        {"export|--help", 0, "usage: axle export", NULL},
+        {"export|--store|@/store", 2, NULL, "usage"},
+        {"export|--bogus|done", 2, NULL, "usage"},
+        {"export|nosuch|--store|@/store", 2, NULL, "nosuch"},
+        {"export|done|--store|@/nostore", 2, NULL, NULL},
+        {"export|done|--store|@/store", 0,
+         "trial_index,arm_name,trial_status,reason,generation_method,x1,x2,n,ok,t,branin\n0,0_0,"
+         "COMPLETED,,Sobol,",
+         NULL},
+        {"export|done|--csv|--sem|--store|@/store", 0, ",t,branin,branin_sem\n", NULL},
+        {"export|done|--json|--store|@/store", 0, "\"trial_status\": \"FAILED\"", NULL},
+        {"export|done|--json|--store|@/store", 0, "\"ok\": ", NULL},
+        {"export|done|--json|--store|@/store", 0, "\"t\": 100", NULL},
+        {"best|--help", 0, "usage: axle best", NULL},
+        {"best|--bogus", 2, NULL, "usage"},
+        {"best|done|--store|@/store", 0, "best (model): trial ", NULL},
+        {"best|done|--json|--store|@/store", 0, "\"model\": {\"trial\": ", NULL},
+        {"best|done|--store|@/nostore", 2, NULL, NULL},
+        {"replay|--help", 0, "usage: axle replay", NULL},
+        {"replay|--store|@/store|--from|2|--to|3", 0, "experiment.started done", NULL},
+        {"replay|--store|@/store|--json|--to|1", 0, "\"type\":\"experiment.created\"", NULL},
+        {"replay|--store|@/store|--from|x", 2, NULL, "--from"},
+        {"replay|--store|@/store|--to|x", 2, NULL, "--to"},
+        {"replay|--store|@/store|extra", 2, NULL, "usage"},
+        {"replay|--bogus", 2, NULL, "usage"},
+        {"replay|--store|@/nostore", 2, NULL, NULL},
+        {"verify|--help", 0, "usage: axle verify", NULL},
+        {"verify|--store|@/store", 0, NULL, NULL},
+    };
+    check_rows(rows, sizeof(rows) / sizeof(rows[0]));
+}
+
+static void test_control_commands(void **state)
+{
+    (void)state;
+    static const row rows[] = {
+        {"trial|--help", 0, "usage: axle trial NAME attach", NULL},
+        {"trial|done", 2, NULL, "usage: axle trial"},
+        {"trial|--bogus", 2, NULL, "usage: axle trial"},
+        {"trial|done|frob|--store|@/store", 2, NULL, "unknown action 'frob'"},
+        {"trial|done|attach|--store|@/store", 2, NULL, "attach takes --param"},
+        {"trial|done|attach|--param|x1|--store|@/store", 2, NULL, "--param needs NAME=VALUE"},
+        {"trial|done|attach|--param|x1=1|--result|b=x|--store|@/store", 2, NULL,
+         "--result needs METRIC=MEAN"},
+        {"trial|done|attach|--param|x1=1|--result|b=1±-1|--store|@/store", 2, NULL,
+         "--result needs"},
+        {"trial|done|complete|0|--store|@/store", 2, NULL, "complete takes N --result"},
+        {"trial|done|fail|x|--store|@/store", 2, NULL, NULL},
+        {"trial|done|fail|1|--result|branin=1|--store|@/store", 2, NULL, "fail and abandon"},
+        {"trial|done|attach|--param|x1=1|--param|x2=2|--param|n=3|--param|ok=true|--store|@/"
+         "store",
+         0, "trial 7 RUNNING (the stopped store)", NULL},
+        {"trial|done|attach|--param|x1=1|--param|x2=2|--param|n=2.5|--param|ok=true|--store|@/"
+         "store",
+         2, NULL, "n = 2.5 is not an integer"},
+        {"trial|done|attach|--param|x1=1|--param|x2=2|--param|n=3|--param|ok=maybe|--store|@/"
+         "store",
+         2, NULL, "'maybe' is not a value of parameter 'ok'"},
+        {"trial|done|attach|--param|x1=1|--param|x2=2|--param|n=3|--param|ok=true|--param|t=5|"
+         "--store|@/store",
+         2, NULL, "t is fixed at another value"},
+        {"trial|done|attach|--param|x1=1|--param|x2=2|--param|n=3|--param|ok=false|--param|z=1|"
+         "--store|@/store",
+         2, NULL, "unknown parameter 'z'"},
+        {"trial|done|attach|--param|x1=1|--param|x1=2|--store|@/store", 2, NULL,
+         "given twice"},
+        {"trial|done|complete|7|--result|branin=2.5+-0.5|--result|extra=1|--store|@/store", 0,
+         "trial 7 COMPLETED (the stopped store)", NULL},
+        {"trial|done|abandon|7|--store|@/store", 1, NULL, "already COMPLETED"},
+        {"trial|done|complete|99|--result|branin=1|--store|@/store", 2, NULL, "has no trial 99"},
+        {"trial|done|attach|--param|x1=1|--param|x2=2|--param|n=3|--param|ok=true|--result|"
+         "branin=1|--result|branin=2|--store|@/store",
+         1, NULL, "given twice"},
+        {"trial|done|abandon|0|--store|@/nostore", 2, NULL, NULL},
+        {"pause|--help", 0, "usage: axle pause", NULL},
+        {"pause", 2, NULL, "usage: axle pause"},
+        {"pause|--wait|done", 2, NULL, "usage: axle pause"},
+        {"pause|done|--store|@/store", 1, NULL, "not running"},
+        {"unpause|done|--store|@/store", 1, NULL, "not running"},
+        {"stop|--help", 0, "usage: axle stop", NULL},
+        {"stop|--bogus", 2, NULL, "usage: axle stop"},
+        {"stop|done|--wait|--reason|why|--store|@/store", 0, "done: not running", NULL},
+        {"stop|nosuch|--store|@/store", 2, NULL, "nosuch"},
+        {"attach|--help", 0, "usage: axle attach", NULL},
+        {"attach|--bogus", 2, NULL, "usage: axle attach"},
+        {"attach|done", 2, NULL, "usage: axle attach"},
+        {"attach|done|@/missing.csv|--store|@/store", 2, NULL, "missing.csv"},
+        {"attach|done|@/not_a_dir|--store|@/store", 2, NULL,
+         "no column for the objective metric 'branin'"},
+        {"attach|done|@/empty.csv|--store|@/store", 2, NULL, "is empty"},
+        {"attach|done|@/short.csv|--store|@/store", 2, NULL, "short.csv:2: 2 fields"},
+        {"attach|done|@/quoted.csv|--store|@/store", 2, NULL, "a malformed header"},
+        {"attach|done|@/good.csv|--store|@/store", 0,
+         "attached 2 trials to done (the stopped store); 1 rows skipped", NULL},
+    };
+    free(et_write_file(dir, "empty.csv", ""));
+    free(et_write_file(dir, "short.csv", "x1,x2,n,ok,branin\n1,2\n"));
+    free(et_write_file(dir, "quoted.csv", "\"x1,x2\n"));
+    free(et_write_file(dir, "good.csv",
+                       "x1,x2,n,ok,t,branin,branin_sem,trial_status\n"
+                       "1.5,2.5,3,true,100,4.25,0.5,COMPLETED\n"
+                       "\r\n"
+                       "1.5,2.5,3,false,100,,,FAILED\n"
+                       "-1,\"14\",9,False,100,7,,\n"));
+    check_rows(rows, sizeof(rows) / sizeof(rows[0]));
+}
+
+static void test_worker_and_lab(void **state)
+{
+    (void)state;
+    static const row rows[] = {
+        {"worker|--help", 0, "usage: axle worker", NULL},
+        {"worker", 2, NULL, "--role and --listen are required"},
+        {"worker|--bogus", 2, NULL, "usage: axle worker"},
+        {"worker|--role|cook|--listen|ipc://@/w", 2, NULL, "--role must be"},
+        {"worker|--role|hotplate|--listen|ipc://@/w|--capacity|0", 2, NULL, "--capacity"},
+        {"worker|--role|hotplate|--listen|ipc://@/w|--speed|0", 2, NULL, "--speed"},
+        {"worker|--role|hotplate|--listen|ipc://@/w|--seed|x", 2, NULL, "--seed"},
+        {"worker|--role|hotplate|--listen|ipc://@/w|--fail-rate|2", 2, NULL, "--fail-rate"},
+        {"worker|--role|hotplate|--listen|ipc://@/w|--crash-after|x", 2, NULL, NULL},
+        {"worker|--role|hotplate|--listen|ipc://@/w|--hang-after|x", 2, NULL, NULL},
+        {"worker|--role|hotplate|--listen|ipc://@/w|--heartbeat-ms|0", 2, NULL,
+         "--heartbeat-ms"},
+        {"worker|--role|hotplate|--listen|ipc://@/w|--exit-when-alone|-1", 2, NULL, NULL},
+        {"worker|--role|hotplate|--listen|bogus://x|--exit-when-alone|0.05", 1, NULL, NULL},
+        {"worker|--role|hotplate|--listen|ipc://@/w.ipc|--id|hp1|--capacity|4|--speed|100|"
+         "--seed|3|--fail-rate|0|--crash-after|5|--hang-after|5|--data-dir|@|--heartbeat-ms|50|"
+         "--exit-when-alone|0.05|--log-level|warn|--log-json",
+         0, NULL, NULL},
+        {"lab|--help", 0, "usage: axle lab optimum", NULL},
+        {"lab", 2, NULL, "usage: axle lab"},
+        {"lab|optimum", 0, "PL intensity", NULL},
+        {"lab|frob", 2, NULL, NULL},
+        {"lab|score", 2, NULL, NULL},
+        {"lab|score|done|--store|@/store", 1, NULL, NULL},
+        {"lab|score|nosuch|--store|@/store", 1, NULL, "no experiment nosuch"},
+        {"run|@/film.json|--store|@/store|--no-progress", 0, "3 completed", NULL},
+        {"lab|score|film|--store|@/store", 0, "of the optimum", NULL},
+    };
+    check_rows(rows, sizeof(rows) / sizeof(rows[0]));
+}
+
+static void test_subscribe(void **state)
+{
+    (void)state;
+    static const row rows[] = {
+        {"subscribe|--help", 0, "usage: axle subscribe", NULL},
+        {"subscribe|--bogus", 2, NULL, "usage"},
+        {"subscribe|extra", 2, NULL, "usage"},
+        {"subscribe|--pub|ipc://@/x", 2, NULL, NULL},
+        {"subscribe|--from|x", 2, NULL, "--from"},
+        {"subscribe|--count|x", 2, NULL, "--count"},
+        {"subscribe|--store|@/store|--count|2", 1, NULL, "no campaign is streaming"},
+    };
+    check_rows(rows, sizeof(rows) / sizeof(rows[0]));
+
+    /* A campaign whose trials wait for a hand: subscribe catches up, then follows. */
+    char json[1024], *out, *err;
+    snprintf(json, sizeof(json),
+             "{\"name\": \"hang\", \"search_space\": {\"parameters\": ["
+             "{\"name\": \"x1\", \"type\": \"range\", \"bounds\": [-5, 10]},"
+             "{\"name\": \"x2\", \"type\": \"range\", \"bounds\": [0, 15]}]},"
+             "\"objective\": {\"metric\": \"branin\", \"minimize\": true},"
+             "\"scheduler\": {\"max_pending_trials\": 2},"
+             "\"runner\": {\"type\": \"function\", \"function\": \"branin\", "
+             "\"outcomes\": \"HHHHHHHH\"}}");
+    free(et_write_file(dir, "hang.json", json));
+    char live[600];
+    snprintf(live, sizeof(live), "%s/live", dir);
+    assert_int_equal(mkdir(live, 0755), 0);
+    const char *argv[] = {"axle", "run", NULL, "--store", live, "--no-progress", NULL};
+    char path[600];
+    snprintf(path, sizeof(path), "%s/hang.json", dir);
+    argv[2] = path;
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (freopen("/dev/null", "w", stderr) == NULL || freopen("/dev/null", "w", stdout) == NULL)
+            _exit(127);
+        execv(AXLE_BIN, (char *const *)argv);
+        _exit(127);
+    }
+    int rc = 1;
+    for (int i = 0; i < 2000 && rc != 0; i++) { /* the control socket answers once it runs */
+        rc = run("pause|hang|--store|@/live", &out, &err);
+        free(out);
+        free(err);
+    }
+    assert_int_equal(rc, 0);
+    static const row live_rows[] = {
+        {"unpause|hang|--store|@/live", 0, "hang: deploying again", NULL},
+        {"subscribe|--store|@/live|--count|3|--json", 0, "\"seq\":3", NULL},
+        {"subscribe|--store|@/live|--from|2|--count|1", 0, NULL, NULL},
+        {"subscribe|--pub|ipc://@/live/events.pub|--replay|ipc://@/live/replay.rep|--count|1",
+         0, NULL, NULL},
+        {"stop|hang|--store|@/live", 0, "hang: stopped", NULL},
+        {"subscribe|--store|@/live|--count|1", 1, NULL, "no campaign is streaming"},
+    };
+    check_rows(live_rows, sizeof(live_rows) / sizeof(live_rows[0]));
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_run_and_resume),   cmocka_unit_test(test_inspect_and_export),
+        cmocka_unit_test(test_control_commands), cmocka_unit_test(test_worker_and_lab),
+        cmocka_unit_test(test_subscribe),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
