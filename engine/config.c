@@ -214,11 +214,12 @@ static int parse_param(json_t *j, const char *path, axl_param *p, axl_param_info
     return CFG_FAIL(eb, "%s.type: '%s' is not range, choice or fixed", path, type);
 }
 
-/* Parses "2*x1 + x2 - 0.5 * x3 <= 10" (or >=) over range parameters. */
-static int parse_constraint(const char *text, const char *path, const axl_experiment *e, double *w,
-                            double *bound_out, axl_errbuf *eb)
+/* Adds mult times the terms at *pp ("2*x1 + x2 - 0.5 * x3 + 4") to w, and mult times
+ * its constants to *constant; *pp moves past them. */
+static int parse_terms(const char **pp, const char *text, const char *path, const axl_experiment *e,
+                       double *w, double mult, double *constant, axl_errbuf *eb)
 {
-    const char *p = text;
+    const char *p = *pp;
     int terms = 0;
     double sign = 1;
     for (;;) {
@@ -250,6 +251,11 @@ static int parse_constraint(const char *text, const char *path, const axl_experi
             p = end;
             while (isspace((unsigned char)*p))
                 p++;
+            if (*p != '*' && !isalpha((unsigned char)*p) && *p != '_') {
+                *constant += mult * sign * coef; /* a constant term */
+                terms++;
+                continue;
+            }
             if (*p != '*')
                 return CFG_FAIL(eb, "%s: expected '*' after %g in '%s'", path, coef, text);
             p++;
@@ -275,10 +281,23 @@ static int parse_constraint(const char *text, const char *path, const axl_experi
                             "%s: '%s' is on a log scale; linear constraints need linear "
                             "parameters",
                             path, e->info[idx].name);
-        w[idx] += sign * coef;
+        w[idx] += mult * sign * coef;
         terms++;
     }
-    double dir;
+    *pp = p;
+    return 0;
+}
+
+/* Parses "2*x1 + x2 - 0.5 * x3 <= 10" (or >=) over range parameters; the right side may
+ * also be terms, as Ax's order constraint "x1 <= x2" (then the bound is 0). */
+static int parse_constraint(const char *text, const char *path, const axl_experiment *e, double *w,
+                            double *bound_out, axl_errbuf *eb)
+{
+    const char *p = text;
+    double constant = 0, dir;
+    int rv;
+    if ((rv = parse_terms(&p, text, path, e, w, 1, &constant, eb)) != 0)
+        return rv;
     if (strncmp(p, "<=", 2) == 0)
         dir = 1;
     else if (strncmp(p, ">=", 2) == 0)
@@ -286,18 +305,23 @@ static int parse_constraint(const char *text, const char *path, const axl_experi
     else
         return CFG_FAIL(eb, "%s: expected '<=' or '>=' in '%s'", path, text);
     p += 2;
-    char *end;
-    errno = 0;
-    double bound = strtod(p, &end);
-    if (end == p || errno != 0 || !isfinite(bound))
-        return CFG_FAIL(eb, "%s: expected a number after the comparison in '%s'", path, text);
-    while (isspace((unsigned char)*end))
-        end++;
-    if (*end != '\0')
-        return CFG_FAIL(eb, "%s: unexpected '%s' in '%s'", path, end, text);
-    for (size_t i = 0; i < e->space.n_params; i++)
+    /* The right side's terms move to the left, the constants to the right. */
+    if ((rv = parse_terms(&p, text, path, e, w, -1, &constant, eb)) != 0)
+        return rv;
+    while (isspace((unsigned char)*p))
+        p++;
+    if (*p != '\0')
+        return CFG_FAIL(eb, "%s: unexpected '%s' in '%s'", path, p, text);
+    bool any = false;
+    for (size_t i = 0; i < e->space.n_params; i++) {
+        any = any || w[i] != 0;
         w[i] *= dir;
-    *bound_out = dir * bound;
+    }
+    if (!any)
+        return CFG_FAIL(eb, "%s: '%s' constrains no parameter", path, text);
+    *bound_out = -dir * constant;
+    if (!isfinite(*bound_out))
+        return CFG_FAIL(eb, "%s: the bound of '%s' is not finite", path, text);
     return 0;
 }
 

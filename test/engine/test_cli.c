@@ -206,8 +206,7 @@ static void test_run_and_resume(void **state)
         {"run|@/done.json|--store|@/store", 2, NULL, "already exists"},
         {"run|@/other.json|--store|@/store|--nosync|--no-stream|--log-json|--max-trials|0", 0,
          "other.json: completed (reached the total of 0 trials)", "\"level\":\"info\""},
-        {"resume|other|--store|@/store|--timeout-hours|0|--no-progress", 4,
-         "other: timeout", NULL},
+        {"resume|other|--store|@/store|--timeout-hours|0|--no-progress", 4, "other: timeout", NULL},
         {"resume|other|--store|@/store|--progress|--max-trials|2", 0, "2 trials", "other: 2/2"},
         {"resume|nosuch|--store|@/store", 2, NULL, "nosuch"},
         {"resume|other|--store|@/nostore", 2, NULL, NULL},
@@ -295,8 +294,7 @@ static void test_control_commands(void **state)
         {"trial|done|attach|--param|x1=1|--param|x2=2|--param|n=3|--param|ok=false|--param|z=1|"
          "--store|@/store",
          2, NULL, "unknown parameter 'z'"},
-        {"trial|done|attach|--param|x1=1|--param|x1=2|--store|@/store", 2, NULL,
-         "given twice"},
+        {"trial|done|attach|--param|x1=1|--param|x1=2|--store|@/store", 2, NULL, "given twice"},
         {"trial|done|complete|7|--result|branin=2.5+-0.5|--result|extra=1|--store|@/store", 0,
          "trial 7 COMPLETED (the stopped store)", NULL},
         {"trial|done|abandon|7|--store|@/store", 1, NULL, "already COMPLETED"},
@@ -352,8 +350,7 @@ static void test_worker_and_lab(void **state)
         {"worker|--role|hotplate|--listen|ipc://@/w|--fail-rate|2", 2, NULL, "--fail-rate"},
         {"worker|--role|hotplate|--listen|ipc://@/w|--crash-after|x", 2, NULL, NULL},
         {"worker|--role|hotplate|--listen|ipc://@/w|--hang-after|x", 2, NULL, NULL},
-        {"worker|--role|hotplate|--listen|ipc://@/w|--heartbeat-ms|0", 2, NULL,
-         "--heartbeat-ms"},
+        {"worker|--role|hotplate|--listen|ipc://@/w|--heartbeat-ms|0", 2, NULL, "--heartbeat-ms"},
         {"worker|--role|hotplate|--listen|ipc://@/w|--exit-when-alone|-1", 2, NULL, NULL},
         {"worker|--role|hotplate|--listen|bogus://x|--exit-when-alone|0.05", 1, NULL, NULL},
         {"worker|--role|hotplate|--listen|ipc://@/w.ipc|--id|hp1|--capacity|4|--speed|100|"
@@ -423,8 +420,8 @@ static void test_subscribe(void **state)
         {"unpause|hang|--store|@/live", 0, "hang: deploying again", NULL},
         {"subscribe|--store|@/live|--count|3|--json", 0, "\"seq\":3", NULL},
         {"subscribe|--store|@/live|--from|2|--count|1", 0, NULL, NULL},
-        {"subscribe|--pub|ipc://@/live/events.pub|--replay|ipc://@/live/replay.rep|--count|1",
-         0, NULL, NULL},
+        {"subscribe|--pub|ipc://@/live/events.pub|--replay|ipc://@/live/replay.rep|--count|1", 0,
+         NULL, NULL},
         {"stop|hang|--store|@/live", 0, "hang: stopped", NULL},
         {"subscribe|--store|@/live|--count|1", 1, NULL, "no campaign is streaming"},
     };
@@ -434,12 +431,57 @@ static void test_subscribe(void **state)
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* Ax's order constraint "x1 <= x2" (and "x2 >= 2*x1 - 3"): every trial keeps it. */
+static void test_order_constraint(void **state)
+{
+    (void)state;
+    char json[1024], *out, *err;
+    snprintf(json, sizeof(json),
+             "{\"name\": \"order\", \"search_space\": {\"parameters\": ["
+             "{\"name\": \"x1\", \"type\": \"range\", \"bounds\": [0, 10]},"
+             "{\"name\": \"x2\", \"type\": \"range\", \"bounds\": [0, 10]}],"
+             "\"parameter_constraints\": [\"x1 <= x2\", \"x2 >= 2 * x1 - 3\"]},"
+             "\"objective\": {\"metric\": \"branin\", \"minimize\": true},"
+             "\"scheduler\": {\"total_trials\": 12},"
+             "\"runner\": {\"type\": \"function\", \"function\": \"branin\"}}");
+    free(et_write_file(dir, "order.json", json));
+    assert_int_equal(run("run|@/order.json|--store|@/store|--no-progress", &out, &err), 0);
+    free(out);
+    free(err);
+    assert_int_equal(run("export|order|--store|@/store", &out, &err), 0);
+    int n = 0;
+    for (char *line = strchr(out, '\n'); line != NULL && line[1]; line = strchr(line + 1, '\n')) {
+        unsigned idx;
+        double x1, x2;
+        assert_int_equal(sscanf(line + 1, "%u,%*[^,],COMPLETED,,%*[^,],%lf,%lf", &idx, &x1, &x2),
+                         3);
+        assert_true(x1 <= x2 + 1e-9);
+        assert_true(x2 >= 2 * x1 - 3 - 1e-9);
+        n++;
+    }
+    assert_int_equal(n, 12);
+    free(out);
+    free(err);
+    snprintf(json, sizeof(json),
+             "{\"name\": \"bad\", \"search_space\": {\"parameters\": ["
+             "{\"name\": \"x1\", \"type\": \"range\", \"bounds\": [0, 10]},"
+             "{\"name\": \"x2\", \"type\": \"range\", \"bounds\": [0, 10]}],"
+             "\"parameter_constraints\": [\"x1 <= y\"]},"
+             "\"objective\": {\"metric\": \"branin\", \"minimize\": true},"
+             "\"runner\": {\"type\": \"function\", \"function\": \"branin\"}}");
+    free(et_write_file(dir, "bad_order.json", json));
+    assert_int_equal(run("run|@/bad_order.json|--store|@/store", &out, &err), 2);
+    assert_non_null(strstr(err, "unknown parameter 'y'"));
+    free(out);
+    free(err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_run_and_resume),   cmocka_unit_test(test_inspect_and_export),
         cmocka_unit_test(test_control_commands), cmocka_unit_test(test_worker_and_lab),
-        cmocka_unit_test(test_subscribe),
+        cmocka_unit_test(test_subscribe),        cmocka_unit_test(test_order_constraint),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
