@@ -154,6 +154,10 @@ static int setup(void **state)
     free(et_write_file(dir, "other.json", json));
     free(et_write_file(dir, "broken.json", "{\"name\": \"broken\""));
     free(et_write_file(dir, "not_a_dir", "x"));
+    char garbage[600];
+    snprintf(garbage, sizeof(garbage), "%s/garbage", dir);
+    assert_int_equal(mkdir(garbage, 0755), 0);
+    free(et_write_file(garbage, "data.mdb", "this is not an LMDB file, not even close to one"));
     char store[600];
     snprintf(store, sizeof(store), "%s/store", dir);
     assert_int_equal(mkdir(store, 0755), 0);
@@ -257,7 +261,13 @@ static void test_inspect_and_export(void **state)
         {"replay|--bogus", 2, NULL, "usage"},
         {"replay|--store|@/nostore", 2, NULL, NULL},
         {"verify|--help", 0, "usage: axle verify", NULL},
-        {"verify|--store|@/store", 0, NULL, NULL},
+        {"verify|--store|@/store", 0, "intact", NULL},
+        {"verify|--upgrade|--timeout|60|--store|@/store", 0, "intact", NULL},
+        {"verify|--timeout|x", 2, NULL, "usage: axle verify"},
+        {"verify|--bogus", 2, NULL, "usage: axle verify"},
+        {"verify|extra", 2, NULL, "usage: axle verify"},
+        {"verify|--store|@/nostore", 2, NULL, NULL},
+        {"verify|--store|@/garbage", 1, NULL, NULL},
     };
     check_rows(rows, sizeof(rows) / sizeof(rows[0]));
 }
@@ -409,7 +419,7 @@ static void test_subscribe(void **state)
         execv(AXLE_BIN, (char *const *)argv);
         _exit(127);
     }
-    int rc = 1;
+    int rc = 1, status;
     for (int i = 0; i < 2000 && rc != 0; i++) { /* the control socket answers once it runs */
         rc = run("pause|hang|--store|@/live", &out, &err);
         free(out);
@@ -422,11 +432,57 @@ static void test_subscribe(void **state)
         {"subscribe|--store|@/live|--from|2|--count|1", 0, NULL, NULL},
         {"subscribe|--pub|ipc://@/live/events.pub|--replay|ipc://@/live/replay.rep|--count|1", 0,
          NULL, NULL},
+    };
+    check_rows(live_rows, sizeof(live_rows) / sizeof(live_rows[0]));
+
+    /* Followers: one until the stop (through a quiet spell), one until SIGINT. */
+    char follow[600], quit[600];
+    snprintf(follow, sizeof(follow), "%s/follow.out", dir);
+    snprintf(quit, sizeof(quit), "%s/quit.out", dir);
+    pid_t f1 = fork();
+    if (f1 == 0) {
+        const char *a1[] = {"axle",   "subscribe", "--store", live, "--until-stopped",
+                            "--json", NULL};
+        if (freopen(follow, "w", stdout) == NULL)
+            _exit(127);
+        execv(AXLE_BIN, (char *const *)a1);
+        _exit(127);
+    }
+    pid_t f2 = fork();
+    if (f2 == 0) {
+        const char *a2[] = {"axle", "subscribe", "--store", live, NULL};
+        if (freopen(quit, "w", stdout) == NULL)
+            _exit(127);
+        execv(AXLE_BIN, (char *const *)a2);
+        _exit(127);
+    }
+    for (int i = 0; i < 2000; i++) { /* both have caught up with the log */
+        char *a = slurp(follow), *b = slurp(quit);
+        bool ready =
+            strstr(a, "experiment.unpaused") != NULL && strstr(b, "experiment.unpaused") != NULL;
+        free(a);
+        free(b);
+        if (ready)
+            break;
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    /* A quiet spell makes the followers ask for the tail (not needed for the result). */
+    struct timespec quiet = {1, 300 * 1000 * 1000};
+    nanosleep(&quiet, NULL);
+    kill(f2, SIGINT);
+    assert_int_equal(waitpid(f2, &status, 0), f2);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 5);
+    static const row stop_rows[] = {
         {"stop|hang|--store|@/live", 0, "hang: stopped", NULL},
         {"subscribe|--store|@/live|--count|1", 1, NULL, "no campaign is streaming"},
     };
-    check_rows(live_rows, sizeof(live_rows) / sizeof(live_rows[0]));
-    int status;
+    check_rows(stop_rows, sizeof(stop_rows) / sizeof(stop_rows[0]));
+    assert_int_equal(waitpid(f1, &status, 0), f1);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    char *followed = slurp(follow);
+    assert_non_null(strstr(followed, "\"type\":\"experiment.stopped\""));
+    free(followed);
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
