@@ -11,6 +11,7 @@
 #include "engine/axl_engine.h"
 #include "engine/cli.h"
 #include "engine/notify.h"
+#include "engine/view/view.h"
 #include "proto/axl_log.h"
 
 static const char run_usage[] =
@@ -31,6 +32,7 @@ static const char run_usage[] =
     "  --no-stream          no event stream and replay service\n"
     "  --pub ADDR           event stream address (default ipc://STORE/events.pub)\n"
     "  --replay ADDR        replay service address (default ipc://STORE/replay.rep)\n"
+    "  --http HOST:PORT     also serve the live web view there (axle serve; loopback)\n"
     "  --progress           one live progress line instead of log lines (default on a\n"
     "                       terminal)\n"
     "  --no-progress        log lines even on a terminal\n"
@@ -59,6 +61,7 @@ static int run_common(int argc, char **argv, bool resume)
         {"no-stream", no_argument, NULL, 'N'},
         {"pub", required_argument, NULL, 'p'},
         {"replay", required_argument, NULL, 'r'},
+        {"http", required_argument, NULL, 'H'},
         {"progress", no_argument, NULL, 'P'},
         {"no-progress", no_argument, NULL, 'Q'},
         {"stop-workers", no_argument, NULL, 'W'},
@@ -68,7 +71,7 @@ static int run_common(int argc, char **argv, bool resume)
         {NULL, 0, NULL, 0},
     };
     const char *cmd = resume ? "axle resume" : "axle run";
-    const char *store = AXL_DEFAULT_STORE, *level = NULL;
+    const char *store = AXL_DEFAULT_STORE, *level = NULL, *http = NULL;
     bool nosync = false, json = false;
     int progress = -1;
     axl_campaign_options opt;
@@ -104,6 +107,9 @@ static int run_common(int argc, char **argv, bool resume)
             break;
         case 'r':
             opt.replay_addr = optarg;
+            break;
+        case 'H':
+            http = optarg;
             break;
         case 'P':
             progress = 1;
@@ -149,8 +155,14 @@ static int run_common(int argc, char **argv, bool resume)
     axl_notify_init();
     axl_campaign_result res;
     axl_errbuf eb = {{0}};
+    int view = -1; /* `axle serve` as a child process (engine/view) */
+    if (http != NULL && axl_view_child_start(store, http, opt.pub_addr, &view, &eb) != 0) {
+        fprintf(stderr, "%s: --http: %s\n", cmd, eb.msg);
+        return AXL_EXIT_CODE_USAGE;
+    }
     int rv = axl_engine_run(resume ? NULL : target, resume ? target : NULL, store, nosync, &opt,
                             &res, &eb);
+    axl_view_child_stop(view);
     if (rv != 0) {
         fprintf(stderr, "%s: %s\n", cmd, eb.msg[0] ? eb.msg : axl_strerror(rv));
         return rv == AXL_ECONFIG || rv == AXL_EEXIST || rv == AXL_ENOENT ? AXL_EXIT_CODE_USAGE

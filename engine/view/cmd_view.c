@@ -4,25 +4,30 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "engine/cli.h"
 #include "engine/view/view.h"
 
 static const char serve_usage[] =
-    "usage: axle serve [--store DIR] [--http HOST:PORT]\n"
+    "usage: axle serve [--store DIR] [--http HOST:PORT] [--wait-for-store]\n"
     "\n"
     "Serves a read-only web view of every campaign in the store at http://HOST:PORT/\n"
     "(default 127.0.0.1:8080; port 0 picks a free one): the trial table, the optimization\n"
     "trace, one panel per parameter, the model's diagnostics and, for lab campaigns, the\n"
     "line's Gantt chart, labware and PL spectra. Live while a campaign runs: the page\n"
-    "follows the event log over a WebSocket. Loopback addresses only. Ctrl-C stops.\n";
+    "follows the event log over a WebSocket. Loopback addresses only. Ctrl-C stops.\n"
+    "--wait-for-store serves before a campaign has created the store (axle run --http).\n";
 
 int axl_cmd_serve(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"store", required_argument, NULL, 's'},
-                                             {"http", required_argument, NULL, 'H'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {
+        {"store", required_argument, NULL, 's'}, {"http", required_argument, NULL, 'H'},
+        {"pub", required_argument, NULL, 'p'},   {"wait-for-store", no_argument, NULL, 'w'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
     axl_view_options o = {.store_dir = AXL_DEFAULT_STORE, .http = "127.0.0.1:8080"};
     int ch;
     optind = 1;
@@ -33,6 +38,12 @@ int axl_cmd_serve(int argc, char **argv)
             break;
         case 'H':
             o.http = optarg;
+            break;
+        case 'p':
+            o.pub_addr = optarg;
+            break;
+        case 'w':
+            o.wait_for_store = true;
             break;
         case 'h':
             fputs(serve_usage, stdout);
@@ -72,6 +83,9 @@ int axl_cmd_serve(int argc, char **argv)
     fflush(stdout);
     int sig = 0;
     sigwait(&set, &sig);
+    /* A clean close, but never a hung exit: libnng 1.5.2 can deadlock closing a socket
+     * (hw/README.md, "nng notes"); the process ends either way. */
+    alarm(3);
     axl_view_server_close(v);
     return AXL_EXIT_CODE_OK;
 }
@@ -126,4 +140,53 @@ int axl_cmd_report(int argc, char **argv)
     }
     printf("axle report: %s (%zu bytes)\n", out, bytes);
     return AXL_EXIT_CODE_OK;
+}
+
+int axl_view_child_start(const char *store_dir, const char *http, const char *pub_addr, int *pid,
+                         axl_errbuf *eb)
+{
+    char host[256];
+    unsigned port;
+    *pid = -1;
+    int rv = axl_view_check_addr(http, host, sizeof(host), &port, eb);
+    if (rv != 0)
+        return rv;
+    pid_t parent = getpid();
+    pid_t child = fork();
+    if (child < 0)
+        return axl_fail(eb, AXL_EIO, "cannot start the web view: fork failed");
+    if (child == 0) {
+        /* The view ends with the campaign, however the campaign ends. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+            _exit(0);
+        const char *argv[10] = {"axle",   "serve", "--store",         store_dir,
+                                "--http", http,    "--wait-for-store"};
+        int n = 7;
+        if (pub_addr != NULL) {
+            argv[n++] = "--pub";
+            argv[n++] = pub_addr;
+        }
+        argv[n] = NULL;
+        execv("/proc/self/exe", (char *const *)argv);
+        _exit(127);
+    }
+    *pid = child;
+    return 0;
+}
+
+void axl_view_child_stop(int pid)
+{
+    if (pid <= 0)
+        return;
+    kill(pid, SIGTERM);
+    /* It closes within its own 3 s alarm; past 4 s it is killed. */
+    for (int i = 0; i < 400; i++) {
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            return;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
 }

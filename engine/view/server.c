@@ -66,6 +66,7 @@ struct axl_view_server {
     conn *conns;
     uint64_t last;
     unsigned port;
+    bool wait_for_store;
 };
 
 /* ---- Addresses -------------------------------------------------------------------- */
@@ -244,6 +245,7 @@ static void data_handler(nng_aio *aio)
 /* ---- The feed --------------------------------------------------------------------- */
 
 static void pump(conn *c);
+static axl_store *store_get(axl_view_server *v);
 
 static void conn_close_locked(conn *c)
 {
@@ -301,8 +303,8 @@ static void pump(conn *c)
     axl_errbuf eb = {{0}};
     uint64_t next = c->next;
     c->buf.len = 0;
-    int rv = axl_view_read_chunk(v->store, c->next, FEED_MAX_EVENTS, FEED_MAX_BYTES, &c->buf, &next,
-                                 &eb);
+    int rv = axl_view_read_chunk(store_get(v), c->next, FEED_MAX_EVENTS, FEED_MAX_BYTES, &c->buf,
+                                 &next, &eb);
     pthread_mutex_lock(&v->mu);
     if (rv != 0 || next == c->next) {
         if (rv != 0)
@@ -327,10 +329,25 @@ static uint64_t parse_from(const char *uri)
     return n == 0 ? 1 : (uint64_t)n;
 }
 
+/* The store, opened now if it did not exist when the server started (wait_for_store). */
+static axl_store *store_get(axl_view_server *v)
+{
+    pthread_mutex_lock(&v->mu);
+    if (v->store == NULL && v->wait_for_store) {
+        axl_store_options so = {.flags = AXL_STORE_RDONLY};
+        if (axl_store_open(v->store_dir, &so, &v->store, NULL) != 0)
+            v->store = NULL;
+    }
+    axl_store *s = v->store;
+    pthread_mutex_unlock(&v->mu);
+    return s;
+}
+
 static void refresh_last(axl_view_server *v)
 {
     uint64_t last = 0;
-    if (axl_store_last_seq(v->store, &last, NULL) != 0)
+    axl_store *s = store_get(v);
+    if (s == NULL || axl_store_last_seq(s, &last, NULL) != 0)
         return;
     pthread_mutex_lock(&v->mu);
     if (last > v->last)
@@ -483,8 +500,11 @@ int axl_view_server_open(const axl_view_options *opt, axl_view_server **out, axl
     pthread_mutex_init(&v->mu, NULL);
     strcpy(v->store_dir, opt->store_dir);
     axl_store_options so = {.flags = AXL_STORE_RDONLY};
-    if ((rv = axl_store_open(opt->store_dir, &so, &v->store, eb)) != 0)
+    v->wait_for_store = opt->wait_for_store;
+    if ((rv = axl_store_open(opt->store_dir, &so, &v->store, eb)) != 0 &&
+        !(rv == AXL_ENOENT && opt->wait_for_store))
         goto fail;
+    rv = 0;
     bool v6 = strchr(host, ':') != NULL;
     snprintf(url, sizeof(url), v6 ? "http://[%s]:%u" : "http://%s:%u", host, port);
     int nrv = nng_url_parse(&v->url, url);

@@ -65,6 +65,7 @@ typedef struct axl_view_options {
     const char *store_dir; /* required */
     const char *http;      /* "HOST:PORT"; NULL = 127.0.0.1:8080; PORT 0 = any free port */
     const char *pub_addr;  /* campaign PUB stream; NULL = the store's default */
+    bool wait_for_store;   /* no store yet is fine: it is opened once a campaign publishes */
 } axl_view_options;
 
 /*
@@ -91,6 +92,16 @@ void axl_view_server_close(axl_view_server *v);          /* NULL is a no-op */
  */
 int axl_view_data_path(const char *store_dir, const char *rel, char *out, size_t outsz,
                        axl_errbuf *eb);
+
+/*
+ * `axle run --http ADDR`: starts `axle serve --store DIR --http ADDR --wait-for-store` as
+ * a child process of this one (its own reader of the store, ended with this process).
+ * Returns 0 with *pid set, AXL_EINVAL/AXL_EACCES for a bad or non-loopback address,
+ * AXL_EIO when it cannot start. axl_view_child_stop() ends and reaps it (pid <= 0: no-op).
+ */
+int axl_view_child_start(const char *store_dir, const char *http, const char *pub_addr, int *pid,
+                         axl_errbuf *eb);
+void axl_view_child_stop(int pid);
 
 /* ---- The report (report.c) -------------------------------------------------------- */
 /*

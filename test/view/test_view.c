@@ -382,8 +382,9 @@ static void test_live_page(void **state)
     char cond[200];
     snprintf(cond, sizeof(cond), "axle.next - 1 >= %llu", (unsigned long long)t.last);
     assert_true(wait_page(&c, cond, "axle.next - 1") >= (double)t.last);
-    assert_true(wait_page(&c, "/^stopped/.test(document.getElementById('exp-state').textContent)",
-                          "1") == 1);
+    assert_true(
+        wait_page(&c, "/^stopped/.test((document.getElementById('exp-state') || {}).textContent)",
+                  "1") == 1);
     check_page_against_store(&c, &t);
     fprintf(stderr,
             "live: %llu events, %d trials, %g duplicates skipped, campaign stopped before "
@@ -399,6 +400,75 @@ static void test_live_page(void **state)
     assert_int_equal((int)num(&c, "axle.connects"), 1);
     axl_cdp_stop(&c);
     axl_view_server_close(v);
+}
+
+/* A free loopback port (bound, read, released: nothing else on this machine races for it
+ * in a test's few milliseconds). */
+static unsigned free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* `axle run --http ADDR`: the view comes up with the campaign and ends with it. */
+static void test_run_http(void **state)
+{
+    (void)state;
+    char store[300], file[300], log[320], addr[64], url[128];
+    path(store, sizeof(store), "%s/runhttp", tmp_root);
+    path(file, sizeof(file), "%s/runhttp.json", tmp_root);
+    path(log, sizeof(log), "%s/runhttp.log", tmp_root);
+    const char *bad[] = {"axle", "run", file, "--store", store, "--http", "0.0.0.0:8080", NULL};
+    function_experiment(file, "runhttp", 30, 0.1, 3);
+    assert_int_equal(wait_exit(spawn(log, bad)), 2); /* not loopback: refused, nothing run */
+    if (skip_without_browser()) {
+        skip();
+        return;
+    }
+    axl_cdp c;
+    assert_int_equal(axl_cdp_start(&c, 1280, 1200), 0);
+    unsigned port = free_port();
+    path(addr, sizeof(addr), "127.0.0.1:%u", port);
+    path(url, sizeof(url), "http://%s/", addr);
+    const char *argv[] = {"axle", "run",           file,          "--store", store, "--http",
+                          addr,   "--no-progress", "--log-level", "warn",    NULL};
+    pid_t run = spawn(log, argv);
+    /* The view is up once the campaign streams (it starts first; the page retries). */
+    const char *sub[] = {"axle", "subscribe", "--store", store, "--count", "5", NULL};
+    char sublog[320];
+    path(sublog, sizeof(sublog), "%s/runhttp.sub", tmp_root);
+    int rc = 1;
+    for (int i = 0; i < 200 && rc != 0; i++)
+        if ((rc = wait_exit(spawn(sublog, sub))) != 0)
+            usleep(20000); /* the campaign is still creating its store */
+    assert_int_equal(rc, 0);
+    int opened = -1;
+    for (int i = 0; i < 50 && opened != 0; i++)
+        if ((opened = axl_cdp_open(&c, url, WAIT_MS)) != 0 ||
+            num(&c, "typeof axle === 'object' ? 1 : 0") != 1) {
+            opened = -1;
+            usleep(50000); /* the server child is still starting */
+        }
+    assert_int_equal(opened, 0);
+    assert_true(
+        wait_page(&c, "/^stopped/.test((document.getElementById('exp-state') || {}).textContent)",
+                  "1") == 1);
+    assert_int_equal(wait_exit(run), 0);
+    truth t = read_truth(store, "runhttp");
+    check_page_against_store(&c, &t);
+    axl_cdp_stop(&c);
+    /* The view ended with the campaign: nothing listens there any more. */
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_not_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    close(fd);
 }
 
 static void test_report_file(void **state)
@@ -537,7 +607,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_loopback_only), cmocka_unit_test(test_data_folder_only),
         cmocka_unit_test(test_live_page),     cmocka_unit_test(test_report_file),
-        cmocka_unit_test(test_lab_gantt),
+        cmocka_unit_test(test_lab_gantt),     cmocka_unit_test(test_run_http),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
