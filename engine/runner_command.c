@@ -94,6 +94,11 @@ typedef struct cmd_runner {
     int n_active;      /* undecided: what capacity counts */
     uv_timer_t notify; /* delivers reports from deploy and reconcile on the next turn */
     bool notify_open;
+    struct cmd_lost {
+        uint32_t trial;
+        char reason[256];
+    } * lost; /* reconciled trials that could not be restarted: FAILED on the next turn */
+    int n_lost;
     bool closing;
     void (*close_cb)(axl_runner *r);
     axl_runner *runner;
@@ -101,6 +106,7 @@ typedef struct cmd_runner {
 
 static void runner_free(cmd_runner *c)
 {
+    free(c->lost);
     for (int i = 0; i < c->argc; i++)
         free(c->argv_template[i]);
     free(c->argv_template);
@@ -706,6 +712,16 @@ static void notify_fire(uv_timer_t *t)
 {
     cmd_runner *c = t->data;
     axl_runner *r = c->runner;
+    struct cmd_lost *lost = c->lost;
+    int n_lost = c->n_lost;
+    c->lost = NULL;
+    c->n_lost = 0;
+    for (int i = 0; i < n_lost; i++) {
+        axl_runner_report rep = {
+            .trial = lost[i].trial, .status = AXL_TRIAL_FAILED, .reason = lost[i].reason};
+        r->report(r, &rep);
+    }
+    free(lost);
     for (cmd_job *job = c->jobs, *next; job != NULL; job = next) {
         next = job->next;
         if (job->decided)
@@ -839,8 +855,17 @@ static int cmd_reconcile(axl_runner *r, const axl_runner_job *jobs, int n)
         axl_errbuf eb = {{0}};
         unsigned attempt = axl_run_latest_attempt(c->base, c->exp->name, jobs[i].trial);
         if (adopt(c, &jobs[i], attempt, &eb) != 0) {
+            /* Reported FAILED on the next turn: one trial must not block the resume. */
             AXL_ERROR(SRC, "trial %u: %s", jobs[i].trial, eb.msg);
-            rv = rv != 0 ? rv : AXL_EIO;
+            struct cmd_lost *grown = realloc(c->lost, (size_t)(c->n_lost + 1) * sizeof(*grown));
+            if (grown == NULL) {
+                rv = AXL_ENOMEM;
+                continue;
+            }
+            c->lost = grown;
+            c->lost[c->n_lost].trial = jobs[i].trial;
+            snprintf(c->lost[c->n_lost].reason, sizeof(c->lost[0].reason), "%s", eb.msg);
+            c->n_lost++;
         }
     }
     notify_soon(c);
