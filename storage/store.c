@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -286,12 +287,24 @@ static int take_writer_lock(axl_store *s, axl_errbuf *eb)
         return axl_fail(eb, errno_code(e), "cannot write to store directory %s: %s", s->dir,
                         strerror(e));
     }
-    if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    for (int waited_ms = 0; flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0;) {
         int e = errno;
         if (e == EWOULDBLOCK) {
             char buf[32] = {0};
             ssize_t n = pread(s->lock_fd, buf, sizeof(buf) - 1, 0);
             long pid = n > 0 ? strtol(buf, NULL, 10) : 0;
+            /*
+             * The writer that recorded its pid is dead, yet the lock is held: by a child it
+             * forked that has not exec'd yet (the lock is close-on-exec, so it goes at the
+             * exec). A writer killed in the middle of spawning a command leaves exactly
+             * that for a moment; wait for it, up to 5 s.
+             */
+            if (pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH && waited_ms < 5000) {
+                struct timespec ts = {0, 5 * 1000 * 1000};
+                nanosleep(&ts, NULL);
+                waited_ms += 5;
+                continue;
+            }
             return axl_fail(eb, AXL_EBUSY,
                             "store %s is in use by another writer (pid %ld); two engines on "
                             "one store are refused",

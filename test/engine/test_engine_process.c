@@ -40,6 +40,22 @@ static pid_t spawn(const char *out_path, const char *const argv[])
     return pid;
 }
 
+static char *slurp(const char *path);
+
+/* Like spawn, with stdout and stderr both in log_path (what the engine said, for a failure). */
+static pid_t spawn_logged(const char *log_path, const char *const argv[])
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (freopen(log_path, "a", stdout) == NULL || dup2(fileno(stdout), 2) < 0)
+            _exit(127);
+        execv(AXLE_BIN, (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
 /* Waits for a child for at most seconds; kills it and fails the test on overrun. */
 static int wait_exit(pid_t pid, double seconds)
 {
@@ -126,8 +142,12 @@ static void test_kill9_then_resume(void **state)
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
 
-    pid = spawn(NULL, resume_argv);
-    assert_int_equal(wait_exit(pid, 30), 0);
+    char engine_log[700];
+    snprintf(engine_log, sizeof(engine_log), "%s/final_resume.log", dir);
+    pid = spawn_logged(engine_log, resume_argv);
+    int rc = wait_exit(pid, 30);
+    if (rc != 0)
+        fail_msg("the last resume exited %d:\n%s", rc, slurp(engine_log));
     /* Children of killed engines may still be writing; let them finish. */
     struct timespec ts = {0, 200 * 1000 * 1000};
     nanosleep(&ts, NULL);
@@ -247,8 +267,12 @@ static void test_command_runner_kill9_x20(void **state)
         kills += WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
     }
     assert_true(kills >= KILLS / 2); /* most kills hit a running engine */
-    pid_t pid = spawn(NULL, resume_argv);
-    assert_int_equal(wait_exit(pid, 60), 0);
+    char engine_log[700];
+    snprintf(engine_log, sizeof(engine_log), "%s/final_resume.log", dir);
+    pid_t pid = spawn_logged(engine_log, resume_argv);
+    int rc = wait_exit(pid, 60);
+    if (rc != 0)
+        fail_msg("the last resume exited %d:\n%s", rc, slurp(engine_log));
 
     axl_store *s = NULL;
     axl_store_options so = {.flags = AXL_STORE_RDONLY};
