@@ -68,7 +68,7 @@ static double wait_num(axl_cdp *c, const char *cond, const char *value)
 {
     char expr[1200];
     snprintf(expr, sizeof(expr),
-             "new Promise(function (ok) { var f = function () { if (%s) { "
+             "new Promise(function (ok) { var f = function () { if (!axle.frame && (%s)) { "
              "removeEventListener('axle:render', f); ok(%s); } }; "
              "addEventListener('axle:render', f); f(); })",
              cond, value);

@@ -165,12 +165,13 @@ static void artifact(axl_cdp *c, const char *name)
     fprintf(stderr, "screenshot: %s\n", p);
 }
 
-/* A promise that resolves with `value` at the first render where `cond` holds. */
+/* A promise that resolves with `value` at the first render where `cond` holds (never
+ * while a render is pending: what the page has received is then also drawn). */
 static double wait_page(axl_cdp *c, const char *cond, const char *value)
 {
     char expr[1500];
     snprintf(expr, sizeof(expr),
-             "new Promise(function (ok) { var f = function () { if (%s) { "
+             "new Promise(function (ok) { var f = function () { if (!axle.frame && (%s)) { "
              "removeEventListener('axle:render', f); ok(%s); } }; "
              "addEventListener('axle:render', f); f(); })",
              cond, value);
