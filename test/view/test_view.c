@@ -106,6 +106,7 @@ typedef struct truth {
     double best;
     int task_finished;
     int completed_events;
+    char pareto[256]; /* the stopped event's pareto.trials, "1,5,7" */
 } truth;
 
 /* Read through `axle replay --json` (another process: this one may hold the store open
@@ -137,9 +138,18 @@ static truth read_truth(const char *store, const char *name)
                 t.task_finished++;
             if (strcmp(type, "trial.completed") == 0)
                 t.completed_events++;
-            if (strcmp(type, "experiment.stopped") == 0)
-                t.best =
-                    json_number_value(json_object_get(json_object_get(j, "body"), "best_value"));
+            if (strcmp(type, "experiment.stopped") == 0) {
+                json_t *body = json_object_get(j, "body"), *pt;
+                t.best = json_number_value(json_object_get(body, "best_value"));
+                size_t k;
+                json_array_foreach(json_object_get(json_object_get(body, "pareto"), "trials"), k,
+                                   pt)
+                {
+                    size_t at = strlen(t.pareto);
+                    snprintf(t.pareto + at, sizeof(t.pareto) - at, "%s%lld", k > 0 ? "," : "",
+                             (long long)json_integer_value(pt));
+                }
+            }
         }
         json_decref(j);
     }
@@ -526,8 +536,9 @@ static void test_report_file(void **state)
     axl_cdp_stop(&c);
 }
 
-/* A small campaign on the simulated line: the Gantt chart has a bar per finished task,
- * live (connected after the end) and in the report. */
+/* A small two-objective campaign on the simulated line: the Gantt chart has a bar per
+ * finished task, live (connected after the end) and in the report; the Pareto front drawn
+ * is the engine's (the experiment.stopped event's pareto.trials). */
 static void test_lab_gantt(void **state)
 {
     (void)state;
@@ -539,10 +550,10 @@ static void test_lab_gantt(void **state)
     path(store, sizeof(store), "%s/lab", tmp_root);
     path(file, sizeof(file), "%s/lab.json", tmp_root);
     path(html, sizeof(html), "%s/lab.html", tmp_root);
-    json_t *x = json_load_file(AXL_EXAMPLES "/antisolvent_pl.json", 0, NULL);
+    json_t *x = json_load_file(AXL_EXAMPLES "/antisolvent_pl_pareto.json", 0, NULL);
     assert_non_null(x);
     json_object_set_new(x, "name", json_string("labview"));
-    json_object_set_new(json_object_get(x, "scheduler"), "total_trials", json_integer(4));
+    json_object_set_new(json_object_get(x, "scheduler"), "total_trials", json_integer(5));
     json_object_set_new(x, "generation_strategy",
                         json_pack("{s:[{s:s,s:i,s:i}]}", "steps", "model", "sobol", "num_trials",
                                   -1, "max_parallelism", 4));
@@ -568,6 +579,13 @@ static void test_lab_gantt(void **state)
     check_page_against_store(&c, &t);
     assert_int_equal((int)num(&c, "document.querySelectorAll('#gantt rect.bar.done').length"),
                      t.task_finished);
+    json_t *front = NULL;
+    assert_int_equal(
+        axl_cdp_eval(&c, "document.getElementById('pareto-card').dataset.trials", 5000, &front), 0);
+    assert_string_equal(json_string_value(front), t.pareto);
+    fprintf(stderr, "lab: Pareto front: trials %s\n", t.pareto);
+    json_decref(front);
+    assert_int_equal((int)num(&c, "document.getElementById('pareto-card').hidden ? 0 : 1"), 1);
     /* Its spectrum arrived from the data folder and was drawn with its fit. */
     assert_true(wait_page(&c, "document.getElementById('fitinfo').textContent.length > 0", "1") ==
                 1);

@@ -267,7 +267,10 @@
       h += '<div>model\'s best (GP mean)<b id="model-best">trial ' + e.stopped.model_best_trial + ': ' +
         fmt(e.stopped.model_best_mean) + ' \u00b1 ' + fmt(e.stopped.model_best_sd) + '</b></div>';
     }
-    if (o.metric) h += '<div>objective<b>' + (o.min ? 'minimize ' : 'maximize ') + esc(o.metric) + '</b></div>';
+    var objs = e.config && Array.isArray(e.config.objectives) ? e.config.objectives : null;
+    if (objs && objs.length > 1) {
+      h += '<div>objectives<b>' + objs.map(function (x) { return (x.minimize ? 'min ' : 'max ') + esc(x.metric || x.name); }).join(', ') + '</b></div>';
+    } else if (o.metric) h += '<div>objective<b>' + (o.min ? 'minimize ' : 'maximize ') + esc(o.metric) + '</b></div>';
     $('summary').innerHTML = h;
     if (REPORT) setState('report', 'stopped');
     $('feed').textContent = REPORT ? 'seq ' + (S.next - 1) : 'seq ' + (S.next - 1) + ' of ' + S.last;
@@ -385,22 +388,45 @@
     drawPareto(e);
   }
 
+  /* Outcome constraints as the experiment file writes them: "metric >= 1.61". */
+  function feasible(e, t) {
+    var cs = (e.config && e.config.outcome_constraints) || [];
+    for (var i = 0; i < cs.length; i++) {
+      var m = /^\s*([\w.-]+)\s*(<=|>=)\s*(-?[\d.eE+-]+)\s*$/.exec(String(cs[i]));
+      if (!m) continue;
+      var y = mean(t.metrics ? t.metrics[m[1]] : null), v = +m[3];
+      if (y !== y || (m[2] === '>=' ? y < v : y > v)) return false;
+    }
+    return true;
+  }
+
+  /* Two or more objectives: the first two against each other; the non-dominated feasible
+   * points (past the thresholds, when given) as the front. */
   function drawPareto(e) {
     var c = e.config || {}, objs = Array.isArray(c.objectives) ? c.objectives : null;
     $('pareto-card').hidden = !(objs && objs.length >= 2);
     if (!objs || objs.length < 2) return;
-    var a = objs[0], b = objs[1], ma = a.metric || a.name, mb = b.metric || b.name, pts = [];
-    e.trials.forEach(function (t) {
+    var a = objs[0], b = objs[1], ma = a.metric || a.name, mb = b.metric || b.name;
+    var sa = a.minimize ? -1 : 1, sb = b.minimize ? -1 : 1, ok = [], bad = [];
+    e.trials.forEach(function (t, i) {
       if (t && t.status === 'COMPLETED' && t.metrics) {
         var x = mean(t.metrics[ma]), y = mean(t.metrics[mb]);
-        if (x === x && y === y) pts.push([x, y]);
+        if (x !== x || y !== y) return;
+        var past = (a.threshold == null || sa * x >= sa * a.threshold) && (b.threshold == null || sb * y >= sb * b.threshold);
+        (feasible(e, t) && past ? ok : bad).push([x, y, i]);
       }
     });
-    var sa = a.minimize ? -1 : 1, sb = b.minimize ? -1 : 1;
-    var front = pts.filter(function (p) {
-      return !pts.some(function (q) { return q !== p && sa * q[0] >= sa * p[0] && sb * q[1] >= sb * p[1] && (q[0] !== p[0] || q[1] !== p[1]); });
+    var front = ok.filter(function (p) {
+      return !ok.some(function (q) { return q !== p && sa * q[0] >= sa * p[0] && sb * q[1] >= sb * p[1] && (q[0] !== p[0] || q[1] !== p[1]); });
     }).sort(function (p, q) { return p[0] - q[0]; });
-    plot($('pareto'), { series: [{ pts: pts, color: '#8a8f98', type: 'dot' }, { pts: front, color: '#1a9e55', type: 'step', width: 2 }, { pts: front, color: '#1a9e55', type: 'dot', r: 4 }], xlabel: ma, ylabel: mb });
+    S.paretoTrials = front.map(function (p) { return p[2]; }).sort(function (p, q) { return p - q; });
+    $('pareto-card').dataset.trials = S.paretoTrials.join(',');
+    var hv = e.stopped && e.stopped.pareto;
+    $('pareto-info').textContent = 'front: trials ' + S.paretoTrials.join(', ') +
+      (hv && hv.hypervolume != null ? ' · hypervolume ' + fmt(hv.hypervolume) + ' (engine: trials ' + (hv.trials || []).join(', ') + ')' : '');
+    plot($('pareto'), { series: [{ pts: bad, color: '#c9cdd3', type: 'dot' }, { pts: ok, color: '#8a8f98', type: 'dot' },
+      { pts: front, color: '#1a9e55', type: 'step', width: 2 }, { pts: front, color: '#1a9e55', type: 'dot', r: 4 }],
+      xlabel: ma + (a.minimize ? ' (min)' : ' (max)'), ylabel: mb + (b.minimize ? ' (min)' : ' (max)') });
   }
 
   function drawLab(e) {
