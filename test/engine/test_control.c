@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -761,6 +762,62 @@ static void test_feedback(void **state)
     free(dir);
 }
 
+/* The command runner is told: an abandoned trial's process is killed. */
+static void test_abandon_kills_the_command(void **state)
+{
+    (void)state;
+    char *dir = et_mkdtemp(), *out;
+    char script[600], json[2048], pidfile[600];
+    snprintf(pidfile, sizeof(pidfile), "%s/trial0.pid", dir);
+    free(et_write_file(dir, "slow.sh", "#!/bin/sh\necho $$ > \"$1/trial$2.pid\"\nexec sleep 60\n"));
+    snprintf(script, sizeof(script), "%s/slow.sh", dir);
+    chmod(script, 0755);
+    snprintf(json, sizeof(json),
+             "{\"name\": \"cmd\", \"search_space\": {\"parameters\": ["
+             "{\"name\": \"x1\", \"type\": \"range\", \"bounds\": [-5, 10]}]},"
+             "\"objective\": {\"metric\": \"y\", \"minimize\": true},"
+             "\"scheduler\": {\"total_trials\": 1},"
+             "\"runner\": {\"type\": \"command\", \"argv\": [\"%s\", \"%s\", \"{trial}\"]}}",
+             script, dir);
+    char *path = et_write_file(dir, "cmd.json", json);
+    const char *argv[] = {"axle", "run", path, "--store", dir, "--no-progress", NULL};
+    pid_t run = spawn_to(NULL, NULL, argv);
+    long child = 0;
+    for (int i = 0; i < 3000 && child <= 0; i++) { /* the trial's process has started */
+        char *text = slurp(pidfile);
+        child = strtol(text, NULL, 10);
+        free(text);
+        if (child <= 0) {
+            struct timespec ts = {0, 5 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    assert_true(child > 0);
+    assert_int_equal(kill((pid_t)child, 0), 0);
+    assert_int_equal(
+        axle(dir, &out, NULL, "trial", "cmd", "abandon", "0", "--reason", "cracked", NULL), 0);
+    assert_string_equal(out, "trial 0 ABANDONED (the running campaign)\n");
+    free(out);
+    /* The only trial is over: the campaign ends, and the process is gone. */
+    assert_int_equal(wait_exit(run, 30), 0);
+    bool gone = false;
+    for (int i = 0; i < 3000 && !gone; i++) {
+        gone = kill((pid_t)child, 0) != 0;
+        if (!gone) {
+            struct timespec ts = {0, 5 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    assert_true(gone);
+    axl_store_experiment *e = load(dir, "cmd");
+    assert_int_equal(e->trials[0].status, AXL_TRIAL_ABANDONED);
+    assert_string_equal(e->trials[0].reason, "cracked");
+    axl_store_experiment_free(e);
+    free(path);
+    et_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -772,6 +829,7 @@ int main(void)
         cmocka_unit_test(test_best_on_a_noisy_function),
         cmocka_unit_test(test_sd_notify),
         cmocka_unit_test(test_feedback),
+        cmocka_unit_test(test_abandon_kills_the_command),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
