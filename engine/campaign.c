@@ -16,6 +16,7 @@
 #include "engine/json_msgpack.h"
 #include "engine/notify.h"
 #include "proto/axl_log.h"
+#include "proto/axl_wire.h"
 
 #define SRC "Scheduler"
 
@@ -66,7 +67,48 @@ void axl_campaign_options_default(axl_campaign_options *o)
     o->control = true;
 }
 
-/* The experiment record: the experiment file as a map, plus when it was created. */
+/* A new campaign id: 128 bits from the kernel's random source, as 32 hex digits. */
+static int new_campaign_id(char out[33], axl_errbuf *eb)
+{
+    unsigned char b[16];
+    size_t got = 0;
+    while (got < sizeof(b)) {
+        ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return axl_fail(eb, AXL_EIO, "campaign id: getrandom: %s", strerror(errno));
+        got += (size_t)n;
+    }
+    for (size_t i = 0; i < sizeof(b); i++)
+        snprintf(out + 2 * i, 3, "%02x", b[i]);
+    return 0;
+}
+
+/*
+ * The campaign id of a stored experiment record ("campaign"). A store made before campaign
+ * ids has none: the campaign keeps "" and its task ids keep the short form, so that tasks
+ * already on the line when such a store is resumed are still recognised by their ids
+ * (giving it a new id would re-send them under new ids: run twice).
+ */
+static void stored_campaign_id(const void *rec, size_t len, char out[33])
+{
+    axl_msg m;
+    const char *p;
+    size_t n;
+    out[0] = '\0';
+    if (rec == NULL || axl_msg_parse(&m, rec, len, NULL) != 0)
+        return;
+    if (axl_obj_str(&m.root, "experiment", "campaign", false, 32, &p, &n, NULL) == 0 && p != NULL &&
+        axl_wire_campaign_check(p, n)) {
+        memcpy(out, p, n);
+        out[n] = '\0';
+    }
+    axl_msg_free(&m);
+}
+
+/* The experiment record: the experiment file as a map, plus when it was created and its
+ * campaign id. */
 static int experiment_record(const axl_experiment *e, msgpack_sbuffer *sb, axl_errbuf *eb)
 {
     json_error_t jerr;
@@ -76,8 +118,9 @@ static int experiment_record(const axl_experiment *e, msgpack_sbuffer *sb, axl_e
     msgpack_packer pk;
     msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
     int rv = AXL_ENOMEM;
-    if (msgpack_pack_map(&pk, 4) == 0 && axl_pack_kv_uint(&pk, "v", AXL_PROTO_VERSION) == 0 &&
+    if (msgpack_pack_map(&pk, 5) == 0 && axl_pack_kv_uint(&pk, "v", AXL_PROTO_VERSION) == 0 &&
         axl_pack_kv_str(&pk, "name", e->name) == 0 &&
+        axl_pack_kv_str(&pk, "campaign", e->campaign_id) == 0 &&
         axl_pack_kv_num(&pk, "created", axl_now()) == 0 && axl_pack_cstr(&pk, "config") == 0)
         rv = axl_json_to_msgpack(root, &pk);
     json_decref(root);
@@ -150,6 +193,13 @@ static int create(uv_loop_t *loop, axl_experiment *e, axl_store *store,
     c->exp = e;
     c->store = store;
     c->blocked_logged = -1;
+    if (stored != NULL)
+        stored_campaign_id(stored->experiment, stored->experiment_len, e->campaign_id);
+    else if ((rv = new_campaign_id(e->campaign_id, eb)) != 0) {
+        axl_experiment_free(e);
+        free(c);
+        return rv;
+    }
     if (opt != NULL)
         c->opt = *opt;
     else

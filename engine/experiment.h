@@ -72,6 +72,10 @@ typedef enum { AXL_RUNNER_FUNCTION, AXL_RUNNER_COMMAND, AXL_RUNNER_LAB } axl_run
 typedef struct axl_experiment {
     char *name;
     char *source; /* the experiment file as given (stored with the campaign) */
+    /* 128 random bits as 32 lowercase hex digits, made when the experiment is created and
+     * kept in its record (engine/campaign.c); "" for a store made before campaign ids.
+     * Runners put it in the ids of what they send out (task ids of the lab runner). */
+    char campaign_id[33];
     /* The search space: the model's numeric view plus names and values. */
     axl_space space;                    /* points into params / constraints below */
     axl_param *params;                  /* n_params */

@@ -79,6 +79,11 @@ typedef struct axl_runner_ops {
      * labware state), handed over before reconcile on resume. Borrowed for the call.
      */
     int (*restore)(axl_runner *r, axl_rec_kind rec, const void *body, size_t body_len);
+    /*
+     * Optional (may be NULL): packs exactly one msgpack map of the runner's counters for
+     * experiment.stopped ("runner": {...}), e.g. the worker messages the lab runner refused.
+     */
+    int (*stop_stats)(axl_runner *r, msgpack_packer *pk);
     /* Stops everything; no report after it returns. Frees once handles are closed. */
     void (*close)(axl_runner *r, void (*close_cb)(axl_runner *r));
 } axl_runner_ops;

@@ -226,7 +226,9 @@ static void record_stop(axl_campaign *c)
     axl_best_of_campaign(c, &best, NULL);
     c->model_best = best;
     bool pareto = axl_pareto_wanted(c->exp);
-    int n = 7 + (c->has_best ? 2 : 0) + (best.has_model ? 4 : 0) + (pareto ? 1 : 0);
+    bool runner_stats = c->runner_open && c->runner.ops->stop_stats != NULL;
+    int n = 7 + (c->has_best ? 2 : 0) + (best.has_model ? 4 : 0) + (pareto ? 1 : 0) +
+            (runner_stats ? 1 : 0);
     msgpack_pack_map(&pk, (size_t)n);
     axl_pack_kv_str(&pk, "exit_status", axl_exit_status_name(c->exit_status));
     axl_pack_kv_str(&pk, "reason", c->reason);
@@ -249,6 +251,10 @@ static void record_stop(axl_campaign *c)
         axl_pack_cstr(&pk, "pareto");
         if (axl_pareto_pack(&pk, c) != 0)
             msgpack_pack_nil(&pk);
+    }
+    if (runner_stats) {
+        axl_pack_cstr(&pk, "runner");
+        c->runner.ops->stop_stats(&c->runner, &pk);
     }
     axl_errbuf eb = {{0}};
     if (axl_journal_add(&c->journal, "experiment.stopped", c->exp->name, -1, AXL_REC_NONE, sb.data,

@@ -175,7 +175,7 @@ typedef struct axl_wire_hello {
 
 /* engine -> worker. */
 typedef struct axl_wire_task {
-    axl_str id;         /* must equal "<experiment>/<trial>/<index>" */
+    axl_str id;         /* must equal "<experiment>[/<campaign>]/<trial>/<index>" */
     axl_str experiment; /* 1..AXL_PROTO_MAX_NAME bytes, no control bytes */
     uint32_t trial;
     uint32_t index; /* the task's index in the trial's task chain */
@@ -304,10 +304,34 @@ void axl_wire_free(axl_wire_msg *msg);
 int axl_wire_encode_error(int code, const char *msg, msgpack_sbuffer *out, axl_errbuf *eb);
 
 /*
- * Writes the task id "<experiment>/<trial>/<index>" with its NUL into buf[0..cap).
- * Returns 0, AXL_EINVAL (experiment empty or with a control byte) or AXL_ETOOBIG (id
- * over AXL_WIRE_MAX_ID bytes, or cap too small; cap = AXL_WIRE_MAX_ID + 1 is enough).
+ * Task ids. A campaign's tasks carry its campaign id (AXL_WIRE_CAMPAIGN_LEN lowercase hex
+ * digits, 128 random bits made when the experiment was created):
+ *     "<experiment>/<campaign>/<trial>/<index>"
+ * so that the same experiment run into two stores on the same workers never shares a task.
+ * Ids without the campaign part, "<experiment>/<trial>/<index>", are those of stores made
+ * before campaign ids. Writes the id with its NUL into buf[0..cap); campaign NULL or ""
+ * writes the short form. Returns 0, AXL_EINVAL (experiment empty or with a control byte,
+ * campaign not 32 hex digits) or AXL_ETOOBIG (id over AXL_WIRE_MAX_ID bytes, or cap too
+ * small; cap = AXL_WIRE_MAX_ID + 1 is enough).
  */
+#define AXL_WIRE_CAMPAIGN_LEN 32
+int axl_wire_campaign_task_id(char *buf, size_t cap, axl_str experiment, const char *campaign,
+                              uint32_t trial, uint32_t index, axl_errbuf *eb);
+
+/* The parts of a task id of experiment `experiment` (the builder's inverse). */
+typedef struct axl_wire_task_ref {
+    axl_str campaign; /* points into the id; empty for the short form */
+    uint32_t trial, index;
+} axl_wire_task_ref;
+
+/* Parses id as a task id of `experiment`. Returns 0 or AXL_EINVAL (another experiment's,
+ * or not a task id: a bad number, a leading zero, a campaign part that is not 32 hex). */
+int axl_wire_task_id_parse(axl_str id, axl_str experiment, axl_wire_task_ref *out);
+
+/* Whether p[0..n) is a campaign id: AXL_WIRE_CAMPAIGN_LEN lowercase hex digits. */
+bool axl_wire_campaign_check(const char *p, size_t n);
+
+/* The short form, "<experiment>/<trial>/<index>" (axl_wire_campaign_task_id with none). */
 int axl_wire_task_id(char *buf, size_t cap, axl_str experiment, uint32_t trial, uint32_t index,
                      axl_errbuf *eb);
 

@@ -146,19 +146,28 @@ static size_t put_u32(char *p, uint32_t v)
     return n;
 }
 
-int axl_wire_task_id(char *buf, size_t cap, axl_str experiment, uint32_t trial, uint32_t index,
-                     axl_errbuf *eb)
+int axl_wire_campaign_task_id(char *buf, size_t cap, axl_str experiment, const char *campaign,
+                              uint32_t trial, uint32_t index, axl_errbuf *eb)
 {
     int rv;
+    size_t clen = campaign != NULL ? strlen(campaign) : 0;
     if (experiment.ptr == NULL && experiment.len > 0)
         return axl_fail(eb, AXL_EINVAL, "task.experiment: NULL with a length");
     if ((rv = ident_check(experiment.ptr, experiment.len, AXL_PROTO_MAX_NAME,
                           (fpath){"task", "experiment", -1}, eb)) != 0)
         return rv;
-    char id[AXL_PROTO_MAX_NAME + 32];
+    if (clen != 0 && !axl_wire_campaign_check(campaign, clen))
+        return axl_fail(eb, AXL_EINVAL, "campaign id: not %d lowercase hex digits",
+                        AXL_WIRE_CAMPAIGN_LEN);
+    char id[AXL_PROTO_MAX_NAME + AXL_WIRE_CAMPAIGN_LEN + 32];
     size_t n = experiment.len;
     memcpy(id, experiment.ptr, n);
     id[n++] = '/';
+    if (clen != 0) {
+        memcpy(id + n, campaign, clen);
+        n += clen;
+        id[n++] = '/';
+    }
     n += put_u32(id + n, trial);
     id[n++] = '/';
     n += put_u32(id + n, index);
@@ -169,6 +178,62 @@ int axl_wire_task_id(char *buf, size_t cap, axl_str experiment, uint32_t trial, 
     if (buf == NULL || n >= cap)
         return axl_fail(eb, AXL_ETOOBIG, "task.id: buffer of %zu bytes is too small", cap);
     memcpy(buf, id, n + 1);
+    return 0;
+}
+
+int axl_wire_task_id(char *buf, size_t cap, axl_str experiment, uint32_t trial, uint32_t index,
+                     axl_errbuf *eb)
+{
+    return axl_wire_campaign_task_id(buf, cap, experiment, NULL, trial, index, eb);
+}
+
+bool axl_wire_campaign_check(const char *p, size_t n)
+{
+    if (n != AXL_WIRE_CAMPAIGN_LEN)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
+            return false;
+    return true;
+}
+
+/* Reads the decimal u32 that ends at id[end) going left; returns its first byte's offset,
+ * or SIZE_MAX. */
+static size_t rd_u32_left(const char *p, size_t end, uint32_t *out)
+{
+    size_t i = end;
+    while (i > 0 && end - i < 10 && p[i - 1] >= '0' && p[i - 1] <= '9')
+        i--;
+    if (i == end || (end - i > 1 && p[i] == '0'))
+        return SIZE_MAX; /* no digits, or a leading zero the builder never writes */
+    uint64_t v = 0;
+    for (size_t k = i; k < end; k++)
+        v = v * 10 + (uint64_t)(p[k] - '0');
+    if (v > UINT32_MAX)
+        return SIZE_MAX;
+    *out = (uint32_t)v;
+    return i;
+}
+
+int axl_wire_task_id_parse(axl_str id, axl_str experiment, axl_wire_task_ref *out)
+{
+    memset(out, 0, sizeof(*out));
+    size_t n = experiment.len;
+    if (id.ptr == NULL || n == 0 || id.len < n + 4 || memcmp(id.ptr, experiment.ptr, n) != 0 ||
+        id.ptr[n] != '/')
+        return AXL_EINVAL;
+    size_t i = rd_u32_left(id.ptr, id.len, &out->index);
+    if (i == SIZE_MAX || i < n + 2 || id.ptr[i - 1] != '/')
+        return AXL_EINVAL;
+    size_t j = rd_u32_left(id.ptr, i - 1, &out->trial);
+    if (j == SIZE_MAX || j < n + 1 || id.ptr[j - 1] != '/')
+        return AXL_EINVAL;
+    if (j - 1 == n) /* "<experiment>/<trial>/<index>" */
+        return 0;
+    size_t c = n + 1, clen = j - 1 - c;
+    if (!axl_wire_campaign_check(id.ptr + c, clen))
+        return AXL_EINVAL;
+    out->campaign = (axl_str){id.ptr + c, clen};
     return 0;
 }
 
@@ -502,12 +567,17 @@ static int dec_task(rd *r, axl_wire_task *m)
         return rv;
     m->has_start_at = !isnan(start_at);
     m->start_at = m->has_start_at ? start_at : 0;
-    /* Idempotent dispatch rests on the id being a function of what it names. */
+    /* Idempotent dispatch rests on the id being a function of what it names:
+     * "<experiment>[/<campaign>]/<trial>/<index>". */
     char want[AXL_WIRE_MAX_ID + 1];
+    axl_wire_task_ref ref;
     if ((rv = axl_wire_task_id(want, sizeof(want), m->experiment, m->trial, m->index, r->eb)))
         return rv;
-    if (!axl_str_eq(m->id, want))
-        return axl_fail(r->eb, AXL_EINVAL, "task.id: '%.*s' is not experiment/trial/index '%s'",
+    if (!axl_str_eq(m->id, want) &&
+        (axl_wire_task_id_parse(m->id, m->experiment, &ref) != 0 || ref.campaign.len == 0 ||
+         ref.trial != m->trial || ref.index != m->index))
+        return axl_fail(r->eb, AXL_EINVAL,
+                        "task.id: '%.*s' is not experiment[/campaign]/trial/index '%s'",
                         QUOTE(m->id.ptr, m->id.len), want);
     return 0;
 }

@@ -195,6 +195,8 @@ typedef struct lab_runner {
     uv_timer_t place; /* places the samples deployed in one loop turn together */
     bool planning;    /* an order search is on the thread pool */
     pending_report *reports, *reports_tail;
+    uint64_t foreign_ids;        /* worker messages about task ids not sent in this campaign */
+    uint64_t unstarted_finished; /* `finished` for a task not seen started: refused */
     bool closing;
     bool links_closed;
     int pending; /* handles and links still closing */

@@ -166,6 +166,12 @@ static int parse(const axl_experiment *e, lab_config *c, axl_errbuf *eb)
     int rv;
     if (!json_is_object(lab))
         return axl_fail(eb, AXL_ECONFIG, "lab: required by the lab runner, an object");
+    /* Task ids carry the name: "<name>/<campaign: 32>/<trial>/<index>" in 128 bytes. */
+    if (strlen(e->name) > AXL_WIRE_MAX_ID - AXL_WIRE_CAMPAIGN_LEN - 24)
+        return axl_fail(eb, AXL_ECONFIG,
+                        "name: at most %d bytes for an experiment on the lab runner (its task ids "
+                        "carry it)",
+                        AXL_WIRE_MAX_ID - AXL_WIRE_CAMPAIGN_LEN - 24);
     if ((rv = axl_json_check_keys(lab, "lab", keys, AXL_ECONFIG, eb)) != 0)
         return rv;
     if ((rv = axl_json_check_keys(e->runner, "runner", (const char *const[]){"type", NULL},

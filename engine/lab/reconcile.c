@@ -85,17 +85,20 @@ void lab_on_status_reply(lab_runner *lr, role_link *rl, const axl_wire_status_re
     rl->n_map = m->n_tasks;
     rl->synced = true;
     AXL_INFO(LAB_SRC, "the %s worker knows %u tasks", axl_worker_role_name(rl->role), m->n_tasks);
-    /* Tasks sent before the break: ask again for what ended, send what never arrived. */
+    /* Tasks sent before the break: the worker's table is evidence of what started; ask
+     * again for what ended, send what never arrived. */
     for (sample *s = lr->samples; s != NULL; s = s->next) {
-        if (!sample_out(s) || lab_role_of(s, s->cur) != rl->role)
+        if ((!sample_out(s) && s->state != SAMPLE_WAITING) || lab_role_of(s, s->cur) != rl->role)
             continue;
         axl_task_state st = known_state(lr, s, s->cur);
-        if (st == AXL_TASK_RUNNING) {
-            if (s->state == SAMPLE_SENT)
-                sample_ev_started(s);
-        } else if (st != AXL_TASK_ACCEPTED) {
-            lab_send_task(lr, s, s->cur);
-        }
+        bool ran = st == AXL_TASK_RUNNING || st == AXL_TASK_FINISHED || st == AXL_TASK_FAILED;
+        if (ran && s->state != SAMPLE_RUNNING)
+            sample_ev_started(s);
+        else if (st == AXL_TASK_ACCEPTED && s->state == SAMPLE_WAITING)
+            sample_ev_sent(s); /* it is there: its outcome will come */
+        if (st == AXL_TASK_FINISHED || st == AXL_TASK_FAILED ||
+            (st == AXL_TASK_UNKNOWN && sample_out(s)))
+            lab_send_task(lr, s, s->cur); /* the outcome again, or the task it never got */
     }
     lab_kick_role(lr, rl->role);
     lab_try_resolve(lr);

@@ -166,34 +166,53 @@ void lab_labware_event(lab_runner *lr)
 
 /* ---- ids ------------------------------------------------------------------------------- */
 
+/* "<experiment>/<campaign>/<trial>/<index>" (proto/axl_wire.h; the short form for a store
+ * made before campaign ids). */
 void lab_task_id(const lab_runner *lr, uint32_t trial, uint32_t k, char *buf, size_t cap)
 {
-    if (axl_wire_task_id(buf, cap, axl_str_c(lr->e->name), trial, k, NULL) != 0)
+    if (axl_wire_campaign_task_id(buf, cap, axl_str_c(lr->e->name), lr->e->campaign_id, trial, k,
+                                  NULL) != 0)
         snprintf(buf, cap, "?");
 }
 
-/* "<experiment>/<trial>/<index>" of this experiment -> trial, index. */
+/* A task id of this campaign -> trial, index; false for anything else (another
+ * campaign's, another experiment's, not a task id). */
 static bool parse_task_id(const lab_runner *lr, axl_str id, uint32_t *trial, uint32_t *k)
 {
-    size_t n = strlen(lr->e->name);
-    if (id.len < n + 4 || memcmp(id.ptr, lr->e->name, n) != 0 || id.ptr[n] != '/')
+    axl_wire_task_ref ref;
+    size_t clen = strlen(lr->e->campaign_id);
+    if (axl_wire_task_id_parse(id, axl_str_c(lr->e->name), &ref) != 0 || ref.campaign.len != clen ||
+        memcmp(ref.campaign.ptr, lr->e->campaign_id, clen) != 0)
         return false;
-    unsigned long long v[2] = {0, 0};
-    size_t i = n + 1;
-    for (int part = 0; part < 2; part++) {
-        size_t start = i;
-        while (i < id.len && id.ptr[i] >= '0' && id.ptr[i] <= '9' && i - start < 10)
-            v[part] = v[part] * 10 + (unsigned)(id.ptr[i++] - '0');
-        if (i == start || v[part] > UINT32_MAX)
-            return false;
-        if (part == 0 && (i >= id.len || id.ptr[i++] != '/'))
-            return false;
-    }
-    if (i != id.len)
-        return false;
-    *trial = (uint32_t)v[0];
-    *k = (uint32_t)v[1];
+    *trial = ref.trial;
+    *k = ref.index;
     return true;
+}
+
+/* A worker message the runner does not take: logged, counted by the caller, answered. */
+static void refuse(role_link *rl, int code, const char *what, axl_str id)
+{
+    char text[AXL_WIRE_MAX_TEXT];
+    snprintf(text, sizeof(text), "%s: task %.*s %s", what, (int)(id.len > 200 ? 200 : id.len),
+             id.ptr != NULL ? id.ptr : "",
+             code == AXL_ENOENT ? "was not sent in this campaign" : "was not seen started");
+    AXL_WARN(SRC, "the %s worker: %s; refused", axl_worker_role_name(rl->role), text);
+    axl_wire_msg m = {.type = AXL_WIRE_ERROR};
+    m.error.code = code;
+    m.error.msg = axl_str_c(text);
+    if (rl->link != NULL)
+        axl_link_send(rl->link, &m, NULL);
+}
+
+/* The task id of a worker message: this campaign's, or refused (ENOENT) and counted. */
+static bool own_task(lab_runner *lr, role_link *rl, const char *what, axl_str id, uint32_t *trial,
+                     uint32_t *k)
+{
+    if (parse_task_id(lr, id, trial, k))
+        return true;
+    lr->foreign_ids++;
+    refuse(rl, AXL_ENOENT, what, id);
+    return false;
 }
 
 sample *lab_find_sample(lab_runner *lr, uint32_t trial)
@@ -453,10 +472,10 @@ static void task_event(lab_runner *lr, const sample *s, uint32_t k, const char *
     msgpack_sbuffer_destroy(&sb);
 }
 
-static void on_started(lab_runner *lr, const axl_wire_msg *m)
+static void on_started(lab_runner *lr, role_link *rl, const axl_wire_msg *m)
 {
     uint32_t trial, k;
-    if (!parse_task_id(lr, m->started.id, &trial, &k))
+    if (!own_task(lr, rl, "started", m->started.id, &trial, &k))
         return;
     sample *s = lab_find_sample(lr, trial);
     if (s == NULL || k >= s->chain.n || k != s->cur ||
@@ -482,10 +501,10 @@ static void chain_ended(lab_runner *lr, sample *s)
     lab_sample_remove(lr, s, false);
 }
 
-static void on_finished(lab_runner *lr, const axl_wire_msg *m)
+static void on_finished(lab_runner *lr, role_link *rl, const axl_wire_msg *m)
 {
     uint32_t trial, k;
-    if (!parse_task_id(lr, m->finished.id, &trial, &k))
+    if (!own_task(lr, rl, "finished", m->finished.id, &trial, &k))
         return;
     sample *s = lab_find_sample(lr, trial);
     if (s == NULL || k >= s->chain.n || !sample_active(s))
@@ -502,7 +521,20 @@ static void on_finished(lab_runner *lr, const axl_wire_msg *m)
         }
         return;
     }
-    if (k > s->cur || !sample_ev_finished(s))
+    if (k > s->cur)
+        return;
+    if (s->state != SAMPLE_RUNNING) {
+        /* Never an outcome for a task not seen started (a started message, or the worker's
+         * table saying it ran): ask the worker's table; the status sync takes it from
+         * there (lab_on_status_reply). */
+        lr->unstarted_finished++;
+        refuse(rl, AXL_ESTATE, "finished", m->finished.id);
+        axl_wire_msg st = {.type = AXL_WIRE_STATUS};
+        if (rl->link != NULL)
+            axl_link_send(rl->link, &st, NULL);
+        return;
+    }
+    if (!sample_ev_finished(s))
         return;
     task_event(lr, s, k, "task.finished", m);
     if (k == s->char_index)
@@ -513,11 +545,11 @@ static void on_finished(lab_runner *lr, const axl_wire_msg *m)
         arm_dispatch(lr);
 }
 
-static void on_failed(lab_runner *lr, const axl_wire_msg *m)
+static void on_failed(lab_runner *lr, role_link *rl, const axl_wire_msg *m)
 {
     uint32_t trial, k;
     char reason[AXL_WIRE_MAX_TEXT + 200], name[64];
-    if (!parse_task_id(lr, m->failed.id, &trial, &k))
+    if (!own_task(lr, rl, "failed", m->failed.id, &trial, &k))
         return;
     sample *s = lab_find_sample(lr, trial);
     if (s == NULL || k >= s->chain.n || !sample_active(s) || k != s->cur ||
@@ -561,15 +593,22 @@ static void link_msg(axl_link *l, const axl_wire_msg *m)
     lab_runner *lr = rl->lr;
     if (lr->closing)
         return;
+    uint32_t trial, k;
     switch (m->type) {
     case AXL_WIRE_STARTED:
-        on_started(lr, m);
+        on_started(lr, rl, m);
         break;
     case AXL_WIRE_FINISHED:
-        on_finished(lr, m);
+        on_finished(lr, rl, m);
         break;
     case AXL_WIRE_FAILED:
-        on_failed(lr, m);
+        on_failed(lr, rl, m);
+        break;
+    case AXL_WIRE_ACK:
+        own_task(lr, rl, "ack", m->ack.id, &trial, &k); /* the outcome, if any, follows */
+        break;
+    case AXL_WIRE_PROGRESS:
+        own_task(lr, rl, "progress", m->progress.id, &trial, &k);
         break;
     case AXL_WIRE_STATUS_REPLY:
         lab_on_status_reply(lr, rl, &m->status_reply);
@@ -579,7 +618,7 @@ static void link_msg(axl_link *l, const axl_wire_msg *m)
                  axl_err_name(m->error.code), (int)m->error.msg.len, m->error.msg.ptr);
         break;
     default:
-        break; /* ack, progress, heartbeat: the link's timer already counted them */
+        break; /* heartbeat: the link's timer already counted it */
     }
 }
 
@@ -851,7 +890,33 @@ static void lab_close(axl_runner *r, void (*close_cb)(axl_runner *r))
     lr->restored = NULL;
 }
 
+/* experiment.stopped's "runner": the worker messages refused, each with a log line and an
+ * `error` reply (proto/README.md 6.12). */
+static int lab_stop_stats(axl_runner *r, msgpack_packer *pk)
+{
+    lab_runner *lr = r->impl;
+    axl_link_counts sum = {0}, c;
+    for (int i = 0; i < NROLES; i++) {
+        if (lr->links[i].link == NULL)
+            continue;
+        axl_link_get_counts(lr->links[i].link, &c);
+        sum.wrong_role += c.wrong_role;
+        sum.oversize += c.oversize;
+        sum.undecodable += c.undecodable;
+        sum.refused_msgs += c.refused_msgs;
+    }
+    return msgpack_pack_map(pk, 6) || axl_pack_kv_uint(pk, "foreign_task_ids", lr->foreign_ids) ||
+                   axl_pack_kv_uint(pk, "unstarted_finished", lr->unstarted_finished) ||
+                   axl_pack_kv_uint(pk, "wrong_role", sum.wrong_role) ||
+                   axl_pack_kv_uint(pk, "oversize", sum.oversize) ||
+                   axl_pack_kv_uint(pk, "undecodable", sum.undecodable) ||
+                   axl_pack_kv_uint(pk, "refused_connection_msgs", sum.refused_msgs)
+               ? AXL_ENOMEM
+               : 0;
+}
+
 const axl_runner_ops axl_runner_lab_ops = {
+    .stop_stats = lab_stop_stats,
     .name = "lab",
     .init = lab_init,
     .capacity = lab_capacity,

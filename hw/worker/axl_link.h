@@ -68,6 +68,18 @@ void *axl_link_data(const axl_link *l);
 /* Messages received and heartbeats whose seq skipped (lost heartbeats), for tests. */
 uint64_t axl_link_received(const axl_link *l);
 
+/* What the link refused (each with a log line, and an `error` reply to the worker):
+ *  - wrong_role: a hello or heartbeat of another role than the link's; a second hello of
+ *    another role on a connection already up makes the worker lost (on_lost: the owner's
+ *    lost-worker policy), and the connection is not heard again (refused_msgs);
+ *  - oversize: messages over AXL_PROTO_MAX_MSG (AXL_ETOOBIG; messages over the transport's
+ *    cap, twice that, cannot be read: nng drops the connection);
+ *  - undecodable: any other message that does not decode. */
+typedef struct axl_link_counts {
+    uint64_t wrong_role, oversize, undecodable, refused_msgs;
+} axl_link_counts;
+void axl_link_get_counts(const axl_link *l, axl_link_counts *out);
+
 /* Closes the socket and the timer; no callback after it returns; close_cb(data) once the
  * memory is freed (may be NULL). */
 void axl_link_close(axl_link *l, void (*close_cb)(void *data), void *data);

@@ -28,8 +28,10 @@ struct axl_link {
     bool closed;
     uint64_t last_seq, received, gaps;
     bool has_seq;
-    uint64_t last_msg_ms; /* uv_now of the last message */
-    int pending;          /* handles (bridge, timer) still closing */
+    uint64_t last_msg_ms;  /* uv_now of the last message */
+    uint32_t refused_pipe; /* a connection refused (a second hello of another role) */
+    axl_link_counts counts;
+    int pending; /* handles (bridge, timer) still closing */
     void (*close_cb)(void *);
     void *close_data;
 };
@@ -59,15 +61,37 @@ static void reply_error(axl_link *l, int code, const char *msg)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* The connection's worker is no longer the one this link serves: the lost-worker policy
+ * applies now (the owner's on_lost), and the connection is not heard again. */
+static void refuse_connection(axl_link *l, uint32_t pipe)
+{
+    l->refused_pipe = pipe;
+    l->hello = false;
+    uv_timer_stop(&l->timer);
+    if (!l->lost) {
+        l->lost = true;
+        l->cbs.on_lost(l, (double)(uv_now(l->loop) - l->last_msg_ms));
+    }
+}
+
 static void on_message(axl_link *l, uint32_t pipe, const void *buf, size_t len)
 {
     axl_wire_msg m;
     axl_errbuf eb = {{0}};
+    char msg[800];
+    if (pipe != 0 && pipe == l->refused_pipe) {
+        l->counts.refused_msgs++;
+        return; /* a refused connection proves nothing */
+    }
     int rv = axl_wire_decode(buf, len, &m, &eb);
     l->received++;
     l->last_msg_ms = uv_now(l->loop);
     arm(l); /* any message proves the worker alive */
     if (rv != 0) {
+        if (rv == AXL_ETOOBIG)
+            l->counts.oversize++;
+        else
+            l->counts.undecodable++;
         AXL_WARN(SRC, "worker at %s sent a message that does not decode: %s", l->addr, eb.msg);
         reply_error(l, rv, eb.msg);
         return;
@@ -75,13 +99,22 @@ static void on_message(axl_link *l, uint32_t pipe, const void *buf, size_t len)
     switch (m.type) {
     case AXL_WIRE_HELLO: {
         const axl_wire_hello *h = &m.hello;
-        snprintf(l->worker, sizeof(l->worker), "%.*s", (int)h->worker.len, h->worker.ptr);
         if (h->role != l->o.role) {
-            AXL_ERROR(SRC, "the worker at %s is a %s, not the %s expected there; ignored", l->addr,
-                      axl_worker_role_name(h->role), axl_worker_role_name(l->o.role));
-            l->hello = false;
+            bool second = l->hello && pipe == l->hello_pipe;
+            l->counts.wrong_role++;
+            snprintf(msg, sizeof(msg), "hello: role %s, but %s serves the %s worker%s",
+                     axl_worker_role_name(h->role), l->addr, axl_worker_role_name(l->o.role),
+                     second ? " (a second hello on this connection)" : "");
+            AXL_ERROR(SRC, "the worker %.*s at %s: %s; refused", (int)h->worker.len, h->worker.ptr,
+                      l->addr, msg);
+            reply_error(l, AXL_EINVAL, msg);
+            if (second)
+                refuse_connection(l, pipe);
+            else
+                l->hello = false;
             break;
         }
+        snprintf(l->worker, sizeof(l->worker), "%.*s", (int)h->worker.len, h->worker.ptr);
         l->hello = true;
         l->hello_pipe = pipe;
         l->lost = false;
@@ -99,6 +132,15 @@ static void on_message(axl_link *l, uint32_t pipe, const void *buf, size_t len)
         break;
     }
     default:
+        if (m.type == AXL_WIRE_HEARTBEAT && m.heartbeat.role != l->o.role) {
+            l->counts.wrong_role++;
+            snprintf(msg, sizeof(msg), "heartbeat: role %s, but %s serves the %s worker",
+                     axl_worker_role_name(m.heartbeat.role), l->addr,
+                     axl_worker_role_name(l->o.role));
+            AXL_WARN(SRC, "worker at %s: %s; ignored", l->addr, msg);
+            reply_error(l, AXL_EINVAL, msg);
+            break;
+        }
         if (m.type == AXL_WIRE_HEARTBEAT) {
             if (l->has_seq && m.heartbeat.seq != l->last_seq + 1) {
                 l->gaps++;
@@ -215,6 +257,11 @@ int axl_link_send(axl_link *l, const axl_wire_msg *m, axl_errbuf *eb)
 bool axl_link_up(const axl_link *l)
 {
     return l->hello && !l->lost && !l->closed;
+}
+
+void axl_link_get_counts(const axl_link *l, axl_link_counts *out)
+{
+    *out = l->counts;
 }
 
 axl_worker_role axl_link_role(const axl_link *l)

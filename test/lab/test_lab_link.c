@@ -197,6 +197,22 @@ static void test_heartbeat_timer_detects_a_hung_worker(void **state)
     lp_rmtree(dir);
 }
 
+/* The next message the fake worker gets is an error with code (and msg containing what). */
+static void expect_error(nng_socket s, int code, const char *what)
+{
+    void *buf;
+    size_t len;
+    axl_wire_msg m;
+    assert_int_equal(nng_recv(s, &buf, &len, NNG_FLAG_ALLOC), 0);
+    assert_int_equal(axl_wire_decode(buf, len, &m, NULL), 0);
+    assert_int_equal(m.type, AXL_WIRE_ERROR);
+    assert_int_equal(m.error.code, code);
+    if (what != NULL && memmem(m.error.msg.ptr, m.error.msg.len, what, strlen(what)) == NULL)
+        fail_msg("error '%.*s' does not say '%s'", (int)m.error.msg.len, m.error.msg.ptr, what);
+    axl_wire_free(&m);
+    nng_free(buf, len);
+}
+
 /* A fake worker: the test listens, the link dials; raw bytes both ways. */
 static void test_fake_worker_refusals_and_roles(void **state)
 {
@@ -241,6 +257,7 @@ static void test_fake_worker_refusals_and_roles(void **state)
     run_for(&loop, 100);
     assert_int_equal(r.ups, 0);
     assert_false(axl_link_up(l));
+    expect_error(s, AXL_EINVAL, "role storage");
 
     /* The right role: up. A status from the "worker" is refused (wrong direction). */
     h.hello.role = AXL_ROLE_HOTPLATE;
@@ -261,6 +278,46 @@ static void test_fake_worker_refusals_and_roles(void **state)
     assert_int_equal(m.error.code, AXL_ENOTSUP);
     axl_wire_free(&m);
     nng_free(buf, len);
+
+    /* A heartbeat of another role: answered, counted, not taken. */
+    axl_wire_msg hb = {.type = AXL_WIRE_HEARTBEAT};
+    hb.heartbeat.worker = axl_str_c("impostor");
+    hb.heartbeat.role = AXL_ROLE_GRIPPER;
+    hb.heartbeat.time = lp_wall();
+    msgpack_sbuffer_init(&sb);
+    assert_int_equal(axl_wire_encode(&hb, &sb, NULL), 0);
+    assert_int_equal(nng_send(s, sb.data, sb.size, 0), 0);
+    run_for(&loop, 100);
+    expect_error(s, AXL_EINVAL, "heartbeat: role gripper");
+    assert_int_equal(r.beats, 0);
+
+    /* Over the message limit (and under the transport's cap): AXL_ETOOBIG, the link goes on. */
+    size_t big = AXL_PROTO_MAX_MSG + 1000;
+    char *junk = calloc(1, big);
+    assert_non_null(junk);
+    assert_int_equal(nng_send(s, junk, big, 0), 0);
+    free(junk);
+    run_for(&loop, 200);
+    expect_error(s, AXL_ETOOBIG, NULL);
+    assert_true(axl_link_up(l));
+    assert_int_equal(r.losts, 0);
+
+    /* A second hello of another role on the connection that is up: refused, and the
+     * worker is lost at once (the owner's lost-worker policy), not after a timeout. */
+    h.hello.role = AXL_ROLE_GRIPPER;
+    sb.size = 0;
+    assert_int_equal(axl_wire_encode(&h, &sb, NULL), 0);
+    assert_int_equal(nng_send(s, sb.data, sb.size, 0), 0);
+    msgpack_sbuffer_destroy(&sb);
+    run_for(&loop, 100);
+    expect_error(s, AXL_EINVAL, "a second hello");
+    assert_int_equal(r.losts, 1);
+    assert_false(axl_link_up(l));
+    axl_link_counts c;
+    axl_link_get_counts(l, &c);
+    assert_int_equal(c.wrong_role, 3);
+    assert_int_equal(c.oversize, 1);
+    assert_int_equal(c.undecodable, 1);
 
     nng_close(s);
     close_link(&loop, l);

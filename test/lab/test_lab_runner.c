@@ -690,6 +690,79 @@ static void test_sigint_detaches_and_resume_completes_every_sample(void **state)
     lp_rmtree(dir);
 }
 
+/* Distinct task ids in a worker journal, and whether each ran once. */
+static int journal_ids(const char *data_dir, const char *role)
+{
+    char path[600];
+    int ids;
+    snprintf(path, sizeof(path), "%s/workers/%s.journal", data_dir, role);
+    assert_int_equal(max_runs_in_journal(path, &ids), 1);
+    return ids;
+}
+
+/* The same experiment file run into two stores on the same attached workers: each campaign
+ * has its own campaign id in its task ids, so the second one's tasks are run for it (not
+ * answered from the first one's results): every trial of each store records its own nine
+ * task.started, and every worker journal holds each campaign's tasks once. */
+static void test_two_stores_on_the_same_workers_keep_their_own_tasks(void **state)
+{
+    (void)state;
+    char dir[256], addr[AXL_ROLE_COUNT][320];
+    pid_t pids[AXL_ROLE_COUNT];
+    lab_tmpdir(dir, sizeof(dir));
+    json_t *workers = json_object();
+    static const char *const speed[] = {"--speed", "4000", NULL};
+    for (int r = 0; r < AXL_ROLE_COUNT; r++) {
+        const char *name = axl_worker_role_name((axl_worker_role)r);
+        snprintf(addr[r], sizeof(addr[r]), "ipc://%s/%s.ipc", dir, name);
+        json_object_set_new(workers, name, json_string(addr[r]));
+        pids[r] = lp_spawn_worker(name, addr[r], dir, speed);
+    }
+    exp_opts o = {.trials = 3, .parallelism = 3, .speed = 4000, .workers = workers};
+    char *path = write_experiment(dir, &o);
+    char store[2][300];
+    for (int k = 0; k < 2; k++) {
+        snprintf(store[k], sizeof(store[k]), "%s/store%d", dir, k);
+        const char *run[] = {"axle",   "run",           path,       "--store",
+                             store[k], "--no-progress", "--nosync", NULL};
+        pid_t pid = spawn_axle(run);
+        int st = lp_wait(pid, 40);
+        assert_true(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    char cid[2][40];
+    for (int k = 0; k < 2; k++) {
+        outcome out;
+        read_store(store[k], &out);
+        assert_int_equal(out.e->n_trials, 3);
+        assert_int_equal(out.completed, 3);
+        for (size_t i = 0; i < out.e->n_trials; i++) {
+            assert_int_equal(out.ev_started[i], 9);
+            assert_int_equal(out.ev_finished[i], 9);
+        }
+        /* The campaign id is in the experiment record. */
+        axl_msg m;
+        const char *p;
+        size_t n;
+        assert_int_equal(axl_msg_parse(&m, out.e->experiment, out.e->experiment_len, NULL), 0);
+        assert_int_equal(axl_obj_str(&m.root, "e", "campaign", true, 32, &p, &n, NULL), 0);
+        assert_int_equal(n, 32);
+        snprintf(cid[k], sizeof(cid[k]), "%.*s", (int)n, p);
+        axl_msg_free(&m);
+        outcome_free(&out);
+    }
+    assert_string_not_equal(cid[0], cid[1]);
+    /* 3 trials x 2 campaigns: each task id once per worker. The seed chain has one spin
+     * coat, one anneal, one characterization and five moves per sample. */
+    assert_int_equal(journal_ids(dir, "spincoater"), 2 * 3);
+    assert_int_equal(journal_ids(dir, "hotplate"), 2 * 3);
+    assert_int_equal(journal_ids(dir, "characterization"), 2 * 3);
+    assert_int_equal(journal_ids(dir, "gripper") % (2 * 3), 0);
+    for (int r = 0; r < AXL_ROLE_COUNT; r++)
+        lp_stop(pids[r]);
+    free(path);
+    lp_rmtree(dir);
+}
+
 int main(void)
 {
     gsl_set_error_handler_off();
@@ -708,6 +781,8 @@ int main(void)
         cmocka_unit_test_teardown(test_engine_killed_then_resumed_reconciles_with_the_workers,
                                   lp_kill_all),
         cmocka_unit_test_teardown(test_sigint_detaches_and_resume_completes_every_sample,
+                                  lp_kill_all),
+        cmocka_unit_test_teardown(test_two_stores_on_the_same_workers_keep_their_own_tasks,
                                   lp_kill_all),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

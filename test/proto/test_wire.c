@@ -473,6 +473,35 @@ static void t_string_rules(void **state)
     /* The task id must be derived from experiment, trial and index. */
     FIELD_EXPECT(TASK, "id", "'pvk-screen/12/4'", AXL_EINVAL, "pvk-screen/12/3");
     FIELD_EXPECT(TASK, "id", "'pvk-screen/012/3'", AXL_EINVAL, "task.id");
+    /* ... with the campaign id between: 32 lowercase hex digits, nothing else. */
+    FIELD_EXPECT(TASK, "id", "'pvk-screen/0123456789abcdef0123456789abcdef/12/3'", 0, NULL);
+    FIELD_EXPECT(TASK, "id", "'pvk-screen/0123456789ABCDEF0123456789abcdef/12/3'", AXL_EINVAL,
+                 "task.id");
+    FIELD_EXPECT(TASK, "id", "'pvk-screen/0123456789abcdef0123456789abcde/12/3'", AXL_EINVAL,
+                 "task.id");
+    FIELD_EXPECT(TASK, "id", "'pvk-screen/0123456789abcdef0123456789abcdef/12/4'", AXL_EINVAL,
+                 "task.id");
+    /* The parser is the builder's inverse. */
+    {
+        const char *cid = "0123456789abcdef0123456789abcdef";
+        char id[AXL_WIRE_MAX_ID + 1];
+        axl_wire_task_ref ref;
+        axl_str exp = axl_str_c("a/b");
+        assert_int_equal(axl_wire_campaign_task_id(id, sizeof(id), exp, cid, 4000000000u, 7, NULL),
+                         0);
+        assert_string_equal(id, "a/b/0123456789abcdef0123456789abcdef/4000000000/7");
+        assert_int_equal(axl_wire_task_id_parse(axl_str_c(id), exp, &ref), 0);
+        assert_true(ref.campaign.len == 32 && memcmp(ref.campaign.ptr, cid, 32) == 0);
+        assert_true(ref.trial == 4000000000u && ref.index == 7);
+        assert_int_equal(axl_wire_task_id(id, sizeof(id), exp, 0, 0, NULL), 0);
+        assert_int_equal(axl_wire_task_id_parse(axl_str_c(id), exp, &ref), 0);
+        assert_true(ref.campaign.len == 0 && ref.trial == 0 && ref.index == 0);
+        assert_int_equal(axl_wire_task_id_parse(axl_str_c(id), axl_str_c("a"), &ref), AXL_EINVAL);
+        assert_int_equal(axl_wire_task_id_parse(axl_str_c("a/b/5000000000/1"), exp, &ref),
+                         AXL_EINVAL);
+        assert_int_equal(axl_wire_campaign_task_id(id, sizeof(id), exp, "xyz", 1, 1, NULL),
+                         AXL_EINVAL);
+    }
     FIELD_EXPECT(TASK, "trial", "13", AXL_EINVAL, "task.id");
     FIELD_EXPECT(TASK, "experiment", "'pvk'", AXL_EINVAL, "task.id");
     FIELD_EXPECT(TASK, "experiment", "''", AXL_EINVAL, "task.experiment");
