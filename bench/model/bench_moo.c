@@ -12,7 +12,7 @@
  * the problems where axle's median is <= BoTorch's. model.moo.gen_ms.d6.n100: one warm
  * 2-objective generation (DTLZ2, n = 100), median of 7.
  *
- * usage: bench_moo [--seeds N] [--peers DIR] [--only quality|speed]
+ * usage: bench_moo [--seeds N] [--peers DIR] [--only quality|speed] [--problem NAME]
  */
 #include <math.h>
 #include <stdio.h>
@@ -99,6 +99,8 @@ static double botorch_median(const char *dir, const char *name, int moo, size_t 
 }
 
 /* One campaign; returns the final score (hv regret or simple regret). */
+static const axl_model_options *g_opts; /* NULL: the defaults */
+
 static double run_one(const prob *p, uint64_t seed, double *gen_ms_sum, size_t *n_gen)
 {
     axl_param par[8];
@@ -146,6 +148,7 @@ static double run_one(const prob *p, uint64_t seed, double *gen_ms_sum, size_t *
         in.step = n == 0 ? &sob : &gp;
         in.state = &ms;
         in.mstate = &mst;
+        in.opts = g_opts;
         out.X = X + n * p->d;
         if (axl_moo_generate(&in, &out, &eb) != 0) {
             fprintf(stderr, "bench_moo: %s seed %llu: %s\n", p->name, (unsigned long long)seed,
@@ -269,7 +272,7 @@ static double time_gen_d6_n100(double *cpu_ms)
 int main(int argc, char **argv)
 {
     int seeds = 20, i, do_q = 1, do_s = 1;
-    const char *peers = AXL_SOURCE_DIR "/bench/model/peers/results";
+    const char *peers = AXL_SOURCE_DIR "/bench/model/peers/results", *only_p = NULL;
     prob P[4];
     int wins = 0, compared = 0;
     size_t q;
@@ -281,6 +284,13 @@ int main(int argc, char **argv)
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--seeds") == 0 && i + 1 < argc)
             seeds = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--restarts") == 0 && i + 1 < argc) {
+            static axl_model_options o;
+            axl_model_options_default(&o);
+            o.n_restarts = atoi(argv[++i]);
+            g_opts = &o;
+        } else if (strcmp(argv[i], "--problem") == 0 && i + 1 < argc)
+            only_p = argv[++i];
         else if (strcmp(argv[i], "--peers") == 0 && i + 1 < argc)
             peers = argv[++i];
         else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
@@ -339,6 +349,8 @@ int main(int argc, char **argv)
         double v[256], gsum = 0, med, bt;
         size_t ng = 0, nb;
         int s;
+        if (only_p != NULL && strcmp(only_p, P[q].name) != 0)
+            continue;
         for (s = 0; s < seeds && s < 256; s++)
             v[s] = run_one(&P[q], (uint64_t)s, &gsum, &ng);
         med = median(v, (size_t)s);

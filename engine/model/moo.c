@@ -159,6 +159,8 @@ static int gen_gp(const axl_moo_input *in, const axl_model_options *o, axl_moo_o
     double *U = NULL, *Up = NULL, *ys = NULL, *A = NULL, *b = NULL, *Uraw = NULL, *lo = NULL,
            *hi = NULL, *Uopt = NULL, *vopt = NULL, *xr = NULL, *ur = NULL, t0;
     double best_f = -INFINITY;
+    size_t *bases = NULL, n_bases = 0;
+    unsigned char *fmask = NULL;
     int rv = AXL_ENOMEM;
     uint64_t rng;
 
@@ -172,10 +174,12 @@ static int gen_gp(const axl_moo_input *in, const axl_model_options *o, axl_moo_o
     vopt = malloc((size_t)o->n_restarts * sizeof(double));
     xr = malloc(np * sizeof(double));
     ur = malloc(D * sizeof(double));
+    bases = malloc((n ? n : 1) * sizeof(size_t));
+    fmask = malloc(n ? n : 1);
     nraw = (size_t)o->n_raw;
     n_extra = nraw / 4;
     Uraw = malloc((nraw + n_extra) * D * sizeof(double));
-    if (!U || !Up || !ys || !Uopt || !vopt || !xr || !ur || !Uraw)
+    if (!U || !Up || !ys || !Uopt || !vopt || !xr || !ur || !Uraw || !bases || !fmask)
         goto fail;
     if ((rv = axl__constraints_unit(s, &A, &b)) != 0)
         goto fail;
@@ -233,6 +237,7 @@ static int gen_gp(const axl_moo_input *in, const axl_model_options *o, axl_moo_o
         for (i = 0; i < n; i++) {
             if (!obs_feasible(in, i))
                 continue;
+            bases[n_feas] = i;
             n_feas++;
             for (j = 0, o2 = 0; j < in->n_outcomes; j++) {
                 const axl_outcome *oc = &in->outcomes[j];
@@ -264,6 +269,29 @@ static int gen_gp(const axl_moo_input *in, const axl_model_options *o, axl_moo_o
         g.F = Yo;
         g.nF = nfe;
         g.capF = n ? n : 1;
+    }
+
+    /* bases of the raw points' perturbations (like BoTorch's sample_around_best): the
+     * feasible observations on the front; with one objective its 3 best; with nothing
+     * feasible yet, every observation */
+    if (n_feas > 0) {
+        size_t q;
+        axl_pareto_mask(n_feas, g.n_obj, g.F, fmask);
+        if (g.n_obj == 1) {
+            /* keep the 3 best values: clear all but the top 3 */
+            for (q = 0; q < n_feas; q++) {
+                size_t better = 0, t;
+                for (t = 0; t < n_feas; t++)
+                    better += g.F[t] > g.F[q];
+                fmask[q] = better < 3;
+            }
+        }
+        for (q = 0; q < n_feas; q++)
+            if (fmask[q])
+                bases[n_bases++] = bases[q];
+    } else {
+        for (i = 0; i < n; i++)
+            bases[n_bases++] = i;
     }
 
     /* pending points: Kriging believers in every GP, their means on the front */
@@ -301,7 +329,7 @@ static int gen_gp(const axl_moo_input *in, const axl_model_options *o, axl_moo_o
 
     rng = hash3(in->state->seed, in->step->seed, out->state.n_gen + 0x2000);
     for (c = 0; c < in->k; c++) {
-        size_t nf = 0, best = (size_t)-1, r, base_n;
+        size_t nf = 0, best = (size_t)-1, r;
         double bestv = -INFINITY, *x = out->X + out->n * np;
         if (a.mode == AXL__MACQ_EHVI) {
             free(lo);
@@ -316,15 +344,9 @@ static int gen_gp(const axl_moo_input *in, const axl_model_options *o, axl_moo_o
         if ((rv = axl_sobol_fill((unsigned)D, hash3(in->state->seed, out->state.n_gen, c + 7), 0,
                                  nraw, Uraw)) != 0)
             goto fail;
-        base_n = n;
         for (i = 0; i < n_extra; i++) {
             static const double sc[3] = {0.1, 0.02, 0.004};
-            size_t src = (size_t)(axl__unif(&rng) * (double)base_n);
-            if (src >= base_n)
-                src = base_n - 1;
-            /* prefer feasible observations as bases: try a few draws */
-            for (r = 0; r < 4 && !obs_feasible(in, src); r++)
-                src = (size_t)(axl__unif(&rng) * (double)base_n) % base_n;
+            size_t src = bases[(size_t)(axl__unif(&rng) * (double)n_bases) % n_bases];
             for (j = 0; j < D; j++) {
                 double v = U[src * D + j] + sc[i % 3] * axl__normal(&rng);
                 Uraw[(nraw + i) * D + j] = v < 0 ? 0 : v > 1 ? 1 : v;
@@ -394,6 +416,8 @@ fail:
     free(vopt);
     free(xr);
     free(ur);
+    free(bases);
+    free(fmask);
     return rv;
 }
 
