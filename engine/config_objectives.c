@@ -127,8 +127,8 @@ static int parse_constraint_text(const char *text, const char *path, axl_outcome
     p = skip_ws(end);
     if (*p == '%')
         return CFG_FAIL(eb,
-                        "%s: '%s' is relative to a status quo, and this experiment has none; "
-                        "write an absolute bound",
+                        "%s: '%s' is relative to a status quo; axle models absolute bounds "
+                        "only: write the bound in the metric's units",
                         path, text);
     if (*p != '\0')
         return CFG_FAIL(eb, "%s: unexpected '%s' after the bound", path, p);
@@ -158,8 +158,8 @@ static int parse_constraint_obj(json_t *j, const char *path, axl_outcome_expr *x
         return CFG_FAIL(eb, "%s.relative: must be true or false", path);
     if (json_is_true(rel))
         return CFG_FAIL(eb,
-                        "%s.relative: a relative constraint needs a status quo, and this "
-                        "experiment has none",
+                        "%s.relative: a constraint relative to a status quo is not supported; "
+                        "give the bound in the metric's units",
                         path);
     oc->geq = op[0] == '>' || op[0] == 'G';
     oc->bound = json_number_value(b);

@@ -141,10 +141,11 @@ static void test_config_errors(void **state)
     expect_error("{\"name\": \"e\", " SPACE01 OBJ2
                  "\"outcome_constraints\": [\"c <= 5\", \"2 d <= 1\"], " RUNNER "}",
                  "outcome_constraints[1]: expected '*' after 2");
-    expect_error("{\"name\": \"e\", " SPACE01 OBJ2
-                 "\"outcome_constraints\": [{\"metric\": \"c\", \"op\": \"<=\", \"bound\": 1, "
-                 "\"relative\": true}], " RUNNER "}",
-                 "outcome_constraints[0].relative: a relative constraint needs a status quo");
+    expect_error(
+        "{\"name\": \"e\", " SPACE01 OBJ2
+        "\"outcome_constraints\": [{\"metric\": \"c\", \"op\": \"<=\", \"bound\": 1, "
+        "\"relative\": true}], " RUNNER "}",
+        "outcome_constraints[0].relative: a constraint relative to a status quo is not supported");
     expect_error(
         "{\"name\": \"e\", " SPACE01 OBJ2
         "\"outcome_constraints\": [{\"metric\": \"c\", \"op\": \"<\", \"bound\": 1}], " RUNNER "}",
