@@ -240,45 +240,55 @@ static int splice(axl_view_buf *out, const char *tpl, size_t *pos, const char *m
     return 0;
 }
 
-int axl_view_report_write(const char *store_dir, const char *name, const char *out_path,
-                          size_t *bytes, axl_errbuf *eb)
+int axl_view_page_inline(const char *data, size_t data_len, axl_view_buf *page)
 {
     const axl_view_asset *html = axl_view_asset_get("/index.html");
     const axl_view_asset *js = axl_view_asset_get("/app.js");
     const axl_view_asset *css = axl_view_asset_get("/style.css");
     if (html == NULL || js == NULL || css == NULL)
-        return axl_fail(eb, AXL_EIO, "the page is missing from this build");
-    axl_view_buf data = {0}, page = {0}, part = {0};
-    int rv = build_data(store_dir, name, &data, eb);
-    if (rv != 0)
-        goto fail;
+        return AXL_EPROTO;
+    axl_view_buf part = {0};
     const char *tpl = (const char *)html->data;
     size_t pos = 0;
-    /* The page's three references become inline style, data and script. */
-    rv = axl_view_buf_str(&part, "<style>\n");
+    /* The page's references become inline style, (data and) script. */
+    int rv = axl_view_buf_str(&part, "<style>\n");
     if (rv == 0)
         rv = axl_view_buf_add(&part, css->data, css->len);
     if (rv == 0)
         rv = axl_view_buf_str(&part, "</style>");
     if (rv == 0)
-        rv = splice(&page, tpl, &pos, "<link rel=\"stylesheet\" href=\"style.css\">", part.data,
+        rv = splice(page, tpl, &pos, "<link rel=\"stylesheet\" href=\"style.css\">", part.data,
                     part.len);
     part.len = 0;
-    if (rv == 0)
+    if (rv == 0 && data != NULL) {
         rv = axl_view_buf_str(&part, "<script>window.AXLE_REPORT = ");
+        if (rv == 0)
+            rv = axl_view_buf_add(&part, data, data_len);
+        if (rv == 0)
+            rv = axl_view_buf_str(&part, ";</script>\n");
+    }
     if (rv == 0)
-        rv = axl_view_buf_add(&part, data.data, data.len);
-    if (rv == 0)
-        rv = axl_view_buf_str(&part, ";</script>\n<script>\n");
+        rv = axl_view_buf_str(&part, "<script>\n");
     if (rv == 0)
         rv = add_script_safe(&part, (const char *)js->data, js->len);
     if (rv == 0)
         rv = axl_view_buf_str(&part, "</script>");
     if (rv == 0)
-        rv = splice(&page, tpl, &pos, "<script src=\"app.js\"></script>", part.data, part.len);
+        rv = splice(page, tpl, &pos, "<script src=\"app.js\"></script>", part.data, part.len);
     if (rv == 0)
-        rv = axl_view_buf_add(&page, tpl + pos, html->len - pos);
-    if (rv != 0) {
+        rv = axl_view_buf_add(page, tpl + pos, html->len - pos);
+    axl_view_buf_free(&part);
+    return rv;
+}
+
+int axl_view_report_write(const char *store_dir, const char *name, const char *out_path,
+                          size_t *bytes, axl_errbuf *eb)
+{
+    axl_view_buf data = {0}, page = {0};
+    int rv = build_data(store_dir, name, &data, eb);
+    if (rv != 0)
+        goto fail;
+    if ((rv = axl_view_page_inline(data.data, data.len, &page)) != 0) {
         rv = axl_fail(eb, rv, rv == AXL_ENOMEM ? "out of memory" : "page template is malformed");
         goto fail;
     }
@@ -299,6 +309,5 @@ int axl_view_report_write(const char *store_dir, const char *name, const char *o
 fail:
     axl_view_buf_free(&data);
     axl_view_buf_free(&page);
-    axl_view_buf_free(&part);
     return rv;
 }

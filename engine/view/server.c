@@ -67,6 +67,7 @@ struct axl_view_server {
     uint64_t last;
     unsigned port;
     bool wait_for_store;
+    axl_view_buf page; /* the inlined page served at "/" */
 };
 
 /* ---- Addresses -------------------------------------------------------------------- */
@@ -514,19 +515,25 @@ int axl_view_server_open(const axl_view_options *opt, axl_view_server **out, axl
         rv = axl_fail(eb, AXL_EIO, "http server %s: %s", url, nng_strerror(nrv));
         goto fail;
     }
-    for (size_t i = 0; i < axl_view_nassets; i++) {
-        const axl_view_asset *a = &axl_view_assets[i];
-        const char *paths[2] = {a->path, strcmp(a->path, "/index.html") == 0 ? "/" : NULL};
-        for (int k = 0; k < 2 && paths[k] != NULL; k++) {
-            nng_http_handler *h;
-            if ((nrv = nng_http_handler_alloc_static(&h, paths[k], a->data, a->len, a->type)) !=
-                0) {
-                rv = axl_fail(eb, AXL_ENOMEM, "http handler: %s", nng_strerror(nrv));
-                goto fail;
-            }
-            if ((rv = add_handler(v, h, eb)) != 0)
-                goto fail;
+    /* "/" is the whole page in one document; the separate files stay for tools. */
+    if (axl_view_page_inline(NULL, 0, &v->page) != 0) {
+        rv = axl_fail(eb, AXL_ENOMEM, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i <= axl_view_nassets; i++) {
+        const axl_view_asset *a = i < axl_view_nassets ? &axl_view_assets[i] : NULL;
+        nng_http_handler *h;
+        if (a != NULL)
+            nrv = nng_http_handler_alloc_static(&h, a->path, a->data, a->len, a->type);
+        else
+            nrv = nng_http_handler_alloc_static(&h, "/", v->page.data, v->page.len,
+                                                "text/html; charset=utf-8");
+        if (nrv != 0) {
+            rv = axl_fail(eb, AXL_ENOMEM, "http handler: %s", nng_strerror(nrv));
+            goto fail;
         }
+        if ((rv = add_handler(v, h, eb)) != 0)
+            goto fail;
     }
     nng_http_handler *dh;
     if ((nrv = nng_http_handler_alloc(&dh, "/data", data_handler)) != 0 ||
@@ -622,6 +629,7 @@ void axl_view_server_close(axl_view_server *v)
         nng_close(v->sub);
     nng_url_free(v->url);
     axl_store_close(v->store);
+    axl_view_buf_free(&v->page);
     pthread_mutex_destroy(&v->mu);
     free(v);
 }

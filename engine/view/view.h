@@ -112,4 +112,11 @@ void axl_view_child_stop(int pid);
 int axl_view_report_write(const char *store_dir, const char *name, const char *out_path,
                           size_t *bytes, axl_errbuf *eb);
 
+/*
+ * Appends the page as one HTML document (style and script inline; with data != NULL also
+ * `window.AXLE_REPORT = data`, which must be JSON). The live page is served this way too:
+ * one request instead of three before the feed can open. Returns 0, AXL_ENOMEM, AXL_EPROTO.
+ */
+int axl_view_page_inline(const char *data, size_t data_len, axl_view_buf *page);
+
 #endif

@@ -181,7 +181,8 @@ static double wait_page(axl_cdp *c, const char *cond, const char *value)
 {
     char expr[1500];
     snprintf(expr, sizeof(expr),
-             "new Promise(function (ok) { var f = function () { if (!axle.frame && (%s)) { "
+             "new Promise(function (ok) { var f = function () { if (!axle.frame && "
+             "!axle.chartTimer && (%s)) { "
              "removeEventListener('axle:render', f); ok(%s); } }; "
              "addEventListener('axle:render', f); f(); })",
              cond, value);

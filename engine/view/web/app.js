@@ -9,7 +9,7 @@
   var REPORT = window.AXLE_REPORT || null;
   var S = {
     exps: {}, order: [], cur: null, next: 1, last: 0, applied: 0, dups: 0, gaps: 0,
-    connects: 0, msgs: [], ws: null, frame: 0, paint: [], lat: [], pendingLat: [], types: {},
+    connects: 0, msgs: [], arrive: [], ws: null, frame: 0, paint: [], lat: [], pendingLat: [], types: {},
     sort: { key: 'index', dir: 1 }, chartsAt: 0, live: !REPORT
   };
   window.axle = S; /* tests and the bench read the state from here */
@@ -92,6 +92,7 @@
       S.applied++;
     }
     S.next = msg.to + 1;
+    if (S.caughtUp && evs.length) S.arrive.push(Date.now() / 1000 - evs[evs.length - 1].time);
     if (msg.last > S.last) S.last = msg.last;
     /* From now on events arrive as they are committed: their latency is worth measuring. */
     if (S.next > msg.last) S.caughtUp = true;
@@ -215,7 +216,7 @@
     for (var i = 0; i < e.trials.length; i++) if (e.trials[i]) n++;
     $('ntrials').textContent = '(' + n + ')';
     var rebuild = thead.dataset.key !== key || tbody.dataset.exp !== e.name || e.ndirty > 50 ||
-      S.sort.key !== 'index' || S.sort.dir !== 1 || e.bestRow !== (best ? best.trial : -1);
+      S.sort.key !== 'index' || S.sort.dir !== 1;
     if (thead.dataset.key !== key) {
       var hs = [['index', '#', ''], ['status', 'status', 's'], ['gen', 'method', 's']];
       cols.ps.forEach(function (p) { hs.push(['p:' + p, p, '']); });
@@ -243,7 +244,12 @@
         e.rows[d] = row;
       }
     }
-    e.bestRow = best ? best.trial : -1;
+    var nb = best ? best.trial : -1;
+    if (!rebuild && e.bestRow !== nb) { /* the highlight moves; no other row changes */
+      if (e.rows[e.bestRow]) e.rows[e.bestRow].classList.remove('isbest');
+      if (e.rows[nb]) e.rows[nb].classList.add('isbest');
+    }
+    e.bestRow = nb;
     e.dirty = {}; e.ndirty = 0;
     S.paint.push([performance.now(), tbody.rows.length, performance.now() - tDraw]);
   }
@@ -531,13 +537,14 @@
     drawHeader(e, best);
     drawTable(e, cols, best);
     var now = performance.now();
-    /* Charts follow at most 5 times a second while events stream in. */
-    if (now - S.chartsAt > 200 || S.next > S.last) {
+    /* The table follows every event; the charts at most twice a second (redrawing every
+     * canvas each frame would delay the rows behind them). */
+    if (now - S.chartsAt >= 500) {
       S.chartsAt = now;
       drawCharts(e);
       drawLab(e);
     } else if (!S.chartTimer) {
-      S.chartTimer = setTimeout(function () { S.chartTimer = 0; S.chartsAt = 0; schedule(); }, 220);
+      S.chartTimer = setTimeout(function () { S.chartTimer = 0; S.chartsAt = 0; schedule(); }, 500 - (now - S.chartsAt));
     }
     if (S.pendingLat.length) {
       var t = Date.now() / 1000;
