@@ -406,8 +406,9 @@
     return true;
   }
 
-  /* Two or more objectives: the first two against each other; the non-dominated feasible
-   * points (past the thresholds, when given) as the front. */
+  /* Two or more objectives: the first two against each other; the non-dominated points
+   * among those meeting the outcome constraints as the front (as the engine's
+   * experiment.stopped has it; the thresholds are the hypervolume's reference point). */
   function drawPareto(e) {
     var c = e.config || {}, objs = Array.isArray(c.objectives) ? c.objectives : null;
     $('pareto-card').hidden = !(objs && objs.length >= 2);
@@ -418,13 +419,13 @@
       if (t && t.status === 'COMPLETED' && t.metrics) {
         var x = mean(t.metrics[ma]), y = mean(t.metrics[mb]);
         if (x !== x || y !== y) return;
-        var past = (a.threshold == null || sa * x >= sa * a.threshold) && (b.threshold == null || sb * y >= sb * b.threshold);
-        (feasible(e, t) && past ? ok : bad).push([x, y, i]);
+        (feasible(e, t) ? ok : bad).push([x, y, i]);
       }
     });
     var front = ok.filter(function (p) {
       return !ok.some(function (q) { return q !== p && sa * q[0] >= sa * p[0] && sb * q[1] >= sb * p[1] && (q[0] !== p[0] || q[1] !== p[1]); });
     }).sort(function (p, q) { return p[0] - q[0]; });
+    var ref = [a.threshold, b.threshold];
     S.paretoTrials = front.map(function (p) { return p[2]; }).sort(function (p, q) { return p - q; });
     $('pareto-card').dataset.trials = S.paretoTrials.join(',');
     var hv = e.stopped && e.stopped.pareto;
@@ -432,6 +433,7 @@
       (hv && hv.hypervolume != null ? ' · hypervolume ' + fmt(hv.hypervolume) + ' (engine: trials ' + (hv.trials || []).join(', ') + ')' : '');
     plot($('pareto'), { series: [{ pts: bad, color: '#c9cdd3', type: 'dot' }, { pts: ok, color: '#8a8f98', type: 'dot' },
       { pts: front, color: '#1a9e55', type: 'step', width: 2 }, { pts: front, color: '#1a9e55', type: 'dot', r: 4 }],
+      vline: ref[0] != null ? ref[0] : null,
       xlabel: ma + (a.minimize ? ' (min)' : ' (max)'), ylabel: mb + (b.minimize ? ' (min)' : ' (max)') });
   }
 
