@@ -219,8 +219,12 @@ static void finish_job(axl_campaign *c, axl_gen_job *j)
         AXL_ERROR(SRC, "cannot record the generator state: %s", eb.msg);
     msgpack_sbuffer_destroy(&sb);
     if (j->out.diag.n_hyper > 0)
-        AXL_DEBUG(SRC, "%s: %zu candidates from %zu observations, fit %.1f ms, acquisition %.1f ms",
-                  j->out.method, j->out.n, j->in.n_obs, j->out.diag.fit_ms, j->out.diag.acq_ms);
+        AXL_DEBUG(SRC,
+                  "%s: %zu candidates from %zu observations, fit %.1f ms (%d evaluations, %d "
+                  "starts: %s), acquisition %.1f ms",
+                  j->out.method, j->out.n, j->in.n_obs, j->out.diag.fit_ms, j->out.diag.fit_evals,
+                  j->out.diag.fit_starts, j->in.state->hyper_dims != 0 ? "warm" : "cold",
+                  j->out.diag.acq_ms);
 }
 
 static void work_cb(uv_work_t *req)

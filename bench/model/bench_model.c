@@ -396,13 +396,22 @@ static int cmp_d(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* CPU seconds of the calling thread: on a loaded machine the wall time of a
+ * single-threaded generation says more about the load than about the code */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static void speed(size_t d, size_t n, int reps)
 {
     axl_param prm[6];
     axl_space s = {.n_params = d, .params = prm};
     axl_gen_step step = {.model = AXL_GEN_GP_LOGEI, .num_trials = -1, .seed = 3};
     double *X = malloc((n + 1) * d * sizeof(double)), *y = malloc((n + 1) * sizeof(double));
-    double out[6], warm[16], cold[16], fit[16], acq[16];
+    double out[6], warm[16], cold[16], fit[16], acq[16], warm_cpu[16], cold_cpu[16];
     char name[128];
     int r;
 
@@ -432,20 +441,24 @@ static void speed(size_t d, size_t n, int reps)
         o.X = out;
         /* cold: no previous hyper-parameters (first GP generation of a campaign) */
         t0 = axl_bench_now();
+        double c0 = cpu_now();
         if (axl_model_generate(&in, &o, &eb) != 0) {
             fprintf(stderr, "speed: %s\n", eb.msg);
             exit(1);
         }
         cold[r] = (axl_bench_now() - t0) * 1e3;
+        cold_cpu[r] = (cpu_now() - c0) * 1e3;
         /* warm: one more observation, hyper-parameters of the previous fit */
         st = o.state;
         in.n_obs = n;
         t0 = axl_bench_now();
+        c0 = cpu_now();
         if (axl_model_generate(&in, &o, &eb) != 0) {
             fprintf(stderr, "speed: %s\n", eb.msg);
             exit(1);
         }
         warm[r] = (axl_bench_now() - t0) * 1e3;
+        warm_cpu[r] = (cpu_now() - c0) * 1e3;
         fit[r] = o.diag.fit_ms;
         acq[r] = o.diag.acq_ms;
         g_last_evals = o.diag.fit_evals;
@@ -454,18 +467,26 @@ static void speed(size_t d, size_t n, int reps)
     qsort(cold, (size_t)reps, sizeof(double), cmp_d);
     qsort(fit, (size_t)reps, sizeof(double), cmp_d);
     qsort(acq, (size_t)reps, sizeof(double), cmp_d);
+    qsort(warm_cpu, (size_t)reps, sizeof(double), cmp_d);
+    qsort(cold_cpu, (size_t)reps, sizeof(double), cmp_d);
     const char *blas = strcmp(AXL_BENCH_BLAS_NAME, "openblas") == 0 ? "" : "_" AXL_BENCH_BLAS_NAME;
     snprintf(name, sizeof name, "model.gen_ms%s.d%zu.n%zu", blas, d, n);
     axl_bench_row(name, warm[reps / 2], "ms");
     snprintf(name, sizeof name, "model.gen_ms_cold%s.d%zu.n%zu", blas, d, n);
     axl_bench_row(name, cold[reps / 2], "ms");
+    snprintf(name, sizeof name, "model.gen_cpu_ms%s.d%zu.n%zu", blas, d, n);
+    axl_bench_row(name, warm_cpu[reps / 2], "ms");
+    snprintf(name, sizeof name, "model.gen_cpu_ms_cold%s.d%zu.n%zu", blas, d, n);
+    axl_bench_row(name, cold_cpu[reps / 2], "ms");
     snprintf(name, sizeof name, "model.fit_ms%s.d%zu.n%zu", blas, d, n);
     axl_bench_row(name, fit[reps / 2], "ms");
     snprintf(name, sizeof name, "model.acq_ms%s.d%zu.n%zu", blas, d, n);
     axl_bench_row(name, acq[reps / 2], "ms");
     fprintf(stderr,
-            "  speed d=%zu n=%zu: warm %.2f ms (fit %.2f, acq %.2f, evals %d), cold %.2f ms\n", d,
-            n, warm[reps / 2], fit[reps / 2], acq[reps / 2], g_last_evals, cold[reps / 2]);
+            "  speed d=%zu n=%zu: warm %.2f ms (fit %.2f, acq %.2f, evals %d), cold %.2f ms; "
+            "CPU warm %.2f cold %.2f ms\n",
+            d, n, warm[reps / 2], fit[reps / 2], acq[reps / 2], g_last_evals, cold[reps / 2],
+            warm_cpu[reps / 2], cold_cpu[reps / 2]);
     free(X);
     free(y);
 }

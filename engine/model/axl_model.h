@@ -394,7 +394,8 @@ typedef struct axl_model_diag {
     double fit_ms; /* hyper-parameter fit */
     double acq_ms; /* acquisition optimization (all k candidates) */
     int fit_evals, fit_starts;
-    double fit_objective; /* log marginal likelihood + log prior (chosen transform) */
+    double fit_objective; /* log marginal likelihood + log prior (chosen transform); NaN
+                           * when the stored hyper-parameters were reused unchanged */
     int outcome_tf;       /* outcome transform used (axl_outcome_tf 0, 1 or 3) */
     size_t n_hyper;       /* D+3 when a GP was fitted, else 0 */
     /* natural units: lengthscales (model space), outputscale, noise variance,

@@ -336,6 +336,28 @@ static int gen_gp(const axl_model_input *in, const axl_model_options *o, const a
          * for the next comparison. A transform without previous hyper-parameters
          * (a campaign whose first GP generation is already large) borrows the ones
          * of standardization, fitted first. */
+        /* Large n, between refits: the stored hyper-parameters of the stored transform
+         * as they are (one factorization, no optimization). One point more moves the
+         * MAP optimum little; every `every`-th generation (every = n / 50, so the
+         * refit's O(n^3) steps cost about the same per generation at any n) scores
+         * the transforms and continues the optimization as below. */
+        size_t every = n / 50;
+        const double *kept = in->state->hyper_dims == D
+                                 ? tf_hyper_in(in->state, (int)in->state->outcome_tf, H)
+                                 : NULL;
+        if (n > (size_t)o->auto_full_max_n && every > 1 && kept != NULL &&
+            in->state->n_gen % every != 0 &&
+            (o->outcome_transform == AXL_OUTCOME_AUTO ||
+             (int)o->outcome_transform == (int)in->state->outcome_tf)) {
+            int tf = (int)in->state->outcome_tf;
+            double jac;
+            prep_outcomes(tf, tf_shift(o, tf), in, n, ys, nv, &jac);
+            /* no info: its objective would cost another factorization */
+            if ((rv = axl_gp_fit(n, D, U, ys, nv, &o->gp, kept, 1, &gp, NULL, eb)) != 0)
+                goto fail;
+            out->diag.fit_objective = NAN;
+            ntf = 0;
+        }
         if (ntf > 1 && n > (size_t)o->auto_full_max_n) {
             const double *h[3];
             int win = tfs[0], missing = 0;

@@ -814,6 +814,39 @@ static void test_outcome_transforms(void **st)
         free(Xb);
         free(yb);
     }
+    /* n >= 100: between refits (every n/50-th generation) the stored transform and
+     * its hyper-parameters are used as they are, without optimization */
+    {
+        enum { NB = 121 };
+        double *Xb = malloc(2 * NB * sizeof(double)), *yb = malloc(NB * sizeof(double));
+        assert_non_null(Xb);
+        assert_non_null(yb);
+        assert_int_equal(axl_sobol_fill(2, 8, 0, NB, Xb), 0);
+        for (i = 0; i < NB; i++) {
+            Xb[2 * i] = -5 + 15 * Xb[2 * i];
+            Xb[2 * i + 1] = 15 * Xb[2 * i + 1];
+            yb[i] = axl_testfn_branin(Xb + 2 * i);
+        }
+        axl_model_options_default(&r.o);
+        axl_model_state_init(&r.st, 5);
+        assert_int_equal(gen(&r, NB - 2, Xb, yb, 0, NULL, 1, out, &o), 0); /* n_gen 0: fit */
+        assert_true(o.diag.fit_evals > 0);
+        r.st = o.state; /* n_gen 1, every = 2: reuse */
+        assert_int_equal(r.st.n_gen, 1);
+        assert_int_equal(gen(&r, NB - 1, Xb, yb, 0, NULL, 1, out, &o), 0);
+        assert_int_equal(o.diag.fit_evals, 0);
+        assert_true(isnan(o.diag.fit_objective));
+        assert_int_equal(o.diag.outcome_tf, (int)r.st.outcome_tf);
+        assert_memory_equal(o.state.hyper, r.st.hyper, sizeof r.st.hyper);
+        assert_memory_equal(o.state.hyper_log, r.st.hyper_log, sizeof r.st.hyper_log);
+        assert_true(axl_space_feasible(&r.s, out));
+        r.st = o.state; /* n_gen 2: refit */
+        assert_int_equal(gen(&r, NB, Xb, yb, 0, NULL, 1, out, &o), 0);
+        assert_true(o.diag.fit_evals > 0);
+        assert_true(isfinite(o.diag.fit_objective));
+        free(Xb);
+        free(yb);
+    }
 }
 
 static void test_gp_generate_mixed_constrained(void **st)
