@@ -8,6 +8,7 @@
  */
 #include <limits.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -298,8 +299,10 @@ int axl_view_report_write(const char *store_dir, const char *name, const char *o
         goto fail;
     }
     FILE *f = fopen(tmp, "w");
-    if (f == NULL || fwrite(page.data, 1, page.len, f) != page.len || fclose(f) != 0 ||
-        rename(tmp, out_path) != 0) {
+    bool ok = f != NULL && fwrite(page.data, 1, page.len, f) == page.len;
+    if (f != NULL && fclose(f) != 0)
+        ok = false;
+    if (!ok || rename(tmp, out_path) != 0) {
         rv = axl_fail(eb, AXL_EIO, "cannot write %s", out_path);
         remove(tmp);
         goto fail;

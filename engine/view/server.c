@@ -150,6 +150,35 @@ int axl_view_data_path(const char *store_dir, const char *rel, char *out, size_t
     return 0;
 }
 
+/* A Host header (or an Origin's authority) that names this machine: a loopback literal or
+ * localhost. A page of another site that resolves its own name to 127.0.0.1 (DNS
+ * rebinding) sends its own name and is refused. */
+static bool loopback_authority(const char *a)
+{
+    char hp[300], host[256];
+    unsigned port;
+    if (a == NULL || strlen(a) >= sizeof(hp) - 4)
+        return false;
+    const char *close = strrchr(a, ']');
+    const char *colon = strrchr(a, ':');
+    bool has_port = colon != NULL && (close == NULL || colon > close);
+    snprintf(hp, sizeof(hp), has_port ? "%s" : "%s:80", a);
+    return axl_view_check_addr(hp, host, sizeof(host), &port, NULL) == 0;
+}
+
+/* The feed is read by this machine's pages only: a browser's WebSocket carries the
+ * Origin of the page that opened it (no Origin: not a browser). */
+static bool origin_allowed(const char *origin)
+{
+    if (origin == NULL)
+        return true;
+    if (strncmp(origin, "http://", 7) == 0)
+        return loopback_authority(origin + 7);
+    if (strncmp(origin, "https://", 8) == 0)
+        return loopback_authority(origin + 8);
+    return false;
+}
+
 static int hexval(int c)
 {
     if (c >= '0' && c <= '9')
@@ -210,6 +239,10 @@ static void data_handler(nng_aio *aio)
     const char *uri = nng_http_req_get_uri(req);
     char rel[PATH_MAX], real[PATH_MAX];
     axl_errbuf eb = {{0}};
+    if (!loopback_authority(nng_http_req_get_header(req, "Host"))) {
+        reply(aio, 403, "text/plain", "forbidden host\n", 15);
+        return;
+    }
     if (strncmp(uri, "/data/", 6) != 0 || !url_decode(uri + 6, rel, sizeof(rel))) {
         reply(aio, 403, "text/plain", "forbidden\n", 10);
         return;
@@ -374,6 +407,21 @@ static void accept_cb(void *arg)
     }
     c->v = v;
     c->s = s;
+    char *origin = NULL, *host = NULL;
+    nng_stream_get_string(s, NNG_OPT_WS_REQUEST_HEADER "Origin", &origin);
+    nng_stream_get_string(s, NNG_OPT_WS_REQUEST_HEADER "Host", &host);
+    bool allowed = origin_allowed(origin) && loopback_authority(host);
+    nng_strfree(origin);
+    nng_strfree(host);
+    if (!allowed) {
+        /* Another site's page (or a rebound name): no data for it. */
+        nng_aio_free(c->send_aio);
+        nng_aio_free(c->recv_aio);
+        free(c);
+        nng_stream_close(s);
+        nng_stream_free(s);
+        goto again;
+    }
     char *uri = NULL;
     nng_stream_get_string(s, NNG_OPT_WS_REQUEST_URI, &uri);
     c->next = parse_from(uri);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -237,22 +238,39 @@ static void test_loopback_only(void **state)
     assert_null(v);
 }
 
+/* GET path with extra header lines; reads to EOF, or until `until` was read (5 s at
+ * most); returns the status. */
+static int http_req(unsigned port, const char *p, const char *headers, const char *until,
+                    char *body, size_t bodysz);
+
 /* GET path on the server; returns the HTTP status. */
 static int http_get(unsigned port, const char *p, char *body, size_t bodysz)
+{
+    return http_req(port, p, "Host: 127.0.0.1\r\n", NULL, body, bodysz);
+}
+
+static int http_req(unsigned port, const char *p, const char *headers, const char *until,
+                    char *body, size_t bodysz)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
     char req[1024];
-    int n = snprintf(req, sizeof(req),
-                     "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", p);
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    int n =
+        snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\n%sConnection: close\r\n\r\n", p, headers);
     assert_int_equal(write(fd, req, (size_t)n), n);
     static char resp[1 << 16];
     size_t got = 0;
     ssize_t r;
-    while (got < sizeof(resp) - 1 && (r = read(fd, resp + got, sizeof(resp) - 1 - got)) > 0)
+    while (got < sizeof(resp) - 1 && (r = read(fd, resp + got, sizeof(resp) - 1 - got)) > 0) {
         got += (size_t)r;
+        resp[got] = '\0';
+        if (until != NULL && memmem(resp, got, until, strlen(until)) != NULL)
+            break;
+    }
     resp[got] = '\0';
     close(fd);
     int status = 0;
@@ -324,6 +342,26 @@ static void test_data_folder_only(void **state)
     assert_int_equal(http_get(port, "/data.mdb", NULL, 0), 404);
     assert_int_equal(http_get(port, "/", body, sizeof(body)), 200);
     assert_non_null(strstr(body, "<title>axle</title>"));
+    /* Another site's name for this address (DNS rebinding) gets no file. */
+    assert_int_equal(
+        http_req(port, "/data/paths/s0_pl.csv", "Host: evil.example\r\n", NULL, NULL, 0), 403);
+    /* The feed answers this machine's pages, not another site's (its Origin). */
+    char hdr[400];
+    const char *ws = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: "
+                     "13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+    snprintf(hdr, sizeof(hdr), "Host: 127.0.0.1:%u\r\nOrigin: http://127.0.0.1:%u\r\n%s", port,
+             port, ws);
+    static char resp[8192];
+    assert_int_equal(http_req(port, "/feed?from=1", hdr, "\"last\"", resp, sizeof(resp)), 101);
+    assert_non_null(strstr(resp, "\"events\""));
+    snprintf(hdr, sizeof(hdr), "Host: 127.0.0.1:%u\r\nOrigin: http://evil.example\r\n%s", port, ws);
+    resp[0] = '\0';
+    http_req(port, "/feed?from=1", hdr, NULL, resp, sizeof(resp));
+    assert_null(strstr(resp, "\"events\""));
+    snprintf(hdr, sizeof(hdr), "Host: evil.example:%u\r\n%s", port, ws);
+    resp[0] = '\0';
+    http_req(port, "/feed?from=1", hdr, NULL, resp, sizeof(resp));
+    assert_null(strstr(resp, "\"events\""));
     axl_view_server_close(v);
 }
 
