@@ -57,6 +57,7 @@ typedef struct axl_campaign_options {
     bool stream;              /* publish events and serve replay */
     const char *pub_addr;     /* NULL: ipc://STORE/events.pub */
     const char *replay_addr;  /* NULL: ipc://STORE/replay.rep */
+    const char *group;        /* store files 0660 for this group; NULL: 0600 (storage) */
     bool progress;            /* one live progress line on stderr instead of log lines */
     bool handle_signals;      /* SIGINT/SIGTERM stop the campaign cleanly */
     bool control;             /* serve the control socket (engine/control.c) */

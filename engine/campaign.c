@@ -555,7 +555,8 @@ int axl_engine_run(const char *experiment_path, const char *resume_name, const c
         return rv;
     /* resume never creates a store: a typo or a lost data.mdb must not start afresh */
     axl_store_options so = {.flags = (nosync ? AXL_STORE_NOSYNC : 0) |
-                                     (experiment_path == NULL ? AXL_STORE_NOCREATE : 0)};
+                                     (experiment_path == NULL ? AXL_STORE_NOCREATE : 0),
+                            .group = opt->group};
     if ((rv = axl_store_open(store_dir, &so, &store, eb)) != 0) {
         axl_experiment_free(e);
         return rv;

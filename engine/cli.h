@@ -40,6 +40,32 @@ int axl_cmd_report(int argc, char **argv); /* view/cmd_view.c */
 /* The model's and the raw best of stored trials, two lines with parameters (cmd_best.c). */
 void axl_cli_print_best(FILE *f, const axl_experiment *e, const axl_store_experiment *se);
 
+/*
+ * Who may connect (hw/worker/axl_net.h): --group NAME, --tls-cert F, --tls-key F,
+ * --tls-ca F, --insecure. AXL_CLI_NET_LONGOPTS goes into a getopt_long table; a
+ * command passes every option code it does not know to axl_cli_net_option, which
+ * returns true when it took it. axl_cli_net_apply makes them the process defaults.
+ */
+#define AXL_CLI_NET_BASE 1000
+#define AXL_CLI_NET_LONGOPTS                                                                       \
+    {"group", required_argument, NULL, AXL_CLI_NET_BASE + 0},                                      \
+        {"tls-cert", required_argument, NULL, AXL_CLI_NET_BASE + 1},                               \
+        {"tls-key", required_argument, NULL, AXL_CLI_NET_BASE + 2},                                \
+        {"tls-ca", required_argument, NULL, AXL_CLI_NET_BASE + 3},                                 \
+    {                                                                                              \
+        "insecure", no_argument, NULL, AXL_CLI_NET_BASE + 4                                        \
+    }
+#define AXL_CLI_NET_USAGE                                                                          \
+    "  --group NAME         share the store and socket files with this group (0660/0770;\n"        \
+    "                       default owner only: 0600/0700)\n"                                      \
+    "  --tls-cert F, --tls-key F, --tls-ca F\n"                                                    \
+    "                       TLS for tls+tcp:// addresses: our certificate and key (PEM), and\n"    \
+    "                       the CA every peer's certificate must chain to (mutual)\n"              \
+    "  --insecure           allow plain tcp:// (no authentication, no encryption)\n"
+struct axl_net_opts;
+bool axl_cli_net_option(int ch, const char *arg, struct axl_net_opts *o);
+void axl_cli_net_apply(const struct axl_net_opts *o);
+
 /* Shared helpers (cli_common.c). */
 bool axl_cli_is_help(const char *arg);
 /* Parses a non-negative integer option value; prints an error and returns false. */

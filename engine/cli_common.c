@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "engine/cli.h"
+#include "hw/worker/axl_net.h"
 #include "proto/axl_log.h"
 
 bool axl_cli_is_help(const char *arg)
@@ -50,4 +51,35 @@ void axl_cli_setup_logging(bool json, const char *level)
         fprintf(stderr, "axle: unknown log level '%s', using info\n", level);
     axl_log_set_level(lv);
     axl_log_set_format(json ? AXL_LOG_JSON : AXL_LOG_HUMAN);
+}
+
+bool axl_cli_net_option(int ch, const char *arg, axl_net_opts *o)
+{
+    switch (ch - AXL_CLI_NET_BASE) {
+    case 0:
+        o->group = arg;
+        return true;
+    case 1:
+        o->tls_cert = arg;
+        return true;
+    case 2:
+        o->tls_key = arg;
+        return true;
+    case 3:
+        o->tls_ca = arg;
+        return true;
+    case 4:
+        o->insecure = true;
+        return true;
+    default:
+        return false;
+    }
+}
+
+void axl_cli_net_apply(const axl_net_opts *o)
+{
+    axl_net_set_defaults(o);
+    if (o->insecure)
+        AXL_WARN("cli", "--insecure: plain tcp:// addresses are allowed (no authentication, "
+                        "no encryption)");
 }

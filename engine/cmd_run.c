@@ -1,5 +1,6 @@
 /* cmd_run.c - `axle run FILE` and `axle resume NAME`. */
 #include <errno.h>
+#include <grp.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "engine/cli.h"
 #include "engine/notify.h"
 #include "engine/view/view.h"
+#include "hw/worker/axl_net.h"
 #include "proto/axl_log.h"
 
 static const char run_usage[] =
@@ -40,15 +42,27 @@ static const char run_usage[] =
     "                       workers this run spawned; by default they finish the tasks they\n"
     "                       started and `axle resume` adopts them\n"
     "  --log-level LEVEL    debug, info, warn, error (default info)\n"
-    "  --log-json           log as JSON lines\n"
+    "  --log-json           log as JSON lines\n" AXL_CLI_NET_USAGE
     "  -h, --help           this text\n";
 
-static int ensure_dir(const char *dir)
+/* A new store directory is 0700 (0770 and the group's with --group), whatever the umask;
+ * an existing one keeps its mode (the store's files are 0600/0660 in any case). */
+static int ensure_dir(const char *dir, const char *group)
 {
     struct stat st;
     if (stat(dir, &st) == 0)
         return S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
-    return mkdir(dir, 0755) == 0 ? 0 : errno;
+    mode_t mode = group != NULL ? 0770 : 0700;
+    if (mkdir(dir, mode) != 0 || chmod(dir, mode) != 0)
+        return errno;
+    if (group != NULL) {
+        struct group *g = getgrnam(group);
+        if (g == NULL)
+            return EINVAL;
+        if (chown(dir, (uid_t)-1, g->gr_gid) != 0)
+            return errno;
+    }
+    return 0;
 }
 
 static int run_common(int argc, char **argv, bool resume)
@@ -68,9 +82,11 @@ static int run_common(int argc, char **argv, bool resume)
         {"log-level", required_argument, NULL, 'l'},
         {"log-json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
+        AXL_CLI_NET_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     const char *cmd = resume ? "axle resume" : "axle run";
+    axl_net_opts net = {0};
     const char *store = AXL_DEFAULT_STORE, *level = NULL, *http = NULL;
     bool nosync = false, json = false;
     int progress = -1;
@@ -130,6 +146,8 @@ static int run_common(int argc, char **argv, bool resume)
             fputs(run_usage, stdout);
             return AXL_EXIT_CODE_OK;
         default:
+            if (axl_cli_net_option(ch, optarg, &net))
+                break;
             fputs(run_usage, stderr);
             return AXL_EXIT_CODE_USAGE;
         }
@@ -144,8 +162,14 @@ static int run_common(int argc, char **argv, bool resume)
         progress = isatty(STDERR_FILENO) && !json;
     opt.progress = progress;
     axl_cli_setup_logging(json, level != NULL ? level : (progress ? "warn" : "info"));
+    if (net.group != NULL && getgrnam(net.group) == NULL) {
+        fprintf(stderr, "%s: --group: no group '%s'\n", cmd, net.group);
+        return AXL_EXIT_CODE_USAGE;
+    }
+    axl_cli_net_apply(&net);
+    opt.group = net.group;
     if (!resume) {
-        int err = ensure_dir(store);
+        int err = ensure_dir(store, net.group);
         if (err != 0) {
             fprintf(stderr, "%s: cannot use store directory %s: %s\n", cmd, store, strerror(err));
             return AXL_EXIT_CODE_ERROR;

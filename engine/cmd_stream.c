@@ -15,6 +15,7 @@
 #include <nng/protocol/pubsub0/sub.h>
 
 #include "engine/cli.h"
+#include "hw/worker/axl_net.h"
 #include "engine/json_msgpack.h"
 #include "engine/stream.h"
 #include "storage/axl_store.h"
@@ -176,7 +177,10 @@ static const char subscribe_usage[] =
     "Follows a running campaign: replays its events from seq N (default 1), then follows the\n"
     "live stream. Every event is printed once, in seq order; a gap in the live stream is\n"
     "filled by asking the replay service again. Stops after --count events, after the\n"
-    "experiment.stopped event with --until-stopped, or on SIGINT.\n";
+    "experiment.stopped event with --until-stopped, or on SIGINT.\n"
+    "\n"
+    "  --tls-cert F, --tls-key F, --tls-ca F   TLS for tls+tcp:// addresses (mutual)\n"
+    "  --insecure           allow plain tcp:// (no authentication, no encryption)\n";
 
 typedef struct sub_state {
     uint64_t next;
@@ -252,8 +256,10 @@ int axl_cmd_subscribe(int argc, char **argv)
                                              {"pub", required_argument, NULL, 'p'},
                                              {"replay", required_argument, NULL, 'r'},
                                              {"help", no_argument, NULL, 'h'},
+                                             AXL_CLI_NET_LONGOPTS,
                                              {NULL, 0, NULL, 0}};
     const char *store = AXL_DEFAULT_STORE, *pub = NULL, *rep = NULL;
+    axl_net_opts net = {0};
     unsigned long long from = 1, count = 0;
     sub_state st = {0};
     int ch;
@@ -287,10 +293,13 @@ int axl_cmd_subscribe(int argc, char **argv)
             fputs(subscribe_usage, stdout);
             return 0;
         default:
+            if (axl_cli_net_option(ch, optarg, &net) && net.group == NULL)
+                break;
             fputs(subscribe_usage, stderr);
             return AXL_EXIT_CODE_USAGE;
         }
     }
+    axl_cli_net_apply(&net);
     if (optind != argc || (pub == NULL) != (rep == NULL)) {
         fputs(subscribe_usage, stderr);
         return AXL_EXIT_CODE_USAGE;
@@ -323,15 +332,18 @@ int axl_cmd_subscribe(int argc, char **argv)
     nng_socket_set_ms(sub, NNG_OPT_RECVTIMEO, 200);
     /* Connected before the first replay: whatever is published from now on arrives
      * live, and everything before it comes from the replay. */
-    if ((nrv = nng_dial(sub, pub, NULL, 0)) != 0) {
-        fprintf(stderr,
-                "axle subscribe: no campaign is streaming at %s (%s); `axle replay` "
-                "reads a stopped one\n",
-                pub, nng_strerror(nrv));
+    axl_errbuf eb = {{0}};
+    if ((nrv = axl_net_dial(sub, pub, NULL, 0, "event stream", &eb)) != 0) {
+        if (nrv == AXL_ECLOSED)
+            fprintf(stderr,
+                    "axle subscribe: no campaign is streaming at %s (%s); `axle replay` "
+                    "reads a stopped one\n",
+                    pub, eb.msg);
+        else
+            fprintf(stderr, "axle subscribe: %s\n", eb.msg);
         nng_close(sub);
         return AXL_EXIT_CODE_ERROR;
     }
-    axl_errbuf eb = {{0}};
     uint64_t next = st.next;
     int rv = axl_replay_fetch(rep, st.next, 0, 5000, emit, &st, &next, &eb);
     if (rv != 0) {

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "engine/cli.h"
+#include "hw/worker/axl_net.h"
 #include "engine/json_msgpack.h"
 #include "engine/cmd_lab_pareto.h"
 #include "hw/line/axl_film_model.h"
@@ -45,7 +46,7 @@ static const char worker_usage[] =
     "  --pid-file PATH      removed at exit when it names this process (the engine's\n"
     "                       record of a worker it spawned)\n"
     "  --log-level LEVEL    debug, info, warn, error (default info)\n"
-    "  --log-json           log as JSON lines\n"
+    "  --log-json           log as JSON lines\n" AXL_CLI_NET_USAGE
     "  -h, --help           this text\n";
 
 static bool parse_long(const char *opt, const char *s, long *out)
@@ -76,9 +77,11 @@ int axl_cmd_worker(int argc, char **argv)
         {"log-level", required_argument, NULL, 'l'},
         {"log-json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
+        AXL_CLI_NET_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     const char *cmd = "axle worker", *level = NULL;
+    axl_net_opts net = {0};
     bool json = false, has_role = false;
     axl_worker_config cfg;
     axl_worker_config_default(&cfg);
@@ -165,6 +168,8 @@ int axl_cmd_worker(int argc, char **argv)
             fputs(worker_usage, stdout);
             return AXL_EXIT_CODE_OK;
         default:
+            if (axl_cli_net_option(ch, optarg, &net))
+                break;
             fputs(worker_usage, stderr);
             return AXL_EXIT_CODE_USAGE;
         }
@@ -174,6 +179,7 @@ int axl_cmd_worker(int argc, char **argv)
         return AXL_EXIT_CODE_USAGE;
     }
     axl_cli_setup_logging(json, level);
+    axl_cli_net_apply(&net);
     axl_errbuf eb = {{0}};
     int rv = axl_worker_run(&cfg, &eb);
     if (rv != 0) {

@@ -19,6 +19,7 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 
+#include "hw/worker/axl_net.h"
 #include "proto/axl_log.h"
 
 struct axl_stream {
@@ -172,7 +173,7 @@ int axl_stream_open(const char *pub_addr, const char *replay_addr, axl_store *st
                     axl_stream **out, axl_errbuf *eb)
 {
     axl_stream *s = calloc(1, sizeof(*s));
-    int nrv;
+    int nrv, rv;
     *out = NULL;
     if (s == NULL)
         return axl_fail(eb, AXL_ENOMEM, "out of memory");
@@ -181,24 +182,18 @@ int axl_stream_open(const char *pub_addr, const char *replay_addr, axl_store *st
         free(s);
         return axl_fail(eb, AXL_EIO, "event stream: %s", nng_strerror(nrv));
     }
-    if ((nrv = nng_listen(s->pub, pub_addr, NULL, 0)) != 0) {
-        axl_fail(eb, nrv == NNG_EADDRINUSE ? AXL_EBUSY : AXL_EIO, "event stream %s: %s", pub_addr,
-                 nng_strerror(nrv));
+    if ((rv = axl_net_listen(s->pub, pub_addr, NULL, "event stream", eb)) != 0)
         goto fail;
-    }
     if ((nrv = nng_rep0_open(&s->rep)) != 0) {
-        axl_fail(eb, AXL_EIO, "replay service: %s", nng_strerror(nrv));
+        rv = axl_fail(eb, AXL_EIO, "replay service: %s", nng_strerror(nrv));
         goto fail;
     }
     s->rep_open = true;
     nng_socket_set_size(s->rep, NNG_OPT_RECVMAXSZ, 65536); /* requests are tiny */
-    if ((nrv = nng_listen(s->rep, replay_addr, NULL, 0)) != 0) {
-        axl_fail(eb, nrv == NNG_EADDRINUSE ? AXL_EBUSY : AXL_EIO, "replay service %s: %s",
-                 replay_addr, nng_strerror(nrv));
+    if ((rv = axl_net_listen(s->rep, replay_addr, NULL, "replay service", eb)) != 0)
         goto fail;
-    }
     if (pthread_create(&s->replay_thread, NULL, replay_main, s) != 0) {
-        axl_fail(eb, AXL_ENOMEM, "replay service: cannot start its thread");
+        rv = axl_fail(eb, AXL_ENOMEM, "replay service: cannot start its thread");
         goto fail;
     }
     s->thread_started = true;
@@ -209,7 +204,7 @@ fail:
     if (s->rep_open)
         nng_close(s->rep);
     free(s);
-    return eb != NULL && eb->msg[0] ? (nrv == NNG_EADDRINUSE ? AXL_EBUSY : AXL_EIO) : AXL_EIO;
+    return rv;
 }
 
 void axl_stream_publish(axl_stream *s, const void *data, size_t len)
@@ -254,10 +249,9 @@ int axl_replay_fetch(const char *replay_addr, uint64_t from, uint64_t to, int ti
     nng_socket_set_ms(req, NNG_OPT_RECVTIMEO, timeout_ms);
     nng_socket_set_ms(req, NNG_OPT_SENDTIMEO, timeout_ms);
     nng_socket_set_size(req, NNG_OPT_RECVMAXSZ, AXL_PROTO_MAX_MSG);
-    if ((nrv = nng_dial(req, replay_addr, NULL, 0)) != 0) {
+    if ((rv = axl_net_dial(req, replay_addr, NULL, 0, "replay", eb)) != 0) {
         nng_close(req);
-        return axl_fail(eb, nrv == NNG_ECONNREFUSED || nrv == NNG_ENOENT ? AXL_ENOENT : AXL_EIO,
-                        "replay %s: %s", replay_addr, nng_strerror(nrv));
+        return rv == AXL_ECLOSED ? AXL_ENOENT : rv;
     }
     *next_seq = from == 0 ? 1 : from;
     for (;;) {

@@ -74,11 +74,13 @@
 #define AXL_STORE_NOPREALLOC 0x10u
 
 typedef struct axl_store_options {
-    unsigned flags;  /* AXL_STORE_... bits; 0 = writer, full sync, create if absent */
-    size_t map_size; /* initial map size in bytes; 0 = AXL_STORE_DEFAULT_MAP_SIZE. An
-                        existing store keeps its larger recorded size. */
-    size_t map_max;  /* the map never grows beyond this (commit then fails with
-                        AXL_ENOSPC); 0 = no limit but the disk */
+    unsigned flags;    /* AXL_STORE_... bits; 0 = writer, full sync, create if absent */
+    size_t map_size;   /* initial map size in bytes; 0 = AXL_STORE_DEFAULT_MAP_SIZE. An
+                          existing store keeps its larger recorded size. */
+    size_t map_max;    /* the map never grows beyond this (commit then fails with
+                          AXL_ENOSPC); 0 = no limit but the disk */
+    const char *group; /* writer: the store's files are 0660 and belong to this group;
+                          NULL = 0600, owner only (whatever the umask) */
 } axl_store_options;
 
 typedef struct axl_store axl_store;
@@ -88,6 +90,10 @@ typedef struct axl_store axl_store;
  * not start a fresh campaign somewhere else). A writer open creates the store files
  * (data.mdb, lock.mdb, axle.lock) when the directory holds none, unless
  * AXL_STORE_NOCREATE. opt may be NULL for the defaults.
+ *
+ * A writer makes data.mdb, lock.mdb and axle.lock mode 0600 (0660 and the group's with
+ * opt.group), also when they exist already with wider modes, whatever the umask; it
+ * never changes the directory's mode (`axle run` creates it 0700).
  *
  * On success *out owns the handle; free it with axl_store_close(). On error *out is
  * NULL and nothing needs freeing. Errors:

@@ -318,7 +318,7 @@ static int rebuild_chunk(axl_store *s, axl_store *dst, MDB_cursor *src, uint64_t
 
 int axl_store_rebuild(axl_store *s, const char *dst_dir, axl_errbuf *eb)
 {
-    const axl_store_options dopt = {AXL_STORE_NOSYNC, 0, 0};
+    const axl_store_options dopt = {AXL_STORE_NOSYNC, 0, 0, NULL};
     axl_store *dst = NULL;
     MDB_txn *txn = NULL;
     MDB_cursor *cur = NULL;

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -281,7 +282,7 @@ static int take_writer_lock(axl_store *s, axl_errbuf *eb)
 
     if ((rv = path_join(path, sizeof(path), s->dir, "axle.lock", eb)) != 0)
         return rv;
-    s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (s->lock_fd < 0) {
         int e = errno;
         return axl_fail(eb, errno_code(e), "cannot write to store directory %s: %s", s->dir,
@@ -442,6 +443,31 @@ fail:
     return rv;
 }
 
+/*
+ * A writer's files: 0600 (0660 + group), whatever the umask and whatever an older axle
+ * left (0644). A file this user does not own (a shared store written by a colleague) is
+ * left as it is.
+ */
+static int restrict_files(axl_store *s, axl_errbuf *eb)
+{
+    static const char *const files[] = {"data.mdb", "lock.mdb", "axle.lock"};
+    char path[4096];
+    int rv;
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        struct stat st;
+        if ((rv = path_join(path, sizeof(path), s->dir, files[i], eb)) != 0)
+            return rv;
+        if (stat(path, &st) != 0 || st.st_uid != geteuid())
+            continue;
+        if (s->gid != (gid_t)-1 && st.st_gid != s->gid && chown(path, (uid_t)-1, s->gid) != 0)
+            return axl_fail(eb, AXL_EACCES, "cannot give %s to the group: %s", path,
+                            strerror(errno));
+        if ((st.st_mode & 0777) != s->file_mode && chmod(path, s->file_mode) != 0)
+            return axl_fail(eb, AXL_EACCES, "chmod %s: %s", path, strerror(errno));
+    }
+    return 0;
+}
+
 /* The file must hold every page the last commit refers to (else mmap reads would fault). */
 static int check_size(axl_store *s, const char *data_path, axl_errbuf *eb)
 {
@@ -587,7 +613,7 @@ static int upgrade_v1(axl_store *s, axl_errbuf *eb)
 
 int axl_store_open(const char *dir, const axl_store_options *opt, axl_store **out, axl_errbuf *eb)
 {
-    static const axl_store_options defaults = {0, 0, 0};
+    static const axl_store_options defaults = {0, 0, 0, NULL};
     const unsigned known = AXL_STORE_RDONLY | AXL_STORE_NOSYNC | AXL_STORE_NOMETASYNC |
                            AXL_STORE_NOCREATE | AXL_STORE_NOPREALLOC;
     char data_path[4096];
@@ -623,6 +649,18 @@ int axl_store_open(const char *dir, const axl_store_options *opt, axl_store **ou
     s->dev = st.st_dev;
     s->ino = st.st_ino;
     s->map_max = opt->map_max & ~(size_t)4095;
+    s->file_mode = 0600;
+    s->gid = (gid_t)-1;
+    if (opt->group != NULL) {
+        struct group *g = getgrnam(opt->group);
+        if (g == NULL) {
+            free(s->dir);
+            free(s);
+            return axl_fail(eb, AXL_EINVAL, "store: no group '%s'", opt->group);
+        }
+        s->gid = g->gr_gid;
+        s->file_mode = 0660;
+    }
     pthread_mutex_init(&s->gate_mu, NULL);
     pthread_cond_init(&s->gate_cv, NULL);
     bool rdonly = s->flags & AXL_STORE_RDONLY;
@@ -679,7 +717,7 @@ int axl_store_open(const char *dir, const axl_store_options *opt, axl_store **ou
         mflags |= MDB_NOSYNC;
     if (s->flags & AXL_STORE_NOMETASYNC)
         mflags |= MDB_NOMETASYNC;
-    if ((rc = mdb_env_open(s->env, dir, mflags, 0644)) != 0) {
+    if ((rc = mdb_env_open(s->env, dir, mflags, s->file_mode)) != 0) {
         if (rc == MDB_INVALID)
             rv = axl_fail(eb, AXL_ECORRUPT, "%s is not an LMDB file (foreign or corrupt)",
                           data_path);
@@ -694,6 +732,8 @@ int axl_store_open(const char *dir, const axl_store_options *opt, axl_store **ou
         goto fail;
     }
     if ((rv = check_size(s, data_path, eb)) != 0)
+        goto fail;
+    if (!rdonly && (rv = restrict_files(s, eb)) != 0)
         goto fail;
     if (!rdonly) {
         MDB_envinfo info;

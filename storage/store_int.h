@@ -38,8 +38,10 @@ struct axl_store {
     char *dir;
     unsigned flags;
     uint32_t schema;
-    int lock_fd; /* writer lock (flock) on <dir>/axle.lock, -1 for readers */
-    dev_t dev;   /* identity of dir, for the one-handle-per-process registry */
+    int lock_fd;      /* writer lock (flock) on <dir>/axle.lock, -1 for readers */
+    mode_t file_mode; /* 0600, or 0660 with a group */
+    gid_t gid;        /* the group of a shared store, (gid_t)-1 for none */
+    dev_t dev;        /* identity of dir, for the one-handle-per-process registry */
     ino_t ino;
     struct axl_store *next_open; /* registry link */
 

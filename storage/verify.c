@@ -214,7 +214,7 @@ static int walk_main(axl_store *s, MDB_txn *txn, axl_errbuf *eb)
 
 static int walk_store(const char *dir, unsigned flags, axl_store_verify_report *rep, axl_errbuf *eb)
 {
-    axl_store_options so = {AXL_STORE_RDONLY, 0, 0};
+    axl_store_options so = {AXL_STORE_RDONLY, 0, 0, NULL};
     axl_store *s = NULL;
     MDB_txn *txn;
     int rv;

@@ -185,7 +185,7 @@ static double commit_rate(const char *dir, unsigned flags, int per, double secon
 {
     static const axl_trial_status life[3] = {AXL_TRIAL_CANDIDATE, AXL_TRIAL_RUNNING,
                                              AXL_TRIAL_COMPLETED};
-    axl_store_options opt = {flags, 0, 0};
+    axl_store_options opt = {flags, 0, 0, NULL};
     axl_store *s;
     axl_store_batch *b;
     axl_errbuf eb;
@@ -253,7 +253,7 @@ static double commit_rate(const char *dir, unsigned flags, int per, double secon
  */
 static void build_seed_store(const char *dir)
 {
-    axl_store_options opt = {AXL_STORE_NOSYNC, 0, 0}; /* the layout does not depend on it */
+    axl_store_options opt = {AXL_STORE_NOSYNC, 0, 0, NULL}; /* the layout does not depend on it */
     axl_store *s;
     axl_store_batch *b;
     axl_errbuf eb;
@@ -366,7 +366,7 @@ seed:;
     build_seed_store(dir);
     fprintf(stderr, "  built %u trials in %.1f s\n", N_TRIALS, axl_bench_now() - t0);
 
-    axl_store_options ro = {AXL_STORE_RDONLY, 0, 0};
+    axl_store_options ro = {AXL_STORE_RDONLY, 0, 0, NULL};
     axl_store *s;
     CHECK("open", axl_store_open(dir, &ro, &s, &eb));
     axl_store_info info;

@@ -1,4 +1,5 @@
 /* link.c - the engine's end of a worker connection (axl_link.h). */
+#include "hw/worker/axl_net.h"
 #include "hw/worker/axl_link.h"
 
 #include <stdio.h>
@@ -193,7 +194,6 @@ int axl_link_open(uv_loop_t *loop, const axl_link_opts *o, const axl_link_cbs *c
                   axl_errbuf *eb)
 {
     nng_socket sock;
-    nng_dialer d;
     int nrv, rv;
     *out = NULL;
     if (o->addr == NULL || strlen(o->addr) >= sizeof(((axl_link *)0)->addr) ||
@@ -225,11 +225,8 @@ int axl_link_open(uv_loop_t *loop, const axl_link_opts *o, const axl_link_cbs *c
         return rv;
     }
     /* Non-blocking: the worker may not be up yet; the dialer keeps trying. */
-    if ((nrv = nng_dialer_create(&d, sock, l->addr)) != 0 ||
-        (nrv = nng_dialer_start(d, NNG_FLAG_NONBLOCK)) != 0) {
+    if ((rv = axl_net_dial(sock, l->addr, NULL, NNG_FLAG_NONBLOCK, "worker address", eb)) != 0) {
         axl_bridge_close(l->bridge, NULL, NULL);
-        rv = axl_fail(eb, nrv == NNG_EADDRINVAL || nrv == NNG_ENOTSUP ? AXL_EINVAL : AXL_EIO,
-                      "worker address %s: %s", l->addr, nng_strerror(nrv));
         free(l);
         return rv;
     }

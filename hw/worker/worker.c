@@ -5,6 +5,7 @@
  * Threads: nng delivers on its threads, the bridge (nng_bridge.h) hands everything to
  * this loop; every field below is touched by the loop thread only.
  */
+#include "hw/worker/axl_net.h"
 #include "hw/worker/axl_worker.h"
 
 #include <errno.h>
@@ -700,9 +701,7 @@ int axl_worker_run(const axl_worker_config *cfg, axl_errbuf *eb)
     nng_socket_set_size(sock, NNG_OPT_RECVMAXSZ, 2u << 20);
     if ((rv = axl_bridge_open(&w->loop, sock, on_bridge, w, &w->bridge, eb)) != 0)
         goto fail_driver;
-    if ((nrv = nng_listen(sock, cfg->listen, NULL, 0)) != 0) {
-        rv = axl_fail(eb, nrv == NNG_EADDRINUSE ? AXL_EBUSY : AXL_EIO, "listen %s: %s", cfg->listen,
-                      nng_strerror(nrv));
+    if ((rv = axl_net_listen(sock, cfg->listen, NULL, "worker", eb)) != 0) {
         axl_bridge_close(w->bridge, NULL, NULL);
         w->bridge = NULL;
         goto fail_driver;

@@ -85,7 +85,7 @@ static double now_s(void)
 
 static int follow(const char *dir, uint64_t target)
 {
-    axl_store_options ro = {AXL_STORE_RDONLY, 0, 0};
+    axl_store_options ro = {AXL_STORE_RDONLY, 0, 0, NULL};
     axl_store *s = NULL;
     axl_errbuf eb;
     uint64_t next = 1, rounds = 0;
@@ -158,7 +158,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (argc >= 3 && strcmp(argv[1], "open") == 0) {
-        axl_store_options opt = {0, 0, 0};
+        axl_store_options opt = {0, 0, 0, NULL};
         if (argc >= 4 && strcmp(argv[3], "ro") == 0)
             opt.flags = AXL_STORE_RDONLY;
         axl_store *s = NULL;

@@ -83,8 +83,8 @@ static void test_open_new_and_reopen(void **state)
     struct stat st;
 
     /* read-only and NOCREATE opens of an empty directory find nothing and create nothing */
-    axl_store_options ro = {AXL_STORE_RDONLY, 0, 0};
-    axl_store_options nc = {AXL_STORE_NOCREATE, 0, 0};
+    axl_store_options ro = {AXL_STORE_RDONLY, 0, 0, NULL};
+    axl_store_options nc = {AXL_STORE_NOCREATE, 0, 0, NULL};
     axl_errbuf eb;
     assert_int_equal(axl_store_open(f->dir, &ro, &s, &eb), AXL_ENOENT);
     assert_null(s);
@@ -111,7 +111,7 @@ static void test_open_new_and_reopen(void **state)
     assert_int_equal(last, 0);
     axl_store_close(s);
 
-    axl_store_options bad = {0x100, 0, 0};
+    axl_store_options bad = {0x100, 0, 0, NULL};
     assert_int_equal(axl_store_open(f->dir, &bad, &s, NULL), AXL_EINVAL);
 }
 
@@ -616,7 +616,8 @@ static void compare_stores(axl_store *a, axl_store *b, const tl_model *m)
 static void test_fold_long_random(void **state)
 {
     fixture *f = *state;
-    axl_store_options opt = {AXL_STORE_NOSYNC, 0, 0}; /* speed; durability is not tested here */
+    axl_store_options opt = {AXL_STORE_NOSYNC, 0, 0,
+                             NULL}; /* speed; durability is not tested here */
     axl_store *s = NULL;
     axl_store_batch *b;
     tl_model m;
@@ -650,7 +651,7 @@ static void test_fold_long_random(void **state)
     assert_int_equal(tl_mkdtemp(dst), 0);
     OK(axl_store_rebuild(s, dst, EB));
     axl_store *r = NULL;
-    axl_store_options ro = {AXL_STORE_RDONLY, 0, 0};
+    axl_store_options ro = {AXL_STORE_RDONLY, 0, 0, NULL};
     OK(axl_store_open(dst, &ro, &r, EB));
     axl_store_fold_report rep2;
     OK(axl_store_verify_fold(r, &rep2, EB));
@@ -713,7 +714,7 @@ static void expect_fold_error(const char *dir, const char *needle)
 {
     axl_store *s = NULL;
     axl_errbuf eb = {{0}};
-    axl_store_options ro = {AXL_STORE_RDONLY, 0, 0};
+    axl_store_options ro = {AXL_STORE_RDONLY, 0, 0, NULL};
     OK(axl_store_open(dir, &ro, &s, EB));
     assert_int_equal(axl_store_verify_fold(s, NULL, &eb), AXL_ECORRUPT);
     if (strstr(eb.msg, needle) == NULL)
@@ -823,7 +824,7 @@ static void test_checksums_every_read(void **state)
     uint8_t sk[8] = {0, 0, 0, 0, 0, 0, 0, 3};
     tamper_as(f->dir, "events", sk, 8, "\x80\x80\x80\x80\x80\x80\x80\x80\x80", 9, false);
 
-    axl_store_options ro = {AXL_STORE_RDONLY, 0, 0};
+    axl_store_options ro = {AXL_STORE_RDONLY, 0, 0, NULL};
     OK(axl_store_open(f->dir, &ro, &s, EB));
     void *data;
     size_t len;
@@ -912,7 +913,7 @@ static void test_upgrade_schema1(void **state)
     axl_store_close(s);
     make_v1(f->dir);
 
-    axl_store_options ro = {AXL_STORE_RDONLY, 0, 0};
+    axl_store_options ro = {AXL_STORE_RDONLY, 0, 0, NULL};
     assert_int_equal(axl_store_open(f->dir, &ro, &s, &eb), AXL_EVERSION);
     assert_non_null(strstr(eb.msg, "schema 1 predates checksums"));
     assert_non_null(strstr(eb.msg, "axle verify --upgrade"));
@@ -946,7 +947,7 @@ static void test_upgrade_schema1(void **state)
 static void test_map_grows(void **state)
 {
     fixture *f = *state;
-    axl_store_options opt = {AXL_STORE_NOSYNC, 64 << 10, 0}; /* a 64 KiB map to start */
+    axl_store_options opt = {AXL_STORE_NOSYNC, 64 << 10, 0, NULL}; /* a 64 KiB map to start */
     axl_store *s = NULL;
     axl_store_batch *b;
     msgpack_sbuffer sb;
@@ -1000,7 +1001,7 @@ static void *hold_iter(void *arg)
 static void test_map_grows_with_reader_thread(void **state)
 {
     fixture *f = *state;
-    axl_store_options opt = {AXL_STORE_NOSYNC, 64 << 10, 0};
+    axl_store_options opt = {AXL_STORE_NOSYNC, 64 << 10, 0, NULL};
     axl_store *s = NULL;
     axl_store_batch *b;
     msgpack_sbuffer sb;
@@ -1034,7 +1035,7 @@ static void test_map_grows_with_reader_thread(void **state)
 static void test_replay_from_other_process(void **state)
 {
     fixture *f = *state;
-    axl_store_options opt = {AXL_STORE_NOSYNC, 64 << 10, 0}; /* small: it grows meanwhile */
+    axl_store_options opt = {AXL_STORE_NOSYNC, 64 << 10, 0, NULL}; /* small: it grows meanwhile */
     axl_store *s = NULL;
     axl_store_batch *b;
     tl_model m;

@@ -59,7 +59,7 @@ static int teardown(void **state)
 /* Expects open to fail with code and a message containing needle. */
 static void expect_open(const char *dir, unsigned flags, int code, const char *needle)
 {
-    axl_store_options opt = {flags, 0, 0};
+    axl_store_options opt = {flags, 0, 0, NULL};
     axl_store *s = (axl_store *)1;
     axl_errbuf eb = {{0}};
     int rv = axl_store_open(dir, &opt, &s, &eb);
@@ -74,7 +74,7 @@ static void expect_open(const char *dir, unsigned flags, int code, const char *n
 /* A store with n batches of the random model; returns the last seq. */
 static uint64_t make_store(const char *dir, int batches, uint64_t seed)
 {
-    axl_store_options opt = {AXL_STORE_NOSYNC, 0, 0};
+    axl_store_options opt = {AXL_STORE_NOSYNC, 0, 0, NULL};
     axl_store *s = NULL;
     axl_store_batch *b;
     tl_model m;
@@ -98,7 +98,7 @@ static uint64_t make_store(const char *dir, int batches, uint64_t seed)
 /* Opens, checks the whole log (batches complete when batches) and the fold; last seq. */
 static uint64_t check_store_b(const char *dir, unsigned flags, bool batches)
 {
-    axl_store_options opt = {flags, 0, 0};
+    axl_store_options opt = {flags, 0, 0, NULL};
     axl_store *s = NULL;
     uint64_t last;
     OK(axl_store_open(dir, &opt, &s, EB));
@@ -154,7 +154,7 @@ static int open_as_nobody(const char *dir, unsigned flags)
         close(pfd[0]);
         int rv = -1000;
         if (setgid(65534) == 0 && setuid(65534) == 0) {
-            axl_store_options opt = {flags, 0, 0};
+            axl_store_options opt = {flags, 0, 0, NULL};
             axl_store *s = NULL;
             rv = axl_store_open(dir, &opt, &s, NULL);
             axl_store_close(s);
@@ -372,7 +372,7 @@ static void test_second_writer(void **state)
     /* the same process again: refused, for writers and readers alike */
     assert_int_equal(axl_store_open(f->dir, NULL, &s2, &eb), AXL_EBUSY);
     assert_non_null(strstr(eb.msg, "already open in this process"));
-    axl_store_options ro = {AXL_STORE_RDONLY, 0, 0};
+    axl_store_options ro = {AXL_STORE_RDONLY, 0, 0, NULL};
     assert_int_equal(axl_store_open(f->dir, &ro, &s2, &eb), AXL_EBUSY);
     /* another process: a second writer is refused and told who holds the store */
     run_child(out, sizeof(out), "open", f->dir, NULL);
@@ -491,7 +491,7 @@ static long fill_until_full(axl_store *s, axl_store_batch *b, tl_model *m, int m
 static void test_disk_full_map_limit(void **state)
 {
     fixture *f = *state;
-    axl_store_options opt = {0, 128 << 10, 1 << 20}; /* full sync, map 128 KiB .. 1 MiB */
+    axl_store_options opt = {0, 128 << 10, 1 << 20, NULL}; /* full sync, map 128 KiB .. 1 MiB */
     axl_store *s = NULL;
     axl_store_batch *b;
     tl_model m;
