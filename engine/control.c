@@ -23,6 +23,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 
+#include "hw/worker/axl_net.h"
 #include "proto/axl_log.h"
 
 #define SRC "Scheduler"
@@ -580,9 +581,8 @@ int axl_control_open(axl_campaign *c, const char *addr, axl_errbuf *eb)
         goto fail;
     }
     nng_socket_set_size(ctl->rep, NNG_OPT_RECVMAXSZ, AXL_PROTO_MAX_MSG);
-    if ((nrv = nng_listen(ctl->rep, addr, NULL, 0)) != 0) {
-        rv = axl_fail(eb, nrv == NNG_EADDRINUSE ? AXL_EBUSY : AXL_EIO, "control socket %s: %s",
-                      addr, nng_strerror(nrv));
+    /* 0600 socket file whatever the umask; tcp only with TLS (hw/worker/axl_net.h) */
+    if ((rv = axl_net_listen(ctl->rep, addr, NULL, "control socket", eb)) != 0) {
         nng_close(ctl->rep);
         goto fail;
     }

@@ -58,5 +58,4 @@ int axl_net_listen(nng_socket s, const char *url, const axl_net_opts *o, const c
 int axl_net_dial(nng_socket s, const char *url, const axl_net_opts *o, int flags, const char *what,
                  axl_errbuf *eb);
 
-
 #endif

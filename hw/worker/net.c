@@ -114,7 +114,8 @@ static int tls_config(const axl_net_opts *o, bool server, const char *url, nng_t
     if ((nrv = nng_tls_config_alloc(&cfg, server ? NNG_TLS_MODE_SERVER : NNG_TLS_MODE_CLIENT)))
         return axl_fail(eb, AXL_EIO, "TLS: %s (is nng built with a TLS engine? %s)",
                         nng_strerror(nrv), nng_tls_engine_name());
-    if ((cert = read_pem(o->tls_cert, eb, &rv)) == NULL || (key = read_pem(o->tls_key, eb, &rv)) == NULL)
+    if ((cert = read_pem(o->tls_cert, eb, &rv)) == NULL ||
+        (key = read_pem(o->tls_key, eb, &rv)) == NULL)
         goto fail;
     if ((nrv = nng_tls_config_own_cert(cfg, cert, key, NULL)) != 0) {
         rv = axl_fail(eb, AXL_EINVAL, "TLS: certificate %s / key %s: %s", o->tls_cert, o->tls_key,
@@ -162,8 +163,10 @@ static int check_url(const char *url, const axl_net_opts *o, bool listen, const 
                             what, url);
         static bool warned_dial;
         if (listen || !warned_dial)
-            AXL_WARN(SRC, "%s %s: INSECURE plain tcp (--insecure): no authentication, no "
-                          "encryption", what, url);
+            AXL_WARN(SRC,
+                     "%s %s: INSECURE plain tcp (--insecure): no authentication, no "
+                     "encryption",
+                     what, url);
         warned_dial |= !listen;
     } else if (!axl_net_is_tls(url) && !has_prefix(url, "ipc://") &&
                !has_prefix(url, "inproc://") && !has_prefix(url, "abstract://")) {
@@ -243,8 +246,8 @@ int axl_net_listen(nng_socket s, const char *url, const axl_net_opts *o, const c
         int e = errno;
         nng_listener_close(l);
         tls_free(tls);
-        return axl_fail(eb, AXL_EACCES, "%s %s: cannot give the socket to group %s: %s", what,
-                        url, o->group, strerror(e));
+        return axl_fail(eb, AXL_EACCES, "%s %s: cannot give the socket to group %s: %s", what, url,
+                        o->group, strerror(e));
     }
     tls_free(tls); /* the listener holds its own reference */
     return 0;
@@ -284,4 +287,3 @@ int axl_net_dial(nng_socket s, const char *url, const axl_net_opts *o, int flags
     }
     return 0;
 }
-

@@ -161,8 +161,9 @@ static int as_nobody(const char *rep, const char *pub, const char *store, const 
         if (pw == NULL || setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 ||
             setuid(pw->pw_uid) != 0)
             _exit(100);
-        const char *argv[] = {"test_engine_perms", "--probe", rep ? rep : "-", pub ? pub : "-",
-                              store ? store : "-", worker ? worker : "-", NULL};
+        const char *argv[] = {
+            "test_engine_perms",   "--probe", rep ? rep : "-", pub ? pub : "-", store ? store : "-",
+            worker ? worker : "-", NULL};
         execv("/proc/self/exe", (char *const *)argv);
         _exit(101);
     }
@@ -212,7 +213,7 @@ static void test_umask000_second_uid(void **state)
     snprintf(wsock, sizeof(wsock), "ipc://%s/worker.sock", dir);
 
     /* owner only */
-    const char *run[] = {"axle", "run",   exp,   "--store",       store, "--pub",
+    const char *run[] = {"axle", "run",      exp, "--store",       store, "--pub",
                          pub,    "--replay", rep, "--no-progress", NULL};
     pid_t eng = spawn(run);
     wait_replay_up(rep, eng);
@@ -231,9 +232,8 @@ static void test_umask000_second_uid(void **state)
     stop(eng);
 
     /* shared with a group: nobody's own group nogroup, so nobody gets in */
-    const char *grun[] = {"axle",   "run",   exp,        "--store", gstore,  "--pub",
-                          gpub,     "--replay", grep_,   "--group", "nogroup", "--no-progress",
-                          NULL};
+    const char *grun[] = {"axle",     "run", exp,       "--store", gstore,          "--pub", gpub,
+                          "--replay", grep_, "--group", "nogroup", "--no-progress", NULL};
     eng = spawn(grun);
     wait_replay_up(grep_, eng);
     struct group *g = getgrnam("nogroup");
