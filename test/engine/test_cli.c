@@ -381,7 +381,8 @@ static void test_worker_and_lab(void **state)
         {"worker|--role|hotplate|--listen|ipc://@/w|--hang-after|x", 2, NULL, NULL},
         {"worker|--role|hotplate|--listen|ipc://@/w|--heartbeat-ms|0", 2, NULL, "--heartbeat-ms"},
         {"worker|--role|hotplate|--listen|ipc://@/w|--exit-when-alone|-1", 2, NULL, NULL},
-        {"worker|--role|hotplate|--listen|bogus://x|--exit-when-alone|0.05", 1, NULL, NULL},
+        {"worker|--role|hotplate|--listen|bogus://x|--exit-when-alone|0.05", 2, NULL,
+         "unsupported transport"},
         {"worker|--role|hotplate|--listen|ipc://@/w.ipc|--id|hp1|--capacity|4|--speed|100|"
          "--seed|3|--fail-rate|0|--crash-after|5|--hang-after|5|--data-dir|@|--heartbeat-ms|50|"
          "--exit-when-alone|0.05|--log-level|warn|--log-json",
