@@ -34,7 +34,6 @@
 
 #include "engine/json_msgpack.h"
 #include "engine/lab/lab.h"
-#include "hw/line/axl_film_model.h"
 #include "hw/worker/axl_worker.h"
 #include "proto/axl_log.h"
 #include "proto/axl_util.h"
@@ -317,7 +316,6 @@ int lab_send_task(lab_runner *lr, sample *s, uint32_t k)
     if (s->placed)
         spec.plate = s->plan[k].plate;
     if (ct->kind == AXL_TASK_CHARACTERIZE) {
-        spec.has_film = axl_film_inputs_from_recipe(&s->recipe, &spec.film, NULL) == 0;
         spec.has_pl = true;
         spec.pl_wl_min = lr->cfg.pl.wl_min;
         spec.pl_wl_max = lr->cfg.pl.wl_max;
@@ -380,39 +378,25 @@ void lab_kick_role(lab_runner *lr, axl_worker_role role)
 /* The characterization result -> metrics; FAILED with the reason when there are none. */
 static void take_char_result(lab_runner *lr, sample *s, axl_raw result)
 {
-    axl_msg m;
+    axl_pl_outcome o;
     axl_errbuf eb = {{0}};
-    char reason[600];
-    double in = NAN, ev = NAN, fwhm = NAN;
-    const char *err = NULL, *path = NULL;
-    size_t err_len = 0, path_len = 0;
+    char reason[1300];
     if (sample_reported(s) || s->outcome == OUTCOME_MEASURED)
         return;
-    if (result.ptr == NULL || axl_msg_parse(&m, result.ptr, result.len, &eb) != 0) {
-        sample_ev_reported(s);
-        snprintf(reason, sizeof(reason), "characterization result unreadable: %s", eb.msg);
-        lab_queue_report(lr, s->trial, AXL_TRIAL_FAILED, reason);
-        lab_arm_notify(lr);
-        return;
-    }
-    axl_obj_str(&m.root, "result", "pl_error", false, AXL_WIRE_MAX_TEXT, &err, &err_len, NULL);
-    axl_obj_str(&m.root, "result", "spectrum", false, 4096, &path, &path_len, NULL);
-    /* Untrusted numbers: only physically sensible values become metrics. */
-    int bad = axl_obj_num(&m.root, "result", "pl_intensity", true, 0, 1e12, &in, &eb) ||
-              axl_obj_num(&m.root, "result", "pl_peak_ev", true, 0.1, 10, &ev, &eb) ||
-              axl_obj_num(&m.root, "result", "pl_fwhm_ev", true, 1e-6, 10, &fwhm, &eb);
-    if (err != NULL)
-        snprintf(reason, sizeof(reason), "PL fit of %.*s failed: %.*s", (int)path_len,
-                 path ? path : "", (int)err_len, err);
-    else if (bad)
-        snprintf(reason, sizeof(reason), "characterization result without PL metrics: %s", eb.msg);
-    axl_msg_free(&m);
-    if (err != NULL || bad) {
+    int rv = axl_pl_result_decode(result.ptr, result.len, &o, &eb);
+    if (rv != 0 || !o.fitted) {
+        if (rv != 0)
+            snprintf(reason, sizeof(reason), "characterization result without PL metrics: %s",
+                     eb.msg);
+        else
+            snprintf(reason, sizeof(reason), "PL fit of %.300s failed: %.900s", o.spectrum,
+                     o.error);
         sample_ev_reported(s);
         lab_queue_report(lr, s->trial, AXL_TRIAL_FAILED, reason);
         lab_arm_notify(lr);
         return;
     }
+    double in = o.intensity, ev = o.peak_ev, fwhm = o.fwhm_ev;
     /* COMPLETED once the sample is back in storage (the chain's end). */
     pending_report *p = lab_new_report(s->trial, AXL_TRIAL_COMPLETED, NULL);
     if (p != NULL) {

@@ -18,9 +18,9 @@
  *   anneal       "temperature", "duration" (req)
  *   rest         "duration" (req), "at" (station, default storage)
  *   characterize "measurements" {"<name>": {"duration", "position"}} (req, in order),
- *                "film" {"volume", "rate", "timing", "anneal"} (the simulator's knowledge
- *                of the film; a real driver ignores it), "pl" {"wl_min", "wl_max",
- *                "wl_guess"} (the PL fit window)
+ *                "pl" {"wl_min", "wl_max", "wl_guess"} (the PL fit window). Only what an
+ *                instrument needs: the simulated line knows its films from the steps its
+ *                own devices ran (hw/worker/driver_sim.c), never from a message.
  *
  * Everything here is pure (no I/O, no globals) and reentrant.
  */
@@ -46,8 +46,6 @@ typedef struct axl_task_spec {
     char sample[AXL_TASK_SAMPLE_MAX];
     char slot[8]; /* "" when none */
     int plate;    /* -1 when none */
-    bool has_film;
-    axl_film_inputs film;
     bool has_pl;
     double pl_wl_min, pl_wl_max, pl_wl_guess;
 } axl_task_spec;
@@ -83,5 +81,31 @@ int axl_task_spec_encode(const axl_task_spec *s, msgpack_sbuffer *out, axl_errbu
  */
 int axl_task_spec_decode(axl_task_kind kind, const void *raw, size_t len, axl_task_spec *out,
                          axl_errbuf *eb);
+
+/*
+ * The characterization's result (finished.result), written by a characterization driver
+ * and read by the engine (pl_result.c): {"spectrum", "pl_intensity", "pl_peak_ev",
+ * "pl_peak_nm", "pl_fwhm_ev", "pl_dwell_ms", "pl_noise"} for a fitted spectrum, or
+ * {"spectrum", "pl_error"} when the fit gave no peak.
+ */
+typedef struct axl_pl_outcome {
+    char spectrum[1024]; /* the spectrum file's path; "" when absent */
+    bool fitted;         /* the metrics below are valid; else error says why */
+    double intensity, peak_ev, fwhm_ev;
+    char error[AXL_WIRE_MAX_TEXT + 1];
+} axl_pl_outcome;
+
+/* Appends the result map: fitted when r is not NULL and its numbers are finite, else
+ * {spectrum, pl_error: error (or a default)}. Returns 0 or AXL_ENOMEM. */
+int axl_pl_result_encode(const char *spectrum, const axl_pl_result *r, const char *error,
+                         msgpack_sbuffer *out);
+
+/*
+ * Reads a result (untrusted): only physically sensible numbers are metrics (intensity
+ * 0..1e12 counts/s, peak 0.1..10 eV, FWHM 1e-6..10 eV). Returns 0 (out->fitted, or
+ * out->error with the worker's reason), or AXL_EPROTO / AXL_EMISSING / AXL_ETYPE /
+ * AXL_ERANGE with eb naming the field.
+ */
+int axl_pl_result_decode(const void *raw, size_t len, axl_pl_outcome *out, axl_errbuf *eb);
 
 #endif

@@ -113,7 +113,7 @@ int axl_task_spec_encode(const axl_task_spec *s, msgpack_sbuffer *out, axl_errbu
         n += 2;
         break;
     case AXL_TASK_CHARACTERIZE:
-        n += 1 + s->has_film + s->has_pl;
+        n += 1 + s->has_pl;
         break;
     }
     size_t before = out->size;
@@ -157,12 +157,6 @@ int axl_task_spec_encode(const axl_task_spec *s, msgpack_sbuffer *out, axl_errbu
             bad = axl_pack_cstr(&pk, ch->m[i].name) || msgpack_pack_map(&pk, 2) ||
                   axl_pack_kv_num(&pk, "duration", ch->m[i].duration) ||
                   axl_pack_kv_num(&pk, "position", ch->m[i].position);
-        if (!bad && s->has_film)
-            bad = axl_pack_cstr(&pk, "film") || msgpack_pack_map(&pk, 4) ||
-                  axl_pack_kv_num(&pk, "volume", s->film.antisolvent_volume) ||
-                  axl_pack_kv_num(&pk, "rate", s->film.antisolvent_rate) ||
-                  axl_pack_kv_num(&pk, "timing", s->film.antisolvent_timing) ||
-                  axl_pack_kv_num(&pk, "anneal", s->film.anneal_duration);
         if (!bad && s->has_pl)
             bad = axl_pack_cstr(&pk, "pl") || msgpack_pack_map(&pk, 3) ||
                   axl_pack_kv_num(&pk, "wl_min", s->pl_wl_min) ||
@@ -348,20 +342,6 @@ static int decode_characterize(const msgpack_object *root, axl_task_spec *out, a
             (rv = axl_obj_num(&kv->val, where, "position", true, 0, AXL_CHAR_AXIS_MAX, &x->position,
                               eb)))
             return rv;
-    }
-    const msgpack_object *f = get_map(root, "params", "film", false, &rv, eb);
-    if (rv != 0)
-        return rv;
-    if (f != NULL) {
-        axl_film_inputs *x = &out->film;
-        if ((rv = axl_obj_num(f, "params.film", "volume", true, 0, 1e4, &x->antisolvent_volume,
-                              eb)) ||
-            (rv = axl_obj_num(f, "params.film", "rate", true, 0, 1e4, &x->antisolvent_rate, eb)) ||
-            (rv = axl_obj_num(f, "params.film", "timing", true, -1e4, 1e4, &x->antisolvent_timing,
-                              eb)) ||
-            (rv = axl_obj_num(f, "params.film", "anneal", true, 0, 1e7, &x->anneal_duration, eb)))
-            return rv;
-        out->has_film = true;
     }
     const msgpack_object *pl = get_map(root, "params", "pl", false, &rv, eb);
     if (rv != 0)

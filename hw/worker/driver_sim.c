@@ -14,6 +14,7 @@
 
 #include "hw/line/axl_film_model.h"
 #include "hw/line/axl_pl.h"
+#include "proto/axl_util.h"
 
 typedef struct sim_task {
     uv_timer_t timer;
@@ -73,21 +74,70 @@ static bool safe_component(const char *s)
     return true;
 }
 
-static int mkdir_p(const char *path)
+/*
+ * The simulated world: what the simulated spin coater and hotplate did to a sample, kept
+ * as the sample's film (<data_dir>/<experiment>/sim/<sample>.film: antisolvent volume,
+ * rate, timing, anneal duration), so the simulated characterization measures the film its
+ * line made. Nothing of it travels in a message: each simulated device derives the film
+ * from the recipe step it is sent, as a real film is made by the real steps.
+ */
+static int film_path(const sim_driver *sd, const axl_drv_task *t, char *buf, size_t cap,
+                     bool make_dir)
 {
-    char tmp[1024];
-    if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
-        return ENAMETOOLONG;
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-            return errno;
-        *p = '/';
+    if (!safe_component(t->experiment) || !safe_component(t->spec.sample))
+        return AXL_EINVAL;
+    int n = snprintf(buf, cap, "%s/%s/sim", sd->data_dir, t->experiment);
+    if (n < 0 || (size_t)n >= cap || (make_dir && axl_mkdir_p(buf, 0755) != 0))
+        return AXL_EIO;
+    n = snprintf(buf, cap, "%s/%s/sim/%s.film", sd->data_dir, t->experiment, t->spec.sample);
+    return n < 0 || (size_t)n >= cap ? AXL_EIO : 0;
+}
+
+static bool film_read(const sim_driver *sd, const axl_drv_task *t, axl_film_inputs *x)
+{
+    char path[1200];
+    if (film_path(sd, t, path, sizeof(path), false) != 0)
+        return false;
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return false;
+    int n = fscanf(f, "%lf %lf %lf %lf", &x->antisolvent_volume, &x->antisolvent_rate,
+                   &x->antisolvent_timing, &x->anneal_duration);
+    fclose(f);
+    return n == 4;
+}
+
+/* After a spin coat (the antisolvent drop) or an anneal: the sample's film so far. */
+static int film_record(const sim_driver *sd, const axl_drv_task *t)
+{
+    axl_film_inputs x = {NAN, NAN, NAN, NAN};
+    char path[1200], tmp[1300];
+    if (t->spec.ct.kind == AXL_TASK_SPINCOAT) {
+        axl_recipe r = {.ntasks = 2};
+        r.task[0] = t->spec.rt;
+        r.task[1].kind = AXL_RTASK_ANNEAL;
+        r.task[1].u.anneal.duration = NAN;
+        if (axl_film_inputs_from_recipe(&r, &x, NULL) != 0)
+            return 0; /* no antisolvent drop: no film the model knows */
+    } else if (t->spec.ct.kind == AXL_TASK_ANNEAL) {
+        if (!film_read(sd, t, &x))
+            return 0; /* not spin coated on this line */
+        x.anneal_duration = t->spec.rt.u.anneal.duration;
+    } else {
+        return 0;
     }
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-        return errno;
+    if (film_path(sd, t, path, sizeof(path), true) != 0)
+        return AXL_EIO;
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "we");
+    if (f == NULL)
+        return AXL_EIO;
+    fprintf(f, "%.17g %.17g %.17g %.17g\n", x.antisolvent_volume, x.antisolvent_rate,
+            x.antisolvent_timing, x.anneal_duration);
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return AXL_EIO;
+    }
     return 0;
 }
 
@@ -154,18 +204,23 @@ static void characterize(sim_driver *sd, axl_drv_task *t)
     const axl_task_spec *s = &t->spec;
     axl_errbuf eb = {{0}};
     char dir[1024], path[1100], reason[400];
-    if (!s->has_film) {
-        d->failed(d, t, "the simulated line needs params.film to know what film it measures",
-                  false);
-        return;
-    }
+    axl_film_inputs film;
     if (!safe_component(t->experiment) || !safe_component(s->sample)) {
         d->failed(d, t, "experiment or sample name is not a safe file name ([A-Za-z0-9._-])",
                   false);
         return;
     }
+    if (!film_read(sd, t, &film) || !isfinite(film.antisolvent_volume) ||
+        !isfinite(film.anneal_duration)) {
+        snprintf(reason, sizeof(reason),
+                 "the simulated line has no film for %.64s (spin coated with an antisolvent drop "
+                 "and annealed on this line)",
+                 s->sample);
+        d->failed(d, t, reason, false);
+        return;
+    }
     snprintf(dir, sizeof(dir), "%s/%s/PL", sd->data_dir, t->experiment);
-    int err = mkdir_p(dir);
+    int err = axl_mkdir_p(dir, 0755);
     if (err != 0) {
         snprintf(reason, sizeof(reason), "cannot create %.300s: %s", dir, strerror(err));
         d->failed(d, t, reason, true);
@@ -174,7 +229,7 @@ static void characterize(sim_driver *sd, axl_drv_task *t)
     snprintf(path, sizeof(path), "%s/%s_pl.csv", dir, s->sample);
     axl_spectrum sp = {0};
     uint64_t seed = axl_sim_sample_seed(sd->o.seed, t->experiment, s->sample);
-    int rv = axl_film_spectrum(&sd->film, &s->film, seed, &sp, &eb);
+    int rv = axl_film_spectrum(&sd->film, &film, seed, &sp, &eb);
     if (rv == 0)
         rv = axl_spectrum_write_csv(path, &sp, &eb);
     axl_spectrum_free(&sp);
@@ -194,22 +249,8 @@ static void characterize(sim_driver *sd, axl_drv_task *t)
     axl_pl_result r;
     rv = axl_pl_analyze_file(path, &po, &r, &eb);
     msgpack_sbuffer sb;
-    msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    int bad;
-    if (rv == 0 && isfinite(r.intensity) && isfinite(r.peak_ev) && isfinite(r.fwhm_ev) &&
-        isfinite(r.noise))
-        bad = msgpack_pack_map(&pk, 7) || axl_pack_kv_str(&pk, "spectrum", path) ||
-              axl_pack_kv_num(&pk, "pl_intensity", r.intensity) ||
-              axl_pack_kv_num(&pk, "pl_peak_ev", r.peak_ev) ||
-              axl_pack_kv_num(&pk, "pl_peak_nm", r.peak_nm) ||
-              axl_pack_kv_num(&pk, "pl_fwhm_ev", r.fwhm_ev) ||
-              axl_pack_kv_num(&pk, "pl_dwell_ms", r.dwell_ms) ||
-              axl_pack_kv_num(&pk, "pl_noise", r.noise);
-    else
-        bad = msgpack_pack_map(&pk, 2) || axl_pack_kv_str(&pk, "spectrum", path) ||
-              axl_pack_kv_str(&pk, "pl_error", eb.msg[0] ? eb.msg : "the fit gave no finite peak");
+    int bad = axl_pl_result_encode(path, rv == 0 ? &r : NULL, eb.msg, &sb);
     if (bad)
         d->failed(d, t, "out of memory", true);
     else
@@ -245,6 +286,10 @@ static void timer_fire(uv_timer_t *h)
     task_end(st);
     if (t->spec.ct.kind == AXL_TASK_CHARACTERIZE) {
         characterize(sd, t);
+        return;
+    }
+    if (film_record(sd, t) != 0) {
+        d->failed(d, t, "the simulated film could not be recorded in the data directory", true);
         return;
     }
     msgpack_sbuffer sb;

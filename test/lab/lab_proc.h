@@ -20,6 +20,7 @@
 #include "hw/line/axl_chain.h"
 #include "hw/line/axl_recipe.h"
 #include "hw/line/axl_task.h"
+#include "proto/axl_util.h"
 #include "proto/axl_wire.h"
 
 #ifndef AXLE_BIN
@@ -265,6 +266,21 @@ static inline uint32_t lp_seed_index(axl_worker_role role)
     }
 }
 
+/* The simulated world's film of a sample, as the simulated spin coater and hotplate leave
+ * it (hw/worker/driver_sim.c): what a simulated characterization then measures. */
+static inline void lp_sim_film(const char *data_dir, const char *exp, const char *sample,
+                               double volume, double rate, double timing, double anneal)
+{
+    char path[600];
+    snprintf(path, sizeof(path), "%s/%s/sim", data_dir, exp);
+    assert_int_equal(axl_mkdir_p(path, 0755), 0);
+    snprintf(path, sizeof(path), "%s/%s/sim/%s.film", data_dir, exp, sample);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "%.17g %.17g %.17g %.17g\n", volume, rate, timing, anneal);
+    fclose(f);
+}
+
 /* Sends task `index` of the seed chain for trial (params from axl_task_spec_encode). */
 static inline void lp_send_seed_task(lp_client *c, const char *exp, uint32_t trial, uint32_t index,
                                      double start_at)
@@ -278,8 +294,6 @@ static inline void lp_send_seed_task(lp_client *c, const char *exp, uint32_t tri
     snprintf(sample, sizeof(sample), "sample%u", trial);
     axl_task_spec_from_chain(&ch, index, &r, sample, &spec);
     if (ch.task[index].kind == AXL_TASK_CHARACTERIZE) {
-        spec.has_film = true;
-        spec.film = (axl_film_inputs){96, 66, -13.75, 1980};
         spec.has_pl = true;
         spec.pl_wl_min = 650;
         spec.pl_wl_max = 1100;

@@ -3,6 +3,7 @@
 #include "lab_test.h"
 
 #include "hw/line/axl_pl.h"
+#include "hw/line/axl_task.h"
 
 #include <gsl/gsl_errno.h>
 
@@ -276,12 +277,53 @@ static void test_mangled_csv_never_crashes(void **state)
     free(buf);
 }
 
+/* The characterization result: the driver's writer and the engine's reader agree; the
+ * reader takes only sensible numbers. */
+static void test_pl_result_codec(void **state)
+{
+    (void)state;
+    axl_pl_result r = {.intensity = 8397,
+                       .peak_ev = 1.63,
+                       .peak_nm = 760.7,
+                       .fwhm_ev = 0.11,
+                       .noise = 3,
+                       .dwell_ms = 100};
+    axl_pl_outcome o;
+    axl_errbuf eb = {{0}};
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    assert_int_equal(axl_pl_result_encode("/d/x_pl.csv", &r, NULL, &sb), 0);
+    assert_int_equal(axl_pl_result_decode(sb.data, sb.size, &o, &eb), 0);
+    assert_true(o.fitted);
+    assert_string_equal(o.spectrum, "/d/x_pl.csv");
+    assert_near(o.intensity, 8397, 0);
+    assert_near(o.peak_ev, 1.63, 0);
+    assert_near(o.fwhm_ev, 0.11, 0);
+    /* No peak: the reason travels. */
+    sb.size = 0;
+    r.intensity = NAN;
+    assert_int_equal(axl_pl_result_encode("/d/x_pl.csv", &r, "no peak in the window", &sb), 0);
+    assert_int_equal(axl_pl_result_decode(sb.data, sb.size, &o, &eb), 0);
+    assert_false(o.fitted);
+    assert_string_equal(o.error, "no peak in the window");
+    /* A number outside physics: refused with the field named. */
+    sb.size = 0;
+    r.intensity = 1e13;
+    assert_int_equal(axl_pl_result_encode("/d/x_pl.csv", &r, NULL, &sb), 0);
+    assert_int_equal(axl_pl_result_decode(sb.data, sb.size, &o, &eb), AXL_ERANGE);
+    assert_non_null(strstr(eb.msg, "pl_intensity"));
+    assert_false(o.fitted);
+    assert_int_not_equal(axl_pl_result_decode(NULL, 0, &o, &eb), 0);
+    msgpack_sbuffer_destroy(&sb);
+}
+
 int main(void)
 {
     /* GSL's default handler aborts; the fits report its errors as codes (axl_pl.h). */
     gsl_set_error_handler_off();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_recovers_known_peak),
+        cmocka_unit_test(test_pl_result_codec),
         cmocka_unit_test(test_failures_are_codes_with_reasons),
         cmocka_unit_test(test_longest_unsaturated_dwell),
         cmocka_unit_test(test_csv_round_trip_and_errors),

@@ -100,6 +100,8 @@ static void test_every_role_conforms(void **state)
         uint32_t index = lp_seed_index((axl_worker_role)role);
         char id[AXL_WIRE_MAX_ID + 1];
         task_id(id, 1, index);
+        if (role == AXL_ROLE_CHARACTERIZATION) /* the film its line's spin coat and anneal made */
+            lp_sim_film(f.dir, EXP, "sample1", 96, 66, -13.75, 1980);
         lp_send_seed_task(&f.c, EXP, 1, index, 0);
         lp_expect(&f.c, AXL_WIRE_ACK, &m);
         assert_true(axl_str_eq(m.m.ack.id, id));
