@@ -407,6 +407,7 @@ def main():
     ap.add_argument("--problem", choices=sorted(PROBLEMS), default="branincurrin")
     ap.add_argument("--seeds", default="0-19")
     ap.add_argument("--results-dir", default=RESULTS)
+    ap.add_argument("--repeats", type=int, default=3, help="timing: generations per mode")
     a = ap.parse_args()
     os.makedirs(a.results_dir, exist_ok=True)
     if a.mode == "summary":
@@ -418,7 +419,7 @@ def main():
     elif a.mode == "timing":
         import torch
         torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1") or 1))
-        run_timing(os.path.join(a.results_dir, "moo_timing_botorch.json"))
+        run_timing(os.path.join(a.results_dir, "moo_timing_botorch.json"), a.repeats)
     else:
         import torch
         torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1") or 1))
