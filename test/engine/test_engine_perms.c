@@ -28,6 +28,7 @@
 #include <nng/protocol/pubsub0/sub.h>
 
 #include "engine/stream.h"
+#include "hw/worker/axl_net.h"
 #include "engine_testlib.h"
 #include "storage/axl_store.h"
 
@@ -256,12 +257,161 @@ static void test_umask000_second_uid(void **state)
     free(dir);
 }
 
+/* --tls-probe URL CERT KEY CA: 0 when the worker at URL says hello over TLS, else 1. */
+static int tls_probe(const char *url, const char *cert, const char *key, const char *ca)
+{
+    axl_net_opts o = {NULL, cert, key, ca, false};
+    nng_socket p;
+    void *buf;
+    size_t n;
+    if (nng_pair1_open(&p) != 0)
+        return 2;
+    nng_socket_set_ms(p, NNG_OPT_RECVTIMEO, 3000);
+    int got = axl_net_dial(p, url, &o, 0, "probe", NULL) == 0 &&
+              nng_recv(p, &buf, &n, NNG_FLAG_ALLOC) == 0;
+    if (got)
+        nng_free(buf, n);
+    nng_close(p);
+    return got ? 0 : 1;
+}
+
+static int run_tls_probe(const char *url, const char *dir, const char *cert, const char *key,
+                         const char *ca)
+{
+    char c[700], k[700], a[700];
+    snprintf(c, sizeof(c), "%s/%s", dir, cert);
+    snprintf(k, sizeof(k), "%s/%s", dir, key);
+    snprintf(a, sizeof(a), "%s/%s", dir, ca);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        const char *argv[] = {"test_engine_perms", "--tls-probe", url, c, k, a, NULL};
+        execv("/proc/self/exe", (char *const *)argv);
+        _exit(101);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    return WEXITSTATUS(st);
+}
+
+static int run_wait(const char *const argv[], double seconds)
+{
+    pid_t pid = spawn(argv);
+    for (int i = 0; i < (int)(seconds * 50); i++) {
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            for (size_t j = 0; j < 4; j++)
+                if (children[j] == pid)
+                    children[j] = 0;
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        }
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    fail_msg("%s %s did not finish within %g s", argv[0], argv[1], seconds);
+    return -1;
+}
+
+/*
+ * Certificates made with openssl: a CA, a server and a client certificate it signed (for
+ * IP 127.0.0.1), and a rogue CA with a certificate of the same name. A worker and the
+ * event stream over tls+tcp:// on loopback admit the CA's certificates and refuse the
+ * rogue one; plain tcp:// is refused without --insecure.
+ */
+static void test_tls_worker_and_subscriber(void **state)
+{
+    (void)state;
+    char *dir = et_mkdtemp();
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd),
+             "(cd %s && printf 'subjectAltName=DNS:127.0.0.1,IP:127.0.0.1,DNS:localhost\\n' > "
+             "san.ext && "
+             "G='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes' && "
+             "openssl req -x509 $G -keyout ca.key -out ca.pem -days 2 -subj /CN=axl-ca && "
+             "openssl req -x509 $G -keyout rca.key -out rca.pem -days 2 -subj /CN=axl-ca && "
+             "for n in srv cli rogue; do ca=ca; [ $n = rogue ] && ca=rca; "
+             "openssl req $G -keyout $n.key -out $n.csr -subj /CN=127.0.0.1 && "
+             "openssl x509 -req -in $n.csr -CA $ca.pem -CAkey $ca.key -CAcreateserial "
+             "-out $n.pem -days 2 -extfile san.ext || exit 1; done) >/dev/null 2>&1",
+             dir);
+    assert_int_equal(system(cmd), 0);
+    char srv[700], key[700], ca[700], cli[700], ckey[700], rogue[700], rkey[700], exp[700];
+    snprintf(srv, sizeof(srv), "%s/srv.pem", dir);
+    snprintf(key, sizeof(key), "%s/srv.key", dir);
+    snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+    snprintf(cli, sizeof(cli), "%s/cli.pem", dir);
+    snprintf(ckey, sizeof(ckey), "%s/cli.key", dir);
+    snprintf(rogue, sizeof(rogue), "%s/rogue.pem", dir);
+    snprintf(rkey, sizeof(rkey), "%s/rogue.key", dir);
+    int port = 20000 + (int)(getpid() % 20000);
+    char wurl[64], purl[64], rurl[64], plain[64];
+    snprintf(wurl, sizeof(wurl), "tls+tcp://127.0.0.1:%d", port);
+    snprintf(purl, sizeof(purl), "tls+tcp://127.0.0.1:%d", port + 1);
+    snprintf(rurl, sizeof(rurl), "tls+tcp://127.0.0.1:%d", port + 2);
+    snprintf(plain, sizeof(plain), "tcp://127.0.0.1:%d", port + 3);
+
+    /* plain tcp: refused, unless --insecure */
+    const char *wplain[] = {"axle", "worker", "--role", "gripper", "--listen", plain, NULL};
+    assert_int_equal(run_wait(wplain, 10), 2);
+    const char *wins[] = {"axle",     "worker", "--role",     "gripper",
+                          "--listen", plain,    "--insecure", "--exit-when-alone",
+                          "0.2",      NULL};
+    assert_int_equal(run_wait(wins, 10), 0);
+
+    /* a worker over TLS */
+    const char *w[] = {"axle", "worker",    "--role", "gripper",  "--listen", wurl, "--tls-cert",
+                       srv,    "--tls-key", key,      "--tls-ca", ca,         NULL};
+    pid_t wp = spawn(w);
+    int ok = 1;
+    for (int i = 0; i < 100 && ok != 0; i++) /* until it listens */
+        ok = run_tls_probe(wurl, dir, "cli.pem", "cli.key", "ca.pem");
+    assert_int_equal(ok, 0);
+    assert_int_equal(run_tls_probe(wurl, dir, "rogue.pem", "rogue.key", "ca.pem"), 1);
+    assert_int_equal(run_tls_probe(wurl, dir, "rogue.pem", "rogue.key", "rca.pem"), 1);
+    stop(wp);
+
+    /* the event stream and replay over TLS, and a subscriber */
+    char *path = et_write_file(
+        dir, "tls.json",
+        "{\"name\": \"tls\", \"search_space\": {\"parameters\": ["
+        "{\"name\": \"x1\", \"type\": \"range\", \"bounds\": [-5, 10]},"
+        "{\"name\": \"x2\", \"type\": \"range\", \"bounds\": [0, 15]}]},"
+        "\"objective\": {\"metric\": \"branin\", \"minimize\": true},"
+        "\"scheduler\": {\"total_trials\": 100000, \"max_pending_trials\": 1},"
+        "\"runner\": {\"type\": \"function\", \"function\": \"branin\", \"duration_s\": "
+        "0.1}}");
+    snprintf(exp, sizeof(exp), "%s/store", dir);
+    const char *run[] = {"axle", "run",      path, "--store",       exp, "--pub",
+                         purl,   "--replay", rurl, "--tls-cert",    srv, "--tls-key",
+                         key,    "--tls-ca", ca,   "--no-progress", NULL};
+    pid_t eng = spawn(run);
+    const char *sub[] = {"axle",      "subscribe", "--pub",    purl,         "--replay",
+                         rurl,        "--count",   "5",        "--tls-cert", cli,
+                         "--tls-key", ckey,        "--tls-ca", ca,           NULL};
+    int rc = 1;
+    for (int i = 0; i < 50 && rc != 0; i++) /* until the engine listens */
+        rc = run_wait(sub, 30);
+    assert_int_equal(rc, 0);
+    const char *bad[] = {"axle",      "subscribe", "--pub",    purl,         "--replay",
+                         rurl,        "--count",   "5",        "--tls-cert", rogue,
+                         "--tls-key", rkey,        "--tls-ca", ca,           NULL};
+    assert_int_not_equal(run_wait(bad, 30), 0);
+    stop(eng);
+    free(path);
+    et_rmtree(dir);
+    free(dir);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 6 && strcmp(argv[1], "--probe") == 0)
         return probe(argv[2], argv[3], argv[4], argv[5]);
+    if (argc == 6 && strcmp(argv[1], "--tls-probe") == 0)
+        return tls_probe(argv[2], argv[3], argv[4], argv[5]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_umask000_second_uid, teardown),
+        cmocka_unit_test_teardown(test_tls_worker_and_subscriber, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
