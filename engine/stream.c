@@ -20,6 +20,7 @@
 #include <nng/protocol/reqrep0/req.h>
 
 #include "hw/worker/axl_net.h"
+#include "hw/worker/nng_bridge.h"
 #include "proto/axl_log.h"
 
 struct axl_stream {
@@ -232,10 +233,15 @@ void axl_stream_close(axl_stream *s)
 {
     if (s == NULL)
         return;
-    nng_close(s->pub);
-    nng_close(s->rep); /* makes the replay thread's nng_recv return NNG_ECLOSED */
+    /* Closed where every axle socket is closed (hw/worker/nng_bridge.h: off this thread,
+     * the libnng 1.5.2 close deadlock workaround in one place). */
+    axl_bridge_close_socket(s->pub);
+    axl_bridge_close_socket(s->rep); /* the replay thread's nng_recv returns NNG_ECLOSED */
     if (s->thread_started)
         pthread_join(s->replay_thread, NULL);
+    /* The listeners unlink their ipc paths when closed: done before the process moves on,
+     * unless a close hangs in libnng (then bounded). */
+    axl_bridge_drain(2.0);
     free(s);
 }
 

@@ -233,6 +233,39 @@ void axl_bridge_close(axl_bridge *b, void (*close_cb)(void *close_data), void *c
     uv_close((uv_handle_t *)&b->async, async_closed);
 }
 
+/* A socket that was never bridged (the engine's event stream): closed the same way. */
+static void *socket_closer_main(void *arg)
+{
+    nng_socket *sock = arg;
+    nng_close(*sock);
+    free(sock);
+    pthread_mutex_lock(&closers_mu);
+    closers--;
+    pthread_cond_broadcast(&closers_cv);
+    pthread_mutex_unlock(&closers_mu);
+    return NULL;
+}
+
+void axl_bridge_close_socket(nng_socket sock)
+{
+    nng_socket *arg = malloc(sizeof(*arg));
+    if (arg == NULL) {
+        nng_close(sock); /* no memory for the thread's argument: close inline */
+        return;
+    }
+    *arg = sock;
+    pthread_mutex_lock(&closers_mu);
+    closers++;
+    pthread_mutex_unlock(&closers_mu);
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &attr, socket_closer_main, arg) != 0)
+        socket_closer_main(arg); /* no thread: close inline */
+    pthread_attr_destroy(&attr);
+}
+
 bool axl_bridge_drain(double timeout_s)
 {
     struct timespec until;

@@ -1,5 +1,6 @@
 /*
- * nng_bridge.h - INTERNAL to hw/ (not API): one nng socket handed to a libuv loop.
+ * nng_bridge.h - one nng socket handed to a libuv loop (hw/worker's links and workers), and
+ * the one place where axle closes nng sockets (the engine's event stream too).
  *
  * nng calls back on its own threads; axle's rule is that only the loop thread touches
  * state. The bridge keeps a receive aio armed on the socket and watches its pipes; each
@@ -69,6 +70,14 @@ int axl_bridge_send(axl_bridge *b, const void *buf, size_t len);
  * thread only.
  */
 void axl_bridge_close(axl_bridge *b, void (*close_cb)(void *close_data), void *close_data);
+
+/*
+ * Closes a socket that was never bridged (the engine's PUB / REP stream sockets) on a
+ * detached thread, like axl_bridge_close: the libnng 1.5.2 close deadlock never blocks the
+ * caller. A thread blocked in a receive on sock gets NNG_ECLOSED. axl_bridge_drain waits
+ * for it too.
+ */
+void axl_bridge_close_socket(nng_socket sock);
 
 /* Waits up to timeout_s for every socket being closed (any bridge of the process) to be
  * closed; true when none is left. For a process about to exit (listener sockets unlink
