@@ -84,6 +84,13 @@ typedef struct axl_runner_ops {
      * experiment.stopped ("runner": {...}), e.g. the worker messages the lab runner refused.
      */
     int (*stop_stats)(axl_runner *r, msgpack_packer *pk);
+    /*
+     * Optional (may be NULL): work still going on for trials already reported (the lab's
+     * samples making their last moves back to the tray). The campaign's end (total trials
+     * reached, nothing pending) waits until it is 0; the runner makes an event when it
+     * changes, which wakes the scheduler.
+     */
+    int (*busy)(axl_runner *r);
     /* Stops everything; no report after it returns. Frees once handles are closed. */
     void (*close)(axl_runner *r, void (*close_cb)(axl_runner *r));
 } axl_runner_ops;

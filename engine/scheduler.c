@@ -361,7 +361,9 @@ static void decide(axl_campaign *c)
          * trials still running are collected by the next resume. */
         bool handed_over = c->n_to_deploy == 0 && c->settled &&
                            axl_trials_count(c, AXL_MASK(AXL_TRIAL_STAGED)) == 0;
-        if (pending == 0 || (!o->wait_for_running_trials && handed_over)) {
+        bool runner_busy = c->runner_open && c->runner.ops->busy != NULL &&
+                           c->runner.ops->busy(&c->runner) > 0; /* e.g. a last move */
+        if ((pending == 0 && !runner_busy) || (!o->wait_for_running_trials && handed_over)) {
             char reason[128];
             snprintf(reason, sizeof(reason), "reached the total of %d trials", c->max_trials);
             axl_sched_request_stop(c, AXL_EXIT_COMPLETED, reason);

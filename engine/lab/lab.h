@@ -88,7 +88,6 @@ typedef enum sample_outcome {
     OUTCOME_OPEN,     /* nothing yet */
     OUTCOME_WANTED,   /* measured while the engine was away: the result must be asked again */
     OUTCOME_ASKED,    /* ... and was asked for */
-    OUTCOME_MEASURED, /* metrics in hand: COMPLETED once the sample is back (chain ended) */
     OUTCOME_REPORTED, /* COMPLETED or FAILED queued, or the engine decided (cancel) */
 } sample_outcome;
 
@@ -107,7 +106,6 @@ typedef struct sample {
     bool has_slot; /* res describes this sample's reservation (not a restored one) */
     bool placed;   /* on the timeline; plan[] valid */
     axl_tl_slot plan[AXL_CHAIN_MAX];
-    struct pending_report *held; /* MEASURED: the COMPLETED report, queued at the chain's end */
 } sample;
 
 /* The state machine's events. Each one checks that it is legal in the current state;
@@ -127,7 +125,6 @@ bool sample_ev_finished(sample *s);
 bool sample_ev_turn(sample *s);         /* DUE -> WAITING: the turn that committed passed */
 bool sample_ev_result_asked(sample *s); /* outcome WANTED -> ASKED */
 bool sample_ev_result_taken(sample *s); /* outcome ASKED -> OPEN (the answer came) */
-bool sample_ev_measured(sample *s);     /* outcome OPEN -> MEASURED */
 void sample_ev_reported(sample *s);     /* outcome -> REPORTED */
 
 const char *sample_state_name(sample_state st);

@@ -82,17 +82,6 @@ pending_report *lab_queue_report(lab_runner *lr, uint32_t trial, axl_trial_statu
     return p;
 }
 
-/* MEASURED: the COMPLETED report held until now goes out. */
-static void release_measured(lab_runner *lr, sample *s)
-{
-    if (s->outcome != OUTCOME_MEASURED)
-        return;
-    sample_ev_reported(s);
-    lab_push_report(lr, s->held);
-    s->held = NULL;
-    lab_arm_notify(lr);
-}
-
 static void notify_cb(uv_timer_t *h)
 {
     lab_runner *lr = h->data;
@@ -272,20 +261,12 @@ void lab_sample_remove(lab_runner *lr, sample *s, bool give_back)
     if (s->next != NULL)
         s->next->prev = s->prev;
     lr->n_samples--;
-    free(s->held);
     free(s);
     lab_labware_event(lr);
 }
 
 static void fail_sample(lab_runner *lr, sample *s, const char *reason)
 {
-    if (s->outcome == OUTCOME_MEASURED) {
-        /* The metrics are in; only the way back to the tray failed. */
-        AXL_WARN(SRC, "after trial %u (%s) was measured: %s", s->trial, s->name, reason);
-        release_measured(lr, s);
-        lab_sample_remove(lr, s, false);
-        return;
-    }
     AXL_WARN(SRC, "trial %u (%s) failed: %s", s->trial, s->name, reason);
     if (!sample_reported(s)) {
         sample_ev_reported(s);
@@ -381,7 +362,7 @@ static void take_char_result(lab_runner *lr, sample *s, axl_raw result)
     axl_pl_outcome o;
     axl_errbuf eb = {{0}};
     char reason[1300];
-    if (sample_reported(s) || s->outcome == OUTCOME_MEASURED)
+    if (sample_reported(s))
         return;
     int rv = axl_pl_result_decode(result.ptr, result.len, &o, &eb);
     if (rv != 0 || !o.fitted) {
@@ -397,8 +378,8 @@ static void take_char_result(lab_runner *lr, sample *s, axl_raw result)
         return;
     }
     double in = o.intensity, ev = o.peak_ev, fwhm = o.fwhm_ev;
-    /* COMPLETED once the sample is back in storage (the chain's end). */
-    pending_report *p = lab_new_report(s->trial, AXL_TRIAL_COMPLETED, NULL);
+    pending_report *p = lab_queue_report(lr, s->trial, AXL_TRIAL_COMPLETED, NULL);
+    sample_ev_reported(s);
     if (p != NULL) {
         const char *extra[2] = {"pl_peak_ev", "pl_fwhm_ev"};
         double val[2] = {ev, fwhm};
@@ -409,14 +390,7 @@ static void take_char_result(lab_runner *lr, sample *s, axl_raw result)
     }
     AXL_INFO(SRC, "trial %u (%s): PL intensity %.1f counts/s at %.4f eV, FWHM %.4f eV", s->trial,
              s->name, in, ev, fwhm);
-    if (p == NULL) {
-        sample_ev_reported(s); /* out of memory: logged; nothing to report with */
-        return;
-    }
-    sample_ev_measured(s);
-    s->held = p;
-    if (s->state == SAMPLE_ENDED)
-        release_measured(lr, s);
+    lab_arm_notify(lr);
 }
 
 static void task_event(lab_runner *lr, const sample *s, uint32_t k, const char *type,
@@ -474,7 +448,6 @@ static void chain_ended(lab_runner *lr, sample *s)
 {
     if (s->outcome == OUTCOME_WANTED || s->outcome == OUTCOME_ASKED)
         return; /* still waiting for the result asked again */
-    release_measured(lr, s);
     if (!sample_reported(s)) {
         /* No characterization gave a result (a recipe without one is refused at init,
          * so this is a characterization already reported, or lost). */
@@ -545,11 +518,12 @@ static void on_failed(lab_runner *lr, role_link *rl, const axl_wire_msg *m)
              (int)m->failed.id.len, m->failed.id.ptr, name, axl_worker_role_name(lab_role_of(s, k)),
              (int)m->failed.reason.len, m->failed.reason.ptr != NULL ? m->failed.reason.ptr : "");
     if (sample_reported(s)) {
+        /* The metrics are in; only the trip back to the tray failed. */
         AXL_WARN(SRC, "after trial %u was reported: %s", trial, reason);
         lab_sample_remove(lr, s, false);
         return;
     }
-    fail_sample(lr, s, reason); /* MEASURED: COMPLETED with its metrics */
+    fail_sample(lr, s, reason);
 }
 
 /* ---- worker links -------------------------------------------------------------------------- */
@@ -772,6 +746,13 @@ static int lab_init(axl_runner *r, uv_loop_t *loop, const axl_experiment *e, axl
     return 0;
 }
 
+/* Samples on the line: the campaign's end waits for the last ones' final moves. */
+static int lab_busy(axl_runner *r)
+{
+    lab_runner *lr = r->impl;
+    return lr->n_samples;
+}
+
 static int lab_capacity(axl_runner *r)
 {
     lab_runner *lr = r->impl;
@@ -863,7 +844,6 @@ static void lab_close(axl_runner *r, void (*close_cb)(axl_runner *r))
     while (lr->samples != NULL) {
         sample *s = lr->samples;
         lr->samples = s->next;
-        free(s->held);
         free(s);
     }
     lr->n_samples = 0;
@@ -901,6 +881,7 @@ static int lab_stop_stats(axl_runner *r, msgpack_packer *pk)
 
 const axl_runner_ops axl_runner_lab_ops = {
     .stop_stats = lab_stop_stats,
+    .busy = lab_busy,
     .name = "lab",
     .init = lab_init,
     .capacity = lab_capacity,

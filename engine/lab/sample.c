@@ -11,16 +11,14 @@
  *   restored -> RECONCILING --resolved--> WAITING | SENT | RUNNING | ENDED
  *   SENT/RUNNING --finished--> DUE (next task) --turn--> WAITING ... or ENDED (last one)
  *   SENT --requeued (worker lost before it started)--> WAITING
- *   outcome: OPEN | WANTED --asked--> ASKED --taken--> OPEN --measured--> MEASURED
- *            (metrics in hand; COMPLETED is reported once the sample is back in storage,
- *            so a campaign's end never cuts its last move);  any --reported--> REPORTED
+ *   outcome: OPEN | WANTED --asked--> ASKED --taken--> OPEN;  any --reported--> REPORTED
  */
 #include "engine/lab/lab.h"
 #include "proto/axl_log.h"
 
 static const char *const state_names[] = {"reconciling", "unplaced", "waiting", "due",
                                           "sent",        "running",  "ended"};
-static const char *const outcome_names[] = {"open", "wanted", "asked", "measured", "reported"};
+static const char *const outcome_names[] = {"open", "wanted", "asked", "reported"};
 
 const char *sample_state_name(sample_state st)
 {
@@ -142,14 +140,6 @@ bool sample_ev_result_taken(sample *s)
     if (s->outcome != OUTCOME_ASKED && s->outcome != OUTCOME_WANTED)
         return refuse(s, "result taken");
     set_outcome(s, OUTCOME_OPEN, "result taken");
-    return true;
-}
-
-bool sample_ev_measured(sample *s)
-{
-    if (s->outcome != OUTCOME_OPEN)
-        return refuse(s, "measured");
-    set_outcome(s, OUTCOME_MEASURED, "measured");
     return true;
 }
 
