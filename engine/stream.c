@@ -119,6 +119,46 @@ out:
     return rv;
 }
 
+int axl_replay_request_decode(const void *buf, size_t len, uint64_t *from, uint64_t *to,
+                              uint64_t *max, axl_errbuf *eb)
+{
+    const char *type = NULL;
+    size_t type_len = 0;
+    uint64_t v = 0;
+    axl_msg m;
+    int rv;
+
+    *from = 1;
+    *to = 0;
+    *max = 0;
+    if (len > AXL_REPLAY_MAX_REQUEST)
+        return axl_fail(eb, AXL_ETOOBIG, "replay: a request of %zu bytes (at most %d)", len,
+                        AXL_REPLAY_MAX_REQUEST);
+    if ((rv = axl_msg_parse(&m, buf, len, eb)) != 0)
+        return rv;
+    if (m.root.type != MSGPACK_OBJECT_MAP)
+        rv = axl_fail(eb, AXL_ETYPE, "replay: expected a map");
+    else if ((rv = axl_obj_uint(&m.root, "replay", "v", true, 0, UINT64_MAX, &v, eb)) == 0 &&
+             v != AXL_PROTO_VERSION)
+        rv = axl_fail(eb, AXL_EVERSION, "replay.v: version %llu (this engine speaks %d)",
+                      (unsigned long long)v, AXL_PROTO_VERSION);
+    if (rv == 0 &&
+        (rv = axl_obj_str(&m.root, "replay", "type", true, 32, &type, &type_len, eb)) == 0 &&
+        (type_len != 6 || memcmp(type, "replay", 6) != 0))
+        rv = axl_fail(eb, AXL_ENOTSUP, "replay.type: '%.*s' is not served here (only \"replay\")",
+                      (int)type_len, type);
+    if (rv == 0 &&
+        ((rv = axl_obj_uint(&m.root, "replay", "from", false, 0, UINT64_MAX, from, eb)) != 0 ||
+         (rv = axl_obj_uint(&m.root, "replay", "to", false, 0, UINT64_MAX, to, eb)) != 0 ||
+         (rv = axl_obj_uint(&m.root, "replay", "max", false, 0, UINT64_MAX, max, eb)) != 0)) {
+    }
+    if (rv == 0 && *to != 0 && *from > *to)
+        rv = axl_fail(eb, AXL_ERANGE, "replay: from %llu is after to %llu",
+                      (unsigned long long)*from, (unsigned long long)*to);
+    axl_msg_free(&m);
+    return rv;
+}
+
 static void *replay_main(void *arg)
 {
     axl_stream *s = arg;
@@ -131,28 +171,8 @@ static void *replay_main(void *arg)
         if (nrv != 0)
             continue;
         axl_errbuf eb = {{0}};
-        axl_msg m;
         uint64_t from = 1, to = 0, max = 0;
-        const char *type = NULL;
-        size_t type_len = 0;
-        int rv = axl_msg_parse(&m, buf, len, &eb);
-        if (rv == 0) {
-            if (m.root.type != MSGPACK_OBJECT_MAP)
-                rv = axl_fail(&eb, AXL_ETYPE, "replay: expected a map");
-            else if ((rv = axl_obj_str(&m.root, "replay", "type", true, 32, &type, &type_len,
-                                       &eb)) == 0 &&
-                     (type_len != 6 || memcmp(type, "replay", 6) != 0))
-                rv = axl_fail(&eb, AXL_EPROTO, "replay.type: expected \"replay\"");
-            if (rv == 0 &&
-                ((rv = axl_obj_uint(&m.root, "replay", "from", false, 0, UINT64_MAX, &from, &eb)) !=
-                     0 ||
-                 (rv = axl_obj_uint(&m.root, "replay", "to", false, 0, UINT64_MAX, &to, &eb)) !=
-                     0 ||
-                 (rv = axl_obj_uint(&m.root, "replay", "max", false, 0, UINT64_MAX, &max, &eb)) !=
-                     0)) {
-            }
-            axl_msg_free(&m);
-        }
+        int rv = axl_replay_request_decode(buf, len, &from, &to, &max, &eb);
         nng_free(buf, len);
         if (rv != 0) {
             reply_error(s->rep, axl_err_name(rv), eb.msg);
@@ -190,7 +210,9 @@ int axl_stream_open(const char *pub_addr, const char *replay_addr, axl_store *st
         goto fail;
     }
     s->rep_open = true;
-    nng_socket_set_size(s->rep, NNG_OPT_RECVMAXSZ, 65536); /* requests are tiny */
+    /* Requests are tiny (AXL_REPLAY_MAX_REQUEST); larger ones up to 4 MiB are read so that
+     * they get an AXL_ETOOBIG reply instead of silence. */
+    nng_socket_set_size(s->rep, NNG_OPT_RECVMAXSZ, (size_t)4 << 20);
     if ((rv = axl_net_listen(s->rep, replay_addr, NULL, "replay service", eb)) != 0)
         goto fail;
     if (pthread_create(&s->replay_thread, NULL, replay_main, s) != 0) {

@@ -25,7 +25,18 @@
 #define AXL_REPLAY_MAX_EVENTS 4096 /* per reply */
 #define AXL_REPLAY_MAX_BYTES (AXL_PROTO_MAX_MSG - 4096)
 
+#define AXL_REPLAY_MAX_REQUEST 4096 /* bytes; larger requests get AXL_ETOOBIG */
+
 typedef struct axl_stream axl_stream;
+
+/*
+ * Decodes a replay request (proto/README.md "Replay"): {v: 1, type: "replay", from?, to?,
+ * max?}. Errors, each the reply's code: AXL_ETOOBIG (more than AXL_REPLAY_MAX_REQUEST
+ * bytes), AXL_EPROTO/AXL_ETYPE (not a msgpack map), AXL_EMISSING or AXL_EVERSION (v absent
+ * or not 1), AXL_ENOTSUP (another type), AXL_ERANGE (from > to, to != 0). buf is borrowed.
+ */
+int axl_replay_request_decode(const void *buf, size_t len, uint64_t *from, uint64_t *to,
+                              uint64_t *max, axl_errbuf *eb);
 
 /* Writes the default addresses for a store directory into pub/replay (ipc://). */
 int axl_stream_default_addrs(const char *store_dir, char *pub, char *replay, size_t size);
