@@ -542,8 +542,12 @@ static int parse_root(json_t *root, axl_experiment *e, axl_errbuf *eb)
     if ((rv = check_keys(root, "", keys, eb)) != 0)
         return rv;
     const char *name = json_string_value(json_object_get(root, "name"));
-    if (name == NULL || !name_ok(name))
-        return CFG_FAIL(eb, "name: required, 1-%d letters, digits, '_', '-', '.'",
+    /* The name becomes a file name (the lab's data directory, exports): a safe subset, no
+     * hidden file ('.' first) and nothing an option parser would take ('-' first). */
+    if (name == NULL || !name_ok(name) || name[0] == '.' || name[0] == '-')
+        return CFG_FAIL(eb,
+                        "name: required, 1-%d letters, digits, '_', '-', '.', starting with a "
+                        "letter, a digit or '_'",
                         AXL_PROTO_MAX_NAME);
     if ((e->name = axl_xstrdup(name)) == NULL)
         return AXL_ENOMEM;

@@ -457,6 +457,9 @@ static void test_bad_experiment_files(void **state)
     expect_config_error("[]", "(top level): must be an object");
     expect_config_error("{\"nmae\": 1}", "nmae: unknown key");
     expect_config_error("{\"name\": \"a b\"}", "name: required, 1-128 letters");
+    expect_config_error("{\"name\": \".hidden\"}", "starting with a letter");
+    expect_config_error("{\"name\": \"-rf\"}", "starting with a letter");
+    expect_config_error("{\"name\": \"a/b\"}", "name: required");
     expect_config_error("{\"name\": \"x\", " OBJ RUNNER "}", "search_space: required");
     expect_config_error("{\"name\": \"x\", \"search_space\": {\"parameters\": []}, " OBJ RUNNER "}",
                         "search_space.parameters: must be an array of 1 to");

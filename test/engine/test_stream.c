@@ -83,8 +83,7 @@ static void ask(const char *url, const void *buf, size_t len, char *code, size_t
     msgpack_object_map *m = &u.data.via.map;
     for (uint32_t i = 0; i < m->size; i++)
         if (m->ptr[i].key.via.str.size == 4 && memcmp(m->ptr[i].key.via.str.ptr, "code", 4) == 0)
-            snprintf(code, cap, "%.*s", (int)m->ptr[i].val.via.str.size,
-                     m->ptr[i].val.via.str.ptr);
+            snprintf(code, cap, "%.*s", (int)m->ptr[i].val.via.str.size, m->ptr[i].val.via.str.ptr);
     msgpack_unpacked_destroy(&u);
     nng_free(rb, rn);
     nng_close(s);
