@@ -1,5 +1,6 @@
 /* labware.c - tip racks, sample trays and solutions; reservation per sample. */
 #include "hw/line/axl_labware.h"
+#include "proto/json/axl_json.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -273,17 +274,7 @@ int axl_labware_refill(axl_labware *lw, const char *solution, double volume_ul)
 static int check_keys(const json_t *obj, const char *path, const char *const *allowed,
                       axl_errbuf *eb)
 {
-    const char *key;
-    json_t *v;
-    json_object_foreach((json_t *)obj, key, v)
-    {
-        bool ok = false;
-        for (const char *const *a = allowed; *a != NULL; a++)
-            ok = ok || strcmp(*a, key) == 0;
-        if (!ok)
-            return axl_fail(eb, AXL_EINVAL, "%s: unknown key '%s'", path, key);
-    }
-    return 0;
+    return axl_json_check_keys(obj, path, allowed, AXL_EINVAL, eb);
 }
 
 static int str_field(const json_t *o, const char *path, const char *key, bool required, char *dst,

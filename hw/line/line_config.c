@@ -1,5 +1,6 @@
 /* line_config.c - the "line" section of the experiment file -> axl_tl_config. */
 #include "hw/line/axl_timeline.h"
+#include "proto/json/axl_json.h"
 
 #include <math.h>
 #include <string.h>
@@ -49,16 +50,8 @@ int axl_tl_config_parse(const json_t *j, const char *path, axl_tl_config *cfg, a
         return 0;
     if (!json_is_object(j))
         return axl_fail(eb, AXL_ETYPE, "%s: must be an object", p);
-    const char *key;
-    json_t *v;
-    json_object_foreach((json_t *)j, key, v)
-    {
-        bool ok = false;
-        for (const char *const *k = keys; *k != NULL; k++)
-            ok = ok || strcmp(*k, key) == 0;
-        if (!ok)
-            return axl_fail(eb, AXL_EINVAL, "%s: unknown key '%s'", p, key);
-    }
+    if ((rc = axl_json_check_keys(j, p, keys, AXL_EINVAL, eb)) != 0)
+        return rc;
     if ((rc = uint_key(j, p, "tray_slots", 1, 100000, &cfg->tray_slots, eb)) ||
         (rc = uint_key(j, p, "plate_slots", 1, 100000, &cfg->plate_slots, eb)) ||
         (rc = num_key(j, p, "retemper_s", 0, 86400, &cfg->retemper_s, eb)) ||
@@ -77,12 +70,11 @@ int axl_tl_config_parse(const json_t *j, const char *path, axl_tl_config *cfg, a
             const json_t *h = json_array_get(hp, i);
             if (!json_is_object(h))
                 return axl_fail(eb, AXL_ETYPE, "%s.hotplates[%zu]: must be an object", p, i);
-            json_object_foreach((json_t *)h, key, v)
-            {
-                if (strcmp(key, "setpoint") != 0)
-                    return axl_fail(eb, AXL_EINVAL, "%s.hotplates[%zu]: unknown key '%s'", p, i,
-                                    key);
-            }
+            char hpath[300];
+            snprintf(hpath, sizeof(hpath), "%s.hotplates[%zu]", p, i);
+            if ((rc = axl_json_check_keys(h, hpath, (const char *const[]){"setpoint", NULL},
+                                          AXL_EINVAL, eb)) != 0)
+                return rc;
             const json_t *sp = json_object_get(h, "setpoint");
             cfg->plate_setpoint[i] = NAN;
             if (sp == NULL || json_is_null(sp))

@@ -5,6 +5,7 @@
  * The shape is documented in hw/README.md.
  */
 #include "hw/line/axl_recipe.h"
+#include "proto/json/axl_json.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -33,21 +34,10 @@ typedef struct pctx {
     axl_errbuf *eb;
 } pctx;
 
-/* Fails with "<path>: unknown key 'k'" when obj has a key outside allowed (NULL-ended). */
+/* Fails with "<path>.<k>: unknown key (known: ...)" when obj has a key outside allowed. */
 static int check_keys(pctx *c, const json_t *obj, const char *path, const char *const *allowed)
 {
-    const char *key;
-    json_t *v;
-    json_object_foreach((json_t *)obj, key, v)
-    {
-        bool ok = false;
-        for (const char *const *a = allowed; *a != NULL; a++)
-            if (strcmp(*a, key) == 0)
-                ok = true;
-        if (!ok)
-            return axl_fail(c->eb, AXL_EINVAL, "%s: unknown key '%s'", path, key);
-    }
-    return 0;
+    return axl_json_check_keys(obj, path, allowed, AXL_EINVAL, c->eb);
 }
 
 static int add_binding(pctx *c, const json_t *v, const char *path, uint16_t task,

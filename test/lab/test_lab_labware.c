@@ -72,7 +72,7 @@ static void test_parse_seed_and_errors(void **state)
         {"{\"tipracks\": [], \"trays\": [], \"solutions\": {\"x\": {\"volume_ul\": -1}}}",
          "labware.solutions.x.volume_ul: must be a number >= 0", AXL_ERANGE},
         {"{\"tipracks\": [], \"trays\": [], \"solutions\": {}, \"pipettes\": 1}",
-         "labware: unknown key 'pipettes'", AXL_EINVAL},
+         "labware.pipettes: unknown key", AXL_EINVAL},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         int rc = axl_labware_parse_str(bad[i].json, strlen(bad[i].json), NULL, &lw, &eb);
