@@ -611,6 +611,68 @@ static int upgrade_v1(axl_store *s, axl_errbuf *eb)
     return 0;
 }
 
+/*
+ * Creating a store is not atomic: LMDB makes data.mdb, then writes its meta pages, then
+ * the schema is committed. A writer killed in between leaves an empty or half-written
+ * data.mdb that holds nothing (no experiment is recorded before the open returns). A
+ * marker file written before creation and removed once the first commit is durable tells
+ * that case apart from a store that was damaged later, which is never re-created.
+ */
+#define CREATING_MARKER "creating"
+
+static int creation_marker(axl_store *s, bool set, axl_errbuf *eb)
+{
+    char path[4096];
+    int rv;
+
+    if ((rv = path_join(path, sizeof(path), s->dir, CREATING_MARKER, eb)) != 0)
+        return rv;
+    if (set) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0 || fsync(fd) != 0) {
+            int e = errno;
+            if (fd >= 0)
+                close(fd);
+            return axl_fail(eb, errno_code(e), "write %s: %s", path, strerror(e));
+        }
+        close(fd);
+    } else if (unlink(path) != 0 && errno != ENOENT) {
+        int e = errno;
+        return axl_fail(eb, errno_code(e), "remove %s: %s", path, strerror(e));
+    }
+    return sync_dir(s, eb);
+}
+
+static bool creation_interrupted(const char *dir)
+{
+    char path[4096];
+    struct stat st;
+    return snprintf(path, sizeof(path), "%s/%s", dir, CREATING_MARKER) < (int)sizeof(path) &&
+           stat(path, &st) == 0;
+}
+
+/* Under the writer lock: drop what an interrupted creation left, so it starts over. */
+static int discard_interrupted_creation(axl_store *s, axl_errbuf *eb)
+{
+    static const char *const files[] = {"data.mdb", "lock.mdb"};
+    char path[4096];
+    int rv;
+
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        if ((rv = path_join(path, sizeof(path), s->dir, files[i], eb)) != 0)
+            return rv;
+        if (unlink(path) != 0 && errno != ENOENT) {
+            int e = errno;
+            return axl_fail(eb, errno_code(e), "remove %s: %s", path, strerror(e));
+        }
+    }
+    AXL_WARN("storage",
+             "%s: the creation of this store was interrupted before its first "
+             "commit; creating it anew",
+             s->dir);
+    return 0;
+}
+
 int axl_store_open(const char *dir, const axl_store_options *opt, axl_store **out, axl_errbuf *eb)
 {
     static const axl_store_options defaults = {0, 0, 0, NULL};
@@ -680,6 +742,25 @@ int axl_store_open(const char *dir, const axl_store_options *opt, axl_store **ou
     pthread_mutex_unlock(&registry_mu);
 
     bool exists = stat(data_path, &st) == 0;
+    bool may_create = !rdonly && !(s->flags & AXL_STORE_NOCREATE);
+    if (creation_interrupted(dir)) {
+        if (!may_create) {
+            rv = axl_fail(eb, AXL_ENOENT,
+                          "no axle store in %s (its creation was interrupted before anything "
+                          "was recorded; 'axle run' creates it anew)",
+                          dir);
+            goto fail;
+        }
+        if ((rv = take_writer_lock(s, eb)) != 0)
+            goto fail;
+        if (creation_interrupted(dir)) {
+            if ((rv = discard_interrupted_creation(s, eb)) != 0)
+                goto fail;
+            exists = false;
+        } else {
+            exists = stat(data_path, &st) == 0; /* another writer finished it meanwhile */
+        }
+    }
     if (exists && !S_ISREG(st.st_mode)) {
         rv = axl_fail(eb, AXL_ECORRUPT, "%s is not a regular file", data_path);
         goto fail;
@@ -695,7 +776,9 @@ int axl_store_open(const char *dir, const axl_store_options *opt, axl_store **ou
         rv = axl_fail(eb, AXL_ENOENT, "no axle store in %s (no data.mdb)", dir);
         goto fail;
     }
-    if (!rdonly && (rv = take_writer_lock(s, eb)) != 0)
+    if (!rdonly && s->lock_fd < 0 && (rv = take_writer_lock(s, eb)) != 0)
+        goto fail;
+    if (!exists && !rdonly && (rv = creation_marker(s, true, eb)) != 0)
         goto fail;
 
     if ((rc = mdb_env_create(&s->env)) != 0 || (rc = mdb_env_set_maxdbs(s->env, DB_COUNT)) != 0) {
@@ -755,8 +838,15 @@ int axl_store_open(const char *dir, const axl_store_options *opt, axl_store **ou
     }
     if (rv != 0)
         goto fail;
-    if (!rdonly && !exists && (rv = sync_dir(s, eb)) != 0)
-        goto fail;
+    /* The first commit is durable (open_schema syncs): the store exists from here on. */
+    if (!rdonly && !exists) {
+        if ((rc = mdb_env_sync(s->env, 1)) != 0) {
+            rv = axl_store__mdb_fail(eb, rc, "sync the new store");
+            goto fail;
+        }
+        if ((rv = creation_marker(s, false, eb)) != 0)
+            goto fail;
+    }
     if (!rdonly && s->schema == 1 && (rv = upgrade_v1(s, eb)) != 0)
         goto fail;
     if (!rdonly) {

@@ -289,6 +289,26 @@ static void test_foreign_and_corrupt_files(void **state)
     struct stat est;
     assert_int_equal(stat(p, &est), 0);
     assert_int_equal(est.st_size, 0);
+    /*
+     * ... unless the creation marker says a writer died while creating it (nothing can have
+     * been recorded): readers and NOCREATE find no store, a creating writer starts over.
+     */
+    char m[700];
+    sub(d, f, "interrupted");
+    write_file(tl_path(p, d, "data.mdb"), junk, 100); /* a half-written first page */
+    write_file(tl_path(m, d, "creating"), "", 0);
+    expect_open(d, AXL_STORE_RDONLY, AXL_ENOENT, "creation was interrupted");
+    expect_open(d, AXL_STORE_NOCREATE, AXL_ENOENT, "creation was interrupted");
+    {
+        axl_store *s = NULL;
+        axl_errbuf eb;
+        assert_int_equal(axl_store_open(d, NULL, &s, &eb), 0);
+        assert_int_equal(stat(m, &est), -1); /* the marker is gone once the store exists */
+        axl_store_close(s);
+        assert_int_equal(
+            axl_store_open(d, &(axl_store_options){.flags = AXL_STORE_RDONLY}, &s, &eb), 0);
+        axl_store_close(s);
+    }
     /* data.mdb is a directory */
     sub(d, f, "dirdata");
     assert_int_equal(mkdir(tl_path(p, d, "data.mdb"), 0755), 0);
