@@ -1,0 +1,40 @@
+/*
+ * gp_internal.h - the GP's layout, shared by gp.c (fit, predict) and logei.c (LogEI over
+ * the fitted GP). Private to engine/model.
+ */
+#ifndef AXL_MODEL_GP_INTERNAL_H
+#define AXL_MODEL_GP_INTERNAL_H
+
+#include "engine/model/model_internal.h"
+
+struct axl_gp {
+    size_t n, d;
+    double *X;       /* n*d training inputs (owned copy) */
+    double *y;       /* n standardized outcomes (owned copy) */
+    double *nfix;    /* n known noise variances, 0 where unknown */
+    int infer_noise; /* 1: a homoscedastic noise is part of theta */
+    axl_gp_config cfg;
+    double theta[AXL_MODEL_MAX_HYPER];
+    double ls[AXL_MODEL_MAX_DIMS], s2, noise, mean;
+    double *L;     /* n*n: lower = Cholesky factor (upper unused) */
+    double *kf;    /* n(n-1)/2 packed strict lower noise-free kernel, row by row */
+    double *Z;     /* d*n inputs divided by the lengthscales, dimension-major (Z[k*n+i])
+                    * so that the kernel loops run over contiguous points and vectorize */
+    double *Kinv;  /* n*n, full symmetric inverse of the Gram matrix */
+    double *alpha; /* K^-1 (y - mean) */
+    double *dfac;  /* n(n-1)/2 packed gradient factors (fit only), else NULL */
+    double *wbuf;  /* n scratch doubles */
+    double jitter; /* jitter of the last factorization */
+    int fact_inv;  /* L, alpha, Z and Kinv belong to theta (the last factorization had want_inv) */
+    double max_jitter;
+    int n_jitter;
+    int n_evals;
+};
+
+/*
+ * Cross-kernel of m points Xs (m*d) against the training inputs: Ks (m*n) and, when G is
+ * not NULL, the per-pair factors the gradients need (m*n). Caller owns both buffers.
+ */
+void axl__gp_cross_kernel(const axl_gp *gp, size_t m, const double *Xs, double *Ks, double *G);
+
+#endif
