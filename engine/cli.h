@@ -25,11 +25,12 @@ int axl_cmd_status(int argc, char **argv);
 int axl_cmd_export(int argc, char **argv);
 int axl_cmd_replay(int argc, char **argv);
 int axl_cmd_subscribe(int argc, char **argv);
-int axl_cmd_worker(int argc, char **argv); /* cmd_worker.c */
-int axl_cmd_lab(int argc, char **argv);    /* cmd_worker.c */
-int axl_cmd_verify(int argc, char **argv); /* cmd_verify.c */
-int axl_cmd_best(int argc, char **argv);   /* cmd_best.c */
-int axl_cmd_trial(int argc, char **argv);  /* cmd_control.c */
+int axl_cmd_worker(int argc, char **argv);  /* cmd_worker.c */
+int axl_cmd_lab(int argc, char **argv);     /* cmd_worker.c */
+int axl_cmd_emulate(int argc, char **argv); /* cmd_emulate.c */
+int axl_cmd_verify(int argc, char **argv);  /* cmd_verify.c */
+int axl_cmd_best(int argc, char **argv);    /* cmd_best.c */
+int axl_cmd_trial(int argc, char **argv);   /* cmd_control.c */
 int axl_cmd_pause(int argc, char **argv);
 int axl_cmd_unpause(int argc, char **argv);
 int axl_cmd_stop(int argc, char **argv);

@@ -29,6 +29,7 @@ static const char usage[] =
     "  stop NAME        stop a running campaign gracefully (--wait: let trials finish)\n"
     "  worker           run one worker of the (simulated) lab line\n"
     "  lab              the simulated line's true optimum, and a campaign's score\n"
+    "  emulate DEVICE   one of PASCAL's devices on a pseudo-terminal, for the drivers\n"
     "  serve            a live web view of the store's campaigns (127.0.0.1:8080)\n"
     "  report NAME      one self-contained HTML file with a campaign's plots\n"
     "\n"
@@ -55,12 +56,12 @@ int main(int argc, char **argv)
         const char *name;
         int (*fn)(int, char **);
     } commands[] = {
-        {"run", axl_cmd_run},         {"resume", axl_cmd_resume}, {"status", axl_cmd_status},
-        {"export", axl_cmd_export},   {"replay", axl_cmd_replay}, {"subscribe", axl_cmd_subscribe},
-        {"worker", axl_cmd_worker},   {"lab", axl_cmd_lab},       {"verify", axl_cmd_verify},
-        {"trial", axl_cmd_trial},     {"attach", axl_cmd_attach}, {"pause", axl_cmd_pause},
-        {"unpause", axl_cmd_unpause}, {"stop", axl_cmd_stop},     {"best", axl_cmd_best},
-        {"serve", axl_cmd_serve},     {"report", axl_cmd_report},
+        {"run", axl_cmd_run},       {"resume", axl_cmd_resume},   {"status", axl_cmd_status},
+        {"export", axl_cmd_export}, {"replay", axl_cmd_replay},   {"subscribe", axl_cmd_subscribe},
+        {"worker", axl_cmd_worker}, {"lab", axl_cmd_lab},         {"emulate", axl_cmd_emulate},
+        {"verify", axl_cmd_verify}, {"trial", axl_cmd_trial},     {"attach", axl_cmd_attach},
+        {"pause", axl_cmd_pause},   {"unpause", axl_cmd_unpause}, {"stop", axl_cmd_stop},
+        {"best", axl_cmd_best},     {"serve", axl_cmd_serve},     {"report", axl_cmd_report},
     };
     if (argc < 2 || axl_cli_is_help(argv[1])) {
         fputs(usage, argc < 2 ? stderr : stdout);
