@@ -72,6 +72,12 @@ static inline void emu_start(emu_child *c, const char *device, const char *speed
     snprintf(c->log, sizeof(c->log), "%s/%s.log", c->dir, device);
     const char *argv[40] = {AXLE_BIN,  "emulate", device,  "--pty", c->path,
                             "--speed", speed,     "--log", c->log,  "--quiet"};
+    if (strncmp(speed, "ws://", 5) == 0) { /* the OT-2: `speed` is its URL */
+        argv[3] = "--listen";
+        argv[4] = speed;
+        argv[6] = "1000";
+        snprintf(c->path, sizeof(c->path), "%s", speed);
+    }
     int argc = 10;
     va_list ap;
     va_start(ap, speed);
@@ -130,7 +136,8 @@ static inline void emu_stop(emu_child *c)
         close(c->out);
     c->out = 0;
     unlink(c->log);
-    unlink(c->path);
+    if (strncmp(c->path, "ws://", 5) != 0)
+        unlink(c->path);
     rmdir(c->dir);
 }
 

@@ -8,6 +8,8 @@
 
 #include <math.h>
 
+#include "hw/devices/axl_ot2.h"
+
 #define FAST "1000"
 
 /* ---- gantry / axis ---------------------------------------------------------------------- */
@@ -459,6 +461,77 @@ static void test_shutter_slider(void **state)
     emu_stop(&cl);
 }
 
+/* ---- OT-2 liquid handler (WebSocket) ------------------------------------------------------ */
+
+static void test_ot2(void **state)
+{
+    (void)state;
+    emu_child c;
+    char url[64];
+    snprintf(url, sizeof(url), "ws://127.0.0.1:%d", 20000 + (int)(getpid() % 20000));
+    /* messages: 1-3 run, 4 busy, 5 swallowed, 6 the connection dropped, 7 runs */
+    emu_start(&c, "ot2", url, "--fault", "busy@4", "--fault", "noreply@5", "--fault",
+              "disconnect@6", NULL);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    axl_ot2 *o;
+    axl_errbuf eb = {{0}};
+    assert_int_equal(axl_ot2_new(&o, &loop, url, 1000, &eb), 0);
+    op_result r1, r2, r3;
+    memset(&r1, 0, sizeof(r1));
+    memset(&r2, 0, sizeof(r2));
+    memset(&r3, 0, sizeof(r3));
+    r1.loop = r2.loop = r3.loop = &loop;
+    json_t *asp = json_pack("{s:s,s:s,s:f,s:s,s:b,s:b,s:b,s:[i,i],s:b}", "tray", "Tray1", "well",
+                            "A1", "volume", 20.0, "pipette", "perovskite", "slow_retract", 1,
+                            "air_gap", 1, "touch_tip", 1, "pre_mix", 3, 50, "reuse_tip", 0);
+    json_t *stage = json_pack("{s:s,s:b}", "pipette", "perovskite", "slow_travel", 0);
+    json_t *disp = json_pack("{s:s,s:f,s:f,s:b}", "pipette", "perovskite", "rate", 80.0, "height",
+                             2.0, "slow_travel", 0);
+    /* three at once: FIFO on the OT-2, each acknowledged then completed */
+    assert_int_equal(axl_ot2_submit(o, "aspirate_for_spincoating", asp, 0, 20, op_cb, &r1, &eb), 0);
+    assert_int_equal(axl_ot2_submit(o, "stage_for_dispense", stage, 0, 2, op_cb, &r2, &eb), 0);
+    assert_int_equal(axl_ot2_submit(o, "dispense_onto_chuck", disp, 0, 1, op_cb, &r3, &eb), 0);
+    op_wait(&loop, &r3, 15000);
+    r1.loop = r2.loop = &loop;
+    assert_true(r1.done && r2.done && r3.done);
+    assert_int_equal(r1.status, 0);
+    assert_int_equal(r2.status, 0);
+    assert_int_equal(r3.status, 0);
+    op_result r;
+    memset(&r, 0, sizeof(r));
+    r.loop = &loop;
+    assert_int_equal(axl_ot2_submit(o, "cleanup", NULL, 0, 5, op_cb, &r, &eb), 0);
+    op_wait(&loop, &r, 15000);
+    assert_int_equal(r.status, AXL_EPROTO);
+    assert_non_null(strstr(r.why, "error `busy`"));
+    memset(&r, 0, sizeof(r));
+    r.loop = &loop;
+    assert_int_equal(axl_ot2_submit(o, "cleanup", NULL, 0, 5, op_cb, &r, &eb), 0);
+    op_wait(&loop, &r, 15000);
+    assert_int_equal(r.status, AXL_ETIMEDOUT);
+    assert_non_null(strstr(r.why, "no acknowledgement for cleanup"));
+    memset(&r, 0, sizeof(r));
+    r.loop = &loop;
+    assert_int_equal(axl_ot2_submit(o, "clear_chuck", NULL, 0, 5, op_cb, &r, &eb), 0);
+    op_wait(&loop, &r, 15000);
+    assert_int_equal(r.status, AXL_EIO);
+    assert_non_null(strstr(r.why, "disconnected"));
+    memset(&r, 0, sizeof(r));
+    r.loop = &loop;
+    assert_int_equal(axl_ot2_submit(o, "clear_chuck", NULL, 0, 5, op_cb, &r, &eb), 0);
+    op_wait(&loop, &r, 15000); /* connected again on demand */
+    if (r.status != 0)
+        fprintf(stderr, "reconnect: %s\n", r.why);
+    assert_int_equal(r.status, 0);
+    json_decref(asp);
+    json_decref(stage);
+    json_decref(disp);
+    axl_ot2_close(o);
+    loop_drain(&loop);
+    emu_stop(&c);
+}
+
 /* A device that is not there: a failure with the reason, from the loop. */
 static void test_absent_device(void **state)
 {
@@ -494,6 +567,7 @@ int main(void)
         cmocka_unit_test_teardown(test_hotplate, emu_teardown),
         cmocka_unit_test_teardown(test_hotplate_unplug, emu_teardown),
         cmocka_unit_test_teardown(test_shutter_slider, emu_teardown),
+        cmocka_unit_test_teardown(test_ot2, emu_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
