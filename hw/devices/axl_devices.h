@@ -143,7 +143,7 @@ axl_sop *axl_relay_set(axl_relay *r, int index, bool on, axl_dev_cb cb, void *ar
 typedef struct axl_hotplate {
     axl_sdev *s;
     int address;  /* always 1 on PASCAL's line */
-    double speed; /* 1 after init; the 2 s reply deadline scales with it (floor 400 ms) */
+    double speed; /* 1 after init; the 2 s reply deadline scales with it (floor 1 s) */
     double temperature, setpoint; /* the last read, deg C */
 } axl_hotplate;
 

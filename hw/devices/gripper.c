@@ -86,7 +86,7 @@ axl_sop *axl_gripper_set(axl_gripper *g, int pwm, int rate, axl_dev_cb cb, void 
         axl_sop_fail(op, AXL_ERANGE, "gripper pwm %d / rate %d outside 0-850 / 1-1000", pwm, rate);
     } else {
         /* PASCAL's board answers within 2 s of device time; absolute: one re-send. */
-        axl_sop_send(op, g_ok, axl_dev_ms(2000, g->speed, 400), 1, "S%d %d\n", pwm, rate);
+        axl_sop_send(op, g_ok, axl_dev_ms(2000, g->speed, 1000), 1, "S%d %d\n", pwm, rate);
     }
     axl_sop_seal(op);
     return op;
@@ -99,7 +99,7 @@ axl_sop *axl_gripper_read_load(axl_gripper *g, axl_dev_cb cb, void *arg)
         return NULL;
     op->user = g;
     op->on_xch = on_load;
-    axl_xch *x = axl_sop_send(op, g_load, axl_dev_ms(2000, g->speed, 400), 2, "l\n");
+    axl_xch *x = axl_sop_send(op, g_load, axl_dev_ms(2000, g->speed, 1000), 2, "l\n");
     if (x != NULL)
         x->flush_first = true; /* stray lines would be read as the load */
     axl_sop_seal(op);

@@ -181,7 +181,7 @@ static axl_sop *request(axl_hotplate *h, int fn, unsigned reg, unsigned data, ax
     op->on_xch = on_read;
     char f[32];
     axl_modbus_frame(f, sizeof(f), h->address, fn, reg, data);
-    axl_xch *x = axl_sop_send(op, mb_reply, axl_dev_ms(2000, h->speed, 400), 2, "%s",
+    axl_xch *x = axl_sop_send(op, mb_reply, axl_dev_ms(2000, h->speed, 1000), 2, "%s",
                               f); /* PASCAL's 2 s timeout */
     if (x != NULL) {
         x->num[0] = fn;

@@ -92,7 +92,7 @@ static axl_xch_verdict o_read(axl_xch *x, const char *line, size_t len, char *wh
 
 static unsigned read_ms(const axl_odrive *o)
 {
-    return axl_dev_ms(1000, o->speed, 400);
+    return axl_dev_ms(1000, o->speed, 1000);
 }
 
 static axl_xch *rd(axl_sop *op, const char *prop, double poll_flag)

@@ -63,7 +63,7 @@ axl_sop *axl_relay_set(axl_relay *r, int index, bool on, axl_dev_cb cb, void *ar
     } else {
         axl_sop_send(op, NULL, 0, 0, "relay %s %c\n\r", on ? "on" : "off", c);
         axl_xch *x =
-            axl_sop_send(op, r_read, axl_dev_ms(1000, r->speed, 400), 1, "relay read %c\r", c);
+            axl_sop_send(op, r_read, axl_dev_ms(1000, r->speed, 1000), 1, "relay read %c\r", c);
         if (x != NULL) {
             x->num[0] = on;
             x->num[2] = c;

@@ -46,7 +46,7 @@ axl_sop *axl_shutter_set(axl_shutter *sh, bool open, axl_dev_cb cb, void *arg)
     axl_sop *op = axl_sop_new(sh->s, cb, arg);
     if (op == NULL)
         return NULL;
-    axl_sop_send(op, sh_ok, axl_dev_ms(5000, sh->speed, 400), 1, "%c",
+    axl_sop_send(op, sh_ok, axl_dev_ms(5000, sh->speed, 1000), 1, "%c",
                  open ? 'u' : 'd'); /* PASCAL's 5 s */
     axl_sop_seal(op);
     return op;
@@ -133,7 +133,7 @@ axl_sop *axl_slider_move(axl_slider *sl, int addr, bool forward, axl_dev_cb cb, 
         axl_sop_fail(op, AXL_ERANGE, "slider address %d is outside 0-F", addr);
     } else {
         char a = "0123456789ABCDEF"[addr];
-        axl_xch *x = axl_sop_send(op, sl_reply, axl_dev_ms(3000, sl->speed, 400), 0, "%c%s", a,
+        axl_xch *x = axl_sop_send(op, sl_reply, axl_dev_ms(3000, sl->speed, 1000), 0, "%c%s", a,
                                   forward ? "fw" : "bw");
         if (x != NULL)
             x->num[0] = a;
