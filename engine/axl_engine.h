@@ -113,6 +113,13 @@ void axl_campaign_get_result(const axl_campaign *c, axl_campaign_result *out);
 void axl_campaign_free(axl_campaign *c);
 
 /*
+ * Reads and checks the whole experiment file - parameters, runner section, its size as
+ * an event - creating nothing, so that `axle run` makes no store for a bad file.
+ * AXL_ECONFIG (or AXL_ENOENT) with the detail in eb.
+ */
+int axl_engine_check_file(const char *experiment_path, axl_errbuf *eb);
+
+/*
  * The whole `axle run`/`axle resume` in one call: opens the store, runs the loop until
  * the campaign stops, closes everything. experiment_path XOR resume_name.
  */

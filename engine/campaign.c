@@ -539,6 +539,56 @@ void axl_campaign_close_unstarted(uv_loop_t *loop, axl_campaign *c)
     }
 }
 
+/* A runner's init on a throwaway loop, closed at once: its part of the file checked with
+ * nothing created (store_dir "." only has to resolve). Not the lab runner, whose init
+ * makes its folders. */
+static void check_closed(axl_runner *r)
+{
+    (void)r;
+}
+
+static int check_runner(const axl_experiment *e, axl_errbuf *eb)
+{
+    if (e->runner_kind == AXL_RUNNER_LAB)
+        return 0;
+    const axl_runner_ops *ops = axl_runner_ops_for(e->runner_kind);
+    uv_loop_t loop;
+    if (ops == NULL || uv_loop_init(&loop) != 0)
+        return 0; /* reported (or not) where the campaign is created */
+    axl_runner r = {.ops = ops, .store_dir = "."};
+    int rv = ops->init(&r, &loop, e, eb);
+    if (rv == 0)
+        ops->close(&r, check_closed);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    return rv;
+}
+
+int axl_engine_check_file(const char *experiment_path, axl_errbuf *eb)
+{
+    axl_experiment *e = NULL;
+    int rv = axl_experiment_load(experiment_path, &e, eb);
+    if (rv != 0)
+        return rv;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    memset(e->campaign_id, '0', 32);
+    e->campaign_id[32] = '\0';
+    rv = experiment_record(e, &sb, eb);
+    if (rv == 0 && sb.size > AXL_PROTO_MAX_MSG - 4096)
+        rv = axl_fail(eb, AXL_ETOOBIG, "the experiment file does not fit an event (%zu bytes)",
+                      sb.size);
+    msgpack_sbuffer_destroy(&sb);
+    if (rv != 0) {
+        char tmp[sizeof(eb->msg)];
+        memcpy(tmp, eb->msg, sizeof(tmp));
+        rv = axl_fail(eb, AXL_ECONFIG, "%s: %.*s", experiment_path, 400, tmp);
+    } else
+        rv = check_runner(e, eb);
+    axl_experiment_free(e);
+    return rv;
+}
+
 int axl_engine_run(const char *experiment_path, const char *resume_name, const char *store_dir,
                    bool nosync, const axl_campaign_options *opt, axl_campaign_result *result,
                    axl_errbuf *eb)

@@ -168,7 +168,15 @@ static int run_common(int argc, char **argv, bool resume)
     }
     axl_cli_net_apply(&net);
     opt.group = net.group;
+    axl_errbuf eb = {{0}};
     if (!resume) {
+        /* the whole file first: nothing is created for a bad one */
+        int rv = axl_engine_check_file(target, &eb);
+        if (rv != 0) {
+            fprintf(stderr, "%s: %s\n", cmd, eb.msg[0] ? eb.msg : axl_strerror(rv));
+            return rv == AXL_ECONFIG || rv == AXL_ENOENT ? AXL_EXIT_CODE_USAGE
+                                                         : AXL_EXIT_CODE_ERROR;
+        }
         int err = ensure_dir(store, net.group);
         if (err != 0) {
             fprintf(stderr, "%s: cannot use store directory %s: %s\n", cmd, store, strerror(err));
@@ -178,7 +186,6 @@ static int run_common(int argc, char **argv, bool resume)
 
     axl_notify_init();
     axl_campaign_result res;
-    axl_errbuf eb = {{0}};
     int view = -1; /* `axle serve` as a child process (engine/view) */
     if (http != NULL && axl_view_child_start(store, http, opt.pub_addr, &view, &eb) != 0) {
         fprintf(stderr, "%s: --http: %s\n", cmd, eb.msg);

@@ -560,12 +560,70 @@ static void test_order_constraint(void **state)
     free(err);
 }
 
+/* A bad file - its runner section, a 5 KB choice value, a 1 MB description - exits 2
+ * and leaves no store directory behind: the whole file is checked before anything is
+ * created. */
+static void test_bad_file_creates_nothing(void **state)
+{
+    (void)state;
+    static const char head[] =
+        "{\"name\": \"edge\", \"description\": \"%s\", \"search_space\": {\"parameters\": ["
+        "{\"name\": \"x1\", \"type\": \"range\", \"bounds\": [-5, 10]},"
+        "{\"name\": \"x2\", \"type\": \"range\", \"bounds\": [0, 15]},"
+        "{\"name\": \"c\", \"type\": \"choice\", \"values\": [\"%s\", \"b\"]}]},"
+        "\"objective\": {\"metric\": \"branin\", \"minimize\": true},"
+        "\"runner\": %s}";
+    static const char fn[] = "{\"type\": \"function\", \"function\": \"branin\"}";
+    size_t big = (1u << 20) + 16;
+    char *desc = malloc(big + 1), *val = malloc(5001), *json = malloc(big + 1024);
+    memset(desc, 'd', big);
+    desc[big] = '\0';
+    memset(val, 'v', 5000);
+    val[5000] = '\0';
+    const struct {
+        const char *desc, *val, *runner, *err;
+    } cases[] = {
+        {"ok", "a", "{\"type\": \"function\", \"function\": \"nosuch\"}", "runner.function"},
+        {"ok", "a", "{\"type\": \"command\", \"argv\": []}", "runner.argv"},
+        {"ok", "a", "{\"type\": \"command\", \"argv\": [\"x\"], \"bogus\": 1}", "bogus"},
+        {"ok", val, fn, "does not fit"},
+        {desc, "a", fn, "does not fit"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(json, big + 1024, head, cases[i].desc, cases[i].val, cases[i].runner);
+        free(et_write_file(dir, "edge.json", json));
+        char *out, *err, path[700];
+        int rc = run("run|@/edge.json|--store|@/edge_store|--no-progress", &out, &err);
+        if (rc != 2 || strstr(err, cases[i].err) == NULL) {
+            print_error("case %zu: exit %d, stderr %.300s\n", i, rc, err);
+            fail();
+        }
+        snprintf(path, sizeof(path), "%s/edge_store", dir);
+        struct stat st;
+        assert_int_not_equal(stat(path, &st), 0);
+        free(out);
+        free(err);
+    }
+    /* The same file with a good runner does create its store. */
+    snprintf(json, big + 1024, head, "ok", "a", fn);
+    free(et_write_file(dir, "edge.json", json));
+    char *out, *err;
+    assert_int_equal(
+        run("run|@/edge.json|--store|@/edge_store|--no-progress|--max-trials|2", &out, &err), 0);
+    free(out);
+    free(err);
+    free(desc);
+    free(val);
+    free(json);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_run_and_resume),   cmocka_unit_test(test_inspect_and_export),
         cmocka_unit_test(test_control_commands), cmocka_unit_test(test_worker_and_lab),
         cmocka_unit_test(test_subscribe),        cmocka_unit_test(test_order_constraint),
+        cmocka_unit_test(test_bad_file_creates_nothing),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
