@@ -620,9 +620,12 @@ static void test_bad_file_creates_nothing(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_run_and_resume),   cmocka_unit_test(test_inspect_and_export),
-        cmocka_unit_test(test_control_commands), cmocka_unit_test(test_worker_and_lab),
-        cmocka_unit_test(test_subscribe),        cmocka_unit_test(test_order_constraint),
+        cmocka_unit_test(test_run_and_resume),
+        cmocka_unit_test(test_inspect_and_export),
+        cmocka_unit_test(test_control_commands),
+        cmocka_unit_test(test_worker_and_lab),
+        cmocka_unit_test(test_subscribe),
+        cmocka_unit_test(test_order_constraint),
         cmocka_unit_test(test_bad_file_creates_nothing),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
