@@ -325,6 +325,74 @@ static int parse_constraint(const char *text, const char *path, const axl_experi
     return 0;
 }
 
+/*
+ * Infeasible constraints are an error before anything runs. 4096 scrambled Sobol points
+ * in the box of the range parameters (ints relaxed, as the generators draw them): if one
+ * satisfies every constraint (to 1e-9 relative) the space is accepted. If none does, the
+ * file is refused; the message names a constraint that alone cannot hold - the minimum
+ * of its left side over the bounds exceeds its bound, an exact check - when there is
+ * one, else says the constraints together leave no room the samples could find (an
+ * empty or a very thin region, e.g. an equality written as <= and >=).
+ */
+#define FEASIBLE_SAMPLES 4096
+static int check_feasible(const axl_experiment *e, axl_errbuf *eb)
+{
+    const axl_space *s = &e->space;
+    if (s->n_constraints == 0)
+        return 0;
+    size_t n = s->n_params;
+    for (size_t k = 0; k < s->n_constraints; k++) {
+        double lo = 0, scale = fabs(s->constraints[k].bound);
+        for (size_t i = 0; i < n; i++) {
+            double w = s->constraints[k].w[i];
+            if (w == 0)
+                continue;
+            double v = w > 0 ? w * s->params[i].lower : w * s->params[i].upper;
+            lo += v;
+            scale += fabs(v);
+        }
+        if (lo > s->constraints[k].bound + 1e-9 * (1 + scale))
+            return CFG_FAIL(
+                eb,
+                "search_space.parameter_constraints[%zu]: no point satisfies the "
+                "parameter constraints: the left side of '%s' is at least %g within the bounds",
+                k, e->constraint_text[k], lo);
+    }
+    double *u = malloc(FEASIBLE_SAMPLES * n * sizeof(double));
+    if (u == NULL)
+        return AXL_ENOMEM;
+    if (axl_sobol_fill((unsigned)n, 1, 0, FEASIBLE_SAMPLES, u) != 0) {
+        free(u);
+        return 0; /* no sampler for this space: the generators decide */
+    }
+    bool found = false;
+    for (size_t p = 0; p < FEASIBLE_SAMPLES && !found; p++) {
+        bool ok = true;
+        for (size_t k = 0; k < s->n_constraints && ok; k++) {
+            double lhs = 0, scale = fabs(s->constraints[k].bound);
+            for (size_t i = 0; i < n; i++) {
+                double w = s->constraints[k].w[i];
+                if (w == 0)
+                    continue;
+                double x =
+                    s->params[i].lower + u[p * n + i] * (s->params[i].upper - s->params[i].lower);
+                lhs += w * x;
+                scale += fabs(w * x);
+            }
+            ok = lhs <= s->constraints[k].bound + 1e-9 * (1 + scale);
+        }
+        found = ok;
+    }
+    free(u);
+    if (!found)
+        return CFG_FAIL(eb,
+                        "search_space.parameter_constraints: no point satisfies the parameter "
+                        "constraints (none of %d points sampled within the bounds does; each "
+                        "constraint alone can hold, together they leave no room)",
+                        FEASIBLE_SAMPLES);
+    return 0;
+}
+
 static int parse_space(json_t *j, axl_experiment *e, axl_errbuf *eb)
 {
     static const char *const keys[] = {"parameters", "parameter_constraints", NULL};
@@ -390,7 +458,7 @@ static int parse_space(json_t *j, axl_experiment *e, axl_errbuf *eb)
     axl_errbuf space_eb = {{0}};
     if (axl_space_check(&e->space, &space_eb) != 0)
         return CFG_FAIL(eb, "search_space: %s", space_eb.msg);
-    return 0;
+    return check_feasible(e, eb);
 }
 
 static int parse_objective(json_t *j, axl_experiment *e, axl_errbuf *eb)

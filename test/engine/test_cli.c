@@ -558,6 +558,33 @@ static void test_order_constraint(void **state)
     assert_non_null(strstr(err, "unknown parameter 'y'"));
     free(out);
     free(err);
+    /* Constraints no point satisfies: refused before anything runs, exit 2, no store.
+     * One alone (the exact check over the bounds), then two that only clash together
+     * (the sampled check). */
+    static const char *const infeasible[][2] = {
+        {"\"x1 + x2 <= -1\"", "the left side of 'x1 + x2 <= -1' is at least 0"},
+        {"\"x1 + x2 <= 1\", \"x1 + x2 >= 5\"", "together they leave no room"},
+    };
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(json, sizeof(json),
+                 "{\"name\": \"infeasible\", \"search_space\": {\"parameters\": ["
+                 "{\"name\": \"x1\", \"type\": \"range\", \"bounds\": [0, 10]},"
+                 "{\"name\": \"x2\", \"type\": \"range\", \"bounds\": [0, 10]}],"
+                 "\"parameter_constraints\": [%s]},"
+                 "\"objective\": {\"metric\": \"branin\", \"minimize\": true},"
+                 "\"runner\": {\"type\": \"function\", \"function\": \"branin\"}}",
+                 infeasible[i][0]);
+        free(et_write_file(dir, "infeasible.json", json));
+        assert_int_equal(run("run|@/infeasible.json|--store|@/infeasible_store", &out, &err), 2);
+        assert_non_null(strstr(err, "no point satisfies the parameter constraints"));
+        assert_non_null(strstr(err, infeasible[i][1]));
+        free(out);
+        free(err);
+        char path[700];
+        struct stat st;
+        snprintf(path, sizeof(path), "%s/infeasible_store", dir);
+        assert_int_not_equal(stat(path, &st), 0);
+    }
 }
 
 /* A bad file - its runner section, a 5 KB choice value, a 1 MB description - exits 2
