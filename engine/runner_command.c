@@ -285,6 +285,8 @@ static int parse_metrics(char *buf, size_t len, axl_metric_value *m, int max, in
         return -1;
     }
     json_t *obj = NULL;
+    json_error_t jerr;
+    bool bad_line = false, bad_nan = false; /* the last line starting with '{' */
     /* Walk lines from the end: the last JSON object wins, logs before it are allowed. */
     size_t end = len;
     while (end > 0 && obj == NULL) {
@@ -294,13 +296,27 @@ static int parse_metrics(char *buf, size_t len, axl_metric_value *m, int max, in
         size_t s = start;
         while (s < end && (buf[s] == ' ' || buf[s] == '\t' || buf[s] == '\r'))
             s++;
-        if (s < end && buf[s] == '{')
-            obj = json_loadb(buf + s, end - s, 0, NULL);
+        if (s < end && buf[s] == '{') {
+            obj = json_loadb(buf + s, end - s, 0, &jerr);
+            if (obj == NULL && !bad_line) {
+                bad_line = true;
+                char line[256];
+                snprintf(line, sizeof(line), "%.*s", (int)(end - s), buf + s);
+                bad_nan = strstr(line, "NaN") != NULL || strstr(line, "Infinity") != NULL;
+                if (bad_nan)
+                    snprintf(why, why_len,
+                             "the metrics line on stdout is not JSON: NaN is not valid JSON; "
+                             "leave out a metric that has no value (or exit non-zero)");
+                else
+                    snprintf(why, why_len, "the metrics line on stdout is not JSON: %s", jerr.text);
+            }
+        }
         end = start > 0 ? start - 1 : 0;
     }
     if (!json_is_object(obj)) {
         json_decref(obj);
-        snprintf(why, why_len, "no JSON object with metrics on stdout");
+        if (!bad_line)
+            snprintf(why, why_len, "no JSON object with metrics on stdout");
         return -1;
     }
     const char *key;
@@ -324,6 +340,12 @@ static int parse_metrics(char *buf, size_t len, axl_metric_value *m, int max, in
         }
         if (!isfinite(mean) || strlen(key) == 0 || strlen(key) > AXL_PROTO_MAX_NAME)
             continue;
+        if (sem < 0) {
+            snprintf(why, why_len, "sem of '%.64s' is negative (%g)", key, sem);
+            json_decref(obj);
+            *n = 0;
+            return -1;
+        }
         if (*n < max) {
             m[*n].name = key;
             m[*n].mean = mean;
@@ -492,7 +514,18 @@ static void job_verdict(cmd_job *job)
             rep.n_metrics = (uint32_t)n;
             rep.metrics = metrics;
         } else {
-            snprintf(reason, sizeof(reason), "output has no value for metric '%s'", c->exp->metric);
+            json_t *v = json_object_get(keep, c->exp->metric);
+            const char *kind = json_is_string(v)    ? "a string"
+                               : json_is_null(v)    ? "null"
+                               : json_is_boolean(v) ? "a boolean"
+                               : v != NULL          ? "not a number, [mean, sem] or {mean, sem}"
+                                                    : NULL;
+            if (kind != NULL)
+                snprintf(reason, sizeof(reason), "metric '%s' is %s, expected a number",
+                         c->exp->metric, kind);
+            else
+                snprintf(reason, sizeof(reason), "output has no value for metric '%s'",
+                         c->exp->metric);
         }
     }
     job_release(job);

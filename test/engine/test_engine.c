@@ -324,6 +324,44 @@ static void test_command_runner(void **state)
     free(dir);
 }
 
+/* A command's output that is not a metric says what is wrong with it: NaN (not JSON), the
+ * objective as a string, a negative SEM. */
+static void test_command_output_messages(void **state)
+{
+    (void)state;
+    axl_campaign_options opt;
+    axl_campaign_result res;
+    char *dir = NULL;
+    et_options(&opt, NULL, false);
+    assert_int_equal(et_run(&opt, &res, &dir,
+                            "{\"name\": \"msgs\", " BRANIN_SPACE
+                            "\"scheduler\": {\"total_trials\": 4, \"max_pending_trials\": 4,"
+                            "\"min_failed_trials_for_failure_rate_check\": 10},"
+                            "\"runner\": {\"type\": \"command\", \"argv\": [\"/bin/sh\", \"-c\", "
+                            "\"case $0 in 0) echo '{{\\\"branin\\\": NaN}';; "
+                            "1) echo '{{\\\"branin\\\": \\\"1.5\\\"}';; "
+                            "2) echo '{{\\\"branin\\\": [1, -1]}';; "
+                            "*) echo '{{\\\"branin\\\": '$1'}';; esac\", \"{trial}\", \"{x1}\"]}}"),
+                     0);
+    assert_int_equal(res.n_trials, 4);
+    axl_store_experiment *e;
+    load_trials(dir, "msgs", &e);
+    static const char *const want[] = {
+        "NaN is not valid JSON",
+        "metric 'branin' is a string, expected a number",
+        "sem of 'branin' is negative (-1)",
+    };
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(e->trials[i].status, AXL_TRIAL_FAILED);
+        if (e->trials[i].reason == NULL || strstr(e->trials[i].reason, want[i]) == NULL)
+            fail_msg("trial %d: %s", i, e->trials[i].reason ? e->trials[i].reason : "(none)");
+    }
+    assert_int_equal(e->trials[3].status, AXL_TRIAL_COMPLETED);
+    axl_store_experiment_free(e);
+    et_rmtree(dir);
+    free(dir);
+}
+
 /* Branin on bounds of +-1e200 overflows to inf (x1 squared): a FAILED trial, in memory and in the
  * store alike (the store check of every turn compares the two). */
 static void test_non_finite_objective_is_failed(void **state)
@@ -628,6 +666,7 @@ int main(void)
         cmocka_unit_test(test_no_batches_one_call_per_trial),
         cmocka_unit_test(test_candidate_deployed_first),
         cmocka_unit_test(test_command_runner),
+        cmocka_unit_test(test_command_output_messages),
         cmocka_unit_test(test_non_finite_objective_is_failed),
         cmocka_unit_test(test_resume_continues_sobol_and_strategy),
         cmocka_unit_test(test_run_refuses_existing_experiment),
