@@ -147,14 +147,21 @@
     return best;
   }
 
+  /* The engine's rule (trial_state.c): among completed trials whose objectives are all
+   * measured and whose outcome constraints hold, the best first objective. Once the
+   * campaign has stopped, its experiment.stopped names the best: that is shown. */
   function bestOf(e) {
     var o = objective(e), best = null;
     if (!o.metric) return null;
+    if (e.stopped && e.stopped.best_trial != null && e.stopped.best_value != null)
+      return { trial: +e.stopped.best_trial, value: +e.stopped.best_value };
+    var objs = Array.isArray((e.config || {}).objectives) ? e.config.objectives : [];
     for (var i = 0; i < e.trials.length; i++) {
       var t = e.trials[i];
       if (!t || t.status !== 'COMPLETED' || !t.metrics) continue;
       var y = mean(t.metrics[o.metric]);
-      if (y !== y) continue;
+      if (y !== y || !feasible(e, t)) continue;
+      if (objs.some(function (b) { var v = mean(t.metrics[b.metric || b.name]); return v !== v; })) continue;
       if (!best || (o.min ? y < best.value : y > best.value)) best = { trial: i, value: y };
     }
     return best;
@@ -398,8 +405,12 @@
   function feasible(e, t) {
     var cs = (e.config && e.config.outcome_constraints) || [];
     for (var i = 0; i < cs.length; i++) {
-      var m = /^\s*([\w.-]+)\s*(<=|>=)\s*(-?[\d.eE+-]+)\s*$/.exec(String(cs[i]));
-      if (!m) continue;
+      var c = cs[i], m;
+      if (c && typeof c === 'object') /* the object form: {metric, op, bound} */
+        m = [null, c.metric, c.op === 'LEQ' ? '<=' : c.op === 'GEQ' ? '>=' : c.op, c.bound];
+      else
+        m = /^\s*([\w.-]+)\s*(<=|>=)\s*(-?[\d.eE+-]+)\s*$/.exec(String(c));
+      if (!m || (m[2] !== '<=' && m[2] !== '>=')) continue;
       var y = mean(t.metrics ? t.metrics[m[1]] : null), v = +m[3];
       if (y !== y || (m[2] === '>=' ? y < v : y > v)) return false;
     }
