@@ -234,9 +234,10 @@ int axl_net_listen(nng_socket s, const char *url, const axl_net_opts *o, const c
         goto nfail_l;
     if (tls != NULL && (nrv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, tls)) != 0)
         goto nfail_l;
-    /* nng binds, then chmods: a umask of 077 for that instant closes the window in which
-     * a permissive umask would leave the fresh socket file open to everyone. */
-    mode_t old = ipc ? umask(077) : 0;
+    /* nng binds, then chmods: a umask of 0177 for that instant closes the window in which
+     * a permissive umask would leave the fresh socket file open to everyone, and the file
+     * is born 0600 (a reader who sees it before nng's chmod sees its final mode). */
+    mode_t old = ipc ? umask(0177) : 0;
     nrv = nng_listener_start(l, 0);
     if (ipc)
         umask(old);
