@@ -37,7 +37,7 @@ coverage: bootstrap
 
 fuzz: bootstrap
 	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DAXL_FUZZ=ON >/dev/null
-	@cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_proto_decode
+	@cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_proto_decode fuzz_experiment fuzz_replay_request
 	@scripts/fuzz $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 bench: build
