@@ -43,8 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < e->space.n_params; i++) {
         char buf[128];
         double x = -1;
-        if (e->info[i].name == NULL ||
-            axl_experiment_param_index(e, e->info[i].name) != (int)i)
+        if (e->info[i].name == NULL || axl_experiment_param_index(e, e->info[i].name) != (int)i)
             broken("a parameter its own name does not find");
         axl_experiment_format_value(e, i, 0, buf, sizeof(buf));
         if (memchr(buf, '\0', sizeof(buf)) == NULL)
