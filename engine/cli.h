@@ -74,5 +74,13 @@ bool axl_cli_parse_u64(const char *cmd, const char *opt, const char *s, unsigned
 bool axl_cli_parse_double(const char *cmd, const char *opt, const char *s, double *out);
 /* Applies --log-level/--log-json from the environment-independent options. */
 void axl_cli_setup_logging(bool json, const char *level);
+/*
+ * Opens STORE read-only and loads NAME's stored record (*se) and its experiment (*e). On
+ * failure prints "axle CMD: reason" and returns the exit code (usage when the store or
+ * the experiment does not exist, else error), with *se and *e NULL. On success returns 0;
+ * the caller frees *se with axl_store_experiment_free and *e with axl_experiment_free.
+ */
+int axl_cli_load_experiment(const char *cmd, const char *store, const char *name,
+                            axl_store_experiment **se, axl_experiment **e);
 
 #endif

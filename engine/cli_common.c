@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/axl_engine.h"
 #include "engine/cli.h"
 #include "hw/worker/axl_net.h"
 #include "proto/axl_log.h"
@@ -82,4 +83,26 @@ void axl_cli_net_apply(const axl_net_opts *o)
     if (o->insecure)
         AXL_WARN("cli", "--insecure: plain tcp:// addresses are allowed (no authentication, "
                         "no encryption)");
+}
+
+int axl_cli_load_experiment(const char *cmd, const char *store, const char *name,
+                            axl_store_experiment **se, axl_experiment **e)
+{
+    axl_errbuf eb = {{0}};
+    axl_store *s = NULL;
+    axl_store_options so = {.flags = AXL_STORE_RDONLY};
+
+    *se = NULL;
+    *e = NULL;
+    int rv = axl_store_open(store, &so, &s, &eb);
+    if (rv == 0 && (rv = axl_store_load(s, name, se, &eb)) == 0)
+        rv = axl_experiment_from_store(s, name, e, &eb);
+    if (s != NULL)
+        axl_store_close(s);
+    if (rv == 0)
+        return 0;
+    fprintf(stderr, "axle %s: %s\n", cmd, eb.msg);
+    axl_store_experiment_free(*se);
+    *se = NULL;
+    return rv == AXL_ENOENT ? AXL_EXIT_CODE_USAGE : AXL_EXIT_CODE_ERROR;
 }

@@ -100,21 +100,11 @@ int axl_cmd_best(int argc, char **argv)
         return AXL_EXIT_CODE_USAGE;
     }
     const char *name = argv[optind];
-    axl_errbuf eb = {{0}};
-    axl_store *s = NULL;
-    axl_store_experiment *se = NULL;
-    axl_experiment *e = NULL;
-    axl_store_options so = {.flags = AXL_STORE_RDONLY};
-    int rv = axl_store_open(store, &so, &s, &eb);
-    if (rv == 0 && (rv = axl_store_load(s, name, &se, &eb)) == 0)
-        rv = axl_experiment_from_store(s, name, &e, &eb);
-    if (s != NULL)
-        axl_store_close(s);
-    if (rv != 0) {
-        fprintf(stderr, "axle best: %s\n", eb.msg);
-        axl_store_experiment_free(se);
-        return rv == AXL_ENOENT ? AXL_EXIT_CODE_USAGE : AXL_EXIT_CODE_ERROR;
-    }
+    axl_store_experiment *se;
+    axl_experiment *e;
+    int rv = axl_cli_load_experiment("best", store, name, &se, &e);
+    if (rv != 0)
+        return rv;
     if (!json) {
         printf("experiment %s: %s %s\n", name, e->minimize ? "minimize" : "maximize", e->metric);
         axl_cli_print_best(stdout, e, se);

@@ -129,21 +129,11 @@ int axl_cmd_export(int argc, char **argv)
         return AXL_EXIT_CODE_USAGE;
     }
     name = argv[optind];
-    axl_errbuf eb = {{0}};
-    axl_store *s = NULL;
-    axl_store_experiment *e = NULL;
-    axl_experiment *exp = NULL;
-    axl_store_options so = {.flags = AXL_STORE_RDONLY};
-    int rv = axl_store_open(store, &so, &s, &eb);
-    if (rv == 0 && (rv = axl_store_load(s, name, &e, &eb)) == 0)
-        rv = axl_experiment_from_store(s, name, &exp, &eb);
-    if (s != NULL)
-        axl_store_close(s);
-    if (rv != 0) {
-        fprintf(stderr, "axle export: %s\n", eb.msg);
-        axl_store_experiment_free(e);
-        return rv == AXL_ENOENT ? AXL_EXIT_CODE_USAGE : AXL_EXIT_CODE_ERROR;
-    }
+    axl_store_experiment *e;
+    axl_experiment *exp;
+    int rv = axl_cli_load_experiment("export", store, name, &e, &exp);
+    if (rv != 0)
+        return rv;
     if (pareto) {
         rv = axl_pareto_csv(stdout, exp, e);
         if (rv == AXL_EINVAL)
