@@ -192,6 +192,19 @@ static void refuse(role_link *rl, int code, const char *what, axl_str id)
         axl_link_send(rl->link, &m, NULL);
 }
 
+/*
+ * An outcome for a sample still reconciling after an engine restart: the worker's status
+ * reply that the reconciliation reads may predate it (it said "running"), and the
+ * outcome, once dropped, is never sent by itself again. Ask for the table again: the new
+ * reply shows the task ended, and the reconciliation asks for its outcome.
+ */
+static void ask_status_again(role_link *rl)
+{
+    axl_wire_msg st = {.type = AXL_WIRE_STATUS};
+    if (rl->link != NULL)
+        axl_link_send(rl->link, &st, NULL);
+}
+
 /* The task id of a worker message: this campaign's, or refused (ENOENT) and counted. */
 static bool own_task(lab_runner *lr, role_link *rl, const char *what, axl_str id, uint32_t *trial,
                      uint32_t *k)
@@ -464,8 +477,12 @@ static void on_finished(lab_runner *lr, role_link *rl, const axl_wire_msg *m)
     if (!own_task(lr, rl, "finished", m->finished.id, &trial, &k))
         return;
     sample *s = lab_find_sample(lr, trial);
+    if (s != NULL && s->state == SAMPLE_RECONCILING) {
+        ask_status_again(rl);
+        return;
+    }
     if (s == NULL || k >= s->chain.n || !sample_active(s))
-        return; /* reconciling: the status sync that resolves it asks again */
+        return;
     if (k < s->cur) {
         /* An outcome sent again: only a characterization result we still need counts. */
         if (k == s->char_index && (s->outcome == OUTCOME_OPEN || s->outcome == OUTCOME_WANTED ||
@@ -509,6 +526,10 @@ static void on_failed(lab_runner *lr, role_link *rl, const axl_wire_msg *m)
     if (!own_task(lr, rl, "failed", m->failed.id, &trial, &k))
         return;
     sample *s = lab_find_sample(lr, trial);
+    if (s != NULL && s->state == SAMPLE_RECONCILING) {
+        ask_status_again(rl);
+        return;
+    }
     if (s == NULL || k >= s->chain.n || !sample_active(s) || k != s->cur ||
         s->state == SAMPLE_ENDED)
         return;
