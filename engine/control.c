@@ -24,7 +24,10 @@
 #include <nng/protocol/reqrep0/rep.h>
 
 #include "hw/worker/axl_net.h"
+#include "hw/worker/nng_bridge.h"
 #include "proto/axl_log.h"
+
+#define CONTROL_WAKE_MS 200
 
 #define SRC "Scheduler"
 #define AXL_CONTROL_MAX_TEXT 1024 /* reason: text, as in proto/README.md §2 */
@@ -519,8 +522,14 @@ static void *service_main(void *arg)
         int nrv = nng_recvmsg(ctl->rep, &m, 0);
         if (nrv == NNG_ECLOSED)
             break;
-        if (nrv != 0)
+        if (nrv != 0) {
+            pthread_mutex_lock(&ctl->mu);
+            bool closing = ctl->closing;
+            pthread_mutex_unlock(&ctl->mu);
+            if (closing)
+                break;
             continue;
+        }
         pthread_mutex_lock(&ctl->mu);
         if (ctl->closing) {
             pthread_mutex_unlock(&ctl->mu);
@@ -581,6 +590,10 @@ int axl_control_open(axl_campaign *c, const char *addr, axl_errbuf *eb)
         goto fail;
     }
     nng_socket_set_size(ctl->rep, NNG_OPT_RECVMAXSZ, AXL_PROTO_MAX_MSG);
+    /* The service thread wakes this often to see a close: it never waits on nng_close
+     * (libnng 1.5.2 can deadlock there while peers talk; hw/worker/nng_bridge.h). */
+    nng_socket_set_ms(ctl->rep, NNG_OPT_RECVTIMEO, CONTROL_WAKE_MS);
+    nng_socket_set_ms(ctl->rep, NNG_OPT_SENDTIMEO, 1000);
     /* 0600 socket file whatever the umask; tcp only with TLS (hw/worker/axl_net.h) */
     if ((rv = axl_net_listen(ctl->rep, addr, NULL, "control socket", eb)) != 0) {
         nng_close(ctl->rep);
@@ -619,8 +632,8 @@ void axl_control_close(axl_campaign *c)
     ctl->closing = true;
     pthread_cond_broadcast(&ctl->cv);
     pthread_mutex_unlock(&ctl->mu);
-    nng_close(ctl->rep);
-    pthread_join(ctl->thread, NULL);
+    pthread_join(ctl->thread, NULL); /* within CONTROL_WAKE_MS: it sees closing */
+    axl_bridge_close_socket(ctl->rep);
     if (ctl->req != NULL)
         nng_msg_free(ctl->req);
     uv_close((uv_handle_t *)&ctl->async, async_closed);
