@@ -183,10 +183,11 @@ int axl_view_read_chunk(axl_store *s, uint64_t from, size_t max_events, size_t m
         if (rv == AXL_EPROTO) {
             /* Never a hole in the feed: the page is told which seq it cannot show. */
             out->len = before;
-            char stub[96];
-            snprintf(stub, sizeof(stub), "{\"seq\":%llu,\"type\":\"undecodable\",\"body\":{}}",
+            char undecodable[96];
+            snprintf(undecodable, sizeof(undecodable),
+                     "{\"seq\":%llu,\"type\":\"undecodable\",\"body\":{}}",
                      (unsigned long long)seq);
-            rv = axl_view_buf_str(out, stub);
+            rv = axl_view_buf_str(out, undecodable);
         }
         if (rv != 0)
             break;
