@@ -16,6 +16,7 @@
 
 #include "engine/cli.h"
 #include "hw/worker/axl_net.h"
+#include "hw/worker/nng_bridge.h"
 #include "engine/json_msgpack.h"
 #include "engine/stream.h"
 #include "storage/axl_store.h"
@@ -389,6 +390,8 @@ int axl_cmd_subscribe(int argc, char **argv)
         }
         nng_free(buf, len);
     }
-    nng_close(sub);
+    /* Off this thread (libnng 1.5.2 can deadlock closing a SUB whose publisher still
+     * talks; hw/worker/nng_bridge.h); main() waits for it, bounded. */
+    axl_bridge_close_socket(sub);
     return rv != 0 ? AXL_EXIT_CODE_ERROR : (interrupted ? AXL_EXIT_CODE_INTERRUPTED : 0);
 }

@@ -14,6 +14,7 @@
 #include <nng/protocol/reqrep0/req.h>
 
 #include "engine/json_msgpack.h"
+#include "hw/worker/nng_bridge.h"
 
 int axl_experiment_from_store(axl_store *s, const char *name, axl_experiment **out, axl_errbuf *eb)
 {
@@ -78,7 +79,7 @@ static int call_socket(const char *addr, const void *req, size_t len, int timeou
         rv = axl_fail(eb, AXL_ENOMEM, "out of memory");
     if (buf != NULL)
         nng_free(buf, n);
-    nng_close(s);
+    axl_bridge_close_socket(s); /* never waits on libnng 1.5.2's close deadlock */
     return rv;
 }
 

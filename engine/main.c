@@ -8,6 +8,7 @@
 void openblas_set_num_threads(int num_threads);
 
 #include "engine/cli.h"
+#include "hw/worker/nng_bridge.h"
 
 static const char usage[] =
     "axle - closed-loop Bayesian optimization for self-driving labs\n"
@@ -72,8 +73,14 @@ int main(int argc, char **argv)
         return AXL_EXIT_CODE_OK;
     }
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        if (strcmp(argv[1], commands[i].name) == 0)
-            return commands[i].fn(argc - 1, argv + 1);
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            int code = commands[i].fn(argc - 1, argv + 1);
+            /* Sockets are closed on detached threads (hw/worker/nng_bridge.h): let them
+             * finish (ipc listeners unlink their paths), but never wait on libnng
+             * 1.5.2's close deadlock for more than two seconds. */
+            axl_bridge_drain(2.0);
+            return code;
+        }
     fprintf(stderr, "axle: unknown command '%s' (see axle --help)\n", argv[1]);
     return AXL_EXIT_CODE_USAGE;
 }

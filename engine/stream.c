@@ -355,6 +355,6 @@ int axl_replay_fetch(const char *replay_addr, uint64_t from, uint64_t to, int ti
         if (stop || !has_more || count == 0 || (to != 0 && *next_seq > to))
             break;
     }
-    nng_close(req);
+    axl_bridge_close_socket(req); /* never waits on libnng 1.5.2's close deadlock */
     return rv;
 }

@@ -26,6 +26,7 @@
 #include <nng/supplemental/http/http.h>
 
 #include "engine/stream.h"
+#include "hw/worker/nng_bridge.h"
 #include "engine/view/view.h"
 
 #define FEED_MAX_EVENTS 20000      /* seqs a chunk may cover */
@@ -674,7 +675,7 @@ void axl_view_server_close(axl_view_server *v)
     }
     nng_aio_free(v->accept_aio);
     if (v->sub_open)
-        nng_close(v->sub);
+        axl_bridge_close_socket(v->sub); /* the campaign may still publish: off thread */
     nng_url_free(v->url);
     axl_store_close(v->store);
     axl_view_buf_free(&v->page);

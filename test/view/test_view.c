@@ -53,12 +53,23 @@ static pid_t spawn(const char *log, const char *const argv[])
     return pid;
 }
 
+/* A child that has not exited after 60 s is killed and reported: a hang fails its
+ * assertion with a name instead of running into ctest's timeout. */
 static int wait_exit(pid_t pid)
 {
     int st = 0;
-    if (waitpid(pid, &st, 0) != pid)
-        return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    for (int i = 0; i < 6000; i++) {
+        pid_t got = waitpid(pid, &st, WNOHANG);
+        if (got == pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        if (got < 0)
+            return -1;
+        usleep(10000);
+    }
+    fprintf(stderr, "child %d has not exited in 60 s: killed\n", (int)pid);
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    return -2;
 }
 
 static void write_file(const char *p, const char *text)
