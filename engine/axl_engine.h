@@ -131,6 +131,16 @@ int axl_engine_run(const char *experiment_path, const char *resume_name, const c
 int axl_experiment_from_store(axl_store *s, const char *name, axl_experiment **out, axl_errbuf *eb);
 
 /*
+ * Whether experiment name is paused, folded from the log of s up to last_seq:
+ * experiment.paused sets it, experiment.unpaused and experiment.created clear it, and
+ * experiment.started carries the state its run began in ("paused"), so the fold reads the
+ * log backwards from last_seq only as far as the last run's start. A campaign paused on a
+ * stopped store, or paused and then killed, is resumed paused.
+ */
+int axl_control_load_paused(axl_store *s, const char *name, uint64_t last_seq, bool *paused,
+                            axl_errbuf *eb);
+
+/*
  * One control request (a msgpack map, proto/README.md §12; borrowed) to the campaign on
  * store_dir: through its control socket (addr, NULL = ipc://STORE/control.rep) when
  * an engine runs it, else applied to the stopped store under the writer lock by the

@@ -260,6 +260,9 @@ static int create(uv_loop_t *loop, axl_experiment *e, axl_store *store,
                 goto fail;
             }
         }
+        /* Paused by hand (running, or on the stopped store): it stays paused. */
+        if ((rv = axl_control_load_paused(store, e->name, stored->last_seq, &c->paused, eb)) != 0)
+            goto fail;
     }
 
     const axl_runner_ops *ops = axl_runner_ops_for(e->runner_kind);
@@ -373,8 +376,9 @@ int axl_campaign_start(axl_campaign *c, axl_errbuf *eb)
     msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 5);
+    msgpack_pack_map(&pk, 6);
     axl_pack_kv_bool(&pk, "resumed", c->resumed);
+    axl_pack_kv_bool(&pk, "paused", c->paused); /* the state this run starts in */
     axl_pack_kv_int(&pk, "max_trials", c->max_trials);
     axl_pack_kv_num(&pk, "timeout_hours", c->opt.timeout_hours);
     axl_pack_kv_uint(&pk, "trials", c->n_trials);
@@ -411,6 +415,11 @@ int axl_campaign_start(axl_campaign *c, axl_errbuf *eb)
                  "Resuming %s: %u trials stored, %d to reconcile with the runner, %u "
                  "candidates to deploy first.",
                  c->exp->name, c->n_trials, n, candidates);
+        if (c->paused)
+            AXL_WARN(SRC,
+                     "%s is paused: no new trial is deployed until `axle unpause %s`; running "
+                     "trials go on.",
+                     c->exp->name, c->exp->name);
         rv = n > 0 ? c->runner.ops->reconcile(&c->runner, jobs, n) : 0;
         free(jobs);
         if (rv != 0)

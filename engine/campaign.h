@@ -214,6 +214,10 @@ int axl_control_apply(axl_campaign *c, const void *req, size_t len, msgpack_sbuf
 int axl_control_error_reply(msgpack_sbuffer *sb, int code, const char *msg);
 /* After a turn's commit (commit_rv, why on failure): replies, then acts. */
 void axl_control_committed(axl_campaign *c, int commit_rv, const char *why);
+/* What one event of experiment name decides about the paused state (1 paused, 0 not, -1
+ * nothing); axl_control_load_paused (axl_engine.h) folds the log with it backwards,
+ * store_check.c forwards. */
+int axl_control_paused_fold(const axl_event *ev, const char *name, size_t name_len);
 /* decide(): true when no trial may be deployed or generated (paused, stopping --wait). */
 bool axl_control_hold(axl_campaign *c);
 /* Frees a campaign that was created but never started (offline changes, start errors). */

@@ -37,7 +37,13 @@ static const char pause_usage[] =
     "usage: axle pause NAME [--store DIR]\n"
     "       axle unpause NAME [--store DIR]\n"
     "\n"
-    "pause: the running campaign deploys no new trial until unpaused; running trials go on.\n";
+    "pause: the campaign deploys no new trial until unpaused; running trials go on.\n"
+    "unpause: it deploys again. Sent to the running campaign through its control socket;\n"
+    "on a stopped store the change is recorded there (the writer lock), and `axle resume\n"
+    "NAME` then starts paused (it collects the running trials, deploys nothing) until\n"
+    "`axle unpause NAME` reaches it. A campaign paused and then killed resumes paused.\n"
+    "Pausing a paused campaign (or unpausing a running one) changes nothing.\n"
+    "Exit: 0 done, 1 no reply or the store cannot be changed, 2 bad arguments.\n";
 
 static const char stop_usage[] =
     "usage: axle stop NAME [--wait] [--reason TEXT] [--store DIR]\n"
@@ -380,12 +386,19 @@ static int pause_common(int argc, char **argv, bool pause)
     if (rv != 0)
         return rv < 0 ? 0 : rv;
     req r;
+    bool running = false;
     req_begin(&r, pause ? "pause" : "unpause", name, 0);
-    if ((rv = send_req(cmd, store, &r, NULL, NULL, 0, NULL, false)) == 0)
+    if ((rv = send_req(cmd, store, &r, NULL, NULL, 0, &running, false)) != 0)
+        return rv;
+    if (running)
         printf("%s: %s\n", name,
                pause ? "paused (running trials go on; `axle unpause` deploys again)"
                      : "deploying again");
-    return rv;
+    else
+        printf("%s: %s (the stopped store)\n", name,
+               pause ? "paused; `axle resume` starts it paused, `axle unpause` deploys again"
+                     : "unpaused; `axle resume` deploys at once");
+    return 0;
 }
 
 int axl_cmd_pause(int argc, char **argv)

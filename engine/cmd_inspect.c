@@ -150,6 +150,9 @@ int axl_cmd_status(int argc, char **argv)
         by_status[e->trials[k].status]++;
     printf("experiment %s: %zu trials (last event seq %llu)\n", name, e->n_trials,
            (unsigned long long)e->last_seq);
+    bool paused = false;
+    if (axl_control_load_paused(s, name, e->last_seq, &paused, NULL) == 0 && paused)
+        printf("  paused: no new trial is deployed until `axle unpause %s`\n", name);
     for (int st = 0; st < AXL_TRIAL_STATUS_COUNT; st++)
         if (by_status[st] > 0)
             printf("  %-14s %zu\n", axl_trial_status_name((axl_trial_status)st), by_status[st]);

@@ -390,21 +390,22 @@ int axl_control_apply(axl_campaign *c, const void *req, size_t len, msgpack_sbuf
                strcmp(op, "trial.abandon") == 0) {
         rv = do_finish(c, op, &m.root, reply, after, arena, &used, eb);
     } else if (strcmp(op, "pause") == 0 || strcmp(op, "unpause") == 0) {
+        /* Running or stopped, the same event: a stopped store's campaign is resumed in
+         * the state the log folds to (axl_control_load_paused). */
         bool pause = op[0] == 'p';
-        if (c->offline) {
-            rv = axl_fail(eb, AXL_ESTATE,
-                          "%s: campaign %s is not running (pause acts on a running campaign)", op,
-                          c->exp->name);
-            goto out;
-        }
         if (pause != c->paused) {
             if ((rv = add_event(c, pause ? "experiment.paused" : "experiment.unpaused", NULL, false,
                                 NULL, eb)) != 0)
                 goto out;
             c->paused = pause;
-            AXL_INFO(SRC, "%s by request: %s.", pause ? "Paused" : "Unpaused",
-                     pause ? "no new trials are deployed; running trials go on"
-                           : "deploying again");
+            if (c->offline)
+                AXL_INFO(SRC, "%s the stopped campaign: `axle resume %s` %s.",
+                         pause ? "Paused" : "Unpaused", c->exp->name,
+                         pause ? "starts paused" : "deploys at once");
+            else
+                AXL_INFO(SRC, "%s by request: %s.", pause ? "Paused" : "Unpaused",
+                         pause ? "no new trials are deployed; running trials go on"
+                               : "deploying again");
         }
         rv = ok_reply(c, reply, op, NULL);
     } else if (strcmp(op, "stop") == 0) {
@@ -438,6 +439,68 @@ out:
     free(arena);
     axl_msg_free(&m);
     return rv;
+}
+
+/* ---- The paused state, folded from the log ------------------------------------------ */
+
+int axl_control_paused_fold(const axl_event *ev, const char *name, size_t name_len)
+{
+    if (ev->experiment_len != name_len || memcmp(ev->experiment, name, name_len) != 0 ||
+        ev->trial >= 0)
+        return -1;
+#define IS(lit) (ev->type_len == sizeof(lit) - 1 && memcmp(ev->type, lit, sizeof(lit) - 1) == 0)
+    if (IS("experiment.paused"))
+        return 1;
+    if (IS("experiment.unpaused") || IS("experiment.created"))
+        return 0;
+    if (!IS("experiment.started"))
+        return -1;
+#undef IS
+    /* The state the run started in; an engine older than the key never started paused. */
+    axl_msg m;
+    bool paused = false;
+    if (ev->body != NULL && axl_msg_parse(&m, ev->body, ev->body_len, NULL) == 0) {
+        const msgpack_object *p = axl_obj_get(&m.root, "paused");
+        paused = p != NULL && p->type == MSGPACK_OBJECT_BOOLEAN && p->via.boolean;
+        axl_msg_free(&m);
+    }
+    return paused;
+}
+
+#define FOLD_CHUNK 4096
+
+int axl_control_load_paused(axl_store *s, const char *name, uint64_t last_seq, bool *paused,
+                            axl_errbuf *eb)
+{
+    size_t name_len = strlen(name);
+    *paused = false;
+    /* Backwards, a chunk at a time (short read snapshots): the newest deciding event
+     * wins, and every run's experiment.started decides, so only the last run is read. */
+    for (uint64_t hi = last_seq; hi > 0;) {
+        uint64_t lo = hi > FOLD_CHUNK ? hi - FOLD_CHUNK + 1 : 1;
+        axl_store_iter *it = NULL;
+        int rv = axl_store_iter_open(s, lo, hi, &it, eb), found = -1;
+        uint64_t seq;
+        const void *data;
+        size_t len;
+        while (rv == 0 && (rv = axl_store_iter_next(it, &seq, &data, &len, eb)) == 0) {
+            axl_event ev;
+            if ((rv = axl_event_decode(data, len, &ev, eb)) != 0)
+                break;
+            int f = axl_control_paused_fold(&ev, name, name_len);
+            if (f >= 0)
+                found = f;
+        }
+        axl_store_iter_close(it);
+        if (rv != AXL_ENOENT)
+            return rv;
+        if (found >= 0) {
+            *paused = found == 1;
+            return 0;
+        }
+        hi = lo - 1;
+    }
+    return 0;
 }
 
 bool axl_control_hold(axl_campaign *c)

@@ -55,8 +55,14 @@ static int call_socket(const char *addr, const void *req, size_t len, int timeou
     *connected = false;
     if ((nrv = nng_req0_open(&s)) != 0)
         return axl_fail(eb, AXL_EIO, "control socket: %s", nng_strerror(nrv));
-    /* One send: a resent request must never make a change twice. */
-    nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, (nng_duration)timeout_ms * 4 + 60000);
+    /* One send: a resent request must never make a change twice. REQ also resends when
+     * its pipe is lost (the engine died after the change, before the reply) as soon as a
+     * new pipe is up - a restarted engine (systemd) would get it again - so the dialer
+     * does not reconnect within the wait either: the client reports no reply instead. */
+    nng_duration never = (nng_duration)timeout_ms * 4 + 60000;
+    nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, never);
+    nng_socket_set_ms(s, NNG_OPT_RECONNMINT, never);
+    nng_socket_set_ms(s, NNG_OPT_RECONNMAXT, never);
     nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, timeout_ms);
     nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, timeout_ms);
     nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, AXL_PROTO_MAX_MSG);

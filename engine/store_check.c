@@ -1,7 +1,8 @@
 /*
  * store_check.c - a debug check that memory and store agree: after every committed turn,
  * the in-memory trials must equal the fold of the store's event log (for each trial,
- * the body of the last trial.* event that names it), field by field.
+ * the body of the last trial.* event that names it), field by field; and the paused
+ * state must be the one the log folds to (axl_control_paused_fold).
  *
  * Enabled by AXL_CHECK_STORE=1 in the environment (the test suite sets it for the engine
  * tests), and by default in builds without NDEBUG unless AXL_CHECK_STORE=0. The fold is
@@ -22,6 +23,7 @@
 
 struct axl_store_check {
     uint64_t seq;        /* last event folded */
+    bool paused;         /* the paused state the log folds to (control.c) */
     axl_trial_rec *recs; /* by trial index; index UINT32_MAX = none yet */
     uint32_t n, cap;
 };
@@ -137,6 +139,9 @@ void axl_store_check_turn(axl_campaign *c)
         k->seq = seq;
         if ((rv = axl_event_decode(data, len, &ev, &eb)) != 0)
             break;
+        int paused = axl_control_paused_fold(&ev, name, name_len);
+        if (paused >= 0)
+            k->paused = paused == 1;
         if (ev.rec != AXL_REC_TRIAL || ev.experiment_len != name_len ||
             memcmp(ev.experiment, name, name_len) != 0)
             continue;
@@ -151,6 +156,11 @@ void axl_store_check_turn(axl_campaign *c)
     axl_store_iter_close(it);
     if (rv != AXL_ENOENT) {
         AXL_ERROR(SRC, "cannot fold the store's log: %s (%s)", eb.msg, axl_strerror(rv));
+        abort();
+    }
+    if (k->paused != c->paused) {
+        AXL_ERROR(SRC, "memory says %s, the store's log %s", c->paused ? "paused" : "not paused",
+                  k->paused ? "paused" : "not paused");
         abort();
     }
     if (k->n != c->n_trials) {

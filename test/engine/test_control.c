@@ -363,9 +363,18 @@ static void test_running_campaign(void **state)
     assert_int_equal(axle(dir, NULL, &err, "trial", "live", "fail", idx, NULL), 1);
     assert_non_null(strstr(err, "already FAILED"));
     free(err);
-    assert_int_equal(axle(dir, NULL, &err, "pause", "live", NULL), 1);
-    assert_non_null(strstr(err, "not running"));
-    free(err);
+    /* pause and unpause on the stopped store: one event each (test_pause_a_stopped_store
+     * resumes such a store). */
+    assert_int_equal(axle(dir, &out, NULL, "pause", "live", NULL), 0);
+    assert_non_null(strstr(out, "live: paused; `axle resume` starts it paused"));
+    free(out);
+    assert_int_equal(axle(dir, &out, NULL, "unpause", "live", NULL), 0);
+    assert_string_equal(out, "live: unpaused; `axle resume` deploys at once (the stopped store)\n");
+    free(out);
+    events = event_list(dir);
+    assert_int_equal(count_lines(events, "experiment.paused -1"), 2);
+    assert_int_equal(count_lines(events, "experiment.unpaused -1"), 2);
+    free(events);
     assert_int_equal(axle(dir, &out, NULL, "stop", "live", NULL), 0);
     assert_string_equal(out, "live: not running\n");
     free(out);
@@ -373,6 +382,147 @@ static void test_running_campaign(void **state)
     free(err);
     verify_fold(dir);
 
+    free(path);
+    et_rmtree(dir);
+    free(dir);
+}
+
+/* The "paused" of the n-th experiment.started (1-based) of the log; -1 when absent. */
+static int started_paused(const char *dir, int nth)
+{
+    axl_store *s = NULL;
+    axl_store_options so = {.flags = AXL_STORE_RDONLY};
+    assert_int_equal(axl_store_open(dir, &so, &s, NULL), 0);
+    axl_store_iter *it = NULL;
+    assert_int_equal(axl_store_iter_open(s, 1, 0, &it, NULL), 0);
+    int seen = 0, paused = -1;
+    uint64_t seq;
+    const void *data;
+    size_t n;
+    while (paused < 0 && axl_store_iter_next(it, &seq, &data, &n, NULL) == 0) {
+        axl_event ev;
+        assert_int_equal(axl_event_decode(data, n, &ev, NULL), 0);
+        if (ev.type_len != 18 || memcmp(ev.type, "experiment.started", 18) != 0 || ++seen != nth)
+            continue;
+        axl_msg m;
+        assert_int_equal(axl_msg_parse(&m, ev.body, ev.body_len, NULL), 0);
+        const msgpack_object *p = axl_obj_get(&m.root, "paused");
+        paused = p != NULL && p->type == MSGPACK_OBJECT_BOOLEAN ? p->via.boolean : -2;
+        axl_msg_free(&m);
+    }
+    axl_store_iter_close(it);
+    axl_store_close(s);
+    return paused;
+}
+
+/* The events after the n-th experiment.started (from its line on). */
+static const char *after_start(const char *events, int nth)
+{
+    const char *p = events;
+    for (int i = 0; i < nth; i++) {
+        p = strstr(p, "experiment.started -1\n");
+        assert_non_null(p);
+        p += 1;
+    }
+    return p;
+}
+
+/*
+ * A resumed campaign that is paused deploys nothing: the function runner reports the
+ * three trials left RUNNING as ABANDONED (it keeps nothing across a restart), which frees
+ * their places; unpaused, the turn that commits those reports would stage new trials. So
+ * once the three are ABANDONED and a control request has made its round trip (a later
+ * loop turn), the log holds no trial.created / trial.staged since the resume.
+ */
+static void expect_resumed_paused(const char *dir, const char *name, int nth_start, pid_t run)
+{
+    wait_event(dir, "experiment.started -1", (size_t)nth_start);
+    assert_int_equal(started_paused(dir, nth_start), 1);
+    wait_status(dir, name, AXL_TRIAL_ABANDONED, 3, run);
+    char *out;
+    assert_int_equal(axle(dir, &out, NULL, "pause", name, NULL), 0); /* a no-op round trip */
+    assert_non_null(strstr(out, "paused (running trials go on"));
+    free(out);
+    char *events = event_list(dir);
+    const char *since = after_start(events, nth_start);
+    assert_null(strstr(since, "trial.created"));
+    assert_null(strstr(since, "trial.staged"));
+    assert_int_equal(count_lines(since, "experiment.paused -1"), 0);
+    free(events);
+    assert_int_equal(count_status(dir, name, AXL_TRIAL_RUNNING), 0);
+    /* Unpaused through the socket, it deploys at once. */
+    assert_int_equal(axle(dir, &out, NULL, "unpause", name, NULL), 0);
+    assert_non_null(strstr(out, "deploying again"));
+    free(out);
+    wait_status(dir, name, AXL_TRIAL_RUNNING, 3, run);
+}
+
+static void test_pause_a_stopped_store(void **state)
+{
+    (void)state;
+    char *dir = et_mkdtemp(), *path, *out;
+    pid_t run = start_hanging(dir, "held", &path);
+    assert_int_equal(axle(dir, NULL, NULL, "stop", "held", NULL), 0);
+    assert_int_equal(wait_exit(run, 30), 0);
+
+    /* Paused on the stopped store: an event, once; status says so. */
+    assert_int_equal(axle(dir, &out, NULL, "pause", "held", NULL), 0);
+    assert_string_equal(out, "held: paused; `axle resume` starts it paused, `axle unpause` "
+                             "deploys again (the stopped store)\n");
+    free(out);
+    assert_int_equal(axle(dir, NULL, NULL, "pause", "held", NULL), 0);
+    char *events = event_list(dir);
+    assert_int_equal(count_lines(events, "experiment.paused -1"), 1);
+    free(events);
+    assert_int_equal(axle(dir, &out, NULL, "status", "held", NULL), 0);
+    assert_non_null(strstr(out, "  paused: no new trial is deployed until `axle unpause held`\n"));
+    free(out);
+
+    const char *resume[] = {"axle", "resume", "held", "--store", dir, "--no-progress", NULL};
+    run = spawn_to(NULL, NULL, resume);
+    expect_resumed_paused(dir, "held", 2, run);
+    assert_int_equal(axle(dir, NULL, NULL, "stop", "held", NULL), 0);
+    assert_int_equal(wait_exit(run, 30), 0);
+    assert_int_equal(started_paused(dir, 1), 0);
+
+    /* Paused and unpaused on the stopped store: the resume deploys at once. */
+    assert_int_equal(axle(dir, NULL, NULL, "pause", "held", NULL), 0);
+    assert_int_equal(axle(dir, &out, NULL, "unpause", "held", NULL), 0);
+    assert_string_equal(out, "held: unpaused; `axle resume` deploys at once (the stopped store)\n");
+    free(out);
+    assert_int_equal(axle(dir, &out, NULL, "status", "held", NULL), 0);
+    assert_null(strstr(out, "paused:"));
+    free(out);
+    run = spawn_to(NULL, NULL, resume);
+    wait_event(dir, "experiment.started -1", 3);
+    assert_int_equal(started_paused(dir, 3), 0);
+    wait_status(dir, "held", AXL_TRIAL_ABANDONED, 6, run);
+    wait_status(dir, "held", AXL_TRIAL_RUNNING, 3, run);
+    assert_int_equal(axle(dir, NULL, NULL, "stop", "held", NULL), 0);
+    assert_int_equal(wait_exit(run, 30), 0);
+    verify_fold(dir);
+    free(path);
+    et_rmtree(dir);
+    free(dir);
+}
+
+/* Paused, then killed -9: the resume is paused too (the log folds to it). */
+static void test_paused_survives_kill9(void **state)
+{
+    (void)state;
+    char *dir = et_mkdtemp(), *path, *out;
+    pid_t run = start_hanging(dir, "frozen", &path);
+    assert_int_equal(axle(dir, &out, NULL, "pause", "frozen", NULL), 0);
+    assert_non_null(strstr(out, "paused (running trials go on"));
+    free(out);
+    kill(run, SIGKILL);
+    waitpid(run, NULL, 0);
+    const char *resume[] = {"axle", "resume", "frozen", "--store", dir, "--no-progress", NULL};
+    run = spawn_to(NULL, NULL, resume);
+    expect_resumed_paused(dir, "frozen", 2, run);
+    assert_int_equal(axle(dir, NULL, NULL, "stop", "frozen", NULL), 0);
+    assert_int_equal(wait_exit(run, 30), 0);
+    verify_fold(dir);
     free(path);
     et_rmtree(dir);
     free(dir);
@@ -822,6 +972,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_running_campaign),
+        cmocka_unit_test(test_pause_a_stopped_store),
+        cmocka_unit_test(test_paused_survives_kill9),
         cmocka_unit_test(test_stop_wait_lets_trials_finish),
         cmocka_unit_test(test_change_survives_kill9),
         cmocka_unit_test(test_attach_csv_round_trip),
