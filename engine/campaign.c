@@ -505,13 +505,6 @@ void axl_campaign_free(axl_campaign *c)
 {
     if (c == NULL)
         return;
-    if (c->journal.stream != NULL && axl_stream_dropped(c->journal.stream) > 0)
-        AXL_WARN(SRC,
-                 "event stream: %llu of %llu live events dropped for slow subscribers "
-                 "(they recover them by replay)",
-                 (unsigned long long)axl_stream_dropped(c->journal.stream),
-                 (unsigned long long)(axl_stream_dropped(c->journal.stream) +
-                                      axl_stream_published(c->journal.stream)));
     axl_control_close(c);
     axl_feedback_close(c);
     axl_stream_close(c->journal.stream);

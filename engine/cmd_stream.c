@@ -212,20 +212,22 @@ static int emit(void *ud, uint64_t seq, const void *data, size_t len)
     return sub_done(st);
 }
 
-/* Reads the events after st->next: replay service first, the store (read-only) when the
- * service is gone and the store is known. */
-static int catch_up(const char *rep, const char *store_dir, sub_state *st, axl_errbuf *eb)
+/* Prints the events [st->next, to] (to 0: all there are): from the replay service, or
+ * from the store (read-only) when the service is gone — the campaign has ended — and the
+ * store is known. */
+static int catch_up(const char *rep, const char *store_dir, sub_state *st, uint64_t to,
+                    int timeout_ms, axl_errbuf *eb)
 {
     uint64_t next = st->next;
-    int rv = axl_replay_fetch(rep, st->next, 0, 2000, emit, st, &next, eb);
-    if (rv == 0 || store_dir == NULL)
+    int rv = axl_replay_fetch(rep, st->next, to, timeout_ms, emit, st, &next, eb);
+    if (rv == 0 || store_dir == NULL || sub_done(st))
         return rv;
     axl_store *s = NULL;
     axl_store_iter *it = NULL;
     axl_store_options so = {.flags = AXL_STORE_RDONLY};
     rv = axl_store_open(store_dir, &so, &s, eb);
     if (rv == 0)
-        rv = axl_store_iter_open(s, st->next, 0, &it, eb);
+        rv = axl_store_iter_open(s, st->next, to, &it, eb);
     while (rv == 0 && !sub_done(st)) {
         uint64_t seq;
         const void *data;
@@ -345,8 +347,7 @@ int axl_cmd_subscribe(int argc, char **argv)
         nng_close(sub);
         return AXL_EXIT_CODE_ERROR;
     }
-    uint64_t next = st.next;
-    int rv = axl_replay_fetch(rep, st.next, 0, 5000, emit, &st, &next, &eb);
+    int rv = catch_up(rep, store_dir, &st, 0, 5000, &eb);
     if (rv != 0) {
         fprintf(stderr, "axle subscribe: %s\n", eb.msg);
         nng_close(sub);
@@ -361,7 +362,7 @@ int axl_cmd_subscribe(int argc, char **argv)
             /* A lost *last* event leaves no later seq to reveal the gap: after a second
              * of silence, ask for the tail — from the replay service, or from the store
              * itself once the campaign (and its service) has gone. */
-            if (++idle % 5 == 0 && catch_up(rep, store_dir, &st, &eb) != 0) {
+            if (++idle % 5 == 0 && catch_up(rep, store_dir, &st, 0, 2000, &eb) != 0) {
                 fprintf(stderr, "axle subscribe: %s\n", eb.msg);
                 rv = AXL_EIO;
                 break;
@@ -377,8 +378,9 @@ int axl_cmd_subscribe(int argc, char **argv)
         axl_event ev;
         if (axl_event_decode(buf, len, &ev, NULL) == 0 && ev.seq >= st.next) {
             if (ev.seq > st.next) {
-                /* A gap: live events were lost; the replay service has them. */
-                rv = axl_replay_fetch(rep, st.next, ev.seq - 1, 5000, emit, &st, &next, &eb);
+                /* A gap: live events were lost; the replay service has them (or, once
+                 * the campaign has ended, its store). */
+                rv = catch_up(rep, store_dir, &st, ev.seq - 1, 5000, &eb);
                 if (rv != 0) {
                     fprintf(stderr, "axle subscribe: %s\n", eb.msg);
                     nng_free(buf, len);

@@ -227,8 +227,9 @@ static void record_stop(axl_campaign *c)
     c->model_best = best;
     bool pareto = axl_pareto_wanted(c->exp);
     bool runner_stats = c->runner_open && c->runner.ops->stop_stats != NULL;
+    bool stream = c->journal.stream != NULL;
     int n = 7 + (c->has_best ? 2 : 0) + (best.has_model ? 4 : 0) + (pareto ? 1 : 0) +
-            (runner_stats ? 1 : 0);
+            (runner_stats ? 1 : 0) + (stream ? 1 : 0);
     msgpack_pack_map(&pk, (size_t)n);
     axl_pack_kv_str(&pk, "exit_status", axl_exit_status_name(c->exit_status));
     axl_pack_kv_str(&pk, "reason", c->reason);
@@ -255,6 +256,18 @@ static void record_stop(axl_campaign *c)
     if (runner_stats) {
         axl_pack_cstr(&pk, "runner");
         c->runner.ops->stop_stats(&c->runner, &pk);
+    }
+    if (stream) { /* the live stream's counters (engine/stream.h) */
+        axl_stream_stats ss;
+        axl_stream_stats_get(c->journal.stream, &ss);
+        if (ss.dropped > 0)
+            AXL_WARN(SRC, "event stream: %llu live events dropped for slow subscribers so far",
+                     (unsigned long long)ss.dropped);
+        axl_pack_cstr(&pk, "stream");
+        msgpack_pack_map(&pk, 3);
+        axl_pack_kv_uint(&pk, "published", ss.published);
+        axl_pack_kv_uint(&pk, "subscribers", ss.subscribers);
+        axl_pack_kv_uint(&pk, "dropped", ss.dropped);
     }
     axl_errbuf eb = {{0}};
     if (axl_journal_add(&c->journal, "experiment.stopped", c->exp->name, -1, AXL_REC_NONE, sb.data,

@@ -18,10 +18,18 @@
 #include <nng/protocol/pubsub0/pub.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/util/platform.h>
 
 #include "hw/worker/axl_net.h"
 #include "hw/worker/nng_bridge.h"
 #include "proto/axl_log.h"
+
+/* One subscriber connection: its nng pipe and how many events had been published when
+ * it joined (every later one is due to it). */
+typedef struct sub_pipe {
+    uint32_t id;
+    uint64_t joined;
+} sub_pipe;
 
 struct axl_stream {
     nng_socket pub;
@@ -30,9 +38,147 @@ struct axl_stream {
     pthread_t replay_thread;
     bool thread_started;
     axl_store *store;
+    /* mu guards what follows: publish runs on the loop thread, the pipe callbacks on
+     * nng's threads. */
+    pthread_mutex_t mu;
     uint64_t published;
-    uint64_t dropped;
+    uint64_t dropped;     /* counted so far: send failures, subscribers gone or drained */
+    uint64_t subscribers; /* connections over the stream's life */
+    sub_pipe *subs;       /* connected now */
+    size_t n_subs, cap_subs;
 };
+
+/*
+ * Counting dropped live events. nng's PUB never fails a send: each subscriber pipe has a
+ * queue of AXL_STREAM_SENDBUF messages, and when it is full (the subscriber reads slower
+ * than events come) the oldest is dropped without a trace. What nng does keep is each
+ * pipe's count of messages handed to the transport (its statistic tx_msgs; Debian's
+ * libnng is built with statistics). So a subscriber that joined when `joined` events had
+ * been published has been *due* published - joined; of those, tx_msgs were sent, up to
+ * AXL_STREAM_SENDBUF + 1 may still wait in its queue, and the rest were dropped. At the
+ * end (close) nothing waits any more: whatever was not sent is lost. The count is a lower
+ * bound by at most the events published in the instant a pipe joined (before its
+ * callback ran), never a false alarm.
+ */
+
+/* Fills tx[i] with the tx_msgs of pipe ids[i] (UINT64_MAX when not found). */
+static void pipes_tx(const uint32_t *ids, uint64_t *tx, size_t n)
+{
+    nng_stat *root = NULL;
+    for (size_t i = 0; i < n; i++)
+        tx[i] = UINT64_MAX;
+    if (n == 0 || nng_stats_get(&root) != 0)
+        return;
+    for (nng_stat *c = nng_stat_child(root); c != NULL; c = nng_stat_next(c)) {
+        if (strcmp(nng_stat_name(c), "pipe") != 0)
+            continue;
+        nng_stat *id = nng_stat_find(c, "id");
+        nng_stat *sent = nng_stat_find(c, "tx_msgs");
+        if (id == NULL || sent == NULL)
+            continue;
+        for (size_t i = 0; i < n; i++)
+            if (nng_stat_value(id) == ids[i])
+                tx[i] = nng_stat_value(sent);
+    }
+    nng_stats_free(root);
+}
+
+/* Events due to a subscriber and not sent to it, less those that may still be queued. */
+static uint64_t lost(uint64_t due, uint64_t tx, uint64_t queued)
+{
+    if (tx == UINT64_MAX || tx >= due)
+        return 0;
+    return due - tx > queued ? due - tx - queued : 0;
+}
+
+static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+    axl_stream *s = arg;
+    uint32_t id = (uint32_t)nng_pipe_id(p);
+    uint64_t tx = UINT64_MAX;
+    if (ev == NNG_PIPE_EV_REM_POST)
+        pipes_tx(&id, &tx, 1); /* its statistics outlive the pipe until this returns */
+    pthread_mutex_lock(&s->mu);
+    if (ev == NNG_PIPE_EV_ADD_POST) {
+        if (s->n_subs == s->cap_subs) {
+            size_t cap = s->cap_subs ? 2 * s->cap_subs : 8;
+            sub_pipe *grown = realloc(s->subs, cap * sizeof(*grown));
+            if (grown == NULL) { /* not counted: its drops are not known */
+                pthread_mutex_unlock(&s->mu);
+                return;
+            }
+            s->subs = grown;
+            s->cap_subs = cap;
+        }
+        s->subs[s->n_subs++] = (sub_pipe){.id = id, .joined = s->published};
+        s->subscribers++;
+    } else if (ev == NNG_PIPE_EV_REM_POST) {
+        for (size_t i = 0; i < s->n_subs; i++) {
+            if (s->subs[i].id != id)
+                continue;
+            /* A subscriber that leaves takes its queue with it: only what overflowed. */
+            s->dropped += lost(s->published - s->subs[i].joined, tx, AXL_STREAM_SENDBUF + 1);
+            s->subs[i] = s->subs[--s->n_subs];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* With mu held: the drops so far (queue = AXL_STREAM_SENDBUF + 1: so many may still be
+ * sent) or, at the end (queue = 0), everything not sent. *behind (may be NULL): whether a
+ * connected subscriber has not been sent everything yet; *sent: the events sent to all. */
+static uint64_t tally(axl_stream *s, uint64_t queue, bool *behind, uint64_t *sent)
+{
+    uint64_t n = s->dropped, total = 0;
+    uint32_t ids[64];
+    uint64_t tx[64];
+    bool late = false;
+    for (size_t i = 0; i < s->n_subs; i += 64) {
+        size_t k = s->n_subs - i < 64 ? s->n_subs - i : 64;
+        for (size_t j = 0; j < k; j++)
+            ids[j] = s->subs[i + j].id;
+        pipes_tx(ids, tx, k);
+        for (size_t j = 0; j < k; j++) {
+            uint64_t due = s->published - s->subs[i + j].joined;
+            n += lost(due, tx[j], queue);
+            if (tx[j] != UINT64_MAX) {
+                late = late || tx[j] < due;
+                total += tx[j];
+            }
+        }
+    }
+    if (behind != NULL)
+        *behind = late;
+    if (sent != NULL)
+        *sent = total;
+    return n;
+}
+
+/* Waits until every subscriber has been sent every event, or none has been sent anything
+ * for AXL_STREAM_STALL_MS (a stalled subscriber, or one whose queue has emptied while
+ * events it was due were dropped long ago), or max_ms have passed. nng tells no one when a
+ * pipe's queue empties, so this looks at the statistics every 5 ms; it runs once, when the
+ * stream closes, and returns at once when nobody is subscribed or all are served. */
+static void drain(axl_stream *s, int max_ms)
+{
+    uint64_t before = UINT64_MAX;
+    int still = 0;
+    for (int waited = 0; waited < max_ms; waited += 5) {
+        bool behind;
+        uint64_t sent;
+        pthread_mutex_lock(&s->mu);
+        tally(s, 0, &behind, &sent);
+        pthread_mutex_unlock(&s->mu);
+        if (!behind)
+            return;
+        still = sent == before ? still + 5 : 0;
+        if (still >= AXL_STREAM_STALL_MS)
+            return;
+        before = sent;
+        nng_msleep(5);
+    }
+}
 
 int axl_stream_default_addrs(const char *store_dir, char *pub, char *replay, size_t size)
 {
@@ -109,7 +255,7 @@ static int build_reply(axl_store *store, uint64_t from, uint64_t to, uint64_t ma
                             (unsigned char)(n >> 8), (unsigned char)n};
     if (msgpack_pack_map(&pk, 5) || axl_pack_kv_uint(&pk, "v", AXL_PROTO_VERSION) ||
         axl_pack_kv_str(&pk, "type", "replay_reply") || axl_pack_kv_uint(&pk, "last_seq", last) ||
-        axl_pack_kv_bool(&pk, "more", more || to < last) || axl_pack_cstr(&pk, "events") ||
+        axl_pack_kv_bool(&pk, "more", more) || axl_pack_cstr(&pk, "events") ||
         msgpack_sbuffer_write(sb, (const char *)hdr, sizeof(hdr)) ||
         (events.size > 0 && msgpack_sbuffer_write(sb, events.data, events.size)))
         rv = AXL_ENOMEM;
@@ -199,9 +345,17 @@ int axl_stream_open(const char *pub_addr, const char *replay_addr, axl_store *st
     if (s == NULL)
         return axl_fail(eb, AXL_ENOMEM, "out of memory");
     s->store = store;
+    pthread_mutex_init(&s->mu, NULL);
     if ((nrv = nng_pub0_open(&s->pub)) != 0) {
+        pthread_mutex_destroy(&s->mu);
         free(s);
         return axl_fail(eb, AXL_EIO, "event stream: %s", nng_strerror(nrv));
+    }
+    nng_socket_set_int(s->pub, NNG_OPT_SENDBUF, AXL_STREAM_SENDBUF);
+    if ((nrv = nng_pipe_notify(s->pub, NNG_PIPE_EV_ADD_POST, on_pipe, s)) != 0 ||
+        (nrv = nng_pipe_notify(s->pub, NNG_PIPE_EV_REM_POST, on_pipe, s)) != 0) {
+        rv = axl_fail(eb, AXL_EIO, "event stream: %s", nng_strerror(nrv));
+        goto fail;
     }
     if ((rv = axl_net_listen(s->pub, pub_addr, NULL, "event stream", eb)) != 0)
         goto fail;
@@ -226,6 +380,8 @@ fail:
     nng_close(s->pub);
     if (s->rep_open)
         nng_close(s->rep);
+    pthread_mutex_destroy(&s->mu);
+    free(s->subs);
     free(s);
     return rv;
 }
@@ -234,27 +390,56 @@ void axl_stream_publish(axl_stream *s, const void *data, size_t len)
 {
     if (s == NULL)
         return;
-    /* nng copies the buffer; PUB never blocks, a full subscriber queue drops. */
-    if (nng_send(s->pub, (void *)data, len, NNG_FLAG_NONBLOCK) == 0)
-        s->published++;
-    else
-        s->dropped++;
+    /* nng copies the buffer; PUB never blocks, a full subscriber queue drops (counted
+     * from the pipes' statistics, above). Under mu so that a joining subscriber's mark
+     * and the count agree. */
+    pthread_mutex_lock(&s->mu);
+    s->published++;
+    if (nng_send(s->pub, (void *)data, len, NNG_FLAG_NONBLOCK) != 0)
+        s->dropped += s->n_subs; /* lost for every subscriber */
+    pthread_mutex_unlock(&s->mu);
 }
 
-uint64_t axl_stream_published(const axl_stream *s)
+void axl_stream_stats_get(axl_stream *s, axl_stream_stats *st)
 {
-    return s->published;
+    pthread_mutex_lock(&s->mu);
+    st->published = s->published;
+    st->subscribers = s->subscribers;
+    st->dropped = tally(s, AXL_STREAM_SENDBUF + 1, NULL, NULL);
+    pthread_mutex_unlock(&s->mu);
 }
 
-uint64_t axl_stream_dropped(const axl_stream *s)
+void axl_stream_finish(axl_stream *s, axl_stream_stats *st)
 {
-    return s->dropped;
+    drain(s, AXL_STREAM_DRAIN_MS);
+    pthread_mutex_lock(&s->mu);
+    s->dropped = tally(s, 0, NULL, NULL);
+    s->n_subs = 0; /* counted now; their removal later must not count them again */
+    if (st != NULL)
+        *st = (axl_stream_stats){
+            .published = s->published, .subscribers = s->subscribers, .dropped = s->dropped};
+    pthread_mutex_unlock(&s->mu);
 }
 
 void axl_stream_close(axl_stream *s)
 {
     if (s == NULL)
         return;
+    /* Every subscriber still connected gets the end of the log (experiment.stopped)
+     * before the socket goes, unless it is stalled. */
+    axl_stream_stats st;
+    axl_stream_finish(s, &st);
+    if (st.dropped > 0)
+        AXL_WARN("Stream",
+                 "event stream: %llu live events (of %llu published, to %llu subscriber "
+                 "connections) were dropped for slow subscribers; they recover them by "
+                 "replay or from the store",
+                 (unsigned long long)st.dropped, (unsigned long long)st.published,
+                 (unsigned long long)st.subscribers);
+    /* No callback from here on (one already running has passed the lock or waits on it
+     * and then finds no subscriber). */
+    nng_pipe_notify(s->pub, NNG_PIPE_EV_ADD_POST, NULL, NULL);
+    nng_pipe_notify(s->pub, NNG_PIPE_EV_REM_POST, NULL, NULL);
     /* Closed where every axle socket is closed (hw/worker/nng_bridge.h: off this thread,
      * the libnng 1.5.2 close deadlock workaround in one place). */
     axl_bridge_close_socket(s->pub);
@@ -264,6 +449,8 @@ void axl_stream_close(axl_stream *s)
     /* The listeners unlink their ipc paths when closed: done before the process moves on,
      * unless a close hangs in libnng (then bounded). */
     axl_bridge_drain(2.0);
+    pthread_mutex_destroy(&s->mu);
+    free(s->subs);
     free(s);
 }
 

@@ -49,16 +49,41 @@ int axl_stream_default_addrs(const char *store_dir, char *pub, char *replay, siz
 int axl_stream_open(const char *pub_addr, const char *replay_addr, axl_store *store,
                     axl_stream **out, axl_errbuf *eb);
 
+/* Per-subscriber queue of the PUB socket (nng's NNG_OPT_SENDBUF, default 16): events
+ * beyond it are dropped for a subscriber that does not read. */
+#define AXL_STREAM_SENDBUF 256
+/* At close, how long the stream waits for subscribers to be sent the end of the log: at
+ * most AXL_STREAM_DRAIN_MS, and no longer than AXL_STREAM_STALL_MS without progress. */
+#define AXL_STREAM_DRAIN_MS 2000
+#define AXL_STREAM_STALL_MS 250
+
 /*
  * Publishes one encoded event (non-blocking; a slow subscriber loses live events and
- * recovers them by replay). Counts drops.
+ * recovers them by replay). Called on the loop thread.
  */
 void axl_stream_publish(axl_stream *s, const void *data, size_t len);
 
-uint64_t axl_stream_published(const axl_stream *s);
-uint64_t axl_stream_dropped(const axl_stream *s);
+typedef struct axl_stream_stats {
+    uint64_t published;   /* events published since the stream opened */
+    uint64_t subscribers; /* subscriber connections since then */
+    uint64_t dropped;     /* live events dropped for slow subscribers so far (at least) */
+} axl_stream_stats;
 
-void axl_stream_close(axl_stream *s); /* NULL is a no-op */
+/* The counters now (experiment.stopped's "stream"); dropped counts an event once per
+ * subscriber that lost it. Reads nng's statistics: not for every event. */
+void axl_stream_stats_get(axl_stream *s, axl_stream_stats *st);
+
+/*
+ * The end of publishing: waits (bounded, see AXL_STREAM_DRAIN_MS) until every connected
+ * subscriber has been sent every event, then counts as dropped whatever was not sent, and
+ * fills *st (may be NULL) with the final counters. Nothing may be published after it.
+ * axl_stream_close calls it; a second call changes nothing.
+ */
+void axl_stream_finish(axl_stream *s, axl_stream_stats *st);
+
+/* axl_stream_finish, a warning with the count of dropped events if any, then both sockets
+ * stop. NULL is a no-op. */
+void axl_stream_close(axl_stream *s);
 
 /*
  * Client side (axle subscribe, tests): asks the replay service for events [from, to]
