@@ -14,6 +14,7 @@
 #include "engine/json_msgpack.h"
 #include "engine/cmd_lab_pareto.h"
 #include "hw/line/axl_film_model.h"
+#include "hw/worker/axl_devcfg.h"
 #include "hw/worker/axl_worker.h"
 #include "proto/axl_log.h"
 #include "storage/axl_store.h"
@@ -43,6 +44,9 @@ static const char worker_usage[] =
     "  --heartbeat-ms MS    heartbeat period (default 250)\n"
     "  --exit-when-alone S  after S seconds with no engine connected, exit once no task\n"
     "                       runs (default never)\n"
+    "  --devices FILE       drive real devices: FILE holds the line's devices (the\n"
+    "                       experiment's lab.line.devices object); a role it configures\n"
+    "                       runs on them, any other on the simulated line\n"
     "  --pid-file PATH      removed at exit when it names this process (the engine's\n"
     "                       record of a worker it spawned)\n"
     "  --log-level LEVEL    debug, info, warn, error (default info)\n"
@@ -74,13 +78,15 @@ int axl_cmd_worker(int argc, char **argv)
         {"heartbeat-ms", required_argument, NULL, 'b'},
         {"exit-when-alone", required_argument, NULL, 'a'},
         {"pid-file", required_argument, NULL, 'P'},
+        {"devices", required_argument, NULL, 'D'},
         {"log-level", required_argument, NULL, 'l'},
         {"log-json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         AXL_CLI_NET_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
-    const char *cmd = "axle worker", *level = NULL;
+    const char *cmd = "axle worker", *level = NULL, *devices_file = NULL;
+    axl_line_devices devices;
     axl_net_opts net = {0};
     bool json = false, has_role = false;
     axl_worker_config cfg;
@@ -158,6 +164,9 @@ int axl_cmd_worker(int argc, char **argv)
         case 'P':
             cfg.pid_file = optarg;
             break;
+        case 'D':
+            devices_file = optarg;
+            break;
         case 'l':
             level = optarg;
             break;
@@ -181,6 +190,14 @@ int axl_cmd_worker(int argc, char **argv)
     axl_cli_setup_logging(json, level);
     axl_cli_net_apply(&net);
     axl_errbuf eb = {{0}};
+    if (devices_file != NULL) {
+        int drv = axl_devcfg_load(devices_file, &devices, &eb);
+        if (drv != 0) {
+            fprintf(stderr, "%s: --devices %s: %s\n", cmd, devices_file, eb.msg);
+            return AXL_EXIT_CODE_USAGE;
+        }
+        cfg.devices = &devices;
+    }
     int rv = axl_worker_run(&cfg, &eb);
     if (rv != 0) {
         fprintf(stderr, "%s: %s\n", cmd, eb.msg[0] ? eb.msg : axl_strerror(rv));

@@ -63,6 +63,8 @@ typedef struct lab_config {
     lab_sim_config sim;
     bool needed[NROLES];    /* the recipe's chain has tasks for the role */
     char addr[NROLES][512]; /* lab.workers (attached line); "" with simulate */
+    char *devices;          /* lab.line.devices as compact JSON (malloc), for the spawned
+                               workers' --devices file; NULL: every role simulated */
 } lab_config;
 
 /* Reads e->lab (and checks e->runner has no keys but "type") into *c; errors name the

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "engine/lab/lab.h"
+#include "hw/worker/axl_devcfg.h"
 #include "proto/json/axl_json.h"
 
 static int get_num(json_t *j, const char *path, const char *key, double lo, double hi, double *out,
@@ -87,6 +88,22 @@ static int parse_simulate(lab_sim_config *s, json_t *j, axl_errbuf *eb)
         if (uv_exepath(s->bin, &size) != 0)
             return axl_fail(eb, AXL_ECONFIG, "%s.worker_bin: the axle binary's path is unknown", P);
     }
+    return 0;
+}
+
+/* lab.line.devices: checked here (every error with its path), handed to the spawned
+ * workers as a file. */
+static int parse_devices(lab_config *c, json_t *devices, axl_errbuf *eb)
+{
+    axl_line_devices *d = malloc(sizeof(*d));
+    if (d == NULL)
+        return axl_fail(eb, AXL_ENOMEM, "out of memory");
+    int rv = axl_devcfg_parse(devices, "lab.line.devices", d, eb);
+    free(d);
+    if (rv != 0)
+        return rv;
+    if ((c->devices = json_dumps(devices, JSON_COMPACT)) == NULL)
+        return axl_fail(eb, AXL_ENOMEM, "out of memory");
     return 0;
 }
 
@@ -184,10 +201,24 @@ static int parse(const axl_experiment *e, lab_config *c, axl_errbuf *eb)
         return axl_fail(eb, AXL_ECONFIG, "lab.labware: required");
     if ((c->tpl = malloc(sizeof(*c->tpl))) == NULL)
         return axl_fail(eb, AXL_ENOMEM, "out of memory");
+    /* lab.line.devices is the workers' (axl_devcfg.h); the rest of lab.line the timeline's */
+    json_t *line = json_object_get(lab, "line"), *devices = NULL;
+    if (json_is_object(line) && (devices = json_object_get(line, "devices")) != NULL) {
+        if ((rv = parse_devices(c, devices, eb)) != 0)
+            return rv;
+        if ((line = json_copy(line)) == NULL)
+            return axl_fail(eb, AXL_ENOMEM, "out of memory");
+        json_object_del(line, "devices");
+    } else {
+        json_incref(line);
+    }
     if ((rv = axl_recipe_template_parse(recipe, "lab.recipe", c->tpl, eb)) != 0 ||
         (rv = axl_labware_parse(labware, "lab.labware", &c->lw, eb)) != 0 ||
-        (rv = axl_tl_config_parse(json_object_get(lab, "line"), "lab.line", &c->line, eb)) != 0)
+        (rv = axl_tl_config_parse(line, "lab.line", &c->line, eb)) != 0) {
+        json_decref(line);
         return AXL_ECONFIG;
+    }
+    json_decref(line);
     /* Every bound field must name a numeric parameter of the search space. */
     for (uint32_t i = 0; i < c->tpl->nbindings; i++) {
         const axl_binding *b = &c->tpl->binding[i];
@@ -216,6 +247,10 @@ static int parse(const axl_experiment *e, lab_config *c, axl_errbuf *eb)
                         "workers) or \"simulate\" (spawn the simulated line)");
     if (sim != NULL && (rv = parse_simulate(&c->sim, sim, eb)) != 0)
         return rv;
+    if (workers != NULL && c->devices != NULL)
+        return axl_fail(eb, AXL_ECONFIG,
+                        "lab.line.devices: only with \"simulate\" (spawned workers); attached "
+                        "workers get theirs with `axle worker --devices FILE`");
     if (sim != NULL && json_object_get(lab, "speed") != NULL)
         return axl_fail(eb, AXL_ECONFIG, "lab.speed: with simulate, give simulate.speed");
     c->speed = c->sim.on ? c->sim.speed : 1;
@@ -267,4 +302,6 @@ void lab_config_free(lab_config *c)
 {
     free(c->tpl);
     c->tpl = NULL;
+    free(c->devices);
+    c->devices = NULL;
 }

@@ -5,7 +5,10 @@
  * supervisor's pid file: pid + start time + this configuration), restarted when they
  * crash, killed when they hang (the link's heartbeat timer says so), stopped on close.
  */
+#include <errno.h>
 #include <signal.h>
+#include <string.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -39,6 +42,22 @@ static void proc_gone(axl_sup_proc *sp, const char *how)
     axl_sup_restart(sp, 20);
 }
 
+/* The line's devices for the workers (lab.line.devices), written atomically. */
+static int write_devices(const char *path, const char *text, axl_errbuf *eb)
+{
+    char tmp[800];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "we");
+    if (f == NULL)
+        return axl_fail(eb, AXL_EIO, "%s: %s", tmp, strerror(errno));
+    bool ok = fputs(text, f) >= 0 && fputc('\n', f) != EOF;
+    if (fclose(f) != 0 || !ok || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return axl_fail(eb, AXL_EIO, "cannot write %s", path);
+    }
+    return 0;
+}
+
 int lab_procs_start(lab_runner *lr, role_link *rl, const char *dir, axl_errbuf *eb)
 {
     const lab_config *c = &lr->cfg;
@@ -64,6 +83,13 @@ int lab_procs_start(lab_runner *lr, role_link *rl, const char *dir, axl_errbuf *
     snprintf(alone, sizeof(alone), "%g", EXIT_WHEN_ALONE_S);
     const char *role = axl_worker_role_name(rl->role);
     snprintf(pidfile, sizeof(pidfile), "%s/%s.pid", dir, role);
+    char devfile[700];
+    snprintf(devfile, sizeof(devfile), "%s/devices.json", dir);
+    if (c->devices != NULL) {
+        int rv = write_devices(devfile, c->devices, eb);
+        if (rv != 0)
+            return rv;
+    }
     const char *argv[] = {c->sim.bin,
                           "worker",
                           "--role",
@@ -90,6 +116,8 @@ int lab_procs_start(lab_runner *lr, role_link *rl, const char *dir, axl_errbuf *
                           c->sim.log_level,
                           "--pid-file",
                           pidfile,
+                          c->devices != NULL ? "--devices" : NULL,
+                          devfile,
                           NULL};
     /* The signature: the configuration (everything but the binary's path). */
     size_t len = 0;

@@ -31,7 +31,8 @@
 #define AXL_XCH_WHY_MAX 240      /* bytes of a failure reason */
 
 typedef struct axl_serial_opts {
-    const char *path; /* /dev/ttyACM0, a pty, or NULL when found by USB ids */
+    const char *path; /* /dev/ttyACM0, a pty, "usb:VID:PID[:SERIAL]" (= the ids below), or
+                         NULL when found by the ids below */
     const char *usb_vid, *usb_pid, *usb_serial; /* hex "1eaf", "0004", or NULL */
     int baud;                                   /* 9600, 115200, ... */
     int data_bits;                              /* 7 or 8 */

@@ -179,6 +179,23 @@ int axl_sdev_new(axl_sdev **out, uv_loop_t *loop, const axl_serial_opts *o, axl_
         return axl_fail(eb, AXL_EINVAL, "serial format must be 7|8 data bits, N|E|O, 1|2 stop");
     if ((o->path == NULL || o->path[0] == '\0') && (o->usb_vid == NULL || o->usb_pid == NULL))
         return axl_fail(eb, AXL_EINVAL, "a serial device needs a path or USB vendor and product");
+    axl_serial_opts byid;
+    if (o->path != NULL && strncmp(o->path, "usb:", 4) == 0) {
+        /* "usb:VID:PID[:SERIAL]": found under /sys/class/tty at every (re)open */
+        char vid[8] = "", pid[8] = "", ser[64] = "";
+        if (sscanf(o->path, "usb:%4[0-9a-fA-F]:%4[0-9a-fA-F]:%63s", vid, pid, ser) < 2 ||
+            strlen(vid) != 4 || strlen(pid) != 4)
+            return axl_fail(eb, AXL_EINVAL, "'%s' is not usb:VID:PID[:SERIAL]", o->path);
+        byid = *o;
+        byid.path = NULL;
+        byid.usb_vid = vid;
+        byid.usb_pid = pid;
+        byid.usb_serial = ser[0] ? ser : NULL;
+        axl_sdev *s = NULL;
+        int rv = axl_sdev_new(&s, loop, &byid, eb);
+        *out = s;
+        return rv;
+    }
     axl_sdev *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return axl_fail(eb, AXL_ENOMEM, "out of memory");

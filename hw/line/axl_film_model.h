@@ -100,4 +100,8 @@ int axl_film_spectrum(const axl_film_model *m, const axl_film_inputs *x, uint64_
  */
 int axl_film_inputs_from_recipe(const axl_recipe *r, axl_film_inputs *x, axl_errbuf *eb);
 
+/* The seed of sample `sample` of `experiment` under run seed `seed` (FNV-1a mix): the
+ * simulated line and the simulated spectrometer plugin draw a film's spectrum with it. */
+uint64_t axl_sim_sample_seed(uint64_t seed, const char *experiment, const char *sample);
+
 #endif

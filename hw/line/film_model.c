@@ -7,6 +7,30 @@
 #include <math.h>
 #include <string.h>
 
+/* FNV-1a over the bytes, then splitmix64's finalizer: a stable per-key seed. */
+static uint64_t mix(uint64_t h, const char *s)
+{
+    for (; s != NULL && *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 0x100000001b3ull;
+    }
+    h ^= 0xff; /* separator, so ("ab","c") != ("a","bc") */
+    h *= 0x100000001b3ull;
+    return h;
+}
+
+static uint64_t finalize(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+uint64_t axl_sim_sample_seed(uint64_t seed, const char *experiment, const char *sample)
+{
+    return finalize(mix(mix(0xcbf29ce484222325ull ^ seed, experiment), sample));
+}
+
 void axl_film_model_default(axl_film_model *m)
 {
     memset(m, 0, sizeof(*m));

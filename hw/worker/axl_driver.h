@@ -44,6 +44,7 @@ typedef struct axl_driver_opts {
     uint64_t seed;        /* simulated noise and failures */
     double fail_rate;     /* probability that a task fails (sim) */
     const char *data_dir; /* where data files go: <data_dir>/<experiment>/PL/<sample>_pl.csv */
+    const struct axl_line_devices *devices; /* real devices (axl_devcfg.h); NULL: none */
 } axl_driver_opts;
 
 typedef struct axl_driver axl_driver;
@@ -80,7 +81,31 @@ struct axl_driver {
  */
 extern const axl_driver_ops axl_driver_sim_ops;
 
-/* The seed of sample `sample` of `experiment` under run seed `seed` (FNV-1a mix). */
-uint64_t axl_sim_sample_seed(uint64_t seed, const char *experiment, const char *sample);
+/*
+ * The sample's process record after a spin coat (its antisolvent drop) or an anneal:
+ * <data_dir>/<experiment>/sim/<sample>.film (volume, rate, timing, anneal duration),
+ * written atomically. The simulated line keeps its films there; on a line of real or
+ * emulated devices the spin coater and hotplate roles write it too, for a simulated
+ * instrument (the sim-spectrometer plugin) to measure. 0 (also when the task made no film
+ * the model knows) or AXL_EINVAL / AXL_EIO.
+ */
+int axl_sim_film_record(const char *data_dir, const axl_drv_task *t);
+
+/*
+ * Real devices (driver_dev.c and one file per role): each role composed from the drivers
+ * of hw/devices as PASCAL composes them, configured by opts.devices (axl_devcfg.h):
+ *   spincoater        ODrive + vacuum relay + OT-2 (aspirate / stage / dispense timed to
+ *                     the drops), spin steps, stop, vacuum off
+ *   hotplate          a controller per plate: setpoint (echo-checked), settle, hold,
+ *                     temperature read-back
+ *   gripper           gantry + gripper: station coordinates, travel height and frame
+ *                     transitions, catch with load check and retries, release
+ *   characterization  axis + shutter + sliders + lights relay + an instrument plugin
+ *                     (axl_instrument.h): spectra written and fitted like the simulated
+ *                     line's
+ * rests are waits in every role; storage has no devices (PASCAL's storage only waits).
+ * Failures carry the device's words; nothing blocks the loop.
+ */
+extern const axl_driver_ops axl_driver_dev_ops;
 
 #endif

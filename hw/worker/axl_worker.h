@@ -67,7 +67,9 @@ typedef struct axl_worker_config {
     double exit_when_alone_s;     /* > 0: after this long with no engine connected, exit 0
                                      once no task runs (a started task is never cut) */
     const char *pid_file;         /* removed at exit when it names this process; or NULL */
-    const axl_driver_ops *driver; /* NULL: the simulated line (axl_driver_sim_ops) */
+    const axl_driver_ops *driver; /* NULL: the simulated line (axl_driver_sim_ops), or the
+                                     real devices when `devices` configures this role */
+    const struct axl_line_devices *devices; /* line.devices (axl_devcfg.h), borrowed; NULL */
 } axl_worker_config;
 
 void axl_worker_config_default(axl_worker_config *c);

@@ -38,30 +38,6 @@ typedef struct sim_driver {
     void (*close_cb)(axl_driver *d);
 } sim_driver;
 
-/* FNV-1a over the bytes, then splitmix64's finalizer: a stable per-key seed. */
-static uint64_t mix(uint64_t h, const char *s)
-{
-    for (; s != NULL && *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 0x100000001b3ull;
-    }
-    h ^= 0xff; /* separator, so ("ab","c") != ("a","bc") */
-    h *= 0x100000001b3ull;
-    return h;
-}
-
-static uint64_t finalize(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-uint64_t axl_sim_sample_seed(uint64_t seed, const char *experiment, const char *sample)
-{
-    return finalize(mix(mix(0xcbf29ce484222325ull ^ seed, experiment), sample));
-}
-
 /* A name that is safe as one path component (the bytes come from the network). */
 static bool safe_component(const char *s)
 {
@@ -81,22 +57,22 @@ static bool safe_component(const char *s)
  * line made. Nothing of it travels in a message: each simulated device derives the film
  * from the recipe step it is sent, as a real film is made by the real steps.
  */
-static int film_path(const sim_driver *sd, const axl_drv_task *t, char *buf, size_t cap,
+static int film_path(const char *data_dir, const axl_drv_task *t, char *buf, size_t cap,
                      bool make_dir)
 {
     if (!safe_component(t->experiment) || !safe_component(t->spec.sample))
         return AXL_EINVAL;
-    int n = snprintf(buf, cap, "%s/%s/sim", sd->data_dir, t->experiment);
+    int n = snprintf(buf, cap, "%s/%s/sim", data_dir, t->experiment);
     if (n < 0 || (size_t)n >= cap || (make_dir && axl_mkdir_p(buf, 0755) != 0))
         return AXL_EIO;
-    n = snprintf(buf, cap, "%s/%s/sim/%s.film", sd->data_dir, t->experiment, t->spec.sample);
+    n = snprintf(buf, cap, "%s/%s/sim/%s.film", data_dir, t->experiment, t->spec.sample);
     return n < 0 || (size_t)n >= cap ? AXL_EIO : 0;
 }
 
-static bool film_read(const sim_driver *sd, const axl_drv_task *t, axl_film_inputs *x)
+static bool film_read(const char *data_dir, const axl_drv_task *t, axl_film_inputs *x)
 {
     char path[1200];
-    if (film_path(sd, t, path, sizeof(path), false) != 0)
+    if (film_path(data_dir, t, path, sizeof(path), false) != 0)
         return false;
     FILE *f = fopen(path, "re");
     if (f == NULL)
@@ -108,7 +84,7 @@ static bool film_read(const sim_driver *sd, const axl_drv_task *t, axl_film_inpu
 }
 
 /* After a spin coat (the antisolvent drop) or an anneal: the sample's film so far. */
-static int film_record(const sim_driver *sd, const axl_drv_task *t)
+int axl_sim_film_record(const char *data_dir, const axl_drv_task *t)
 {
     axl_film_inputs x = {NAN, NAN, NAN, NAN};
     char path[1200], tmp[1300];
@@ -120,13 +96,13 @@ static int film_record(const sim_driver *sd, const axl_drv_task *t)
         if (axl_film_inputs_from_recipe(&r, &x, NULL) != 0)
             return 0; /* no antisolvent drop: no film the model knows */
     } else if (t->spec.ct.kind == AXL_TASK_ANNEAL) {
-        if (!film_read(sd, t, &x))
+        if (!film_read(data_dir, t, &x))
             return 0; /* not spin coated on this line */
         x.anneal_duration = t->spec.rt.u.anneal.duration;
     } else {
         return 0;
     }
-    if (film_path(sd, t, path, sizeof(path), true) != 0)
+    if (film_path(data_dir, t, path, sizeof(path), true) != 0)
         return AXL_EIO;
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     FILE *f = fopen(tmp, "we");
@@ -210,7 +186,7 @@ static void characterize(sim_driver *sd, axl_drv_task *t)
                   false);
         return;
     }
-    if (!film_read(sd, t, &film) || !isfinite(film.antisolvent_volume) ||
+    if (!film_read(sd->data_dir, t, &film) || !isfinite(film.antisolvent_volume) ||
         !isfinite(film.anneal_duration)) {
         snprintf(reason, sizeof(reason),
                  "the simulated line has no film for %.64s (spin coated with an antisolvent drop "
@@ -288,7 +264,7 @@ static void timer_fire(uv_timer_t *h)
         characterize(sd, t);
         return;
     }
-    if (film_record(sd, t) != 0) {
+    if (axl_sim_film_record(sd->data_dir, t) != 0) {
         d->failed(d, t, "the simulated film could not be recorded in the data directory", true);
         return;
     }

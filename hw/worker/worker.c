@@ -22,6 +22,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/pair1/pair.h>
 
+#include "hw/worker/axl_devcfg.h"
 #include "hw/worker/nng_bridge.h"
 #include "hw/worker/worker_internal.h"
 #include "proto/axl_log.h"
@@ -681,11 +682,15 @@ int axl_worker_run(const axl_worker_config *cfg, axl_errbuf *eb)
         goto fail_loop;
 
     w->driver.ops = cfg->driver != NULL ? cfg->driver : &axl_driver_sim_ops;
+    if (cfg->driver == NULL && cfg->devices != NULL &&
+        (axl_devcfg_role_on(cfg->devices, cfg->role) || cfg->role == AXL_ROLE_STORAGE))
+        w->driver.ops = &axl_driver_dev_ops;
     w->driver.data = w;
     w->driver.progress = drv_progress;
     w->driver.finished = drv_finished;
     w->driver.failed = drv_failed;
-    axl_driver_opts dopts = {cfg->role, cfg->speed, cfg->seed, cfg->fail_rate, w->data_dir};
+    axl_driver_opts dopts = {cfg->role,      cfg->speed,  cfg->seed,
+                             cfg->fail_rate, w->data_dir, cfg->devices};
     if ((rv = w->driver.ops->init(&w->driver, &w->loop, &dopts, eb)) != 0)
         goto fail_loop;
     w->driver_open = true;
