@@ -83,8 +83,8 @@ static int integer(const json_t *o, const char *path, const char *key, int lo, i
     if (v == NULL)
         return 0;
     if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
-        return axl_fail(eb, AXL_ECONFIG, "%s.%s: must be a whole number in [%d, %d]", path, key,
-                        lo, hi);
+        return axl_fail(eb, AXL_ECONFIG, "%s.%s: must be a whole number in [%d, %d]", path, key, lo,
+                        hi);
     *out = (int)json_integer_value(v);
     return 0;
 }
@@ -134,8 +134,7 @@ static bool hex_id(const char *s, size_t n)
 }
 
 /* "port": "/dev/ttyACM0" or "usb:1eaf:0004[:SERIAL]" (required). */
-static int port(const json_t *o, const char *path, const char *key, axl_devport *p,
-                axl_errbuf *eb)
+static int port(const json_t *o, const char *path, const char *key, axl_devport *p, axl_errbuf *eb)
 {
     const json_t *v = json_object_get(o, key);
     memset(p, 0, sizeof(*p));
@@ -201,8 +200,8 @@ static int parse_spincoater(const json_t *j, const char *path, axl_devcfg_spinco
     char sub[200];
     const json_t *d;
     int rv;
-    if ((rv = object(j, path, keys, eb)) || (rv = device(j, path, "odrive", PORT_ONLY, &s->odrive,
-                                                         sub, sizeof(sub), &d, eb)) ||
+    if ((rv = object(j, path, keys, eb)) ||
+        (rv = device(j, path, "odrive", PORT_ONLY, &s->odrive, sub, sizeof(sub), &d, eb)) ||
         (rv = device(j, path, "relay", relay_keys, &s->relay, sub, sizeof(sub), &d, eb)) ||
         (rv = integer(d, sub, "vacuum", 1, 15, &s->vacuum, eb)))
         return rv;
@@ -219,11 +218,9 @@ static int parse_spincoater(const json_t *j, const char *path, axl_devcfg_spinco
     return 0;
 }
 
-static int parse_hotplate(const json_t *j, const char *path, axl_devcfg_hotplate *h,
-                          axl_errbuf *eb)
+static int parse_hotplate(const json_t *j, const char *path, axl_devcfg_hotplate *h, axl_errbuf *eb)
 {
-    static const char *const keys[] = {"plates", "tolerance_c", "settle_timeout_s", "poll_s",
-                                       NULL};
+    static const char *const keys[] = {"plates", "tolerance_c", "settle_timeout_s", "poll_s", NULL};
     static const char *const plate_keys[] = {"port", "setpoint", NULL};
     int rv;
     if ((rv = object(j, path, keys, eb)) ||
@@ -256,7 +253,8 @@ static int parse_grid(const json_t *o, const char *path, axl_slot_grid *g, axl_e
     static const char *const keys[] = {"origin", "pitch", "rows", "columns", NULL};
     static const double lo[3] = {0, 0, 0}, hi[3] = {2000, 2000, 1000};
     int rv;
-    if ((rv = object(o, path, keys, eb)) || (rv = vec(o, path, "origin", 3, lo, hi, g->origin, eb)) ||
+    if ((rv = object(o, path, keys, eb)) ||
+        (rv = vec(o, path, "origin", 3, lo, hi, g->origin, eb)) ||
         (rv = vec(o, path, "pitch", 2, lo, hi, g->pitch, eb)) ||
         (rv = integer(o, path, "rows", 1, 26, &g->rows, eb)) ||
         (rv = integer(o, path, "columns", 1, 64, &g->columns, eb)))
@@ -285,15 +283,14 @@ static int check_grid(const axl_devcfg_gripper *g, const char *what, const axl_s
     return rv != 0 ? rv : check_point(g, what, b, eb);
 }
 
-static int parse_gripper(const json_t *j, const char *path, axl_devcfg_gripper *g,
-                         axl_errbuf *eb)
+static int parse_gripper(const json_t *j, const char *path, axl_devcfg_gripper *g, axl_errbuf *eb)
 {
-    static const char *const keys[] = {"gantry", "gripper", "stations", "z_travel",
+    static const char *const keys[] = {"gantry",      "gripper",      "stations",    "z_travel",
                                        "workspace_x", "transition_y", "feed_mm_min", "open_mm",
-                                       "grip_mm", "catch_tries", NULL};
+                                       "grip_mm",     "catch_tries",  NULL};
     static const char *const gantry_keys[] = {"port", "frame_min", "frame_max", NULL};
-    static const char *const st_keys[] = {"storage", "hotplates", "spincoater",
-                                          "characterization", NULL};
+    static const char *const st_keys[] = {"storage", "hotplates", "spincoater", "characterization",
+                                          NULL};
     static const double lo[3] = {0, 0, 0}, hi[3] = {2000, 2000, 1000};
     char sub[200], what[240];
     const json_t *d;

@@ -44,11 +44,11 @@ typedef struct char_rs {
 } char_rs;
 
 typedef struct char_task {
-    int m;                  /* measurement */
-    act acts[4], offs[4];   /* set-up and switch-off of the current measurement */
-    int nacts, noffs, a;    /* a: next action */
-    int after;              /* step after the actions */
-    bool pl;                /* the current measurement takes spectra */
+    int m;                /* measurement */
+    act acts[4], offs[4]; /* set-up and switch-off of the current measurement */
+    int nacts, noffs, a;  /* a: next action */
+    int after;            /* step after the actions */
+    bool pl;              /* the current measurement takes spectra */
     bool dwell_done, work_busy;
     uv_work_t work;
     axl_spectrum sp; /* the last spectrum read */

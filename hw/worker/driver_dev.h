@@ -59,11 +59,11 @@ struct dev_task {
     uv_timer_t timer;
     bool timer_open;
     int step;
-    axl_sop *op;         /* the device operation in flight */
-    axl_odrive *op_odr;  /* its ODrive (its poll timer is stopped on cancel) */
-    int refs;            /* callbacks still to come (OT-2 completions, pool jobs) */
-    uint64_t t0;         /* uv_now at start, ms */
-    void *rs;            /* the role's per-task state */
+    axl_sop *op;        /* the device operation in flight */
+    axl_odrive *op_odr; /* its ODrive (its poll timer is stopped on cancel) */
+    int refs;           /* callbacks still to come (OT-2 completions, pool jobs) */
+    uint64_t t0;        /* uv_now at start, ms */
+    void *rs;           /* the role's per-task state */
     dev_task *next, *prev;
 };
 

@@ -32,10 +32,10 @@ typedef struct spin_rs {
 } spin_rs;
 
 typedef struct spin_task {
-    int k;            /* spin step */
-    int ot2_pending;  /* OT-2 tasks not yet completed */
-    bool spin_done;   /* the chuck is stopped and the vacuum off */
-    bool spinning;    /* the motor may be turning (safe stop needed) */
+    int k;           /* spin step */
+    int ot2_pending; /* OT-2 tasks not yet completed */
+    bool spin_done;  /* the chuck is stopped and the vacuum off */
+    bool spinning;   /* the motor may be turning (safe stop needed) */
     char ot2_why[200];
 } spin_task;
 
@@ -154,9 +154,8 @@ static double submit_drops(dev_task *dt)
     if (sc->ndrops > 1) {
         const axl_drop *d1 = &sc->drop[1];
         plan[n++] = (lh_task){"stage_for_dispense", d1, 0, axl_drop_stage_s(d1)};
-        plan[n++] = (lh_task){"dispense_onto_chuck", d1,
-                                      lead + d1->time - axl_drop_dispense_s(d1),
-                                      axl_drop_dispense_s(d1)};
+        plan[n++] = (lh_task){"dispense_onto_chuck", d1, lead + d1->time - axl_drop_dispense_s(d1),
+                              axl_drop_dispense_s(d1)};
     }
     double end = 0; /* device s until each task is due to be over (FIFO) */
     for (int i = 0; i < n; i++) {
@@ -269,7 +268,8 @@ static void spin_safe(dev_task *dt)
         axl_sop *op = axl_odrive_stop(&rs->odrive, dev_bg_cb, dt->dd);
         (void)op;
     }
-    axl_sop *op = axl_relay_set(&rs->relay, dt->dd->cfg.spincoater.vacuum, false, dev_bg_cb, dt->dd);
+    axl_sop *op =
+        axl_relay_set(&rs->relay, dt->dd->cfg.spincoater.vacuum, false, dev_bg_cb, dt->dd);
     (void)op;
 }
 

@@ -96,8 +96,8 @@ int axl_instr_spectra(axl_instr *in, const axl_instr_spectrum_req *req, const do
                           exposures_ms[d], err[0] ? err : "no reason given");
             goto fail;
         }
-        if (s.npix < 1 || s.npix > AXL_SPECTRUM_MAX_PIXELS || s.wl_nm == NULL ||
-            s.counts == NULL || !(s.saturation > 0)) {
+        if (s.npix < 1 || s.npix > AXL_SPECTRUM_MAX_PIXELS || s.wl_nm == NULL || s.counts == NULL ||
+            !(s.saturation > 0)) {
             rv = axl_fail(eb, AXL_EPROTO, "%s: malformed spectrum (%zu pixels)", in->ops->name,
                           s.npix);
             goto fail;
@@ -114,8 +114,8 @@ int axl_instr_spectra(axl_instr *in, const axl_instr_spectrum_req *req, const do
         out->dwell_ms[d] = exposures_ms[d];
         for (size_t i = 0; i < s.npix; i++) {
             double wl = s.wl_nm[i], c = s.counts[i];
-            if (!isfinite(wl) || (i > 0 && !(wl > s.wl_nm[i - 1])) ||
-                (d > 0 && wl != out->wl[i]) || isnan(c)) {
+            if (!isfinite(wl) || (i > 0 && !(wl > s.wl_nm[i - 1])) || (d > 0 && wl != out->wl[i]) ||
+                isnan(c)) {
                 rv = axl_fail(eb, AXL_EPROTO,
                               "%s: pixel %zu (%g nm, %g counts) at %g ms: wavelengths must be "
                               "finite, increasing and the same for every exposure, counts numbers",
