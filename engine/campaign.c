@@ -15,6 +15,7 @@
 
 #include "engine/json_msgpack.h"
 #include "engine/notify.h"
+#include "hw/worker/nng_bridge.h"
 #include "proto/axl_log.h"
 #include "proto/axl_wire.h"
 
@@ -639,6 +640,11 @@ int axl_engine_run(const char *experiment_path, const char *resume_name, const c
     uv_run(&loop, UV_RUN_DEFAULT); /* close callbacks of anything freed above */
     if (uv_loop_close(&loop) != 0)
         AXL_DEBUG(SRC, "event loop closed with handles still open");
+    /* The campaign's sockets close on detached threads (hw/worker/nng_bridge.h); the
+     * listeners unlink their ipc paths when closed. Waiting here (bounded: never on
+     * libnng 1.5.2's close deadlock) lets a resume in this process bind them again. */
+    if (!axl_bridge_drain(2.0))
+        AXL_WARN(SRC, "a socket of this campaign is still closing after 2 s; going on");
     axl_store_close(store);
     return rv;
 }

@@ -418,7 +418,10 @@ static void test_resume_continues_sobol_and_strategy(void **state)
     assert_int_equal(res.n_trials, 3);
     et_options(&opt, NULL, false);
     axl_errbuf eb = {{0}};
-    assert_int_equal(axl_engine_run(NULL, "res", dir, true, &opt, &res, &eb), 0);
+    int rv = axl_engine_run(NULL, "res", dir, true, &opt, &res, &eb);
+    if (rv != 0)
+        fprintf(stderr, "resume: %s\n", eb.msg);
+    assert_int_equal(rv, 0);
     assert_int_equal(res.n_trials, 8);
     assert_int_equal(res.n_completed, 8);
     axl_store_experiment *e;
