@@ -27,7 +27,8 @@
 #include "proto/axl_proto.h"
 #include "test/view/cdp.h"
 
-#define WAIT_MS 40000 /* headless Chromium under a loaded 2-core CI: a render can lag many seconds */
+#define WAIT_MS                                                                                    \
+    40000 /* headless Chromium under a loaded 2-core CI: a render can lag many seconds */
 
 static char tmp_root[256];
 
