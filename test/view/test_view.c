@@ -27,8 +27,8 @@
 #include "proto/axl_proto.h"
 #include "test/view/cdp.h"
 
-#define WAIT_MS                                                                                    \
-    40000 /* headless Chromium under a loaded 2-core CI: a render can lag many seconds */
+/* Headless Chromium on a loaded 2-core CI machine can lag many seconds behind a render. */
+#define WAIT_MS 40000
 
 static char tmp_root[256];
 
