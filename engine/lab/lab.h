@@ -103,6 +103,8 @@ typedef struct sample {
     axl_recipe recipe;
     axl_chain chain;
     uint32_t char_index; /* the characterization that gives the metrics */
+    bool canceled;       /* the trial was ended by the engine while task cur ran: that task
+                          * finishes, nothing after it goes out (sample_ev_canceled) */
     /* What it holds (not where it is): */
     axl_lw_reservation res;
     bool has_slot; /* res describes this sample's reservation (not a restored one) */
@@ -128,6 +130,9 @@ bool sample_ev_turn(sample *s);         /* DUE -> WAITING: the turn that committ
 bool sample_ev_result_asked(sample *s); /* outcome WANTED -> ASKED */
 bool sample_ev_result_taken(sample *s); /* outcome ASKED -> OPEN (the answer came) */
 void sample_ev_reported(sample *s);     /* outcome -> REPORTED */
+/* RUNNING -> RUNNING, canceled: the engine ended the trial while task cur ran on its worker
+ * (outcome REPORTED). The task is not cut short; when it ends the sample leaves the line. */
+bool sample_ev_canceled(sample *s);
 
 const char *sample_state_name(sample_state st);
 

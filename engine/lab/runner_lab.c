@@ -511,6 +511,16 @@ static void on_finished(lab_runner *lr, role_link *rl, const axl_wire_msg *m)
     if (!sample_ev_finished(s))
         return;
     task_event(lr, s, k, "task.finished", m);
+    if (s->canceled) {
+        char name[64];
+        axl_chain_task_name(&s->chain.task[k], name, sizeof(name));
+        AXL_WARN(SRC,
+                 "trial %u (%s) was ended while its step %s ran; the step is done and nothing "
+                 "else of the sample runs: its film is at the %s",
+                 trial, s->name, name, axl_station_name(s->chain.task[k].to));
+        lab_sample_remove(lr, s, false);
+        return;
+    }
     if (k == s->char_index)
         take_char_result(lr, s, m->finished.result);
     if (s->state == SAMPLE_ENDED)
@@ -539,8 +549,10 @@ static void on_failed(lab_runner *lr, role_link *rl, const axl_wire_msg *m)
              (int)m->failed.id.len, m->failed.id.ptr, name, axl_worker_role_name(lab_role_of(s, k)),
              (int)m->failed.reason.len, m->failed.reason.ptr != NULL ? m->failed.reason.ptr : "");
     if (sample_reported(s)) {
-        /* The metrics are in; only the trip back to the tray failed. */
-        AXL_WARN(SRC, "after trial %u was reported: %s", trial, reason);
+        /* The metrics are in and only the trip back to the tray failed, or the trial was
+         * ended while this step ran (canceled). */
+        AXL_WARN(SRC, "after trial %u was %s: %s", trial, s->canceled ? "ended" : "reported",
+                 reason);
         lab_sample_remove(lr, s, false);
         return;
     }
@@ -813,14 +825,33 @@ static int lab_deploy(axl_runner *r, const axl_runner_job *jobs, int n, axl_errb
     return 0;
 }
 
+/*
+ * The engine ended the trial (abandoned, failed or completed by hand; its TTL). What is
+ * not yet started is canceled; a step under way is never cut short (a film half spun, a
+ * sample in the gripper's jaws): it finishes, the sample stays on the line (and on the
+ * timeline, holding its places) until then, and nothing after it is sent. The film stays
+ * where that step leaves it (logged); its tray slot and volumes are not given back. A
+ * sample that never started gives them back.
+ */
 static int lab_cancel(axl_runner *r, uint32_t trial, const char *reason)
 {
     lab_runner *lr = r->impl;
     sample *s = lab_find_sample(lr, trial);
     if (s == NULL)
         return AXL_ENOENT;
-    bool started = s->cur > 0 || s->state == SAMPLE_RUNNING;
-    if (sample_out(s)) {
+    if (s->state == SAMPLE_RUNNING) {
+        if (sample_ev_canceled(s))
+            AXL_INFO(SRC,
+                     "trial %u (%s) ended: its running step (task %u) finishes, nothing "
+                     "after it is sent",
+                     trial, s->name, s->cur);
+        return 0;
+    }
+    /* Task cur is not started: SENT (the worker holds it, waiting for its start time) is
+     * canceled there; WAITING and DUE never went out; UNPLACED never had a task. What a
+     * sample still RECONCILING after a restart has run is not known: it gives nothing back. */
+    bool started = s->cur > 0 || s->state == SAMPLE_RECONCILING;
+    if (s->state == SAMPLE_SENT) {
         char id[AXL_WIRE_MAX_ID + 1];
         lab_task_id(lr, trial, s->cur, id, sizeof(id));
         axl_wire_msg m = {.type = AXL_WIRE_CANCEL};

@@ -12,6 +12,8 @@
  *   SENT/RUNNING --finished--> DUE (next task) --turn--> WAITING ... or ENDED (last one)
  *   SENT --requeued (worker lost before it started)--> WAITING
  *   outcome: OPEN | WANTED --asked--> ASKED --taken--> OPEN;  any --reported--> REPORTED
+ *   RUNNING --canceled (the trial ended by hand or by its TTL)--> RUNNING, canceled,
+ *     outcome REPORTED: its task finishes, then the sample leaves the line
  */
 #include "engine/lab/lab.h"
 #include "proto/axl_log.h"
@@ -147,4 +149,14 @@ void sample_ev_reported(sample *s)
 {
     if (s->outcome != OUTCOME_REPORTED)
         set_outcome(s, OUTCOME_REPORTED, "reported");
+}
+
+bool sample_ev_canceled(sample *s)
+{
+    if (s->state != SAMPLE_RUNNING || s->canceled)
+        return refuse(s, "canceled");
+    s->canceled = true;
+    AXL_DEBUG(LAB_SRC, "trial %u (%s): canceled while task %u runs", s->trial, s->name, s->cur);
+    sample_ev_reported(s);
+    return true;
 }

@@ -690,6 +690,233 @@ static void test_sigint_detaches_and_resume_completes_every_sample(void **state)
     lp_rmtree(dir);
 }
 
+/* ---- abandoning a sample mid-flight ------------------------------------------------------ */
+
+typedef struct tev {
+    uint64_t seq;
+    char type[32];
+    int64_t trial;
+    int64_t index; /* task events: the task's index in the chain; -1 otherwise */
+    char task[32]; /* task events: its name ("anneal", "storage_to_spincoater", ...) */
+    char reason[64];
+} tev;
+
+/* The log's events (up to cap) into out; returns how many. */
+static size_t read_events(const char *store, tev *out, size_t cap)
+{
+    axl_store *s = NULL;
+    axl_store_options so = {.flags = AXL_STORE_RDONLY};
+    axl_store_iter *it = NULL;
+    size_t n = 0;
+    if (axl_store_open(store, &so, &s, NULL) != 0)
+        return 0;
+    assert_int_equal(axl_store_iter_open(s, 1, 0, &it, NULL), 0);
+    uint64_t seq;
+    const void *data;
+    size_t len;
+    while (n < cap && axl_store_iter_next(it, &seq, &data, &len, NULL) == 0) {
+        axl_event ev;
+        assert_int_equal(axl_event_decode(data, len, &ev, NULL), 0);
+        tev *t = &out[n++];
+        memset(t, 0, sizeof(*t));
+        t->seq = seq;
+        t->trial = ev.trial;
+        t->index = -1;
+        snprintf(t->type, sizeof(t->type), "%.*s", (int)ev.type_len, ev.type);
+        if (strncmp(t->type, "task.", 5) != 0 || ev.body == NULL)
+            continue;
+        axl_msg m;
+        const char *p = NULL;
+        size_t pl = 0;
+        uint64_t k = 0;
+        assert_int_equal(axl_msg_parse(&m, ev.body, ev.body_len, NULL), 0);
+        if (axl_obj_uint(&m.root, "e", "index", true, 0, 1000, &k, NULL) == 0)
+            t->index = (int64_t)k;
+        if (axl_obj_str(&m.root, "e", "task", true, 31, &p, &pl, NULL) == 0)
+            snprintf(t->task, sizeof(t->task), "%.*s", (int)pl, p);
+        axl_msg_free(&m);
+    }
+    axl_store_iter_close(it);
+    axl_store_close(s);
+    return n;
+}
+
+/* The first event of type for trial (and task index, >= 0) after seq; NULL when none. */
+static const tev *find_event(const tev *ev, size_t n, const char *type, int64_t trial,
+                             int64_t index, uint64_t after)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ev[i].seq > after && strcmp(ev[i].type, type) == 0 &&
+            (trial < 0 || ev[i].trial == trial) && (index < 0 || ev[i].index == index))
+            return &ev[i];
+    return NULL;
+}
+
+static size_t count_events(const tev *ev, size_t n, const char *type, int64_t trial)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++)
+        c += strcmp(ev[i].type, type) == 0 && ev[i].trial == trial;
+    return c;
+}
+
+/* The highest task index of trial in a worker journal (-1 when none of its tasks is in). */
+static int64_t max_index_in_journal(const char *data_dir, const char *role, int64_t trial)
+{
+    static char buf[1 << 22];
+    char path[600];
+    snprintf(path, sizeof(path), "%s/workers/%s.journal", data_dir, role);
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    size_t len = fread(buf, 1, sizeof(buf), fp);
+    fclose(fp);
+    int64_t max = -1;
+    for (size_t off = 0, l; off < len && axl_mp_next(buf + off, len - off, &l, NULL) == 0;
+         off += l) {
+        axl_msg m;
+        const char *id;
+        size_t idl;
+        axl_wire_task_ref ref;
+        assert_int_equal(axl_msg_parse(&m, buf + off, l, NULL), 0);
+        if (axl_obj_str(&m.root, "j", "id", true, 128, &id, &idl, NULL) == 0 &&
+            axl_wire_task_id_parse((axl_str){id, idl}, axl_str_c(EXP), &ref) == 0 &&
+            ref.trial == trial && (int64_t)ref.index > max)
+            max = ref.index;
+        axl_msg_free(&m);
+    }
+    return max;
+}
+
+/* Runs `axle ARGS` to its end; its stdout into out (NUL-terminated). Returns the status. */
+static int run_axle_out(const char *const argv[], char *out, size_t cap)
+{
+    int fd[2];
+    assert_int_equal(pipe(fd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fd[1], 1);
+        close(fd[0]);
+        if (freopen("/dev/null", "w", stderr) == NULL)
+            _exit(127);
+        execv(AXLE_BIN, (char *const *)argv);
+        _exit(127);
+    }
+    close(fd[1]);
+    size_t len = 0;
+    ssize_t r;
+    while (len + 1 < cap && (r = read(fd[0], out + len, cap - 1 - len)) > 0)
+        len += (size_t)r;
+    out[len] = '\0';
+    close(fd[0]);
+    int st = lp_wait(pid, 30);
+    assert_true(st != -1 && WIFEXITED(st));
+    return WEXITSTATUS(st);
+}
+
+/*
+ * `axle trial NAME abandon N` while sample N anneals on the hotplate: the trial ends
+ * ABANDONED once; the anneal is not cut short (its task.finished follows the abandon);
+ * no task of the sample starts after the abandon; the campaign goes on. Then kill -9 of
+ * the engine and `axle resume`: the campaign completes and the sample never runs again
+ * (the workers' journals: every task once, none of the sample's after the anneal).
+ */
+static void test_abandon_mid_flight_finishes_the_step_and_nothing_after(void **state)
+{
+    (void)state;
+    char dir[256];
+    lab_tmpdir(dir, sizeof(dir));
+    exp_opts o = {.trials = 5, .parallelism = 2, .speed = 1000};
+    char *path = write_experiment(dir, &o);
+    const char *run[] = {"axle", "run", path, "--store", dir, "--no-progress", "--nosync", NULL};
+    pid_t pid = spawn_axle(run);
+    static tev ev[4096];
+    size_t n = 0;
+    /* An anneal under way: its task.started is in, its task.finished not yet. */
+    const tev *anneal = NULL;
+    double end = lp_now() + 30;
+    while (anneal == NULL) {
+        assert_true(lp_now() < end);
+        assert_int_equal(waitpid(pid, NULL, WNOHANG), 0);
+        n = read_events(dir, ev, 4096);
+        for (size_t i = 0; i < n && anneal == NULL; i++)
+            if (strcmp(ev[i].type, "task.started") == 0 && strcmp(ev[i].task, "anneal") == 0 &&
+                find_event(ev, n, "task.finished", ev[i].trial, ev[i].index, 0) == NULL)
+                anneal = &ev[i];
+        if (anneal == NULL)
+            lp_sleep_ms(5);
+    }
+    int64_t victim = anneal->trial, k = anneal->index;
+    char idx[16], out[512];
+    snprintf(idx, sizeof(idx), "%lld", (long long)victim);
+    const char *abandon[] = {"axle",    "trial", EXP,        "abandon",      idx,
+                             "--store", dir,     "--reason", "film cracked", NULL};
+    assert_int_equal(run_axle_out(abandon, out, sizeof(out)), 0);
+    char want[64];
+    snprintf(want, sizeof(want), "trial %lld ABANDONED (the running campaign)\n",
+             (long long)victim);
+    assert_string_equal(out, want);
+
+    /* The anneal runs to its end, recorded after the abandon; then the engine dies. */
+    const tev *ab = NULL, *fin = NULL;
+    end = lp_now() + 30;
+    for (;;) {
+        n = read_events(dir, ev, 4096);
+        ab = find_event(ev, n, "trial.abandoned", victim, -1, 0);
+        assert_non_null(ab);
+        fin = find_event(ev, n, "task.finished", victim, k, ab->seq);
+        if (fin != NULL)
+            break;
+        assert_null(find_event(ev, n, "task.failed", victim, k, 0));
+        assert_true(lp_now() < end);
+        assert_int_equal(waitpid(pid, NULL, WNOHANG), 0);
+        lp_sleep_ms(5);
+    }
+    assert_string_equal(fin->task, "anneal");
+    kill(pid, SIGKILL);
+    assert_true(lp_wait(pid, 5) != -1);
+
+    const char *resume[] = {"axle", "resume",        EXP,        "--store",
+                            dir,    "--no-progress", "--nosync", NULL};
+    pid = spawn_axle(resume);
+    int st = lp_wait(pid, 40);
+    assert_true(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+
+    n = read_events(dir, ev, 4096);
+    assert_true(n < 4096);
+    ab = find_event(ev, n, "trial.abandoned", victim, -1, 0);
+    assert_non_null(ab);
+    assert_int_equal(count_events(ev, n, "trial.abandoned", victim), 1);
+    assert_int_equal(count_events(ev, n, "trial.completed", victim), 0);
+    assert_int_equal(count_events(ev, n, "trial.failed", victim), 0);
+    /* No task of the sample started after the abandon; the one running finished, once. */
+    assert_null(find_event(ev, n, "task.started", victim, -1, ab->seq));
+    assert_int_equal(count_events(ev, n, "task.finished", victim), (size_t)k + 1);
+    assert_int_equal(count_events(ev, n, "task.started", victim), (size_t)k + 1);
+    assert_null(find_event(ev, n, "task.failed", victim, -1, 0));
+
+    outcome res;
+    read_store(dir, &res);
+    assert_int_equal(res.e->n_trials, 5);
+    assert_int_equal(res.e->trials[victim].status, AXL_TRIAL_ABANDONED);
+    assert_string_equal(res.e->trials[victim].reason, "film cracked");
+    assert_int_equal(res.completed, 4);
+    assert_int_equal(res.failed, 0);
+    outcome_free(&res);
+    /* Every task of every worker ran once; the hotplate ran the sample's anneal, and the
+     * gripper nothing of it after: its moves in the journal are those before the anneal. */
+    char data[300];
+    snprintf(data, sizeof(data), "%s/data", dir);
+    const char *roles[] = {"gripper", "spincoater", "hotplate", "storage", "characterization"};
+    for (int r = 0; r < 5; r++) {
+        assert_ran_once(data, roles[r]);
+        assert_true(max_index_in_journal(data, roles[r], victim) <= k);
+    }
+    assert_int_equal(max_index_in_journal(data, "hotplate", victim), k);
+    free(path);
+    lp_rmtree(dir);
+}
+
 /* Distinct task ids in a worker journal, and whether each ran once. */
 static int journal_ids(const char *data_dir, const char *role)
 {
@@ -783,6 +1010,8 @@ int main(void)
         cmocka_unit_test_teardown(test_sigint_detaches_and_resume_completes_every_sample,
                                   lp_kill_all),
         cmocka_unit_test_teardown(test_two_stores_on_the_same_workers_keep_their_own_tasks,
+                                  lp_kill_all),
+        cmocka_unit_test_teardown(test_abandon_mid_flight_finishes_the_step_and_nothing_after,
                                   lp_kill_all),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
