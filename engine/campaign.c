@@ -3,6 +3,7 @@
  * close it; axl_engine_run() is the whole of `axle run` and `axle resume`.
  */
 #include "engine/campaign.h"
+#include "engine/config_tls.h"
 
 #include <errno.h>
 #include <math.h>
@@ -14,6 +15,9 @@
 #include <unistd.h>
 
 #include "engine/json_msgpack.h"
+#ifdef AXL_HAVE_LAB_RUNNER
+#include "engine/lab/lab.h"
+#endif
 #include "engine/notify.h"
 #include "hw/worker/nng_bridge.h"
 #include "proto/axl_log.h"
@@ -216,6 +220,8 @@ static int create(uv_loop_t *loop, axl_experiment *e, axl_store *store,
     if ((rv = axl_store_info_get(store, &info, eb)) != 0)
         goto fail;
     snprintf(c->store_dir, sizeof(c->store_dir), "%s", info.dir);
+    /* Before any socket opens: the file's TLS files, unless the command line gave some. */
+    c->tls_applied = axl_config_tls_apply(e, &c->net_saved);
     if (c->opt.stream) {
         char pub[AXL_STREAM_ADDR_MAX], rep[AXL_STREAM_ADDR_MAX];
         if (axl_stream_default_addrs(c->store_dir, pub, rep, sizeof(pub)) != 0 &&
@@ -311,6 +317,8 @@ fail:
         axl_stream_close(c->journal.stream);
         axl_journal_free(&c->journal);
     }
+    if (c->tls_applied)
+        axl_net_set_defaults(&c->net_saved);
     axl_store_check_free(c);
     axl_trial_free_all(c);
     axl_experiment_free(c->exp);
@@ -510,6 +518,8 @@ void axl_campaign_free(axl_campaign *c)
     axl_feedback_close(c);
     axl_stream_close(c->journal.stream);
     axl_journal_free(&c->journal);
+    if (c->tls_applied)
+        axl_net_set_defaults(&c->net_saved);
     axl_store_check_free(c);
     axl_trial_free_all(c);
     free(c->to_deploy);
@@ -552,8 +562,18 @@ static void check_closed(axl_runner *r)
 
 static int check_runner(const axl_experiment *e, axl_errbuf *eb)
 {
-    if (e->runner_kind == AXL_RUNNER_LAB)
+    if (e->runner_kind == AXL_RUNNER_LAB) {
+#ifdef AXL_HAVE_LAB_RUNNER
+        /* the whole lab section, parsed as the runner will (no worker is started) */
+        lab_config cfg;
+        int rv = lab_config_parse(e, &cfg, eb);
+        if (rv == 0)
+            lab_config_free(&cfg);
+        return rv;
+#else
         return 0;
+#endif
+    }
     const axl_runner_ops *ops = axl_runner_ops_for(e->runner_kind);
     uv_loop_t loop;
     if (ops == NULL || uv_loop_init(&loop) != 0)
@@ -582,12 +602,13 @@ int axl_engine_check_file(const char *experiment_path, axl_errbuf *eb)
         rv = axl_fail(eb, AXL_ETOOBIG, "the experiment file does not fit an event (%zu bytes)",
                       sb.size);
     msgpack_sbuffer_destroy(&sb);
-    if (rv != 0) {
+    if (rv == 0)
+        rv = check_runner(e, eb);
+    if (rv != 0 && rv != AXL_ENOMEM) { /* named after the file, like the parser's errors */
         char tmp[sizeof(eb->msg)];
         memcpy(tmp, eb->msg, sizeof(tmp));
         rv = axl_fail(eb, AXL_ECONFIG, "%s: %.*s", experiment_path, 400, tmp);
-    } else
-        rv = check_runner(e, eb);
+    }
     axl_experiment_free(e);
     return rv;
 }

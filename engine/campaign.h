@@ -21,6 +21,7 @@
 #include "engine/best.h"
 #include "engine/model/axl_moo.h"
 #include "engine/stream.h"
+#include "hw/worker/axl_net.h"
 #include "proto/axl_util.h"
 
 typedef struct axl_trial {
@@ -55,6 +56,10 @@ struct axl_campaign {
     axl_experiment *exp;
     axl_store *store;
     axl_journal journal;
+    /* The experiment's "tls" section made the process's TLS defaults (engine/config_tls.h);
+     * restored from net_saved when the campaign is freed. */
+    bool tls_applied;
+    axl_net_opts net_saved;
     axl_campaign_options opt;
     char store_dir[512];
 

@@ -33,24 +33,22 @@ static int print_event(const void *data, size_t len, bool json)
         return rv;
     }
     json_t *jbody = NULL;
-    if (ev.body != NULL && axl_msg_parse(&body, ev.body, ev.body_len, NULL) == 0) {
+    if (!json && ev.body != NULL && axl_msg_parse(&body, ev.body, ev.body_len, NULL) == 0) {
         jbody = axl_msgpack_to_json(&body.root);
         axl_msg_free(&body);
     }
     if (jbody == NULL)
         jbody = json_object();
     if (json) {
-        json_t *o = json_object();
-        json_object_set_new(o, "seq", json_integer((json_int_t)ev.seq));
-        json_object_set_new(o, "time", json_real(ev.time));
-        json_object_set_new(o, "type", json_stringn(ev.type, ev.type_len));
-        json_object_set_new(o, "experiment", json_stringn(ev.experiment, ev.experiment_len));
-        if (ev.trial >= 0)
-            json_object_set_new(o, "trial", json_integer(ev.trial));
-        if (ev.rec != AXL_REC_NONE)
-            json_object_set_new(o, "rec", json_string(axl_rec_kind_name(ev.rec)));
-        json_object_set(o, "body", jbody);
-        char *s = json_dumps(o, JSON_COMPACT);
+        /* The whole event as stored: every envelope key in its order (v, seq, time, type,
+         * experiment, trial, rec, body, and any a newer writer added), bin as hex. */
+        axl_msg whole;
+        json_t *o = NULL;
+        if (axl_msg_parse(&whole, data, len, NULL) == 0) {
+            o = axl_msgpack_to_json(&whole.root);
+            axl_msg_free(&whole);
+        }
+        char *s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
         if (s != NULL)
             puts(s);
         free(s);
@@ -102,8 +100,9 @@ static const char replay_usage[] =
     "usage: axle replay [--from N] [--to M] [--json] [--store DIR]\n"
     "\n"
     "Prints the event log from seq N to M (default: all). Read-only: it may run while a\n"
-    "campaign writes to the store. --json prints one JSON object per event, the same shape\n"
-    "as the live stream: {seq, time, type, experiment, trial?, rec?, body}.\n";
+    "campaign writes to the store. --json prints one JSON object per event, the whole event\n"
+    "as the live stream carries it: {v, seq, time, type, experiment, trial?, rec?, body}\n"
+    "(binary values as hex strings).\n";
 
 int axl_cmd_replay(int argc, char **argv)
 {

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "engine/config_objectives.h"
+#include "engine/config_tls.h"
 #include "proto/axl_util.h"
 #include "proto/json/axl_json.h"
 
@@ -603,6 +604,7 @@ static int parse_root(json_t *root, axl_experiment *e, axl_errbuf *eb)
                                        "scalarized_objective",
                                        "outcome_constraints",
                                        "tracking_metrics",
+                                       "tls",
                                        NULL};
     int rv;
     if (!json_is_object(root))
@@ -648,6 +650,8 @@ static int parse_root(json_t *root, axl_experiment *e, axl_errbuf *eb)
     if (e->runner_kind == AXL_RUNNER_LAB && lab == NULL)
         return CFG_FAIL(eb, "lab: required by runner type lab");
     e->lab = lab != NULL ? json_incref(lab) : NULL;
+    if ((rv = axl_config_tls_parse(root, e, eb)) != 0)
+        return rv;
     return axl_config_ops_parse(root, e, eb);
 }
 
@@ -712,6 +716,10 @@ int axl_experiment_load(const char *path, axl_experiment **out, axl_errbuf *eb)
         goto out;
     }
     rv = axl_experiment_parse(buf, (size_t)size, out, eb);
+    if (rv == 0 && (rv = axl_config_tls_resolve(*out, path, eb)) != 0) {
+        axl_experiment_free(*out);
+        *out = NULL;
+    }
     if (rv != 0 && eb != NULL) {
         /* Prefix the file name; the JSON path that follows says where in it. */
         char tmp[sizeof(eb->msg)];
@@ -759,6 +767,9 @@ void axl_experiment_free(axl_experiment *e)
     axl_objectives_free(e->moo);
     json_decref(e->runner);
     json_decref(e->lab);
+    free(e->tls_cert);
+    free(e->tls_key);
+    free(e->tls_ca);
     free(e->status_quo);
     free(e);
 }

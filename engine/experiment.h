@@ -95,6 +95,9 @@ typedef struct axl_experiment {
     json_t *lab;        /* the optional "lab" object, for the lab runner; owned ref */
     double *status_quo; /* NULL, or the baseline point (n_params) deployed first; owned */
     axl_gss_options global_stopping;
+    /* The "tls" section (engine/config_tls.h): PEM paths, absolute once the file was read
+     * from disk; NULL when absent. Owned. */
+    char *tls_cert, *tls_key, *tls_ca;
 } axl_experiment;
 
 /*

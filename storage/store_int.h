@@ -11,6 +11,12 @@
 #include <string.h>
 #include <sys/types.h>
 #include <xxhash.h>
+#if defined(__x86_64__)
+/* libxxhash's runtime dispatch: XXH3 with AVX2 (or AVX-512) when the CPU has it, SSE2
+ * otherwise; the same hash values. The plain entry points are SSE2 only, which made the
+ * seal check ~70 ns slower per 400-byte event (storage/README.md, "What it costs"). */
+#include <xxh_x86dispatch.h>
+#endif
 
 #include "storage/axl_store.h"
 

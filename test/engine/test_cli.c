@@ -273,7 +273,7 @@ static void test_inspect_and_export(void **state)
         {"best|done|--store|@/nostore", 2, NULL, NULL},
         {"replay|--help", 0, "usage: axle replay", NULL},
         {"replay|--store|@/store|--from|2|--to|3", 0, "experiment.started done", NULL},
-        {"replay|--store|@/store|--json|--to|1", 0, "\"type\":\"experiment.created\"", NULL},
+        {"replay|--store|@/store|--json|--to|1", 0, "{\"v\":1,\"seq\":1,\"time\":", NULL},
         {"replay|--store|@/store|--from|x", 2, NULL, "--from"},
         {"replay|--store|@/store|--to|x", 2, NULL, "--to"},
         {"replay|--store|@/store|extra", 2, NULL, "usage"},
@@ -616,6 +616,19 @@ static void test_bad_file_creates_nothing(void **state)
         {"ok", "a", "{\"type\": \"command\", \"argv\": [\"x\"], \"bogus\": 1}", "bogus"},
         {"ok", val, fn, "does not fit"},
         {desc, "a", fn, "does not fit"},
+        /* a bad lab section is found before anything is created, as is a bad tls one */
+        {"ok", "a", "{\"type\": \"lab\"}, \"lab\": {\"labware\": {}}", "edge.json: lab.recipe"},
+        {"ok", "a", "{\"type\": \"lab\"}, \"lab\": {\"recipe\": {}, \"labware\": {}}",
+         "edge.json: lab.recipe"},
+        {"ok", "a",
+         "{\"type\": \"function\", \"function\": \"branin\"}, \"tls\": {\"cert\": \"a\"}",
+         "edge.json: tls.key: required"},
+        {"ok", "a",
+         "{\"type\": \"function\", \"function\": \"branin\"}, \"tls\": {\"cert\": \"no.pem\", "
+         "\"key\": \"no.key\", \"ca\": \"ca.pem\"}",
+         "tls.cert: cannot read "},
+        {"ok", "a", "{\"type\": \"function\", \"function\": \"branin\"}, \"tls\": [1]",
+         "tls: must be an object"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         snprintf(json, big + 1024, head, cases[i].desc, cases[i].val, cases[i].runner);

@@ -398,6 +398,38 @@ static void test_tls_worker_and_subscriber(void **state)
                          "--tls-key", rkey,        "--tls-ca", ca,           NULL};
     assert_int_not_equal(run_wait(bad, 30), 0);
     stop(eng);
+
+    /* The same from the experiment file's tls section (paths relative to the file), with
+     * no --tls-* option: the stream admits the CA's client and refuses the rogue one. */
+    char *path2 = et_write_file(
+        dir, "tls2.json",
+        "{\"name\": \"tls2\", \"search_space\": {\"parameters\": ["
+        "{\"name\": \"x1\", \"type\": \"range\", \"bounds\": [-5, 10]},"
+        "{\"name\": \"x2\", \"type\": \"range\", \"bounds\": [0, 15]}]},"
+        "\"objective\": {\"metric\": \"branin\", \"minimize\": true},"
+        "\"scheduler\": {\"total_trials\": 100000, \"max_pending_trials\": 1},"
+        "\"runner\": {\"type\": \"function\", \"function\": \"branin\", \"duration_s\": 0.1},"
+        "\"tls\": {\"cert\": \"srv.pem\", \"key\": \"./srv.key\", \"ca\": \"ca.pem\"}}");
+    char purl2[64], rurl2[64], store2[700];
+    snprintf(purl2, sizeof(purl2), "tls+tcp://127.0.0.1:%d", port + 4);
+    snprintf(rurl2, sizeof(rurl2), "tls+tcp://127.0.0.1:%d", port + 5);
+    snprintf(store2, sizeof(store2), "%s/store2", dir);
+    const char *run2[] = {"axle", "run",      path2, "--store",       store2, "--pub",
+                          purl2,  "--replay", rurl2, "--no-progress", NULL};
+    eng = spawn(run2);
+    const char *sub2[] = {"axle",      "subscribe", "--pub",    purl2,        "--replay",
+                          rurl2,       "--count",   "5",        "--tls-cert", cli,
+                          "--tls-key", ckey,        "--tls-ca", ca,           NULL};
+    rc = 1;
+    for (int i = 0; i < 50 && rc != 0; i++) /* until the engine listens */
+        rc = run_wait(sub2, 30);
+    assert_int_equal(rc, 0);
+    const char *bad2[] = {"axle",      "subscribe", "--pub",    purl2,        "--replay",
+                          rurl2,       "--count",   "5",        "--tls-cert", rogue,
+                          "--tls-key", rkey,        "--tls-ca", ca,           NULL};
+    assert_int_not_equal(run_wait(bad2, 30), 0);
+    stop(eng);
+    free(path2);
     free(path);
     et_rmtree(dir);
     free(dir);
