@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #define RX_MAX (1 << 20)
+#define RX_CHUNK (256 << 10)
 
 typedef struct ot2_task {
     char id[40];
@@ -42,7 +43,10 @@ struct axl_ot2 {
     uv_mutex_t mu; /* guards the fields below, written by nng's threads */
     int dial_result, send_result, recv_result;
     bool dial_done, send_done, recv_done;
-    char rx_chunk[4096];
+    /* One receive takes one whole WebSocket message: nng's ws stream drops what does not
+     * fit the buffer, and the OT-2's `completed` map grows with every task of the run
+     * (~40 bytes each: 4 KiB was lost after ~100 tasks). 256 KiB holds ~6,000. */
+    char rx_chunk[RX_CHUNK];
     /* loop thread only */
     bool dialing, sending, closing;
     bool dead; /* the stream is closed: freed once no aio uses it */
