@@ -549,6 +549,36 @@ static void test_absent_device(void **state)
     loop_drain(&loop);
 }
 
+/* The OT-2's `completed` map is cumulative: after 300 tasks one message is ~12 KiB, and
+ * every task still completes (a 4 KiB receive lost them after ~100). */
+static void test_ot2_long_run(void **state)
+{
+    (void)state;
+    emu_child c;
+    char url[64];
+    snprintf(url, sizeof(url), "ws://127.0.0.1:%d", 20000 + (int)((getpid() + 7) % 20000));
+    emu_start(&c, "ot2", url, NULL);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    axl_ot2 *o;
+    axl_errbuf eb = {{0}};
+    assert_int_equal(axl_ot2_new(&o, &loop, url, 1000, &eb), 0);
+    json_t *stage = json_pack("{s:s,s:b}", "pipette", "perovskite", "slow_travel", 0);
+    for (int i = 0; i < 300; i++) {
+        op_result r;
+        memset(&r, 0, sizeof(r));
+        r.loop = &loop;
+        assert_int_equal(axl_ot2_submit(o, "stage_for_dispense", stage, 0, 2, op_cb, &r, &eb), 0);
+        op_wait(&loop, &r, 15000);
+        if (r.status != 0)
+            fail_msg("task %d: %s", i, r.why);
+    }
+    json_decref(stage);
+    axl_ot2_close(o);
+    loop_drain(&loop);
+    emu_stop(&c);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -568,6 +598,7 @@ int main(void)
         cmocka_unit_test_teardown(test_hotplate_unplug, emu_teardown),
         cmocka_unit_test_teardown(test_shutter_slider, emu_teardown),
         cmocka_unit_test_teardown(test_ot2, emu_teardown),
+        cmocka_unit_test_teardown(test_ot2_long_run, emu_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -50,12 +50,13 @@ static void test_config(void **state)
     axl_line_devices d;
     axl_errbuf eb = {{0}};
     assert_int_equal(
-        parse_text("{\"gripper\": {\"gantry\": {\"port\": \"usb:1eaf:0004:GANTRY1\"},"
-                   " \"gripper\": {\"port\": \"/dev/ttyUSB0\"},"
-                   " \"stations\": {\"storage\": {\"origin\": [250, 200, 20], \"pitch\": [15, 15],"
-                   " \"rows\": 9, \"columns\": 5}}},"
-                   " \"hotplate\": {\"plates\": [{\"port\": \"usb:0403:6001:HP1\", \"setpoint\": 100}]}}",
-                   &d, &eb),
+        parse_text(
+            "{\"gripper\": {\"gantry\": {\"port\": \"usb:1eaf:0004:GANTRY1\"},"
+            " \"gripper\": {\"port\": \"/dev/ttyUSB0\"},"
+            " \"stations\": {\"storage\": {\"origin\": [250, 200, 20], \"pitch\": [15, 15],"
+            " \"rows\": 9, \"columns\": 5}}},"
+            " \"hotplate\": {\"plates\": [{\"port\": \"usb:0403:6001:HP1\", \"setpoint\": 100}]}}",
+            &d, &eb),
         0);
     assert_true(d.gripper.on);
     assert_true(d.hotplate.on);
@@ -70,11 +71,14 @@ static void test_config(void **state)
     assert_true(p[0] == 280 && p[1] == 185 && p[2] == 20);
     assert_int_equal(axl_slot_grid_pos(&d.gripper.tray, "J1", p), AXL_EINVAL);
 
-    expect_error("{\"gripper\": {\"gantry\": {}}}", "lab.line.devices.gripper.gantry.port: required");
-    expect_error("{\"gripper\": {\"gantry\": {\"port\": \"ttyACM0\"}, \"gripper\": {\"port\": \"/x\"}}}",
-                 "lab.line.devices.gripper.gantry.port: must be an absolute tty path");
-    expect_error("{\"gripper\": {\"gantry\": {\"port\": \"usb:1eaf:04\"}, \"gripper\": {\"port\": \"/x\"}}}",
-                 "gantry.port: must be");
+    expect_error("{\"gripper\": {\"gantry\": {}}}",
+                 "lab.line.devices.gripper.gantry.port: required");
+    expect_error(
+        "{\"gripper\": {\"gantry\": {\"port\": \"ttyACM0\"}, \"gripper\": {\"port\": \"/x\"}}}",
+        "lab.line.devices.gripper.gantry.port: must be an absolute tty path");
+    expect_error(
+        "{\"gripper\": {\"gantry\": {\"port\": \"usb:1eaf:04\"}, \"gripper\": {\"port\": \"/x\"}}}",
+        "gantry.port: must be");
     expect_error("{\"gripper\": {\"gantry\": {\"port\": \"/a\"}, \"gripper\": {\"port\": \"/b\"},"
                  " \"stations\": {\"spincoater\": [600, 7.4, 58.3]}}}",
                  "lab.line.devices.gripper.stations.spincoater: (600, 7.4, 58.3) is outside the "
@@ -167,8 +171,19 @@ static void test_plugin(void **state)
 
 /* ---- campaigns on emulated devices ---------------------------------------------------------- */
 
-enum { E_GANTRY, E_GRIPPER, E_ODRIVE, E_VACUUM, E_HOTPLATE, E_AXIS, E_SHUTTER, E_SLIDER, E_LIGHTS,
-       E_OT2, E_N };
+enum {
+    E_GANTRY,
+    E_GRIPPER,
+    E_ODRIVE,
+    E_VACUUM,
+    E_HOTPLATE,
+    E_AXIS,
+    E_SHUTTER,
+    E_SLIDER,
+    E_LIGHTS,
+    E_OT2,
+    E_N
+};
 
 typedef struct line {
     emu_child e[E_N];
@@ -220,13 +235,12 @@ static void line_up(line *l, const char *gantry_fault, int trials)
     json_t *dev = json_pack(
         "{s:{s:{s:s}, s:{s:s, s:i}, s:{s:s}}, s:{s:[{s:s, s:f}]}, s:{s:{s:s}, s:{s:s}},"
         " s:{s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}}}",
-        "spincoater", "odrive", "port", l->e[E_ODRIVE].path, "relay", "port",
-        l->e[E_VACUUM].path, "vacuum", 15, "ot2", "url", url, "hotplate", "plates", "port",
-        l->e[E_HOTPLATE].path, "setpoint", 100.0, "gripper", "gantry", "port",
-        l->e[E_GANTRY].path, "gripper", "port", l->e[E_GRIPPER].path, "characterization", "axis",
-        "port", l->e[E_AXIS].path, "shutter", "port", l->e[E_SHUTTER].path, "slider", "port",
-        l->e[E_SLIDER].path, "relay", "port", l->e[E_LIGHTS].path, "instrument", "plugin",
-        AXL_SIM_PLUGIN);
+        "spincoater", "odrive", "port", l->e[E_ODRIVE].path, "relay", "port", l->e[E_VACUUM].path,
+        "vacuum", 15, "ot2", "url", url, "hotplate", "plates", "port", l->e[E_HOTPLATE].path,
+        "setpoint", 100.0, "gripper", "gantry", "port", l->e[E_GANTRY].path, "gripper", "port",
+        l->e[E_GRIPPER].path, "characterization", "axis", "port", l->e[E_AXIS].path, "shutter",
+        "port", l->e[E_SHUTTER].path, "slider", "port", l->e[E_SLIDER].path, "relay", "port",
+        l->e[E_LIGHTS].path, "instrument", "plugin", AXL_SIM_PLUGIN);
     assert_non_null(dev);
     json_object_set_new(json_object_get(lab, "line"), "devices", dev);
     assert_int_equal(json_dump_file(e, l->exp, JSON_INDENT(1)), 0);
@@ -302,10 +316,10 @@ static void test_campaign(void **state)
     /* The devices were driven, in their own bytes. */
     assert_int_equal(emu_log_count(&l.e[E_GANTRY], "G28 X Y Z\\n"), 1); /* homed once */
     assert_true(emu_log_count(&l.e[E_GANTRY], "M400\\n") >= 4 * 9 * 3);
-    assert_true(log_has(&l.e[E_GANTRY], "G0 X1.5 Y7.4 Z58.3") >= 4); /* the chuck */
+    assert_true(log_has(&l.e[E_GANTRY], "G0 X1.5 Y7.4 Z58.3") >= 4);     /* the chuck */
     assert_true(log_has(&l.e[E_GANTRY], "G0 X564.8 Y243.1 Z63.6") >= 8); /* transfer point */
-    assert_true(emu_log_count(&l.e[E_GRIPPER], "S523 50\\n") >= 4 * 5); /* grips */
-    assert_true(emu_log_count(&l.e[E_GRIPPER], "S830 7\\n") >= 4 * 5);  /* slow releases */
+    assert_true(emu_log_count(&l.e[E_GRIPPER], "S523 50\\n") >= 4 * 5);  /* grips */
+    assert_true(emu_log_count(&l.e[E_GRIPPER], "S830 7\\n") >= 4 * 5);   /* slow releases */
     assert_int_equal(emu_log_count(&l.e[E_ODRIVE], "w axis0.requested_state 3\\n"), 1);
     assert_true(emu_log_count(&l.e[E_ODRIVE], "w axis0.controller.input_vel 50\\n") >= 4);
     assert_int_equal(emu_log_count(&l.e[E_VACUUM], "relay on 8\\n\\r"), 4);
@@ -338,7 +352,8 @@ static void test_campaign_gantry_fault(void **state)
         fail_msg("axle run said: %s", out);
     free(out);
     char cmd[600], buf[600] = "";
-    snprintf(cmd, sizeof(cmd), "%s replay --store %s --json | grep -c 'Marlin refused.*Error:Printer halted'",
+    snprintf(cmd, sizeof(cmd),
+             "%s replay --store %s --json | grep -c 'Marlin refused.*Error:Printer halted'",
              AXLE_BIN, l.store);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
