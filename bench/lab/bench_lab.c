@@ -22,8 +22,14 @@
  *                                      GP-LogEI, 1000x): wall seconds, median of 5 seeds
  *   lab.demo_best_fraction             the film model's noise-free intensity at the best
  *                                      measured recipe / the true optimum, median of 5 seeds
+ * and on real device drivers against `axle emulate` (bench_devices.c):
+ *   lab.driver_roundtrip_ms_p50/_p99   one gantry command (M114 and its report) through
+ *                                      the serial layer, a pty and the emulator
+ *   lab.emulated_vs_sim_throughput     samples per hour of a 12-sample campaign with every
+ *                                      worker on its real drivers talking to emulators /
+ *                                      the same on the simulated line, same compression
  * Details go to stderr. AXL_BENCH_LAB_QUICK=1 skips the simulated line;
- * AXL_BENCH_LAB_PART=line or =demo runs only that part of it.
+ * AXL_BENCH_LAB_PART=line, =demo or =devices runs only that part of it.
  */
 #include "bench/axl_bench.h"
 #include "engine/axl_engine.h"
@@ -43,6 +49,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "bench/lab/bench_lab.h"
 
 #define PASCAL_CPSAT_MAKESPAN 15743.0
 
@@ -259,8 +267,8 @@ static char *make_tmpdir(void)
 }
 
 /* The seed campaign's experiment with its simulate section (speed, seed) and strategy. */
-static json_t *seed_experiment(const char *name, int trials, json_t *steps, double speed,
-                               uint64_t sim_seed, int max_in_flight)
+json_t *seed_experiment(const char *name, int trials, json_t *steps, double speed,
+                        uint64_t sim_seed, int max_in_flight)
 {
     json_error_t jerr;
     json_t *e = json_load_file(AXL_DEMO_JSON, 0, &jerr);
@@ -285,15 +293,6 @@ static json_t *seed_experiment(const char *name, int trials, json_t *steps, doub
     return e;
 }
 
-typedef struct line_run {
-    axl_campaign_result res;
-    double wall_s;
-    double first_start, last_end; /* wall clock of task events */
-    size_t n_trials;
-    double params[64][4]; /* antisolvent volume, rate, timing, anneal per trial */
-    uint32_t status[64];
-} line_run;
-
 static bool param_of(const axl_trial_rec *t, const char *name, double *out)
 {
     for (uint32_t i = 0; i < t->n_params; i++)
@@ -305,7 +304,7 @@ static bool param_of(const axl_trial_rec *t, const char *name, double *out)
 }
 
 /* Runs one campaign in a fresh store; reads back trials and the task events' span. */
-static void run_line(json_t *exp, const char *name, line_run *out)
+void run_line(json_t *exp, const char *name, line_run *out)
 {
     axl_errbuf eb = {{0}};
     char *dir = make_tmpdir();
@@ -497,6 +496,12 @@ int main(void)
             bench_demo(&wall, &frac);
             axl_bench_row("lab.demo_wall_s", wall, "s");
             axl_bench_row("lab.demo_best_fraction", frac, "ratio");
+        }
+        if (part == NULL || strcmp(part, "devices") == 0) {
+            double p99 = 0, p50 = bench_driver_roundtrip(&p99);
+            axl_bench_row("lab.driver_roundtrip_ms_p50", p50, "ms");
+            axl_bench_row("lab.driver_roundtrip_ms_p99", p99, "ms");
+            axl_bench_row("lab.emulated_vs_sim_throughput", bench_emulated_vs_sim(), "ratio");
         }
     }
     free(s.tpl);
