@@ -156,8 +156,9 @@ double bench_driver_roundtrip(double *p99)
     emus_stop();
     *p99 = axl_bench_quantile(ms, (size_t)n, 0.99);
     double p50 = axl_bench_quantile(ms, (size_t)n, 0.5);
-    fprintf(stderr, "  driver: M114 -> report + ok through a pty, %d round trips: p50 %.3f ms, "
-                    "p99 %.3f ms, max %.3f ms\n",
+    fprintf(stderr,
+            "  driver: M114 -> report + ok through a pty, %d round trips: p50 %.3f ms, "
+            "p99 %.3f ms, max %.3f ms\n",
             n, p50, *p99, ms[n - 1]);
     return p50;
 }
@@ -223,11 +224,10 @@ double bench_emulated_vs_sim(void)
     json_t *dev = json_pack(
         "{s:{s:{s:s}, s:{s:s}, s:{s:s}}, s:{s:[{s:s, s:f}]}, s:{s:{s:s}, s:{s:s}},"
         " s:{s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}}}",
-        "spincoater", "odrive", "port", p[2], "relay", "port", p[3], "ot2", "url", url,
-        "hotplate", "plates", "port", p[4], "setpoint", 100.0, "gripper", "gantry", "port", p[0],
-        "gripper", "port", p[1], "characterization", "axis", "port", p[5], "shutter", "port",
-        p[6], "slider", "port", p[7], "relay", "port", p[8], "instrument", "plugin",
-        AXL_SIM_PLUGIN);
+        "spincoater", "odrive", "port", p[2], "relay", "port", p[3], "ot2", "url", url, "hotplate",
+        "plates", "port", p[4], "setpoint", 100.0, "gripper", "gantry", "port", p[0], "gripper",
+        "port", p[1], "characterization", "axis", "port", p[5], "shutter", "port", p[6], "slider",
+        "port", p[7], "relay", "port", p[8], "instrument", "plugin", AXL_SIM_PLUGIN);
     json_object_set_new(json_object_get(json_object_get(exp, "lab"), "line"), "devices", dev);
     line_run emu_run;
     run_line(exp, "emu12", &emu_run);

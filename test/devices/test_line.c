@@ -201,9 +201,10 @@ static int free_port(void)
     return ntohs(a.sin_port);
 }
 
-/* Emulators for every device (gantry_fault: extra --fault for the gantry, or NULL), and the
- * seed campaign with lab.line.devices pointing at them, `trials` trials at 1000x. */
-static void line_up(line *l, const char *gantry_fault, int trials)
+/* Emulators for every device (gantry_fault: extra --fault for the gantry, hotplate_fault
+ * for the hotplate - which then starts at 100 C -, or NULL), and the seed campaign with
+ * lab.line.devices pointing at them, `trials` trials at 1000x. */
+static void line_up_hot(line *l, const char *gantry_fault, const char *hotplate_fault, int trials)
 {
     char url[64];
     snprintf(url, sizeof(url), "ws://127.0.0.1:%d", free_port());
@@ -214,7 +215,11 @@ static void line_up(line *l, const char *gantry_fault, int trials)
     emu_start(&l->e[E_GRIPPER], "gripper", "1000", NULL);
     emu_start(&l->e[E_ODRIVE], "odrive", "1000", NULL);
     emu_start(&l->e[E_VACUUM], "relay", "1000", NULL);
-    emu_start(&l->e[E_HOTPLATE], "hotplate", "1000", NULL);
+    if (hotplate_fault != NULL)
+        emu_start(&l->e[E_HOTPLATE], "hotplate", "1000", "--opt", "100", "--fault", hotplate_fault,
+                  NULL);
+    else
+        emu_start(&l->e[E_HOTPLATE], "hotplate", "1000", NULL);
     emu_start(&l->e[E_AXIS], "axis", "1000", NULL);
     emu_start(&l->e[E_SHUTTER], "shutter", "1000", NULL);
     emu_start(&l->e[E_SLIDER], "slider", "1000", NULL);
@@ -245,6 +250,11 @@ static void line_up(line *l, const char *gantry_fault, int trials)
     json_object_set_new(json_object_get(lab, "line"), "devices", dev);
     assert_int_equal(json_dump_file(e, l->exp, JSON_INDENT(1)), 0);
     json_decref(e);
+}
+
+static void line_up(line *l, const char *gantry_fault, int trials)
+{
+    line_up_hot(l, gantry_fault, NULL, trials);
 }
 
 /* `axle run` to its end (guard: 90 s); returns its exit status, its stdout in l->out. */
@@ -363,6 +373,50 @@ static void test_campaign_gantry_fault(void **state)
     line_down(&l);
 }
 
+/* The hotplate unplugged mid-campaign (its pty closed on the 6th command, back 30 ms
+ * later): the anneal whose exchange was in flight fails with the device's disconnection,
+ * never a hang; a later exchange reopens the plugged-back device and a later anneal
+ * completes. */
+static void test_campaign_hotplate_unplug(void **state)
+{
+    (void)state;
+    line l;
+    line_up_hot(&l, NULL, "disconnect@6:30", 3);
+    assert_int_equal(line_run(&l), 0);
+    char cmd[600], buf[4096];
+    snprintf(cmd, sizeof(cmd), "%s replay --store %s --json", AXLE_BIN, l.store);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    double failed_at = -1, last_anneal_done = -1;
+    int n_failed = 0;
+    while (fgets(buf, sizeof(buf), p) != NULL) {
+        json_t *e = json_loads(buf, 0, NULL);
+        if (e == NULL)
+            continue;
+        const char *type = json_string_value(json_object_get(e, "type"));
+        json_t *b = json_object_get(e, "body");
+        const char *task = json_string_value(json_object_get(b, "task"));
+        double t = json_number_value(json_object_get(b, "time"));
+        if (type != NULL && strcmp(type, "task.failed") == 0) {
+            const char *why = json_string_value(json_object_get(b, "reason"));
+            assert_non_null(why);
+            if (strstr(why, "hotplate 1 disconnected") == NULL)
+                fail_msg("unexpected failure: %s", why);
+            failed_at = failed_at < 0 ? t : failed_at;
+            n_failed++;
+        }
+        if (type != NULL && strcmp(type, "task.finished") == 0 && task != NULL &&
+            strcmp(task, "anneal") == 0)
+            last_anneal_done = t;
+        json_decref(e);
+    }
+    pclose(p);
+    assert_true(n_failed >= 1 && n_failed <= 2);
+    assert_true(failed_at > 0);
+    assert_true(last_anneal_done > failed_at); /* plugged back: a later anneal ran */
+    line_down(&l);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -371,6 +425,7 @@ int main(void)
         cmocka_unit_test(test_plugin),
         cmocka_unit_test_teardown(test_campaign, emu_teardown),
         cmocka_unit_test_teardown(test_campaign_gantry_fault, emu_teardown),
+        cmocka_unit_test_teardown(test_campaign_hotplate_unplug, emu_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
