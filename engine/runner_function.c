@@ -2,15 +2,22 @@
  * runner_function.c - evaluates built-in test functions on uv timers: the runner for
  * demos, tests and benchmarks, with simulated duration, noise and failures.
  *
- * "runner": {"type": "function", "function": "branin" | "hartmann6",
- *            "duration_s": 0.05, "noise_sd": 0, "failure_probability": 0,
+ * "runner": {"type": "function", "function": "branin" | "hartmann6" | "branincurrin" |
+ *            "gramacy", "duration_s": 0.05, "noise_sd": 0, "failure_probability": 0,
  *            "outcomes": "FCF", "seed": 1, "capacity": -1}
+ * branin and hartmann6 report one metric, named as the experiment's objective;
+ * branincurrin reports "branin" and "currin" (Belakaria et al. 2019, both minimized, on
+ * [0, 1]^2), gramacy reports "f", "c1" and "c2" (Gramacy et al. 2016's toy problem:
+ * minimize f = x1 + x2 subject to c1 <= 0 and c2 <= 0 on [0, 1]^2), for campaigns with
+ * several objectives or outcome constraints.
  * "outcomes" scripts the fate of the n-th deployed trial (C complete, F fail, H hang
  * until cancelled); past its end, failure_probability decides.
  */
 #include "engine/rand.h"
 #include "engine/runner.h"
 #include "proto/json/axl_json.h"
+
+#include "engine/model/axl_moo.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -23,16 +30,18 @@ typedef struct fn_job {
     uint32_t trial;
     char outcome; /* 'C', 'F', 'H', or 'A' (abandoned: reconciled after a restart) */
     bool started; /* RUNNING reported */
-    double value;
+    double value[3];
     struct fn_job *next, *prev;
 } fn_job;
 
 typedef struct fn_runner {
     uv_loop_t *loop;
-    double (*fn)(const double *x);
+    double (*fn)(const double *x);                /* one output, or */
+    void (*fn_multi)(const double *x, double *y); /* n_out outputs */
+    size_t n_out;
     size_t dims;
     size_t arg_index[6]; /* which parameters are the function's arguments */
-    char metric[AXL_PROTO_MAX_NAME + 1];
+    char metric[3][AXL_PROTO_MAX_NAME + 1];
     double duration_ms;
     double noise_sd;
     double failure_probability;
@@ -47,6 +56,14 @@ typedef struct fn_runner {
     void (*close_cb)(axl_runner *r);
     axl_runner *runner;
 } fn_runner;
+
+static void gramacy(const double *x, double *y)
+{
+    double a = x[0], b = x[1];
+    y[0] = a + b;
+    y[1] = 1.5 - a - 2.0 * b - 0.5 * sin(2.0 * M_PI * (a * a - 2.0 * b));
+    y[2] = a * a + b * b - 1.5;
+}
 
 static int fn_init(axl_runner *r, uv_loop_t *loop, const axl_experiment *e, axl_errbuf *eb)
 {
@@ -63,17 +80,32 @@ static int fn_init(axl_runner *r, uv_loop_t *loop, const axl_experiment *e, axl_
     const char *name = json_string_value(json_object_get(j, "function"));
     rv = AXL_ECONFIG;
     if (name == NULL) {
-        axl_fail(eb, rv, "runner.function: required, one of branin, hartmann6");
+        axl_fail(eb, rv,
+                 "runner.function: required, one of branin, hartmann6, branincurrin, gramacy");
         goto fail;
     }
+    f->n_out = 1;
+    f->dims = 2;
+    snprintf(f->metric[0], sizeof(f->metric[0]), "%s", e->metric);
     if (strcmp(name, "branin") == 0) {
         f->fn = axl_testfn_branin;
-        f->dims = 2;
     } else if (strcmp(name, "hartmann6") == 0) {
         f->fn = axl_testfn_hartmann6;
         f->dims = 6;
+    } else if (strcmp(name, "branincurrin") == 0) {
+        f->fn_multi = axl_testfn_branincurrin;
+        f->n_out = 2;
+        snprintf(f->metric[0], sizeof(f->metric[0]), "branin");
+        snprintf(f->metric[1], sizeof(f->metric[1]), "currin");
+    } else if (strcmp(name, "gramacy") == 0) {
+        f->fn_multi = gramacy;
+        f->n_out = 3;
+        snprintf(f->metric[0], sizeof(f->metric[0]), "f");
+        snprintf(f->metric[1], sizeof(f->metric[1]), "c1");
+        snprintf(f->metric[2], sizeof(f->metric[2]), "c2");
     } else {
-        axl_fail(eb, rv, "runner.function: '%s' is not branin or hartmann6", name);
+        axl_fail(eb, rv, "runner.function: '%s' is not branin, hartmann6, branincurrin or gramacy",
+                 name);
         goto fail;
     }
     size_t numeric = 0;
@@ -88,7 +120,6 @@ static int fn_init(axl_runner *r, uv_loop_t *loop, const axl_experiment *e, axl_
                  name, f->dims, numeric);
         goto fail;
     }
-    snprintf(f->metric, sizeof(f->metric), "%s", e->metric);
     json_t *d = json_object_get(j, "duration_s");
     json_t *n = json_object_get(j, "noise_sd");
     json_t *p = json_object_get(j, "failure_probability");
@@ -192,20 +223,22 @@ static void job_fire(uv_timer_t *t)
         return;
     }
     axl_runner_report rep = {.trial = job->trial, .job_id = job_id};
-    axl_metric_value m = {f->metric, job->value, f->noise_sd > 0 ? f->noise_sd : 0.0};
+    axl_metric_value m[3];
+    for (size_t q = 0; q < f->n_out; q++)
+        m[q] = (axl_metric_value){f->metric[q], job->value[q], f->noise_sd > 0 ? f->noise_sd : 0.0};
     if (job->outcome == 'F') {
         rep.status = AXL_TRIAL_FAILED;
         rep.reason = "simulated failure";
     } else {
         rep.status = AXL_TRIAL_COMPLETED;
-        rep.n_metrics = 1;
-        rep.metrics = &m;
+        rep.n_metrics = (uint32_t)f->n_out;
+        rep.metrics = m;
     }
     job_remove(job);
     r->report(r, &rep);
 }
 
-static int start_job(fn_runner *f, uint32_t trial, char outcome, double value)
+static int start_job(fn_runner *f, uint32_t trial, char outcome, const double *value)
 {
     fn_job *job = calloc(1, sizeof(*job));
     if (job == NULL)
@@ -213,7 +246,8 @@ static int start_job(fn_runner *f, uint32_t trial, char outcome, double value)
     job->owner = f;
     job->trial = trial;
     job->outcome = outcome;
-    job->value = value;
+    if (value != NULL)
+        memcpy(job->value, value, f->n_out * sizeof(double));
     uv_timer_init(f->loop, &job->timer);
     job->timer.data = job;
     job->next = f->jobs;
@@ -241,9 +275,13 @@ static int fn_deploy(axl_runner *r, const axl_runner_job *jobs, int n, axl_errbu
         const axl_runner_job *jb = &jobs[i];
         for (size_t k = 0; k < f->dims; k++)
             x[k] = jb->x[f->arg_index[k]];
-        double value = f->fn(x);
-        if (f->noise_sd > 0)
-            value += f->noise_sd * axl_rand_normal(&f->rng);
+        double value[3];
+        if (f->fn_multi != NULL)
+            f->fn_multi(x, value);
+        else
+            value[0] = f->fn(x);
+        for (size_t q = 0; q < f->n_out && f->noise_sd > 0; q++)
+            value[q] += f->noise_sd * axl_rand_normal(&f->rng);
         char outcome = 'C';
         size_t nth = f->n_deployed++;
         if (f->outcomes != NULL && nth < strlen(f->outcomes))
@@ -274,7 +312,7 @@ static int fn_reconcile(axl_runner *r, const axl_runner_job *jobs, int n)
 {
     fn_runner *f = r->impl;
     for (int i = 0; i < n; i++)
-        if (start_job(f, jobs[i].trial, 'A', 0) != 0)
+        if (start_job(f, jobs[i].trial, 'A', NULL) != 0)
             return AXL_ENOMEM;
     return 0;
 }
