@@ -7,6 +7,7 @@
 
 #include "engine/axl_engine.h"
 #include "engine/cli.h"
+#include "engine/status_quo.h"
 #include "hw/worker/axl_net.h"
 #include "proto/axl_log.h"
 
@@ -97,6 +98,8 @@ int axl_cli_load_experiment(const char *cmd, const char *store, const char *name
     int rv = axl_store_open(store, &so, &s, &eb);
     if (rv == 0 && (rv = axl_store_load(s, name, se, &eb)) == 0)
         rv = axl_experiment_from_store(s, name, e, &eb);
+    if (rv == 0)
+        axl_sq_of_records(*e, *se); /* relative outcome constraints' bounds */
     if (s != NULL)
         axl_store_close(s);
     if (rv == 0)

@@ -11,6 +11,7 @@
 #include "engine/cli.h"
 #include "engine/experiment.h"
 #include "engine/pareto_report.h"
+#include "engine/status_quo.h"
 #include "storage/axl_store.h"
 
 static const char status_usage[] =
@@ -167,8 +168,10 @@ int axl_cmd_status(int argc, char **argv)
         putchar('\n');
     }
     axl_experiment *exp = NULL;
-    if (axl_experiment_from_store(s, name, &exp, &eb) == 0)
+    if (axl_experiment_from_store(s, name, &exp, &eb) == 0) {
+        axl_sq_of_records(exp, e); /* relative outcome constraints' bounds */
         axl_cli_print_best(stdout, exp, e);
+    }
     if (exp != NULL)
         axl_pareto_print(stdout, exp, e);
     axl_experiment_free(exp);

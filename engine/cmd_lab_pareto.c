@@ -20,6 +20,7 @@
 #include "engine/cli.h"
 #include "engine/config_objectives.h"
 #include "engine/pareto_report.h"
+#include "engine/status_quo.h"
 #include "hw/line/axl_film_model.h"
 
 #define GRID 32
@@ -112,6 +113,7 @@ int axl_lab_pareto(const char *name, const char *store_dir)
         fprintf(stderr, "axle lab pareto: %s\n", eb.msg);
         goto out;
     }
+    axl_sq_of_records(e, se);
     if (e->moo == NULL || e->moo->n_objectives != 2 || isnan(e->moo->outcome[0].threshold) ||
         isnan(e->moo->outcome[1].threshold)) {
         fprintf(stderr, "axle lab pareto: %s needs 2 objectives with thresholds\n", name);

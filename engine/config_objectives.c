@@ -74,10 +74,29 @@ static const char *skip_ws(const char *p)
     return p;
 }
 
-/* Ax's string form: "fwhm <= 0.12", "2*a - b >= 3"; "x >= 5%" (relative) is refused. */
-static int parse_constraint_text(const char *text, const char *path, axl_outcome_expr *x,
-                                 axl_outcome *oc, axl_errbuf *eb)
+/* A relative bound needs the status quo: "outcome_constraints[i]: ..." otherwise. */
+static int relative_ok(const char *path, const char *what, bool have_sq, axl_errbuf *eb)
 {
+    if (have_sq)
+        return 0;
+    return CFG_FAIL(eb,
+                    "%s: %s is relative to the status quo, and the experiment has no "
+                    "\"status_quo\": give the baseline arm (\"status_quo\": {parameter: "
+                    "value, ...}) or write the bound in the metric's units",
+                    path, what);
+}
+
+/*
+ * Ax's string form: "fwhm <= 0.12", "2*a - b >= 3"; relative to the status quo (Ax's
+ * relative=True): "x >= -5%" (bound sq + |sq| * (-5) / 100), and "x <= 1.05*status_quo".
+ * rel_a / rel_b receive the relative bound's coefficients (0 / 0: an absolute bound).
+ */
+static int parse_constraint_text(const char *text, const char *path, axl_outcome_expr *x,
+                                 axl_outcome *oc, bool have_sq, double *rel_a, double *rel_b,
+                                 axl_errbuf *eb)
+{
+    char what[200];
+    snprintf(what, sizeof(what), "'%s'", text);
     const char *p = skip_ws(text);
     int terms = 0, rv;
     for (;;) {
@@ -125,11 +144,24 @@ static int parse_constraint_text(const char *text, const char *path, axl_outcome
     if (end == p || errno != 0 || !isfinite(bound))
         return CFG_FAIL(eb, "%s: expected a number after the comparison in '%s'", path, text);
     p = skip_ws(end);
-    if (*p == '%')
-        return CFG_FAIL(eb,
-                        "%s: '%s' is relative to a status quo; axle models absolute bounds "
-                        "only: write the bound in the metric's units",
-                        path, text);
+    *rel_a = *rel_b = 0;
+    if (*p == '%') {
+        if ((rv = relative_ok(path, what, have_sq, eb)) != 0)
+            return rv;
+        *rel_a = 1;
+        *rel_b = bound / 100.0;
+        bound = NAN;
+        p = skip_ws(p + 1);
+    } else if (*p == '*') {
+        p = skip_ws(p + 1);
+        if (strncmp(p, "status_quo", 10) != 0 || (isalnum((unsigned char)p[10]) || p[10] == '_'))
+            return CFG_FAIL(eb, "%s: expected 'status_quo' after '*' in '%s'", path, text);
+        if ((rv = relative_ok(path, what, have_sq, eb)) != 0)
+            return rv;
+        *rel_a = bound;
+        bound = NAN;
+        p = skip_ws(p + 10);
+    }
     if (*p != '\0')
         return CFG_FAIL(eb, "%s: unexpected '%s' after the bound", path, p);
     oc->bound = bound;
@@ -138,8 +170,9 @@ static int parse_constraint_text(const char *text, const char *path, axl_outcome
 
 /* Ax's object form: {"metric", "op": "<=" | ">=" | "LEQ" | "GEQ", "bound", "relative"}. */
 static int parse_constraint_obj(json_t *j, const char *path, axl_outcome_expr *x, axl_outcome *oc,
-                                axl_errbuf *eb)
+                                bool have_sq, double *rel_a, double *rel_b, axl_errbuf *eb)
 {
+    char p2[96];
     static const char *const keys[] = {"metric", "op", "bound", "relative", NULL};
     int rv;
     if ((rv = axl_json_check_keys(j, path, keys, AXL_ECONFIG, eb)) != 0)
@@ -156,13 +189,17 @@ static int parse_constraint_obj(json_t *j, const char *path, axl_outcome_expr *x
         return CFG_FAIL(eb, "%s.bound: required, a number", path);
     if (rel != NULL && !json_is_boolean(rel))
         return CFG_FAIL(eb, "%s.relative: must be true or false", path);
-    if (json_is_true(rel))
-        return CFG_FAIL(eb,
-                        "%s.relative: a constraint relative to a status quo is not supported; "
-                        "give the bound in the metric's units",
-                        path);
     oc->geq = op[0] == '>' || op[0] == 'G';
     oc->bound = json_number_value(b);
+    *rel_a = *rel_b = 0;
+    if (json_is_true(rel)) {
+        snprintf(p2, sizeof(p2), "%s.relative", path);
+        if ((rv = relative_ok(p2, "the bound", have_sq, eb)) != 0)
+            return rv;
+        *rel_a = 1;
+        *rel_b = oc->bound / 100.0;
+        oc->bound = NAN;
+    }
     return add_term(x, m, strlen(m), 1.0, path, eb);
 }
 
@@ -254,7 +291,7 @@ static int parse_scalarized(json_t *j, axl_objectives *o, axl_errbuf *eb)
     return set_label(o, 0, "scalarized_objective");
 }
 
-static int parse_constraints(json_t *arr, axl_objectives *o, axl_errbuf *eb)
+static int parse_constraints(json_t *arr, axl_objectives *o, bool have_sq, axl_errbuf *eb)
 {
     char path[64];
     int rv;
@@ -274,16 +311,26 @@ static int parse_constraints(json_t *arr, axl_objectives *o, axl_errbuf *eb)
         oc->role = AXL_OUTCOME_CONSTRAINT;
         oc->threshold = NAN;
         if (json_is_string(j)) {
-            if ((rv = parse_constraint_text(json_string_value(j), path, &o->expr[q], oc, eb)) != 0)
+            if ((rv = parse_constraint_text(json_string_value(j), path, &o->expr[q], oc, have_sq,
+                                            &o->rel_a[q], &o->rel_b[q], eb)) != 0)
                 return rv;
             snprintf(label, sizeof(label), "%s", json_string_value(j));
         } else if (json_is_object(j)) {
-            if ((rv = parse_constraint_obj(j, path, &o->expr[q], oc, eb)) != 0)
+            if ((rv = parse_constraint_obj(j, path, &o->expr[q], oc, have_sq, &o->rel_a[q],
+                                           &o->rel_b[q], eb)) != 0)
                 return rv;
-            snprintf(label, sizeof(label), "%s %s %g", o->expr[q].metric[0],
-                     oc->geq ? ">=" : "<=", oc->bound);
+            if (o->rel_a[q] != 0)
+                snprintf(label, sizeof(label), "%s %s %g%%", o->expr[q].metric[0],
+                         oc->geq ? ">=" : "<=", 100.0 * o->rel_b[q]);
+            else
+                snprintf(label, sizeof(label), "%s %s %g", o->expr[q].metric[0],
+                         oc->geq ? ">=" : "<=", oc->bound);
         } else {
             return CFG_FAIL(eb, "%s: must be a string such as \"fwhm <= 0.12\" or an object", path);
+        }
+        if (o->rel_a[q] != 0) {
+            o->relative[q] = true;
+            o->n_relative++;
         }
         o->n_outcomes++;
         if ((rv = set_label(o, q, label)) != 0)
@@ -316,6 +363,8 @@ int axl_config_objectives(json_t *root, axl_experiment *e, axl_errbuf *eb)
     json_t *sc = json_object_get(root, "scalarized_objective");
     json_t *cons = json_object_get(root, "outcome_constraints");
     json_t *tr = json_object_get(root, "tracking_metrics");
+    json_t *sq = json_object_get(root, "status_quo");
+    bool have_sq = sq != NULL && !json_is_null(sq); /* checked by config_ops.c */
     axl_objectives *o;
     int rv;
 
@@ -343,7 +392,7 @@ int axl_config_objectives(json_t *root, axl_experiment *e, axl_errbuf *eb)
             rv = set_label(o, 0, e->metric);
     }
     if (rv == 0)
-        rv = parse_constraints(cons, o, eb);
+        rv = parse_constraints(cons, o, have_sq, eb);
     if (rv == 0)
         rv = parse_tracking(tr, o, eb);
     if (rv == 0 && e->metric == NULL) {
@@ -380,7 +429,7 @@ int axl_objectives_feasible(const axl_objectives *o, const double *values)
 {
     for (size_t j = 0; j < o->n_outcomes; j++) {
         const axl_outcome *oc = &o->outcome[j];
-        if (oc->role != AXL_OUTCOME_CONSTRAINT)
+        if (oc->role != AXL_OUTCOME_CONSTRAINT || (o->relative[j] && !o->sq_known))
             continue;
         if (!isfinite(values[j]) || (oc->geq ? values[j] < oc->bound : values[j] > oc->bound))
             return 0;
@@ -398,4 +447,27 @@ double axl_objectives_score(const axl_objectives *o, double y, const axl_metric_
         if (!isfinite(v[j] = axl_objectives_value(o, j, m, n)))
             return NAN;
     return axl_objectives_feasible(o, v) ? v[0] : NAN;
+}
+
+bool axl_objectives_needs_status_quo(const axl_objectives *o)
+{
+    return o != NULL && o->n_relative > 0 && !o->sq_known;
+}
+
+int axl_objectives_set_status_quo(axl_objectives *o, const axl_metric_value *m, uint32_t n)
+{
+    double v[AXL_MOO_MAX_OUTCOMES];
+    if (!axl_objectives_needs_status_quo(o))
+        return 1;
+    for (size_t j = 0; j < o->n_outcomes; j++)
+        if (o->relative[j] && !isfinite(v[j] = axl_objectives_value(o, j, m, n)))
+            return 0;
+    for (size_t j = 0; j < o->n_outcomes; j++) {
+        if (!o->relative[j])
+            continue;
+        o->sq_value[j] = v[j];
+        o->outcome[j].bound = o->rel_a[j] * v[j] + o->rel_b[j] * fabs(v[j]);
+    }
+    o->sq_known = true;
+    return 1;
 }

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "engine/generation_moo.h"
+#include "engine/status_quo.h"
 #include "proto/axl_log.h"
 
 #define SRC "Scheduler"
@@ -275,8 +276,19 @@ int axl_gen_start(axl_campaign *c, size_t k)
         }
         return AXL_EAGAIN;
     }
-    c->blocked_logged = -1;
     uint32_t step_index = c->gen_state.step;
+    if (gs->steps[step_index].model != AXL_GEN_SOBOL && axl_gen_moo_wanted(c->exp)) {
+        /* relative outcome constraints: the status quo's metrics first (status_quo.h) */
+        axl_errbuf eb = {{0}};
+        int rv = axl_sq_gen_check(c, &eb);
+        if (rv == AXL_EMISSING) {
+            AXL_ERROR(SRC, "%s.", eb.msg);
+            axl_sched_request_stop(c, AXL_EXIT_ERROR, eb.msg);
+        }
+        if (rv != 0)
+            return rv;
+    }
+    c->blocked_logged = -1;
     axl_gen_job *j = snapshot(c, step_index, k_now);
     if (j == NULL) {
         AXL_ERROR(SRC, "out of memory preparing a generation");

@@ -10,6 +10,7 @@
  */
 #include "engine/campaign.h"
 #include "engine/config_objectives.h"
+#include "engine/status_quo.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -293,6 +294,7 @@ int axl_trial_complete(axl_campaign *c, uint32_t index, const axl_metric_value *
             c->best_trial = index;
         }
     }
+    axl_sq_observe(c, t); /* relative constraints: their bounds, once the status quo is in */
     note_done(&c->done_completed, &c->n_done_completed, &c->cap_done_completed, index);
     return 0;
 }
@@ -387,6 +389,7 @@ int axl_trial_adopt(axl_campaign *c, const axl_trial_rec *rec)
             c->best_trial = t->index;
         }
     }
+    axl_sq_observe(c, t);
     return 0;
 }
 

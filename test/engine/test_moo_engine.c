@@ -16,6 +16,7 @@
 #include "engine/axl_engine.h"
 #include "engine/experiment.h"
 #include "engine/pareto_report.h"
+#include "engine/status_quo.h"
 #include "hw/line/axl_film_model.h"
 #include "engine/model/axl_moo.h"
 #include "storage/axl_store.h"
@@ -103,6 +104,8 @@ static void test_config_keys(void **state)
     axl_experiment_free(e);
 }
 
+#define SQ "\"status_quo\": {\"x1\": 0.5, \"x2\": 0.25},"
+
 #define OBJ2                                                                                       \
     "\"objectives\": [{\"metric\": \"a\", \"minimize\": false}, {\"metric\": \"b\", "              \
     "\"minimize\": true}],"
@@ -134,7 +137,17 @@ static void test_config_errors(void **state)
                  "give one of objective, objectives and scalarized_objective");
     expect_error("{\"name\": \"e\", " SPACE01 OBJ2 "\"outcome_constraints\": [\"c >= 5%\"], " RUNNER
                  "}",
-                 "outcome_constraints[0]: 'c >= 5%' is relative to a status quo");
+                 "outcome_constraints[0]: 'c >= 5%' is relative to the status quo, and the "
+                 "experiment has no \"status_quo\"");
+    expect_error("{\"name\": \"e\", " SPACE01 OBJ2
+                 "\"outcome_constraints\": [\"c <= 1\", \"c <= 1.05*status_quo\"], " RUNNER "}",
+                 "outcome_constraints[1]: 'c <= 1.05*status_quo' is relative to the status quo");
+    expect_error("{\"name\": \"e\", " SPACE01 OBJ2 SQ
+                 "\"outcome_constraints\": [\"c <= 1.05*status\"], " RUNNER "}",
+                 "outcome_constraints[0]: expected 'status_quo' after '*'");
+    expect_error("{\"name\": \"e\", " SPACE01 OBJ2 SQ
+                 "\"outcome_constraints\": [\"c <= 5% 3\"], " RUNNER "}",
+                 "outcome_constraints[0]: unexpected '3' after the bound");
     expect_error("{\"name\": \"e\", " SPACE01 OBJ2 "\"outcome_constraints\": [\"c = 5\"], " RUNNER
                  "}",
                  "outcome_constraints[0]: expected '<=' or '>='");
@@ -145,7 +158,8 @@ static void test_config_errors(void **state)
         "{\"name\": \"e\", " SPACE01 OBJ2
         "\"outcome_constraints\": [{\"metric\": \"c\", \"op\": \"<=\", \"bound\": 1, "
         "\"relative\": true}], " RUNNER "}",
-        "outcome_constraints[0].relative: a constraint relative to a status quo is not supported");
+        "outcome_constraints[0].relative: the bound is relative to the status quo, and the "
+        "experiment has no \"status_quo\"");
     expect_error(
         "{\"name\": \"e\", " SPACE01 OBJ2
         "\"outcome_constraints\": [{\"metric\": \"c\", \"op\": \"<\", \"bound\": 1}], " RUNNER "}",
@@ -167,6 +181,64 @@ static void test_config_errors(void **state)
                  "\"d\", \"minimize\": false}, {\"metric\": \"e\", \"minimize\": false}], " RUNNER
                  "}",
                  "objectives: must be an array of 1 to 4");
+}
+
+/* Relative outcome constraints (Ax's relative=True) with a status quo: parsed, not
+ * applied until the status quo's metrics are known, then bounds as Ax derelativizes. */
+static void test_config_relative(void **state)
+{
+    (void)state;
+    const char *ok =
+        "{\"name\": \"r\", " SPACE01 SQ OBJ2
+        "\"outcome_constraints\": [\"c <= 5%\", \"d >= -10%\", \"c <= 1.5*status_quo\","
+        " {\"metric\": \"d\", \"op\": \"<=\", \"bound\": 20, \"relative\": true},"
+        " \"c <= 2\"], " RUNNER "}";
+    axl_experiment *e = NULL;
+    axl_errbuf eb = {{0}};
+    assert_int_equal(axl_experiment_parse(ok, strlen(ok), &e, &eb), 0);
+    axl_objectives *o = e->moo;
+    assert_int_equal(o->n_outcomes, 7);
+    assert_int_equal(o->n_relative, 4);
+    assert_true(o->relative[2] && o->relative[3] && o->relative[4] && o->relative[5]);
+    assert_false(o->relative[6]);
+    assert_true(isnan(o->outcome[2].bound) && o->outcome[6].bound == 2);
+    assert_string_equal(o->label[5], "d <= 20%");
+    assert_true(axl_objectives_needs_status_quo(o));
+    assert_non_null(e->status_quo);
+
+    /* before the status quo is observed: only the absolute constraint applies */
+    double v[7] = {0, 0, 100, -100, 100, 100, 1};
+    assert_true(axl_objectives_feasible(o, v));
+    v[6] = 3;
+    assert_false(axl_objectives_feasible(o, v));
+    v[6] = 1;
+
+    /* a status quo without d: still unknown */
+    axl_metric_value sq[2] = {{"c", 2.0, NAN}, {"d", -4.0, NAN}};
+    assert_int_equal(axl_objectives_set_status_quo(o, sq, 1), 0);
+    assert_true(axl_objectives_needs_status_quo(o));
+    assert_int_equal(axl_objectives_set_status_quo(o, sq, 2), 1);
+    assert_false(axl_objectives_needs_status_quo(o));
+    /* Ax's derelativize_bound: sq + |sq| * pct / 100, whatever sq's sign */
+    assert_true(fabs(o->outcome[2].bound - 2.1) < 1e-12); /* c <= 5% of 2 */
+    assert_true(fabs(o->outcome[3].bound + 4.4) < 1e-12); /* d >= -10% of -4 */
+    assert_true(fabs(o->outcome[4].bound - 3.0) < 1e-12); /* c <= 1.5 * 2 */
+    assert_true(fabs(o->outcome[5].bound + 3.2) < 1e-12); /* d <= +20% of -4 */
+    double w[7] = {0, 0, 2.0, -4.3, 2.0, -3.5, 1};
+    assert_true(axl_objectives_feasible(o, w));
+    w[2] = 2.2; /* c over 105 % of the status quo */
+    assert_false(axl_objectives_feasible(o, w));
+    w[2] = 2.0;
+    w[3] = -4.5; /* d under 110 % below */
+    assert_false(axl_objectives_feasible(o, w));
+    w[3] = -4.3;
+    w[5] = -3.1; /* d above -3.2 */
+    assert_false(axl_objectives_feasible(o, w));
+    /* resolved once: a second status quo changes nothing */
+    axl_metric_value sq2[2] = {{"c", 10.0, NAN}, {"d", 1.0, NAN}};
+    assert_int_equal(axl_objectives_set_status_quo(o, sq2, 2), 1);
+    assert_true(fabs(o->outcome[2].bound - 2.1) < 1e-12);
+    axl_experiment_free(e);
 }
 
 static void load_trials(const char *dir, const char *name, axl_store_experiment **out)
@@ -335,6 +407,107 @@ static void test_constrained_campaign_best_is_feasible(void **state)
     free(script);
 }
 
+#define GRAMACY_STRATEGY                                                                           \
+    "\"generation_strategy\": {\"steps\": [{\"model\": \"sobol\", \"num_trials\": 5, \"seed\": "   \
+    "3}, {\"model\": \"gp_logei\", \"num_trials\": -1}]},"
+
+/*
+ * A relative outcome constraint on the function runner: Gramacy's problem with
+ * "c2 >= -10%" against a status quo at (0.6, 0.6), where c2 = -0.78, so c2 >= -0.858
+ * (|x|^2 >= 0.642): that excludes Gramacy's own optimum (0.195, 0.404). The status
+ * quo runs first, the bound comes from it, the model generates (GP-LogCEI / LogPoF),
+ * and the best reported satisfies the resolved bound.
+ */
+static void test_relative_constraint_campaign(void **state)
+{
+    (void)state;
+    axl_campaign_options opt;
+    axl_campaign_result res;
+    char *dir = NULL;
+    et_options(&opt, NULL, false);
+    assert_int_equal(et_run(&opt, &res, &dir,
+                            "{\"name\": \"rel\", " SPACE01 GRAMACY_STRATEGY
+                            "\"status_quo\": {\"x1\": 0.6, \"x2\": 0.6},"
+                            "\"objective\": {\"metric\": \"f\", \"minimize\": true},"
+                            "\"outcome_constraints\": [\"c1 <= 0\", \"c2 >= -10%%\"],"
+                            "\"scheduler\": {\"total_trials\": 20, \"max_pending_trials\": 2},"
+                            "\"runner\": {\"type\": \"function\", \"function\": \"gramacy\"}}"),
+                     0);
+    assert_int_equal(res.exit_status, AXL_EXIT_COMPLETED);
+    assert_int_equal(res.n_completed, 20);
+    axl_store_experiment *e;
+    load_trials(dir, "rel", &e);
+    const axl_trial_rec *t0 = &e->trials[0];
+    assert_string_equal(t0->gen_method, "Manual");
+    double sq = metric_of(t0, "c2"), bound = sq + fabs(sq) * -0.1;
+    assert_true(fabs(sq - (0.72 - 1.5)) < 1e-12);
+    double best = INFINITY, best_abs = INFINITY;
+    uint32_t best_i = 0;
+    int n_model = 0;
+    for (size_t i = 0; i < e->n_trials; i++) {
+        const axl_trial_rec *t = &e->trials[i];
+        double f = metric_of(t, "f");
+        bool c1 = metric_of(t, "c1") <= 0, c2 = metric_of(t, "c2") >= bound;
+        if (c1)
+            best_abs = fmin(best_abs, f); /* what the absolute constraint alone would allow */
+        if (c1 && c2 && f < best) {
+            best = f;
+            best_i = t->index;
+        }
+        n_model +=
+            strcmp(t->gen_method, "GP-LogCEI") == 0 || strcmp(t->gen_method, "GP-LogPoF") == 0;
+    }
+    assert_true(n_model >= 10);
+    assert_true(res.has_best && isfinite(best));
+    assert_int_equal(res.best_trial, best_i);
+    assert_true(res.best_value == best);
+    /* a trial feasible but for the relative bound beats it: the bound is applied */
+    assert_true(best_abs < best);
+
+    /* offline, as `axle best` / `axle status` read it: the same bound from the store */
+    axl_store *s = NULL;
+    axl_store_options so = {.flags = AXL_STORE_RDONLY};
+    axl_experiment *exp = NULL;
+    assert_int_equal(axl_store_open(dir, &so, &s, NULL), 0);
+    assert_int_equal(axl_experiment_from_store(s, "rel", &exp, NULL), 0);
+    axl_store_close(s);
+    assert_true(axl_objectives_needs_status_quo(exp->moo));
+    axl_sq_of_records(exp, e);
+    assert_false(axl_objectives_needs_status_quo(exp->moo));
+    assert_true(fabs(exp->moo->outcome[2].bound - bound) < 1e-12);
+    axl_experiment_free(exp);
+    axl_store_experiment_free(e);
+    et_rmtree(dir);
+    free(dir);
+}
+
+/* The status quo fails: the relative bound can never be known, and the campaign stops
+ * with an error naming the constraint once the model would need it (after Sobol). */
+static void test_relative_constraint_status_quo_failed(void **state)
+{
+    (void)state;
+    axl_campaign_options opt;
+    axl_campaign_result res;
+    char *dir = NULL;
+    et_options(&opt, NULL, false);
+    et_run(&opt, &res, &dir,
+           "{\"name\": \"relf\", " SPACE01 GRAMACY_STRATEGY
+           "\"status_quo\": {\"x1\": 0.6, \"x2\": 0.6},"
+           "\"objective\": {\"metric\": \"f\", \"minimize\": true},"
+           "\"outcome_constraints\": [\"c1 <= 0\", \"c2 >= -10%%\"],"
+           "\"scheduler\": {\"total_trials\": 20, \"max_pending_trials\": 1},"
+           "\"runner\": {\"type\": \"function\", \"function\": \"gramacy\", \"outcomes\": "
+           "\"F\"}}");
+    assert_int_equal(res.exit_status, AXL_EXIT_ERROR);
+    if (strstr(res.reason, "'c2 >= -10%' needs the status quo's metrics") == NULL ||
+        strstr(res.reason, "the status quo (trial 0) ended without them") == NULL)
+        fail_msg("reason: %s", res.reason);
+    assert_int_equal(res.n_trials, 6); /* the status quo and the 5 Sobol trials */
+    assert_int_equal(res.n_failed, 1);
+    et_rmtree(dir);
+    free(dir);
+}
+
 /* The film's second and third faces: the peak width and position move with the recipe,
  * and the width conflicts with the intensity (the brightest anneal is not the
  * narrowest). */
@@ -367,8 +540,11 @@ int main(void)
         cmocka_unit_test(test_config_keys),
         cmocka_unit_test(test_film_faces_conflict),
         cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_config_relative),
         cmocka_unit_test(test_two_objective_campaign),
         cmocka_unit_test(test_constrained_campaign_best_is_feasible),
+        cmocka_unit_test(test_relative_constraint_campaign),
+        cmocka_unit_test(test_relative_constraint_status_quo_failed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
