@@ -104,7 +104,9 @@ static int fn_init(axl_runner *r, uv_loop_t *loop, const axl_experiment *e, axl_
         snprintf(f->metric[1], sizeof(f->metric[1]), "c1");
         snprintf(f->metric[2], sizeof(f->metric[2]), "c2");
     } else {
-        axl_fail(eb, rv, "runner.function: '%s' is not branin, hartmann6, branincurrin or gramacy",
+        axl_fail(eb, rv,
+                 "runner.function: '%s' is not branin or hartmann6 (one metric), branincurrin or "
+                 "gramacy (several)",
                  name);
         goto fail;
     }
