@@ -10,8 +10,16 @@
 
 #include "engine/model/moo_acq.h"
 
-/* Value (and gradient, when g is not NULL) of the acquisition at m points U (m*D).
- * ws: scratch of 4*m*D + 2*m doubles. */
+/* Doubles of a->pws that m points need: the posteriors' products, then the
+ * objectives' means, sds and their gradients. */
+static size_t pws_need(const axl__macq *a, size_t m)
+{
+    size_t nmax = 0, j;
+    for (j = 0; j < a->n_out; j++)
+        nmax = a->post[j]->n > nmax ? a->post[j]->n : nmax;
+    return 3 * m * nmax + 2 * m * a->n_obj * (1 + a->D);
+}
+
 int axl__macq_eval(const axl__macq *a, size_t m, const double *U, double *val, double *g,
                    double *ws)
 {
@@ -25,25 +33,23 @@ int axl__macq_eval(const axl__macq *a, size_t m, const double *U, double *val, d
         memset(g, 0, m * D * sizeof(double));
     /* per outcome: value terms for objectives are combined after the loop */
     {
-        double *omu = malloc(m * a->n_obj * sizeof(double) + 1);
-        double *osd = malloc(m * a->n_obj * sizeof(double) + 1);
-        double *odmu = g ? malloc(m * a->n_obj * D * sizeof(double) + 1) : NULL;
-        double *odsd = g ? malloc(m * a->n_obj * D * sizeof(double) + 1) : NULL;
+        size_t need = pws_need(a, m), no = m * a->n_obj;
+        int own = a->pws == NULL || a->pws_len < need;
+        double *buf = own ? malloc(need * sizeof(double) + 8) : a->pws;
+        double *omu, *osd, *odmu, *odsd, *pred;
         size_t oi = 0;
-        if (!omu || !osd || (g && (!odmu || !odsd))) {
-            free(omu);
-            free(osd);
-            free(odmu);
-            free(odsd);
+        if (buf == NULL)
             return AXL_ENOMEM;
-        }
+        omu = buf;
+        osd = omu + no;
+        odmu = g ? osd + no : NULL;
+        odsd = g ? osd + no + no * D : NULL;
+        pred = osd + no + 2 * no * D;
         for (j = 0; j < a->n_out; j++) {
-            if ((rv = axl__post_predict(a->post[j], m, U, mu, var, g ? dmu : NULL,
-                                        g ? dvar : NULL)) != 0) {
-                free(omu);
-                free(osd);
-                free(odmu);
-                free(odsd);
+            if ((rv = axl__post_predict_ws(a->post[j], m, U, mu, var, g ? dmu : NULL,
+                                           g ? dvar : NULL, pred)) != 0) {
+                if (own)
+                    free(buf);
                 return rv;
             }
             for (q = 0; q < m; q++) {
@@ -90,10 +96,8 @@ int axl__macq_eval(const axl__macq *a, size_t m, const double *U, double *val, d
                                             gs[oi] * odsd[(q * a->n_obj + oi) * D + k];
             }
         }
-        free(omu);
-        free(osd);
-        free(odmu);
-        free(odsd);
+        if (own)
+            free(buf);
     }
     for (q = 0; q < m; q++)
         if (!isfinite(val[q]))
@@ -200,11 +204,12 @@ static int cmp_vi_desc(const void *x, const void *y)
     return (a < b) - (a > b);
 }
 
-int axl__macq_optimize(const axl__macq *a, size_t nc, const double *A, const double *b,
+int axl__macq_optimize(const axl__macq *a0, size_t nc, const double *A, const double *b,
                        const double *Uraw, size_t nraw, int n_restarts, int max_iter, double *Uout,
                        double *vout, size_t *nout)
 {
-    size_t D = a->D, i, r, chunk = 256, nr;
+    size_t D = a0->D, i, r, chunk = 256, nr;
+    axl__macq acq = *a0, *a = &acq;
     double *vals = malloc(nraw * sizeof(double)), *ws;
     double *proj = malloc((2 * (nc + 1) * D + 1) * sizeof(double));
     vi *ord = malloc(nraw * sizeof(vi));
@@ -212,8 +217,12 @@ int axl__macq_optimize(const axl__macq *a, size_t nc, const double *A, const dou
     int rv = AXL_ENOMEM;
 
     ws = malloc(wsz * sizeof(double));
+    /* one scratch for every evaluation (a fresh block per call would be mapped and
+     * faulted in again and again) */
+    acq.pws_len = pws_need(a, chunk);
+    acq.pws = malloc(acq.pws_len * sizeof(double) + 8);
     *nout = 0;
-    if (!vals || !ws || !ord || !proj)
+    if (!vals || !ws || !ord || !proj || !acq.pws)
         goto fail;
     for (i = 0; i < nraw; i += chunk) {
         size_t m = nraw - i < chunk ? nraw - i : chunk;
@@ -240,5 +249,6 @@ fail:
     free(ws);
     free(ord);
     free(proj);
+    free(acq.pws);
     return rv;
 }

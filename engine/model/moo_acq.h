@@ -21,8 +21,14 @@ typedef struct axl__macq {
     size_t nb;              /* EHVI boxes */
     const double *lo, *hi;  /* nb*n_obj */
     double best_f;          /* EI */
+    /* scratch for the posteriors' products (NULL: allocated per call); set by
+     * axl__macq_optimize for its own evaluations */
+    double *pws;
+    size_t pws_len; /* doubles */
 } axl__macq;
 
+/* Value (and gradient, when g is not NULL) at m points U (m*D); ws: scratch of
+ * 4*m*D + 2*m doubles. */
 int axl__macq_eval(const axl__macq *a, size_t m, const double *U, double *val, double *g,
                    double *ws);
 

@@ -15,9 +15,11 @@ void axl__post_free(axl__post *p)
     if (p == NULL)
         return;
     free(p->X);
+    free(p->Xt);
     free(p->y);
     free(p->alpha);
     free(p->Kinv);
+    free(p->L);
     free(p);
 }
 
@@ -74,14 +76,18 @@ int axl__post_new(size_t n, size_t d, const double *X, const double *y, const do
     p->noise = min_noise + exp(theta[d + 1]);
     p->mean = theta[d + 2];
     p->X = malloc((n ? n : 1) * d * sizeof(double));
+    p->Xt = malloc((n ? n : 1) * d * sizeof(double));
     p->y = malloc((n ? n : 1) * sizeof(double));
     p->alpha = malloc((n ? n : 1) * sizeof(double));
     p->Kinv = malloc((n ? n * n : 1) * sizeof(double));
-    K = malloc((n ? n * n : 1) * sizeof(double));
-    if (!p->X || !p->y || !p->alpha || !p->Kinv || !K)
+    p->L = K = malloc((n ? n * n : 1) * sizeof(double));
+    if (!p->X || !p->Xt || !p->y || !p->alpha || !p->Kinv || !K)
         goto nomem;
     memcpy(p->X, X, n * d * sizeof(double));
     memcpy(p->y, y, n * sizeof(double));
+    for (k = 0; k < d; k++)
+        for (i = 0; i < n; i++)
+            p->Xt[k * n + i] = X[i * d + k] / p->ls[k];
     for (tries = 0; tries < 12; tries++) {
         for (i = 0; i < n; i++) {
             for (j = 0; j < i; j++)
@@ -93,7 +99,6 @@ int axl__post_new(size_t n, size_t d, const double *X, const double *y, const do
         jit = jit == 0 ? 1e-9 * p->s2 : jit * 10;
     }
     if (tries == 12) {
-        free(K);
         axl__post_free(p);
         return AXL_EINVAL;
     }
@@ -113,11 +118,9 @@ int axl__post_new(size_t n, size_t d, const double *X, const double *y, const do
             s += p->Kinv[i * n + j] * (y[j] - p->mean);
         p->alpha[i] = s;
     }
-    free(K);
     *out = p;
     return 0;
 nomem:
-    free(K);
     axl__post_free(p);
     return AXL_ENOMEM;
 }
@@ -152,63 +155,110 @@ fail:
 int axl__post_predict(const axl__post *p, size_t m, const double *Xs, double *mu, double *var,
                       double *dmu, double *dvar)
 {
+    return axl__post_predict_ws(p, m, Xs, mu, var, dmu, dvar, NULL);
+}
+
+int axl__post_predict_ws(const axl__post *p, size_t m, const double *Xs, double *mu, double *var,
+                         double *dmu, double *dvar, double *ws)
+{
     size_t n = p->n, d = p->d, q, i, k;
-    double *Ks, *W, *G;
+    int grad = dmu != NULL || dvar != NULL;
+    double *Ks, *W = NULL, *G = NULL, xq[AXL_MODEL_MAX_DIMS];
 
     if (m == 0)
         return 0;
-    Ks = malloc((n ? m * n : 1) * sizeof(double));
-    W = malloc((n ? m * n : 1) * sizeof(double));
-    G = malloc((n ? m * n : 1) * sizeof(double));
-    if (!Ks || !W || !G) {
+    if (ws != NULL) {
+        Ks = ws;
+        W = ws + m * n;
+        G = ws + 2 * m * n;
+    } else {
+        Ks = malloc((n ? m * n : 1) * sizeof(double));
+        if (var != NULL || grad)
+            W = malloc((n ? m * n : 1) * sizeof(double));
+        if (grad)
+            G = malloc((n ? m * n : 1) * sizeof(double));
+        if (!Ks || ((var != NULL || grad) && !W) || (grad && !G)) {
+            free(Ks);
+            free(W);
+            free(G);
+            return AXL_ENOMEM;
+        }
+    }
+    /* kernel rows, dimension-major over the scaled inputs: the loops over i vectorize
+     * (with the branch-free exp of model_internal.h) */
+    for (q = 0; q < m; q++) {
+        double *kr = Ks + q * n, *gr = grad ? G + q * n : NULL;
+        for (i = 0; i < n; i++)
+            kr[i] = 0;
+        for (k = 0; k < d; k++) {
+            const double *xt = p->Xt + k * n;
+            double xk = Xs[q * d + k] / p->ls[k];
+            for (i = 0; i < n; i++) {
+                double t = xk - xt[i];
+                kr[i] += t * t;
+            }
+        }
+        if (gr != NULL) {
+            /* dk/dx_k = G (x_k - x_ik) / l_k^2 */
+            for (i = 0; i < n; i++) {
+                double r2 = kr[i], r = sqrt(r2), e = axl__exp_nonpos(-SQRT5 * r);
+                gr[i] = -p->s2 * (5.0 / 3.0) * (1.0 + SQRT5 * r) * e;
+                kr[i] = p->s2 * (1.0 + SQRT5 * r + (5.0 / 3.0) * r2) * e;
+            }
+        } else {
+            for (i = 0; i < n; i++) {
+                double r2 = kr[i], r = sqrt(r2), e = axl__exp_nonpos(-SQRT5 * r);
+                kr[i] = p->s2 * (1.0 + SQRT5 * r + (5.0 / 3.0) * r2) * e;
+            }
+        }
+    }
+    if (n > 0 && grad)
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)n, 1.0, Ks,
+                    (int)n, p->Kinv, (int)n, 0.0, W, (int)n);
+    else if (n > 0 && var != NULL) {
+        /* rows of Ks L^-T: their squared norms are k K^-1 k' (half the flops of K^-1) */
+        memcpy(W, Ks, m * n * sizeof(double));
+        cblas_dtrsm(CblasRowMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit, (int)m, (int)n,
+                    1.0, p->L, (int)n, W, (int)n);
+    }
+    for (q = 0; q < m; q++) {
+        const double *kr = Ks + q * n, *wr = (var != NULL || grad) ? W + q * n : NULL;
+        double s = p->mean, v = p->s2;
+        for (i = 0; i < n; i++)
+            s += kr[i] * p->alpha[i];
+        if (mu)
+            mu[q] = s;
+        if (var) {
+            if (grad)
+                for (i = 0; i < n; i++)
+                    v -= kr[i] * wr[i];
+            else
+                for (i = 0; i < n; i++)
+                    v -= wr[i] * wr[i];
+            var[q] = v > 0 ? v : 0;
+        }
+        if (!grad)
+            continue;
+        for (k = 0; k < d; k++)
+            xq[k] = Xs[q * d + k] / p->ls[k];
+        for (k = 0; k < d; k++) {
+            const double *xt = p->Xt + k * n, *gr = G + q * n;
+            double gm = 0, gv = 0;
+            for (i = 0; i < n; i++) {
+                double dk = gr[i] * (xq[k] - xt[i]);
+                gm += p->alpha[i] * dk;
+                gv += wr[i] * dk;
+            }
+            if (dmu)
+                dmu[q * d + k] = gm / p->ls[k];
+            if (dvar)
+                dvar[q * d + k] = -2.0 * gv / p->ls[k];
+        }
+    }
+    if (ws == NULL) {
         free(Ks);
         free(W);
         free(G);
-        return AXL_ENOMEM;
     }
-    for (q = 0; q < m; q++)
-        for (i = 0; i < n; i++) {
-            double r2 = 0, r, e;
-            for (k = 0; k < d; k++) {
-                double t = (Xs[q * d + k] - p->X[i * d + k]) / p->ls[k];
-                r2 += t * t;
-            }
-            r = sqrt(r2);
-            e = exp(-SQRT5 * r);
-            Ks[q * n + i] = p->s2 * (1.0 + SQRT5 * r + (5.0 / 3.0) * r2) * e;
-            /* dk/dx_k = G (x_k - x_ik) / l_k^2 */
-            G[q * n + i] = -p->s2 * (5.0 / 3.0) * (1.0 + SQRT5 * r) * e;
-        }
-    if (n > 0)
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)n, 1.0, Ks,
-                    (int)n, p->Kinv, (int)n, 0.0, W, (int)n);
-    for (q = 0; q < m; q++) {
-        double s = p->mean, v = p->s2;
-        for (i = 0; i < n; i++) {
-            s += Ks[q * n + i] * p->alpha[i];
-            v -= Ks[q * n + i] * W[q * n + i];
-        }
-        if (mu)
-            mu[q] = s;
-        if (var)
-            var[q] = v > 0 ? v : 0;
-        for (k = 0; k < d; k++) {
-            double gm = 0, gv = 0, il2 = 1.0 / (p->ls[k] * p->ls[k]);
-            if (!dmu && !dvar)
-                break;
-            for (i = 0; i < n; i++) {
-                double dk = G[q * n + i] * (Xs[q * d + k] - p->X[i * d + k]) * il2;
-                gm += p->alpha[i] * dk;
-                gv += W[q * n + i] * dk;
-            }
-            if (dmu)
-                dmu[q * d + k] = gm;
-            if (dvar)
-                dvar[q * d + k] = -2.0 * gv;
-        }
-    }
-    free(Ks);
-    free(W);
-    free(G);
     return 0;
 }
