@@ -63,8 +63,16 @@ static void on_report(void *data, uint32_t trial, axl_trial_status status)
         t->in_flight--;
 }
 
+/* OpenBLAS (engine/model links it): axle's main() keeps it to one thread. */
+void openblas_set_num_threads(int num_threads);
+
 void et_options(axl_campaign_options *opt, et_trace *trace, bool stream)
 {
+    /* As axle's main() does: one BLAS thread. With OpenBLAS's own threads, a BLAS call
+     * on a pool thread while the command runner forks hangs: OpenBLAS's fork handler
+     * shuts its threads down under the running call, whose caller then spins forever in
+     * exec_blas_async (seen in test_moo_engine). */
+    openblas_set_num_threads(1);
     axl_campaign_options_default(opt);
     opt->stream = stream;
     opt->handle_signals = false;
