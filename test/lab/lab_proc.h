@@ -9,6 +9,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -98,6 +99,28 @@ static inline int lp_kill_all(void **state)
     return 0;
 }
 
+/*
+ * fork + exec of path with argv, stdout (and stderr unless verbose) on /dev/null. The child
+ * makes only async-signal-safe calls before exec: these helpers also run on an engine's
+ * loop thread (a test's hook), where another thread may hold malloc's or stdio's lock at
+ * the fork — a child calling freopen() then would wait for it forever, never exec'ing.
+ */
+static inline pid_t lp_spawn_quiet(const char *path, const char *const argv[])
+{
+    bool verbose = getenv("AXL_TEST_VERBOSE") != NULL;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        if (null < 0 || dup2(null, 1) < 0 || (!verbose && dup2(null, 2) < 0))
+            _exit(127);
+        execv(path, (char *const *)argv);
+        _exit(127);
+    }
+    lp_track(pid);
+    return pid;
+}
+
 /* fork/exec of `axle worker --role ROLE --listen ADDR ... extra` (NULL-terminated).
  * stderr goes to /dev/null unless AXL_TEST_VERBOSE is set. */
 static inline pid_t lp_spawn_worker(const char *role, const char *addr, const char *data_dir,
@@ -122,18 +145,7 @@ static inline pid_t lp_spawn_worker(const char *role, const char *addr, const ch
     for (int i = 0; extra != NULL && extra[i] != NULL && n < 62; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        if (freopen("/dev/null", "w", stdout) == NULL)
-            _exit(127);
-        if (getenv("AXL_TEST_VERBOSE") == NULL && freopen("/dev/null", "w", stderr) == NULL)
-            _exit(127);
-        execv(AXLE_BIN, (char *const *)argv);
-        _exit(127);
-    }
-    lp_track(pid);
-    return pid;
+    return lp_spawn_quiet(AXLE_BIN, argv);
 }
 
 /* Waits at most seconds for pid; returns its wait status, or -1 (still running). */

@@ -517,18 +517,7 @@ static void test_config_errors_name_the_path(void **state)
 
 static pid_t spawn_axle(const char *const argv[])
 {
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        if (freopen("/dev/null", "w", stdout) == NULL)
-            _exit(127);
-        if (getenv("AXL_TEST_VERBOSE") == NULL && freopen("/dev/null", "w", stderr) == NULL)
-            _exit(127);
-        execv(AXLE_BIN, (char *const *)argv);
-        _exit(127);
-    }
-    lp_track(pid);
-    return pid;
+    return lp_spawn_quiet(AXLE_BIN, argv);
 }
 
 static uint32_t count_status(const char *store, unsigned mask)
@@ -795,10 +784,10 @@ static int run_axle_out(const char *const argv[], char *out, size_t cap)
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        dup2(fd[1], 1);
-        close(fd[0]);
-        if (freopen("/dev/null", "w", stderr) == NULL)
+        int null = open("/dev/null", O_WRONLY); /* async-signal-safe only: see lab_proc.h */
+        if (dup2(fd[1], 1) < 0 || null < 0 || dup2(null, 2) < 0)
             _exit(127);
+        close(fd[0]);
         execv(AXLE_BIN, (char *const *)argv);
         _exit(127);
     }
