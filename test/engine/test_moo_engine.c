@@ -508,6 +508,36 @@ static void test_relative_constraint_status_quo_failed(void **state)
     free(dir);
 }
 
+/* The status quo hangs: the Sobol trials complete, the GP step waits for the status
+ * quo (no model trial is made meanwhile) until its TTL fails it, then the campaign
+ * stops with the error. */
+static void test_relative_constraint_waits_for_status_quo(void **state)
+{
+    (void)state;
+    axl_campaign_options opt;
+    axl_campaign_result res;
+    char *dir = NULL;
+    et_options(&opt, NULL, false);
+    et_run(&opt, &res, &dir,
+           "{\"name\": \"relw\", " SPACE01 GRAMACY_STRATEGY
+           "\"status_quo\": {\"x1\": 0.6, \"x2\": 0.6},"
+           "\"objective\": {\"metric\": \"f\", \"minimize\": true},"
+           "\"outcome_constraints\": [\"c1 <= 0\", {\"metric\": \"c2\", \"op\": \">=\", "
+           "\"bound\": -10, \"relative\": true}],"
+           "\"scheduler\": {\"total_trials\": 20, \"max_pending_trials\": 3, "
+           "\"ttl_seconds_for_trials\": 1},"
+           "\"runner\": {\"type\": \"function\", \"function\": \"gramacy\", \"outcomes\": "
+           "\"H\"}}");
+    assert_int_equal(res.exit_status, AXL_EXIT_ERROR);
+    if (strstr(res.reason, "'c2 >= -10%' needs the status quo's metrics") == NULL)
+        fail_msg("reason: %s", res.reason);
+    assert_int_equal(res.n_trials, 6);
+    assert_int_equal(res.n_completed, 5);
+    assert_int_equal(res.n_failed, 1);
+    et_rmtree(dir);
+    free(dir);
+}
+
 /* The film's second and third faces: the peak width and position move with the recipe,
  * and the width conflicts with the intensity (the brightest anneal is not the
  * narrowest). */
@@ -545,6 +575,7 @@ int main(void)
         cmocka_unit_test(test_constrained_campaign_best_is_feasible),
         cmocka_unit_test(test_relative_constraint_campaign),
         cmocka_unit_test(test_relative_constraint_status_quo_failed),
+        cmocka_unit_test(test_relative_constraint_waits_for_status_quo),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
