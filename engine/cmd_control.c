@@ -42,7 +42,8 @@ static const char pause_usage[] =
     "on a stopped store the change is recorded there (the writer lock), and `axle resume\n"
     "NAME` then starts paused (it collects the running trials, deploys nothing) until\n"
     "`axle unpause NAME` reaches it. A campaign paused and then killed resumes paused.\n"
-    "Pausing a paused campaign (or unpausing a running one) changes nothing.\n"
+    "Pausing a paused campaign (or unpausing a running one) changes nothing. A paused\n"
+    "campaign that has reached its total of trials still ends when the last ones are in.\n"
     "Exit: 0 done, 1 no reply or the store cannot be changed, 2 bad arguments.\n";
 
 static const char stop_usage[] =

@@ -351,7 +351,12 @@ static void decide(axl_campaign *c)
                                          : "the model failed to generate");
         return;
     }
-    if (failure_rate_exceeded(c) || axl_control_hold(c) || axl_gss_check(c))
+    if (failure_rate_exceeded(c))
+        return;
+    /* Paused (or stopping --wait): nothing is staged or generated, but a campaign whose
+     * trials are all in still ends below. */
+    bool hold = axl_control_hold(c);
+    if (c->stopping || (!hold && axl_gss_check(c)))
         return;
 
     uint32_t in_flight =
@@ -365,7 +370,8 @@ static void decide(axl_campaign *c)
         slots = cap;
 
     /* CANDIDATE trials first: made by a generation, or left by a crash. */
-    slots = stage_candidates(c, slots);
+    if (!hold)
+        slots = stage_candidates(c, slots);
 
     uint32_t pending = axl_trials_count(c, AXL_PENDING_MASK);
     if (c->max_trials >= 0 && c->n_trials >= (uint32_t)c->max_trials) {
@@ -376,7 +382,9 @@ static void decide(axl_campaign *c)
                            axl_trials_count(c, AXL_MASK(AXL_TRIAL_STAGED)) == 0;
         bool runner_busy = c->runner_open && c->runner.ops->busy != NULL &&
                            c->runner.ops->busy(&c->runner) > 0; /* e.g. a last move */
-        if ((pending == 0 && !runner_busy) || (!o->wait_for_running_trials && handed_over)) {
+        bool held_back = hold && axl_trials_count(c, AXL_MASK(AXL_TRIAL_CANDIDATE)) > 0;
+        if (!held_back &&
+            ((pending == 0 && !runner_busy) || (!o->wait_for_running_trials && handed_over))) {
             char reason[128];
             snprintf(reason, sizeof(reason), "reached the total of %d trials", c->max_trials);
             axl_sched_request_stop(c, AXL_EXIT_COMPLETED, reason);
@@ -385,7 +393,7 @@ static void decide(axl_campaign *c)
         }
         return;
     }
-    if (c->generating)
+    if (hold || c->generating)
         return;
     long want = (long)o->max_pending_trials - (long)pending;
     if (cap >= 0 && cap < want)

@@ -858,6 +858,11 @@ static int lab_cancel(axl_runner *r, uint32_t trial, const char *reason)
         m.cancel.id = axl_str_c(id);
         m.cancel.reason = axl_str_c(reason != NULL ? reason : "");
         axl_link_send(lr->links[lab_role_of(s, s->cur)].link, &m, NULL);
+        AXL_INFO(SRC, "trial %u (%s) ended before task %u started: canceled on the %s worker",
+                 trial, s->name, s->cur, axl_worker_role_name(lab_role_of(s, s->cur)));
+    } else {
+        AXL_INFO(SRC, "trial %u (%s) ended; task %u was not sent: nothing more is", trial, s->name,
+                 s->cur);
     }
     sample_ev_reported(s); /* the engine decided; no report follows */
     lab_sample_remove(lr, s, !started);

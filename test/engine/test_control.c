@@ -528,6 +528,42 @@ static void test_paused_survives_kill9(void **state)
     free(dir);
 }
 
+/* A paused campaign whose last trials come in still ends: pause holds back new trials,
+ * not the end of a campaign that has none left to deploy. */
+static void test_paused_campaign_ends_when_its_trials_are_in(void **state)
+{
+    (void)state;
+    char *dir = et_mkdtemp(), *out;
+    char json[2048];
+    snprintf(json, sizeof(json), hang_fmt, "last");
+    char *p = strstr(json, "\"total_trials\": 40");
+    assert_non_null(p);
+    memcpy(p, "\"total_trials\":  3", 18);
+    char *path = et_write_file(dir, "exp.json", json);
+    const char *argv[] = {"axle", "run", path, "--store", dir, "--no-progress", NULL};
+    char o[600];
+    snprintf(o, sizeof(o), "%s/run.out", dir);
+    pid_t run = spawn_to(o, NULL, argv);
+    wait_status(dir, "last", AXL_TRIAL_RUNNING, 3, run);
+    assert_int_equal(axle(dir, NULL, NULL, "pause", "last", NULL), 0);
+    for (int i = 0; i < 3; i++) {
+        char idx[16];
+        snprintf(idx, sizeof(idx), "%d", i);
+        assert_int_equal(
+            axle(dir, NULL, NULL, "trial", "last", "complete", idx, "--result", "branin=3", NULL),
+            0);
+    }
+    assert_int_equal(wait_exit(run, 30), 0);
+    out = slurp(o);
+    assert_non_null(strstr(out, "reached the total of 3 trials"));
+    free(out);
+    assert_int_equal(count_status(dir, "last", AXL_TRIAL_COMPLETED), 3);
+    verify_fold(dir);
+    free(path);
+    et_rmtree(dir);
+    free(dir);
+}
+
 static void test_stop_wait_lets_trials_finish(void **state)
 {
     (void)state;
@@ -974,6 +1010,7 @@ int main(void)
         cmocka_unit_test(test_running_campaign),
         cmocka_unit_test(test_pause_a_stopped_store),
         cmocka_unit_test(test_paused_survives_kill9),
+        cmocka_unit_test(test_paused_campaign_ends_when_its_trials_are_in),
         cmocka_unit_test(test_stop_wait_lets_trials_finish),
         cmocka_unit_test(test_change_survives_kill9),
         cmocka_unit_test(test_attach_csv_round_trip),

@@ -776,6 +776,39 @@ static int64_t max_index_in_journal(const char *data_dir, const char *role, int6
     return max;
 }
 
+/* Task (trial, index) in a worker journal: how often it ran, and its last state ("" when it
+ * is not in the journal). */
+static int journal_task(const char *data_dir, const char *role, int64_t trial, int64_t index,
+                        char *last, size_t cap)
+{
+    static char buf[1 << 22];
+    char path[600];
+    snprintf(path, sizeof(path), "%s/workers/%s.journal", data_dir, role);
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    size_t len = fread(buf, 1, sizeof(buf), fp);
+    fclose(fp);
+    int runs = 0;
+    last[0] = '\0';
+    for (size_t off = 0, l; off < len && axl_mp_next(buf + off, len - off, &l, NULL) == 0;
+         off += l) {
+        axl_msg m;
+        const char *id, *st;
+        size_t idl, stl;
+        axl_wire_task_ref ref;
+        assert_int_equal(axl_msg_parse(&m, buf + off, l, NULL), 0);
+        if (axl_obj_str(&m.root, "j", "id", true, 128, &id, &idl, NULL) == 0 &&
+            axl_obj_str(&m.root, "j", "st", true, 16, &st, &stl, NULL) == 0 &&
+            axl_wire_task_id_parse((axl_str){id, idl}, axl_str_c(EXP), &ref) == 0 &&
+            ref.trial == trial && ref.index == index) {
+            snprintf(last, cap, "%.*s", (int)stl, st);
+            runs += stl == 7 && memcmp(st, "running", 7) == 0;
+        }
+        axl_msg_free(&m);
+    }
+    return runs;
+}
+
 /* Runs `axle ARGS` to its end; its stdout into out (NUL-terminated). Returns the status. */
 static int run_axle_out(const char *const argv[], char *out, size_t cap)
 {
@@ -836,7 +869,7 @@ static void test_abandon_mid_flight_finishes_the_step_and_nothing_after(void **s
             lp_sleep_ms(5);
     }
     int64_t victim = anneal->trial, k = anneal->index;
-    char idx[16], out[512];
+    char idx[24], out[512];
     snprintf(idx, sizeof(idx), "%lld", (long long)victim);
     const char *abandon[] = {"axle",    "trial", EXP,        "abandon",      idx,
                              "--store", dir,     "--reason", "film cracked", NULL};
@@ -902,6 +935,90 @@ static void test_abandon_mid_flight_finishes_the_step_and_nothing_after(void **s
         assert_true(max_index_in_journal(data, roles[r], victim) <= k);
     }
     assert_int_equal(max_index_in_journal(data, "hotplate", victim), k);
+    free(path);
+    lp_rmtree(dir);
+}
+
+/*
+ * `axle trial NAME abandon N` while sample N's first task (the move from its tray slot)
+ * waits on the gripper worker for its start time (a long spin coat of the sample before it
+ * holds the spin coater): the worker is told to cancel it, so it never starts; the sample
+ * never runs a task and the campaign completes the others. The spin coat is long so that
+ * the window is wide; should the move start all the same (a loaded machine), the test
+ * still holds it to the rule for every abandon: nothing starts after it.
+ */
+static void test_abandon_before_start_cancels_the_waiting_task(void **state)
+{
+    (void)state;
+    char dir[256];
+    lab_tmpdir(dir, sizeof(dir));
+    json_t *lab = lab_load_json(AXL_SEED_LAB_JSON);
+    json_t *recipe = json_deep_copy(json_object_get(lab, "recipe"));
+    json_decref(lab);
+    json_t *spin = json_array_get(json_object_get(recipe, "worklist"), 0);
+    json_object_set_new(spin, "steps", json_pack("[[i,i,i]]", 3000, 2000, 1500));
+    exp_opts o = {.trials = 3, .parallelism = 2, .speed = 1000};
+    o.lab_extra = json_pack("{s:o}", "recipe", recipe);
+    char *path = write_experiment(dir, &o);
+    const char *run[] = {"axle", "run", path, "--store", dir, "--no-progress", "--nosync", NULL};
+    pid_t pid = spawn_axle(run);
+    static tev ev[4096];
+    size_t n = 0;
+    /* Sample Y is on the line (RUNNING) and has started nothing while the sample before it
+     * spins. */
+    int64_t y = -1;
+    double end = lp_now() + 30;
+    while (y < 0) {
+        assert_true(lp_now() < end);
+        assert_int_equal(waitpid(pid, NULL, WNOHANG), 0);
+        n = read_events(dir, ev, 4096);
+        const tev *spinning = NULL;
+        for (size_t i = 0; i < n && spinning == NULL; i++)
+            if (strcmp(ev[i].type, "task.started") == 0 && strcmp(ev[i].task, "spincoat") == 0 &&
+                find_event(ev, n, "task.finished", ev[i].trial, ev[i].index, 0) == NULL)
+                spinning = &ev[i];
+        for (size_t i = 0; spinning != NULL && i < n && y < 0; i++)
+            if (strcmp(ev[i].type, "trial.running") == 0 && ev[i].trial != spinning->trial &&
+                find_event(ev, n, "task.started", ev[i].trial, -1, 0) == NULL)
+                y = ev[i].trial;
+        if (y < 0)
+            lp_sleep_ms(5);
+    }
+    char idx[24], out[512];
+    snprintf(idx, sizeof(idx), "%lld", (long long)y);
+    const char *abandon[] = {"axle", "trial", EXP, "abandon", idx, "--store", dir, NULL};
+    assert_int_equal(run_axle_out(abandon, out, sizeof(out)), 0);
+    int st = lp_wait(pid, 40);
+    assert_true(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+
+    n = read_events(dir, ev, 4096);
+    const tev *ab = find_event(ev, n, "trial.abandoned", y, -1, 0);
+    assert_non_null(ab);
+    assert_int_equal(count_events(ev, n, "trial.abandoned", y), 1);
+    assert_null(find_event(ev, n, "task.started", y, -1, ab->seq));
+    const tev *first = find_event(ev, n, "task.started", y, -1, 0);
+    outcome res;
+    read_store(dir, &res);
+    assert_int_equal(res.e->n_trials, 3);
+    assert_int_equal(res.e->trials[y].status, AXL_TRIAL_ABANDONED);
+    assert_int_equal(res.completed, 2);
+    outcome_free(&res);
+    char data[300], last[32];
+    snprintf(data, sizeof(data), "%s/data", dir);
+    const char *roles[] = {"gripper", "spincoater", "hotplate", "storage", "characterization"};
+    for (int r = 0; r < 5; r++)
+        assert_ran_once(data, roles[r]);
+    if (first == NULL) {
+        /* The move waited on the gripper: canceled there, never run; nothing else sent. */
+        assert_int_equal(journal_task(data, "gripper", y, 0, last, sizeof(last)), 0);
+        if (last[0] != '\0')
+            assert_string_equal(last, "failed");
+        for (int r = 0; r < 5; r++)
+            assert_true(max_index_in_journal(data, roles[r], y) <= 0);
+    } else {
+        print_message("the move of trial %lld started before the abandon reached it\n",
+                      (long long)y);
+    }
     free(path);
     lp_rmtree(dir);
 }
@@ -1002,6 +1119,7 @@ int main(void)
                                   lp_kill_all),
         cmocka_unit_test_teardown(test_abandon_mid_flight_finishes_the_step_and_nothing_after,
                                   lp_kill_all),
+        cmocka_unit_test_teardown(test_abandon_before_start_cancels_the_waiting_task, lp_kill_all),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
