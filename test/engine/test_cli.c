@@ -388,6 +388,19 @@ static void test_worker_and_lab(void **state)
          "--seed|3|--fail-rate|0|--crash-after|5|--hang-after|5|--data-dir|@|--heartbeat-ms|50|"
          "--exit-when-alone|0.05|--log-level|warn|--log-json",
          0, NULL, NULL},
+        {"emulate|--help", 0, "usage: axle emulate DEVICE", NULL},
+        {"emulate", 2, NULL, "usage: axle emulate"},
+        {"emulate|--bogus|gantry", 2, NULL, "usage: axle emulate"},
+        {"emulate|gantry|--speed|fast", 2, NULL, "--speed"},
+        {"emulate|toaster|--quiet|--opt|1|--listen|ws://127.0.0.1:1|--pty|@/pty", 2, NULL,
+         "unknown device 'toaster'"},
+        {"emulate|gantry|--pty|@/pty|--speed|0.5", 2, NULL, "--speed must be >= 1"},
+        {"emulate|gantry|--pty|@/pty|--log|@/no/such/dir/emu.log", 1, NULL, "cannot open"},
+        {"emulate|gantry|--fault|noreply@1|--fault|noreply@1|--fault|noreply@1|--fault|noreply@1|--"
+         "fault|noreply@1|--fault|noreply@1|--fault|noreply@1|--fault|noreply@1|--fault|noreply@1|-"
+         "-fault|noreply@1|--fault|noreply@1|--fault|noreply@1|--fault|noreply@1|--fault|noreply@1|"
+         "--fault|noreply@1|--fault|noreply@1|--fault|noreply@1",
+         2, NULL, "at most 16 --fault options"},
         {"lab|--help", 0, "usage: axle lab optimum", NULL},
         {"lab", 2, NULL, "usage: axle lab"},
         {"lab|optimum", 0, "PL intensity", NULL},
