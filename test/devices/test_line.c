@@ -17,6 +17,9 @@
 
 #include "hw/line/axl_pl.h"
 #include "hw/worker/axl_devcfg.h"
+#include "hw/line/axl_chain.h"
+#include "hw/line/axl_recipe.h"
+#include "hw/worker/axl_driver.h"
 #include "hw/worker/axl_instr_host.h"
 
 #ifndef AXL_SOURCE_DIR
@@ -417,6 +420,159 @@ static void test_campaign_hotplate_unplug(void **state)
     line_down(&l);
 }
 
+/* ---- the ops table directly: cancel and close mid-task ----------------------------------------
+ */
+
+typedef struct drv_obs {
+    uv_loop_t *loop;
+    int progress, finished, failed, closed;
+    char why[256];
+} drv_obs;
+
+static void o_progress(axl_driver *d, axl_drv_task *t, double f, const char *note)
+{
+    (void)t;
+    (void)f;
+    (void)note;
+    drv_obs *o = d->data;
+    o->progress++;
+    uv_stop(o->loop);
+}
+
+static void o_finished(axl_driver *d, axl_drv_task *t, const void *r, size_t len)
+{
+    (void)t;
+    (void)r;
+    (void)len;
+    drv_obs *o = d->data;
+    o->finished++;
+    uv_stop(o->loop);
+}
+
+static void o_failed(axl_driver *d, axl_drv_task *t, const char *why, bool retryable)
+{
+    (void)t;
+    (void)retryable;
+    drv_obs *o = d->data;
+    o->failed++;
+    snprintf(o->why, sizeof(o->why), "%s", why);
+    uv_stop(o->loop);
+}
+
+static void o_closed(axl_driver *d)
+{
+    drv_obs *o = d->data;
+    o->closed++;
+}
+
+static void o_guard(uv_timer_t *h)
+{
+    (void)h;
+    fail_msg("the driver never reported");
+}
+
+/* Runs the loop until *counter reaches n (guard 15 s). */
+static void run_until(uv_loop_t *loop, const int *counter, int n)
+{
+    uv_timer_t g;
+    uv_timer_init(loop, &g);
+    uv_timer_start(&g, o_guard, 15000, 0);
+    while (*counter < n)
+        uv_run(loop, UV_RUN_ONCE);
+    uv_timer_stop(&g);
+    uv_close((uv_handle_t *)&g, NULL);
+    uv_run(loop, UV_RUN_NOWAIT); /* g is on this stack: its close must finish here */
+}
+
+/* Waits (with the loop running) until the emulator has logged line n times (guard 10 s):
+ * the effect of a background operation, seen from the other process. */
+static void run_until_logged(uv_loop_t *loop, const emu_child *c, const char *line, int n)
+{
+    for (int i = 0; i < 1000 && emu_log_count(c, line) < n; i++) {
+        uv_run(loop, UV_RUN_NOWAIT);
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(emu_log_count(c, line), n);
+}
+
+static void spincoat_task(axl_drv_task *t, const char *id)
+{
+    axl_recipe r;
+    axl_chain c;
+    axl_errbuf eb = {{0}};
+    axl_recipe_seed(100, 66, -13.75, 1980, &r);
+    assert_int_equal(axl_chain_from_recipe(&r, &c, &eb), 0);
+    uint32_t k = 0;
+    while (k < c.n && c.task[k].kind != AXL_TASK_SPINCOAT)
+        k++;
+    assert_true(k < c.n);
+    memset(t, 0, sizeof(*t));
+    t->id = id;
+    t->experiment = "e";
+    t->index = k;
+    axl_task_spec_from_chain(&c, k, &r, "sample0", &t->spec);
+}
+
+/* A spin coat cancelled while the chuck spins: no callback after cancel, the motor
+ * stopped and the vacuum let go in the background; another closed mid-task: no callback,
+ * close_cb once, nothing leaked. */
+static void test_driver_cancel_close(void **state)
+{
+    (void)state;
+    emu_child od, vac, ot2;
+    char url[64], text[1200];
+    snprintf(url, sizeof(url), "ws://127.0.0.1:%d", free_port());
+    emu_start(&od, "odrive", "1000", NULL);
+    emu_start(&vac, "relay", "1000", NULL);
+    emu_start(&ot2, "ot2", url, NULL);
+    snprintf(text, sizeof(text),
+             "{\"spincoater\": {\"odrive\": {\"port\": \"%s\"}, \"relay\": {\"port\": \"%s\"},"
+             " \"ot2\": {\"url\": \"%s\"}}}",
+             od.path, vac.path, url);
+    axl_line_devices devs;
+    axl_errbuf eb = {{0}};
+    assert_int_equal(parse_text(text, &devs, &eb), 0);
+    char dir[] = "/tmp/axl_drv_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    drv_obs o = {.loop = &loop};
+    axl_driver d = {.ops = &axl_driver_dev_ops,
+                    .data = &o,
+                    .progress = o_progress,
+                    .finished = o_finished,
+                    .failed = o_failed};
+    axl_driver_opts opts = {AXL_ROLE_SPINCOATER, 1000, 0, 0, dir, &devs};
+    assert_int_equal(d.ops->init(&d, &loop, &opts, &eb), 0);
+
+    axl_drv_task t1, t2;
+    spincoat_task(&t1, "e/0/1");
+    assert_int_equal(d.ops->start_task(&d, &t1, &eb), 0);
+    run_until(&loop, &o.progress, 1); /* "spinning" */
+    assert_int_equal(o.finished + o.failed, 0);
+    assert_int_equal(d.ops->cancel(&d, &t1), 0);
+    run_until_logged(&loop, &vac, "relay off 8\\n\\r", 1);
+    run_until_logged(&loop, &od, "w axis0.controller.input_vel 0\\n", 1);
+    assert_int_equal(o.finished + o.failed, 0); /* never after cancel */
+
+    spincoat_task(&t2, "e/0/2");
+    assert_int_equal(d.ops->start_task(&d, &t2, &eb), 0);
+    run_until(&loop, &o.progress, 2);
+    d.ops->close(&d, o_closed);
+    run_until(&loop, &o.closed, 1);
+    loop_drain(&loop);
+    assert_int_equal(o.finished + o.failed, 0);
+    assert_int_equal(o.closed, 1);
+    emu_stop(&od);
+    emu_stop(&vac);
+    emu_stop(&ot2);
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -426,6 +582,7 @@ int main(void)
         cmocka_unit_test_teardown(test_campaign, emu_teardown),
         cmocka_unit_test_teardown(test_campaign_gantry_fault, emu_teardown),
         cmocka_unit_test_teardown(test_campaign_hotplate_unplug, emu_teardown),
+        cmocka_unit_test_teardown(test_driver_cancel_close, emu_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
