@@ -249,6 +249,37 @@ def check_replay_errors(rep):
     assert r["events"] == [] and r["more"] is False, r
 
 
+ENVELOPE = ["v", "seq", "time", "type", "experiment", "trial", "rec", "body"]  # section 7
+BODY_KEYS = {  # section 15, in the order written
+    "experiment.created": ["v", "name", "campaign", "created", "config"],
+    "experiment.started": ["resumed", "paused", "max_trials", "timeout_hours", "trials", "pid"],
+    "generation.finished": ["v", "method", "step", "sobol_index", "fit_ms", "acq_ms", "state"],
+}
+STOPPED_KEYS = ["exit_status", "reason", "trials", "completed", "failed", "abandoned",
+                "pending", "best_trial", "best_value", "model_best_trial", "model_best_mean",
+                "model_best_sd", "model_best_observed", "pareto", "runner", "stream"]
+
+
+def check_shapes(events):
+    """Sections 7 and 15: the envelope's keys and each body's keys, in the written order."""
+    for ev in events:
+        keys = list(ev)
+        assert keys == [k for k in ENVELOPE if k in ev], (ev["seq"], keys)
+        if ev["type"].startswith("trial."):
+            assert "trial" in ev and ev["rec"] == "trial", ev["seq"]
+            want = "CANDIDATE" if ev["type"] == "trial.created" else ev["type"][6:].upper()
+            assert ev["body"]["status"] == want, (ev["seq"], ev["type"])  # section 15.3
+            if ev["type"] == "trial.running":
+                assert ev["body"]["job"] == f"fn-{ev['trial']}", ev["body"]["job"]
+        elif ev["type"] in BODY_KEYS:
+            assert list(ev["body"]) == BODY_KEYS[ev["type"]], (ev["type"], list(ev["body"]))
+        elif ev["type"] == "experiment.stopped":
+            body = list(ev["body"])
+            assert body == [k for k in STOPPED_KEYS if k in ev["body"]], body
+        else:
+            raise AssertionError(f"an event type section 15 does not list: {ev['type']}")
+
+
 def same_number(a, b):
     return a == b and type(a) is type(b) or (isinstance(a, float) and a == b)
 
@@ -305,6 +336,7 @@ def main():
         nng.nng_close(client.rep)
 
         events = client.events
+        check_shapes(events)
         trials, records = fold(events)
         assert events[0]["type"] == "experiment.created"
         assert events[0]["body"]["name"] == NAME and events[0]["body"]["config"]["name"] == NAME
@@ -344,7 +376,8 @@ def main():
             assert set(row) == {"trial_index", "arm_name", "trial_status", "reason",
                                 "generation_method", "x1", "x2", "branin"}, row
         print(f"conformance: {len(events)} events ({client.pages} replay pages, "
-              f"{client.gaps} gaps filled), {len(trials)} trials folded = axle export; "
+              f"{client.gaps} gaps filled), {len(trials)} trials folded = axle export; envelopes "
+              f"and bodies as in section 15; "
               f"replay errors as documented")
 
 
