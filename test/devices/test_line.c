@@ -101,6 +101,47 @@ static void test_config(void **state)
     expect_error("{\"hotplate\": {\"plates\": [{\"port\": \"/a\", \"speed\": 1}]}}", "speed");
 }
 
+/* `axle worker --devices FILE`: a bad file is refused with its path; a characterization
+ * worker whose plugin speaks another ABI does not start, and says why. */
+static void test_worker_devices(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/axl_wdev_XXXXXX", file[128], cmd[1024], out[2048];
+    assert_non_null(mkdtemp(dir));
+    snprintf(file, sizeof(file), "%s/devices.json", dir);
+    struct {
+        const char *role, *json, *expect;
+        int status;
+    } cases[] = {
+        {"hotplate", "{\"hotplate\": {\"plates\": [{\"port\": \"/dev/ttyX\", \"setpoint\": 900}]}}",
+         "devices.hotplate.plates[0].setpoint: must be a number in [30, 200]", 2},
+        {"characterization",
+         "{\"characterization\": {\"axis\": {\"port\": \"/dev/ttyX\"}, \"instrument\": "
+         "{\"plugin\": \"" AXL_BAD_PLUGIN "\"}}}",
+         "ABI version 99, this axle speaks version 1", 1},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        FILE *f = fopen(file, "w");
+        assert_non_null(f);
+        fputs(cases[i].json, f);
+        fclose(f);
+        snprintf(cmd, sizeof(cmd),
+                 "%s worker --role %s --listen ipc://%s/w.ipc --devices %s --log-level error 2>&1",
+                 AXLE_BIN, cases[i].role, dir, file);
+        FILE *p = popen(cmd, "r");
+        assert_non_null(p);
+        size_t n = fread(out, 1, sizeof(out) - 1, p);
+        out[n] = '\0';
+        int st = pclose(p);
+        if (strstr(out, cases[i].expect) == NULL)
+            fail_msg("case %zu: expected '%s' in '%s'", i, cases[i].expect, out);
+        assert_true(WIFEXITED(st));
+        assert_int_equal(WEXITSTATUS(st), cases[i].status);
+    }
+    unlink(file);
+    rmdir(dir);
+}
+
 /* ---- the plugin ABI ------------------------------------------------------------------------ */
 
 static void test_plugin(void **state)
@@ -579,6 +620,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config),
         cmocka_unit_test(test_plugin),
+        cmocka_unit_test(test_worker_devices),
         cmocka_unit_test_teardown(test_campaign, emu_teardown),
         cmocka_unit_test_teardown(test_campaign_gantry_fault, emu_teardown),
         cmocka_unit_test_teardown(test_campaign_hotplate_unplug, emu_teardown),
