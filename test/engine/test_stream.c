@@ -140,11 +140,24 @@ static void test_live_service_errors(void **state)
 /* ---- dropped live events ---------------------------------------------------------------- */
 
 #define DROP_EVENTS 3000
-#define DROP_SIZE 1000
+#define DROP_SIZE 4096
 
 /* The subscriber child: a SUB with a queue larger than anything in flight (so that every
  * loss is the publisher's), ready on `ready`, stopped until SIGCONT, then reads until the
  * stream is gone and a second passes; writes how many it got (in order) to `ready`. */
+/* net.core.wmem_default: a socket's send buffer, bytes (1 MiB when unknown). */
+static long wmem_default(void)
+{
+    long wmem = 1L << 20;
+    FILE *f = fopen("/proc/sys/net/core/wmem_default", "r");
+    if (f != NULL) {
+        if (fscanf(f, "%ld", &wmem) != 1)
+            wmem = 1L << 20;
+        fclose(f);
+    }
+    return wmem;
+}
+
 static _Noreturn void drop_child(const char *url, int ready)
 {
     nng_socket sub;
@@ -216,8 +229,14 @@ static void test_drops_counted(void **state)
     free(ev);
     axl_stream_stats_get(s, &ss);
     assert_int_equal(ss.published, DROP_EVENTS);
-    /* A stopped reader holds at most its socket buffer (~200 KiB) and the stream's queue. */
-    assert_true(ss.dropped >= DROP_EVENTS - (AXL_STREAM_SENDBUF + 1) - 1000);
+    /* A stopped reader holds at most its socket's send buffer (net.core.wmem_default: the
+     * kernel charges each message more than its size) and the stream's queue. */
+    long wmem = wmem_default();
+    long held = (AXL_STREAM_SENDBUF + 1) + wmem / DROP_SIZE + 16;
+    if (held < DROP_EVENTS)
+        assert_true(ss.dropped >= (uint64_t)(DROP_EVENTS - held));
+    else
+        print_message("wmem_default %ld holds every event: no lower bound checked\n", wmem);
     assert_true(ss.dropped < DROP_EVENTS);
 
     kill(pid, SIGCONT);
@@ -391,7 +410,9 @@ static void stalled_subscriber(bool sigstop)
     assert_int_equal(expect - 1, last);
     assert_true(last > 1400);
     uint64_t dropped = stopped_dropped(store);
-    if (sigstop) {
+    /* ~1,500 events of ~500 bytes outlast a 208 KiB socket buffer and the stream's queue of
+     * 256; a machine with far larger buffers may hold them all. */
+    if (sigstop && wmem_default() <= (256L << 10)) {
         /* The engine saw the stalled subscriber lose events: counted, and said. */
         assert_true(dropped > 0);
         FILE *f = fopen(run_log, "r");
