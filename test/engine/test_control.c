@@ -277,6 +277,12 @@ static void test_running_campaign(void **state)
     assert_non_null(strstr(out, "COMPLETED (the running campaign)"));
     long attached = strtol(out + 6, NULL, 10);
     free(out);
+    /* Prior data from a file, into the running campaign. */
+    char *csv = et_write_file(dir, "prior.csv", "x1,x2,branin,branin_sem\n1,2,3.5,0.5\n");
+    assert_int_equal(axle(dir, &out, NULL, "attach", "live", csv, NULL), 0);
+    assert_non_null(strstr(out, "attached 1 trials to live (the running campaign)"));
+    free(out);
+    free(csv);
 
     /* pause: once the reply is in, no trial is staged until unpause. */
     wait_status(dir, "live", AXL_TRIAL_RUNNING, 3, run);
@@ -334,6 +340,11 @@ static void test_running_campaign(void **state)
     assert_string_equal(e->trials[attached].gen_method, "Manual");
     assert_int_equal(e->trials[attached].status, AXL_TRIAL_COMPLETED);
     assert_true(e->trials[attached].metrics[0].mean == 7);
+    size_t from_csv = 0;
+    for (size_t i = 0; i < e->n_trials; i++)
+        from_csv += strcmp(e->trials[i].gen_method, "Manual") == 0 && e->trials[i].n_metrics == 1 &&
+                    e->trials[i].metrics[0].mean == 3.5 && e->trials[i].metrics[0].sem == 0.5;
+    assert_int_equal(from_csv, 1);
     axl_store_experiment_free(e);
     verify_fold(dir);
 
