@@ -49,6 +49,7 @@ typedef struct char_task {
     int nacts, noffs, a;  /* a: next action */
     int after;            /* step after the actions */
     bool pl;              /* the current measurement takes spectra */
+    int light;            /* the relay index it switches on, 0: none */
     bool dwell_done, work_busy;
     uv_work_t work;
     axl_spectrum sp; /* the last spectrum read */
@@ -149,6 +150,7 @@ static void plan_station(dev_task *dt, const char *name)
     } else if (strcmp(name, "PLImaging") == 0) {
         light = 11;
     }
+    ct->light = c->has_relay ? light : 0;
     if (light > 0 && c->has_relay) {
         ct->acts[ct->nacts++] = (act){A_RELAY, light, true};
         ct->offs[ct->noffs++] = (act){A_RELAY, light, false};
@@ -348,11 +350,16 @@ static void char_step(dev_task *dt)
     }
 }
 
+/* A characterization stopped half way: the light or laser it may have left on is
+ * switched off in the background. */
 static void char_safe(dev_task *dt)
 {
     char_task *ct = dt->rs;
+    char_rs *rs = dt->dd->rs;
     if (!ct->work_busy)
         axl_spectrum_free(&ct->sp);
+    if (!dt->dd->closing && ct->light > 0)
+        (void)axl_relay_set(&rs->relay, ct->light, false, dev_bg_cb, dt->dd);
 }
 
 static void char_close(dev_driver *dd)
