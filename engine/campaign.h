@@ -185,7 +185,7 @@ void axl_sched_request_stop(axl_campaign *c, axl_exit_status why, const char *re
 int axl_gen_start(axl_campaign *c, size_t k);
 /* Encodes the generator record (body of generation.finished). */
 int axl_gen_record(const axl_model_state *st, const char *method, double fit_ms, double acq_ms,
-                   msgpack_sbuffer *out);
+                   double acq_value, msgpack_sbuffer *out);
 int axl_gen_record_decode(const void *data, size_t len, axl_model_state *st);
 void axl_gen_cancel(axl_campaign *c);
 

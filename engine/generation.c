@@ -153,7 +153,7 @@ static void run_job(axl_gen_job *j)
 }
 
 int axl_gen_record(const axl_model_state *st, const char *method, double fit_ms, double acq_ms,
-                   msgpack_sbuffer *out)
+                   double acq_value, msgpack_sbuffer *out)
 {
     uint8_t bytes[AXL_MODEL_STATE_BYTES];
     size_t len = 0;
@@ -161,10 +161,12 @@ int axl_gen_record(const axl_model_state *st, const char *method, double fit_ms,
         return AXL_EINVAL;
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
-    if (msgpack_pack_map(&pk, 7) || axl_pack_kv_uint(&pk, "v", AXL_PROTO_VERSION) ||
+    if (msgpack_pack_map(&pk, 8) || axl_pack_kv_uint(&pk, "v", AXL_PROTO_VERSION) ||
         axl_pack_kv_str(&pk, "method", method) || axl_pack_kv_uint(&pk, "step", st->step) ||
         axl_pack_kv_uint(&pk, "sobol_index", st->sobol_index) ||
         axl_pack_kv_num(&pk, "fit_ms", fit_ms) || axl_pack_kv_num(&pk, "acq_ms", acq_ms) ||
+        axl_pack_cstr(&pk, "acq_value") ||
+        (isfinite(acq_value) ? msgpack_pack_double(&pk, acq_value) : msgpack_pack_nil(&pk)) ||
         axl_pack_cstr(&pk, "state") || msgpack_pack_bin(&pk, len) ||
         msgpack_pack_bin_body(&pk, bytes, len))
         return AXL_ENOMEM;
@@ -213,8 +215,12 @@ static void finish_job(axl_campaign *c, axl_gen_job *j)
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     axl_errbuf eb = {{0}};
-    if (axl_gen_record(&c->gen_state, j->out.method, j->out.diag.fit_ms, j->out.diag.acq_ms, &sb) !=
-            0 ||
+    /* The first candidate's log acquisition value (LogEI, log EHVI, ...); none for Sobol. */
+    double acq_value = strcmp(j->out.method, "Sobol") == 0 ? NAN
+                       : j->moo                            ? j->moo->out.best_acq
+                                                           : j->out.diag.best_logei;
+    if (axl_gen_record(&c->gen_state, j->out.method, j->out.diag.fit_ms, j->out.diag.acq_ms,
+                       acq_value, &sb) != 0 ||
         axl_journal_add(&c->journal, "generation.finished", c->exp->name, -1, AXL_REC_GENERATOR,
                         sb.data, sb.size, &eb) != 0)
         AXL_ERROR(SRC, "cannot record the generator state: %s", eb.msg);

@@ -253,7 +253,8 @@ ENVELOPE = ["v", "seq", "time", "type", "experiment", "trial", "rec", "body"]  #
 BODY_KEYS = {  # section 15, in the order written
     "experiment.created": ["v", "name", "campaign", "created", "config"],
     "experiment.started": ["resumed", "paused", "max_trials", "timeout_hours", "trials", "pid"],
-    "generation.finished": ["v", "method", "step", "sobol_index", "fit_ms", "acq_ms", "state"],
+    "generation.finished": ["v", "method", "step", "sobol_index", "fit_ms", "acq_ms", "acq_value",
+                            "state"],
 }
 STOPPED_KEYS = ["exit_status", "reason", "trials", "completed", "failed", "abandoned",
                 "pending", "best_trial", "best_value", "model_best_trial", "model_best_mean",

@@ -396,8 +396,10 @@
     });
     var ds = [{ pts: fit, color: '#7a4fd0', type: 'line' }, { pts: acq, color: '#d04f8a', type: 'line' },
       { pts: fit, color: '#7a4fd0', type: 'dot', r: 2 }, { pts: acq, color: '#d04f8a', type: 'dot', r: 2 }];
-    if (acqv.length) ds.push({ pts: acqv, color: '#2aa3a3', type: 'dot', r: 2.5 });
     plot($('diag'), { series: ds, xlabel: 'generation', ylabel: 'ms' });
+    /* log values on their own axis: they are negative and unitless, not milliseconds */
+    plot($('diag-acq'), { series: [{ pts: acqv, color: '#2aa3a3', type: 'line' },
+      { pts: acqv, color: '#2aa3a3', type: 'dot', r: 2.5 }], xlabel: 'generation', ylabel: 'log acq' });
     drawPareto(e);
   }
 
