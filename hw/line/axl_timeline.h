@@ -159,6 +159,20 @@ int axl_tl_insert(axl_timeline *tl, uint64_t id, const axl_chain *chain, const d
 int axl_tl_replan(axl_timeline *tl, uint64_t id, uint32_t done, const axl_tl_slot *actual,
                   double now, axl_tl_slot *slots, axl_errbuf *eb);
 
+/*
+ * Like axl_tl_replan, but the rest of the chain is replaced: tasks [0, done) of `chain`
+ * are the ones placed (they ran at actual[0..done)) and its tasks from `done` on are
+ * placed at the earliest feasible times not before `now`. The lab runner's clearing move
+ * (engine/lab/clearing.c): a sample whose trial ended is cut after its last step and sent
+ * back to storage; the station it is on stays held until that move's end. The chain is
+ * copied; it must be valid (axl_chain_validate: a film taken off a hotplate before its
+ * anneal makes a visit without an anneal, refused). 0 < done < chain->n. slots may be NULL.
+ * Returns 0, AXL_ENOENT, AXL_EINVAL (bad chain, other tasks before `done`, times out of
+ * order), AXL_EBUSY (as axl_tl_replan), AXL_ERANGE, AXL_ENOMEM; on error the old plan stays.
+ */
+int axl_tl_reroute(axl_timeline *tl, uint64_t id, const axl_chain *chain, uint32_t done,
+                   const axl_tl_slot *actual, double now, axl_tl_slot *slots, axl_errbuf *eb);
+
 /* Frees every resource sample `id` holds (completed, failed or canceled).
  * Returns 0 or AXL_ENOENT. */
 int axl_tl_remove(axl_timeline *tl, uint64_t id);

@@ -625,21 +625,14 @@ fail:
     return rc;
 }
 
-int axl_tl_replan(axl_timeline *tl, uint64_t id, uint32_t done, const axl_tl_slot *actual,
-                  double now, axl_tl_slot *slots, axl_errbuf *eb)
+/* The re-plan of x (at idx) with `chain` (its first `done` tasks are x's, checked by the
+ * callers) from task `done` on; see axl_tl_replan and axl_tl_reroute. */
+static int replan(axl_timeline *tl, tl_sample *x, size_t idx, const axl_chain *chain, uint32_t done,
+                  const axl_tl_slot *actual, double now, axl_tl_slot *slots, axl_errbuf *eb)
 {
     plan pl;
     int rc;
-    size_t idx;
-    tl_sample *x = tl != NULL ? find(tl, id, &idx) : NULL;
-    if (x == NULL)
-        return axl_fail(eb, AXL_ENOENT, "timeline: sample %llu is not placed",
-                        (unsigned long long)id);
-    if (done > x->chain.n || (done > 0 && actual == NULL) || !isfinite(now))
-        return axl_fail(eb, AXL_EINVAL, "timeline: re-plan of sample %llu: bad arguments",
-                        (unsigned long long)id);
-    if (done == x->chain.n)
-        return 0; /* nothing left to plan */
+    uint64_t id = x->id;
     for (uint32_t k = 0; k < done; k++) {
         double prev = k > 0 ? actual[k - 1].end : -INFINITY;
         if (!isfinite(actual[k].start) || !isfinite(actual[k].end) ||
@@ -647,16 +640,17 @@ int axl_tl_replan(axl_timeline *tl, uint64_t id, uint32_t done, const axl_tl_slo
             return axl_fail(eb, AXL_EINVAL, "timeline: re-plan: task %u ran %g-%g, out of order", k,
                             actual[k].start, actual[k].end);
     }
-    axl_chain chain = x->chain; /* x goes away on success */
-    if ((rc = prepare(tl, &chain, &pl, eb)))
+    if ((rc = prepare(tl, chain, &pl, eb)))
         return rc;
     pl.from = done;
     for (uint32_t k = 0; k < done; k++) {
         pl.start[k] = actual[k].start;
         pl.end[k] = actual[k].end;
     }
+    /* The spans that began before `done` come in the same order in both chains (a film
+     * holds one station at a time; the tray span is last in both). */
     for (uint32_t j = 0; j < pl.nspan; j++)
-        if (pl.sp[j].cls == R_PLATE0 && pl.sp[j].first < done)
+        if (pl.sp[j].cls == R_PLATE0 && pl.sp[j].first < done && j < x->nspan)
             pl.pin[j] = x->plate[j]; /* the film is on (or was on) that plate */
     /* Room to put the old plan back is reserved before it is taken out (capacity never
      * shrinks), so the restore below cannot fail. */
@@ -671,6 +665,45 @@ int axl_tl_replan(axl_timeline *tl, uint64_t id, uint32_t done, const axl_tl_slo
     tl->n--;
     free(x);
     return 0;
+}
+
+int axl_tl_replan(axl_timeline *tl, uint64_t id, uint32_t done, const axl_tl_slot *actual,
+                  double now, axl_tl_slot *slots, axl_errbuf *eb)
+{
+    size_t idx;
+    tl_sample *x = tl != NULL ? find(tl, id, &idx) : NULL;
+    if (x == NULL)
+        return axl_fail(eb, AXL_ENOENT, "timeline: sample %llu is not placed",
+                        (unsigned long long)id);
+    if (done > x->chain.n || (done > 0 && actual == NULL) || !isfinite(now))
+        return axl_fail(eb, AXL_EINVAL, "timeline: re-plan of sample %llu: bad arguments",
+                        (unsigned long long)id);
+    if (done == x->chain.n)
+        return 0;               /* nothing left to plan */
+    axl_chain chain = x->chain; /* x goes away on success */
+    return replan(tl, x, idx, &chain, done, actual, now, slots, eb);
+}
+
+int axl_tl_reroute(axl_timeline *tl, uint64_t id, const axl_chain *chain, uint32_t done,
+                   const axl_tl_slot *actual, double now, axl_tl_slot *slots, axl_errbuf *eb)
+{
+    size_t idx;
+    tl_sample *x = tl != NULL ? find(tl, id, &idx) : NULL;
+    if (x == NULL)
+        return axl_fail(eb, AXL_ENOENT, "timeline: sample %llu is not placed",
+                        (unsigned long long)id);
+    if (chain == NULL || done == 0 || done > x->chain.n || done >= chain->n || actual == NULL ||
+        !isfinite(now))
+        return axl_fail(eb, AXL_EINVAL, "timeline: re-route of sample %llu: bad arguments",
+                        (unsigned long long)id);
+    for (uint32_t k = 0; k < done; k++) {
+        const axl_chain_task *a = &x->chain.task[k], *b = &chain->task[k];
+        if (a->kind != b->kind || a->from != b->from || a->to != b->to)
+            return axl_fail(eb, AXL_EINVAL,
+                            "timeline: re-route of sample %llu: task %u is not the one placed",
+                            (unsigned long long)id, k);
+    }
+    return replan(tl, x, idx, chain, done, actual, now, slots, eb);
 }
 
 int axl_tl_remove(axl_timeline *tl, uint64_t id)

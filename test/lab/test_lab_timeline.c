@@ -167,6 +167,85 @@ static void test_replan_after_a_delay(void **state)
     axl_tl_free(tl);
 }
 
+/* An ended sample cut after its last step and sent back to storage (the lab runner's
+ * clearing move): the station stays held until the move's end, what the old chain held
+ * after it is given back, and nobody else is put on the station before then. */
+static void test_reroute_to_storage(void **state)
+{
+    (void)state;
+    axl_timeline *tl;
+    axl_errbuf eb = {{0}};
+    axl_tl_slot a[AXL_CHAIN_MAX], b[AXL_CHAIN_MAX], r[AXL_CHAIN_MAX];
+    assert_int_equal(axl_tl_new(NULL, &tl, &eb), 0);
+    axl_chain c = seed_chain(100, 1800);
+    assert_int_equal(c.task[3].kind, AXL_TASK_ANNEAL);
+    assert_int_equal(axl_tl_place(tl, 1, &c, 0, a, &eb), 0);
+
+    /* ended during its anneal: tasks 0-3 ran as planned, then hotplate -> storage */
+    axl_chain cut = c;
+    cut.n = 5;
+    cut.task[4] = (axl_chain_task){AXL_TASK_MOVE,
+                                   AXL_STATION_HOTPLATE,
+                                   AXL_STATION_STORAGE,
+                                   axl_station_move_s(AXL_STATION_HOTPLATE, AXL_STATION_STORAGE),
+                                   NAN,
+                                   -1};
+    assert_int_equal(axl_tl_reroute(tl, 1, &cut, 4, a, a[3].end, r, &eb), 0);
+    assert_near(r[4].start, a[3].end, 0); /* off the hotplate right away */
+    assert_near(r[4].end, a[3].end + cut.task[4].duration, 1e-9);
+    assert_int_equal(r[4].plate, a[3].plate); /* from the plate the film is on */
+    const axl_chain *gc;
+    assert_int_equal(axl_tl_get(tl, 1, &gc, NULL), 0);
+    assert_int_equal(gc->n, 5);
+    /* the characterization it no longer visits is free: a new sample's does not wait for
+     * sample 1's old visit to end (it did: test_first_samples_start_without_idle) */
+    assert_int_equal(axl_tl_place(tl, 2, &c, 0, b, &eb), 0);
+    assert_true(b[6].start < a[8].end);
+    assert_int_equal(axl_tl_remove(tl, 2), 0);
+
+    /* ended during its spin coat: the chuck is held until the film is back in the tray,
+     * and the next sample's move onto it starts only then */
+    assert_int_equal(axl_tl_remove(tl, 1), 0);
+    assert_int_equal(axl_tl_place(tl, 1, &c, 0, a, &eb), 0);
+    cut = c;
+    cut.n = 3;
+    cut.task[2] = (axl_chain_task){AXL_TASK_MOVE,
+                                   AXL_STATION_SPINCOATER,
+                                   AXL_STATION_STORAGE,
+                                   axl_station_move_s(AXL_STATION_SPINCOATER, AXL_STATION_STORAGE),
+                                   NAN,
+                                   -1};
+    assert_int_equal(axl_tl_reroute(tl, 1, &cut, 2, a, a[1].end, r, &eb), 0);
+    assert_near(r[2].start, a[1].end, 0);
+    assert_int_equal(axl_tl_place(tl, 2, &c, 0, b, &eb), 0);
+    assert_true(b[0].start >= r[2].end);
+
+    /* refused: a prefix that is not the placed one, nothing left, a visit without anneal */
+    axl_chain other = cut;
+    other.task[1].kind = AXL_TASK_REST;
+    assert_int_equal(axl_tl_reroute(tl, 1, &other, 2, r, r[1].end, NULL, &eb), AXL_EINVAL);
+    assert_int_equal(axl_tl_reroute(tl, 1, &cut, 3, r, r[2].end, NULL, &eb), AXL_EINVAL);
+    assert_int_equal(axl_tl_reroute(tl, 99, &cut, 2, r, 0, NULL, &eb), AXL_ENOENT);
+    assert_int_equal(axl_tl_remove(tl, 1), 0);
+    assert_int_equal(axl_tl_place(tl, 1, &c, 1e6, a, &eb), 0);
+    axl_chain no_anneal = c;
+    no_anneal.n = 4;
+    no_anneal.task[3] =
+        (axl_chain_task){AXL_TASK_MOVE,
+                         AXL_STATION_HOTPLATE,
+                         AXL_STATION_STORAGE,
+                         axl_station_move_s(AXL_STATION_HOTPLATE, AXL_STATION_STORAGE),
+                         NAN,
+                         -1};
+    assert_int_equal(axl_tl_reroute(tl, 1, &no_anneal, 3, a, a[2].end, NULL, &eb), AXL_EINVAL);
+    assert_non_null(strstr(eb.msg, "without an anneal"));
+    const axl_tl_slot *still;
+    assert_int_equal(axl_tl_get(tl, 1, &gc, &still), 0);
+    assert_int_equal(gc->n, c.n); /* the old plan stays */
+    assert_near(still[3].start, a[3].start, 0);
+    axl_tl_free(tl);
+}
+
 static void test_config(void **state)
 {
     (void)state;
@@ -472,6 +551,7 @@ int main(void)
         cmocka_unit_test(test_first_samples_start_without_idle),
         cmocka_unit_test(test_insert_checks_the_plan),
         cmocka_unit_test(test_replan_after_a_delay),
+        cmocka_unit_test(test_reroute_to_storage),
         cmocka_unit_test(test_config),
         cmocka_unit_test(test_random_sets_respect_every_constraint),
         cmocka_unit_test(test_remove_gives_everything_back),
