@@ -5,6 +5,8 @@
  *   runner_lab.c   the ops table, the worker links, sending tasks, taking their outcomes,
  *                  the report queue and the events (task.*, labware.updated)
  *   sample.c       THE ONLY PLACE A SAMPLE'S STATE CHANGES: the sample state machine
+ *   clearing.c     an ended sample's film off a shared station: the clearing move, the
+ *                  block of a station whose film's place is not known
  *   reconcile.c    after an engine restart, or a worker's new hello: the workers' task
  *                  tables against the samples; the restored labware record
  *   placement.c    samples deployed in one loop turn placed together (the order search
@@ -34,6 +36,7 @@
 #include "hw/line/axl_timeline.h"
 #include "hw/worker/axl_link.h"
 #include "hw/worker/axl_supervisor.h"
+#include "proto/axl_proto.h"
 #include "proto/axl_wire.h"
 
 #define LAB_SRC "Lab"
@@ -105,6 +108,11 @@ typedef struct sample {
     uint32_t char_index; /* the characterization that gives the metrics */
     bool canceled;       /* the trial was ended by the engine while task cur ran: that task
                           * finishes, nothing after it goes out (sample_ev_canceled) */
+    bool clearing;       /* canceled, and the chain's last task (cur) is the move of its film
+                          * from a shared station back to storage (clearing.c) */
+    bool stand_in;       /* a restored clearing: a stand-in holds its station on the timeline */
+    int clear_plate;     /* clearing: the hotplate the film is on, or -1 */
+    double clear_temp;   /* clearing: the temperature of its hotplate visit (NaN: none) */
     /* What it holds (not where it is): */
     axl_lw_reservation res;
     bool has_slot; /* res describes this sample's reservation (not a restored one) */
@@ -133,6 +141,9 @@ void sample_ev_reported(sample *s);     /* outcome -> REPORTED */
 /* RUNNING -> RUNNING, canceled: the engine ended the trial while task cur ran on its worker
  * (outcome REPORTED). The task is not cut short; when it ends the sample leaves the line. */
 bool sample_ev_canceled(sample *s);
+/* DUE, canceled (its step is done) -> DUE, clearing: the chain becomes *cut (the steps that
+ * ran, then the move of the film back to storage, task cur). */
+bool sample_ev_clearing(sample *s, const axl_chain *cut, int plate, double temp);
 
 const char *sample_state_name(sample_state st);
 
@@ -158,6 +169,13 @@ typedef struct status_entry {
 } status_entry;
 
 struct lab_runner;
+
+/* A station blocked for good: trial's film may be on it (clearing.c). */
+typedef struct lab_block {
+    uint32_t trial;
+    axl_station station;
+    double temp; /* a hotplate: the film's anneal temperature, or NaN */
+} lab_block;
 
 typedef struct role_link {
     struct lab_runner *lr;
@@ -196,8 +214,10 @@ typedef struct lab_runner {
     uint32_t *restored; /* trials holding labware in the restored record */
     size_t n_restored;
     uv_timer_t notify;
-    uv_timer_t place; /* places the samples deployed in one loop turn together */
-    bool planning;    /* an order search is on the thread pool */
+    uv_timer_t place;  /* places the samples deployed in one loop turn together */
+    bool planning;     /* an order search is on the thread pool */
+    lab_block *blocks; /* stations blocked for good (malloc), n_blocks of them */
+    uint32_t n_blocks;
     pending_report *reports, *reports_tail;
     uint64_t foreign_ids;        /* worker messages about task ids not sent in this campaign */
     uint64_t unstarted_finished; /* `finished` for a task not seen started: refused */
@@ -237,6 +257,24 @@ void lab_try_resolve(lab_runner *lr);
 void lab_on_status_reply(lab_runner *lr, role_link *rl, const axl_wire_status_reply *m);
 int lab_reconcile(axl_runner *r, const axl_runner_job *jobs, int n);
 int lab_restore(axl_runner *r, axl_rec_kind rec, const void *body, size_t len);
+
+/* clearing.c */
+/* Task k of canceled sample s finished (state DUE): true when its film is on a shared
+ * station and the clearing move is now its next task (the caller records and dispatches it);
+ * false when nothing more is to be done (the caller removes the sample). */
+bool lab_clearing_start(lab_runner *lr, sample *s, uint32_t k);
+/* The film of s, last at task k, is at a place not known: the shared stations of that task
+ * are blocked on the timeline for good, with an ERROR each. The caller removes s. */
+void lab_clearing_block(lab_runner *lr, sample *s, uint32_t k, const char *why);
+/* After the restart: a restored clearing sample (RECONCILING) against its worker's table. */
+void lab_clearing_resolve(lab_runner *lr, sample *s, axl_task_state st);
+/* labware.updated's "clearing" and "blocked" (pack: nonzero on error); unpack re-creates
+ * them (restored clearing samples, blocks on the timeline): 0, AXL_ECORRUPT, AXL_ENOMEM. */
+int lab_clearing_pack(const lab_runner *lr, msgpack_packer *pk);
+int lab_clearing_unpack(lab_runner *lr, const msgpack_object *root);
+int lab_clearing_restored(lab_runner *lr, uint32_t trial, uint32_t index, axl_station from,
+                          int plate, double temp);
+void lab_clearing_restore_blocks(lab_runner *lr);
 
 /* placement.c */
 void lab_place_cb(uv_timer_t *h);

@@ -32,6 +32,10 @@ static axl_task_state known_state(const lab_runner *lr, const sample *s, uint32_
 /* A sample after an engine restart: continue from the first unfinished task. */
 static void resolve(lab_runner *lr, sample *s)
 {
+    if (s->clearing) { /* an ended trial's film on its way back to the tray */
+        lab_clearing_resolve(lr, s, known_state(lr, s, s->chain.n - 1));
+        return;
+    }
     uint32_t p = 0;
     while (p < s->chain.n && known_state(lr, s, p) == AXL_TASK_FINISHED)
         p++;
@@ -172,12 +176,18 @@ int lab_restore(axl_runner *r, axl_rec_kind rec, const void *body, size_t len)
                 in->via.array.ptr[i].via.u64 <= UINT32_MAX)
                 lr->restored[lr->n_restored++] = (uint32_t)in->via.array.ptr[i].via.u64;
     }
-    axl_msg_free(&m);
     if (rv != 0) {
+        axl_msg_free(&m);
         AXL_ERROR(LAB_SRC, "the stored labware state does not read: %s", eb.msg);
         return rv;
     }
     lr->lw = restored;
+    if ((rv = lab_clearing_unpack(lr, &m.root)) != 0) {
+        axl_msg_free(&m);
+        AXL_ERROR(LAB_SRC, "the stored labware record's clearing moves do not read");
+        return rv;
+    }
+    axl_msg_free(&m);
     AXL_INFO(LAB_SRC, "labware restored: %u tips and %u tray slots left",
              axl_labware_tips_left(&lr->lw), axl_labware_slots_free(&lr->lw));
     return 0;

@@ -24,8 +24,9 @@
  *
  * Every report goes through a 0 ms timer (never from inside deploy, cancel, reconcile).
  * Events: task.started / task.finished / task.failed per task, and labware.updated
- * (rec labware, body {"v": 1, "labware": {...}, "inflight": [trial, ...]}) after each
- * change; restore() (reconcile.c) reads the last one back on resume.
+ * (rec labware, body {"v": 1, "labware": {...}, "inflight": [trial, ...], "clearing":
+ * [...], "blocked": [...]}) after each change; restore() (reconcile.c) reads the last one back on
+ * resume.
  */
 #include <math.h>
 #include <stdio.h>
@@ -139,11 +140,12 @@ void lab_labware_event(lab_runner *lr)
     msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    int bad = j == NULL || msgpack_pack_map(&pk, 3) || axl_pack_kv_uint(&pk, "v", 1) ||
+    int bad = j == NULL || msgpack_pack_map(&pk, 5) || axl_pack_kv_uint(&pk, "v", 1) ||
               axl_pack_cstr(&pk, "labware") || axl_json_to_msgpack(j, &pk) ||
               axl_pack_cstr(&pk, "inflight") || msgpack_pack_array(&pk, (size_t)lr->n_samples);
     for (sample *s = lr->samples; s != NULL && !bad; s = s->next)
         bad = msgpack_pack_uint32(&pk, s->trial);
+    bad = bad || lab_clearing_pack(lr, &pk);
     if (bad)
         AXL_ERROR(SRC, "the labware state could not be encoded; not recorded");
     else
@@ -263,7 +265,7 @@ void lab_sample_link(lab_runner *lr, sample *s)
  * so its tray slot and volumes are returned (tips are not: racks are used in order). */
 void lab_sample_remove(lab_runner *lr, sample *s, bool give_back)
 {
-    if (s->placed)
+    if (s->placed || s->stand_in)
         axl_tl_remove(lr->tl, s->trial);
     if (give_back && s->has_slot)
         axl_labware_release(&lr->lw, &s->res);
@@ -309,6 +311,8 @@ int lab_send_task(lab_runner *lr, sample *s, uint32_t k)
         snprintf(spec.slot, sizeof(spec.slot), "%s", s->res.slot_name);
     if (s->placed)
         spec.plate = s->plan[k].plate;
+    else if (s->clearing)
+        spec.plate = s->clear_plate;
     if (ct->kind == AXL_TASK_CHARACTERIZE) {
         spec.has_pl = true;
         spec.pl_wl_min = lr->cfg.pl.wl_min;
@@ -512,12 +516,15 @@ static void on_finished(lab_runner *lr, role_link *rl, const axl_wire_msg *m)
         return;
     task_event(lr, s, k, "task.finished", m);
     if (s->canceled) {
-        char name[64];
-        axl_chain_task_name(&s->chain.task[k], name, sizeof(name));
-        AXL_WARN(SRC,
-                 "trial %u (%s) was ended while its step %s ran; the step is done and nothing "
-                 "else of the sample runs: its film is at the %s",
-                 trial, s->name, name, axl_station_name(s->chain.task[k].to));
+        /* The trial was ended while this step ran: its film goes back to its tray slot
+         * when it is on a shared station (clearing.c), and nothing else runs. */
+        if (s->clearing)
+            AXL_INFO(SRC, "trial %u (%s): its film is back in its tray", trial, s->name);
+        else if (lab_clearing_start(lr, s, k)) {
+            lab_labware_event(lr); /* the clearing is recorded before its move goes out */
+            arm_dispatch(lr);
+            return;
+        }
         lab_sample_remove(lr, s, false);
         return;
     }
@@ -553,6 +560,8 @@ static void on_failed(lab_runner *lr, role_link *rl, const axl_wire_msg *m)
          * ended while this step ran (canceled). */
         AXL_WARN(SRC, "after trial %u was %s: %s", trial, s->canceled ? "ended" : "reported",
                  reason);
+        if (s->canceled)
+            lab_clearing_block(lr, s, k, "a step failed after the trial ended");
         lab_sample_remove(lr, s, false);
         return;
     }
@@ -637,6 +646,8 @@ static void link_lost(axl_link *l, double silent_ms)
                  "the %s worker (%.300s) was lost (no message for %.0f ms) while it ran task "
                  "%s (%s); the sample's state is unknown",
                  axl_worker_role_name(rl->role), rl->addr, silent_ms, id, name);
+        if (s->canceled)
+            lab_clearing_block(lr, s, s->cur, reason);
         fail_sample(lr, s, reason);
     }
     /* The simulated line's supervisor: a silent worker is killed and started again. */
@@ -908,6 +919,7 @@ static void lab_close(axl_runner *r, void (*close_cb)(axl_runner *r))
     lr->tl = NULL;
     lab_config_free(&lr->cfg);
     free(lr->restored);
+    free(lr->blocks);
     lr->restored = NULL;
 }
 

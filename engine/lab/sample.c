@@ -14,6 +14,8 @@
  *   outcome: OPEN | WANTED --asked--> ASKED --taken--> OPEN;  any --reported--> REPORTED
  *   RUNNING --canceled (the trial ended by hand or by its TTL)--> RUNNING, canceled,
  *     outcome REPORTED: its task finishes, then the sample leaves the line
+ *   DUE, canceled --clearing--> DUE, clearing: the chain is cut after the step that ran and
+ *     its film's move back to storage is the last task (clearing.c)
  */
 #include "engine/lab/lab.h"
 #include "proto/axl_log.h"
@@ -158,5 +160,19 @@ bool sample_ev_canceled(sample *s)
     s->canceled = true;
     AXL_DEBUG(LAB_SRC, "trial %u (%s): canceled while task %u runs", s->trial, s->name, s->cur);
     sample_ev_reported(s);
+    return true;
+}
+
+bool sample_ev_clearing(sample *s, const axl_chain *cut, int plate, double temp)
+{
+    if (s->state != SAMPLE_DUE || !s->canceled || s->clearing || cut->n != s->cur + 1)
+        return refuse(s, "clearing");
+    s->chain = *cut;
+    s->clearing = true;
+    s->clear_plate = plate;
+    s->clear_temp = temp;
+    s->char_index = s->chain.n; /* nothing of it is measured any more */
+    AXL_DEBUG(LAB_SRC, "trial %u (%s): clearing, task %u takes its film back to storage", s->trial,
+              s->name, s->cur);
     return true;
 }

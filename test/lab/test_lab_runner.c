@@ -895,6 +895,15 @@ static void test_abandon_mid_flight_finishes_the_step_and_nothing_after(void **s
         lp_sleep_ms(5);
     }
     assert_string_equal(fin->task, "anneal");
+    /* Then its film's move from the hotplate back to the tray starts: the engine dies in
+     * the middle of it (or just after it, on a loaded machine). */
+    end = lp_now() + 30;
+    while (find_event(ev, n, "task.started", victim, k + 1, fin->seq) == NULL) {
+        assert_true(lp_now() < end);
+        assert_int_equal(waitpid(pid, NULL, WNOHANG), 0);
+        lp_sleep_ms(2);
+        n = read_events(dir, ev, 4096);
+    }
     kill(pid, SIGKILL);
     assert_true(lp_wait(pid, 5) != -1);
 
@@ -911,10 +920,16 @@ static void test_abandon_mid_flight_finishes_the_step_and_nothing_after(void **s
     assert_int_equal(count_events(ev, n, "trial.abandoned", victim), 1);
     assert_int_equal(count_events(ev, n, "trial.completed", victim), 0);
     assert_int_equal(count_events(ev, n, "trial.failed", victim), 0);
-    /* No task of the sample started after the abandon; the one running finished, once. */
-    assert_null(find_event(ev, n, "task.started", victim, -1, ab->seq));
-    assert_int_equal(count_events(ev, n, "task.finished", victim), (size_t)k + 1);
-    assert_int_equal(count_events(ev, n, "task.started", victim), (size_t)k + 1);
+    /* No process task of the sample started after the abandon: only the clearing move
+     * (task k + 1, hotplate -> tray), once, and it finished; the anneal finished, once. */
+    const tev *clear = find_event(ev, n, "task.started", victim, -1, ab->seq);
+    assert_non_null(clear);
+    assert_int_equal(clear->index, k + 1);
+    assert_string_equal(clear->task, "hotplate_to_storage");
+    assert_null(find_event(ev, n, "task.started", victim, -1, clear->seq));
+    assert_int_equal(count_events(ev, n, "task.started", victim), (size_t)k + 2);
+    assert_int_equal(count_events(ev, n, "task.finished", victim), (size_t)k + 2);
+    assert_non_null(find_event(ev, n, "task.finished", victim, k + 1, clear->seq));
     assert_null(find_event(ev, n, "task.failed", victim, -1, 0));
 
     outcome res;
@@ -925,16 +940,19 @@ static void test_abandon_mid_flight_finishes_the_step_and_nothing_after(void **s
     assert_int_equal(res.completed, 4);
     assert_int_equal(res.failed, 0);
     outcome_free(&res);
-    /* Every task of every worker ran once; the hotplate ran the sample's anneal, and the
-     * gripper nothing of it after: its moves in the journal are those before the anneal. */
-    char data[300];
+    /* Every task of every worker ran once (the clearing move too, across the kill -9);
+     * the hotplate ran the sample's anneal, and the gripper only the clearing move after
+     * it, to its end. */
+    char data[300], last[32];
     snprintf(data, sizeof(data), "%s/data", dir);
     const char *roles[] = {"gripper", "spincoater", "hotplate", "storage", "characterization"};
     for (int r = 0; r < 5; r++) {
         assert_ran_once(data, roles[r]);
-        assert_true(max_index_in_journal(data, roles[r], victim) <= k);
+        assert_true(max_index_in_journal(data, roles[r], victim) <= (r == 0 ? k + 1 : k));
     }
     assert_int_equal(max_index_in_journal(data, "hotplate", victim), k);
+    assert_int_equal(journal_task(data, "gripper", victim, k + 1, last, sizeof(last)), 1);
+    assert_string_equal(last, "finished");
     free(path);
     lp_rmtree(dir);
 }

@@ -1,0 +1,313 @@
+/*
+ * clearing.c - the film of an ended sample off a shared station.
+ *
+ * A trial ended while its sample's step ran (abandoned, failed or completed by hand; its
+ * TTL) lets that step finish (runner_lab.c, lab_cancel). The film is then where the step
+ * left it; on the spin coater's chuck, a hotplate slot or the characterization stage it
+ * would be in the way of the next sample's gripper. So the runner sends it back to its
+ * tray slot with one gripper move - the *clearing move* - and nothing else:
+ *
+ *  - the sample's chain is cut after the step that ran (task k) and the move from its
+ *    station to storage becomes task k+1 (the same task-id scheme; the original task k+1
+ *    was never sent). On the timeline the rest of the old chain is given back and the
+ *    station stays held until the clearing move ends (axl_tl_reroute);
+ *  - the move goes out like any next task: on the turn after the one that committed the
+ *    step's task.finished and a labware.updated record that lists the clearing (persist,
+ *    then act); after an engine restart restore() brings the sample back from that record
+ *    and the workers' task tables say whether the move ran (never twice: the worker
+ *    dedupes by id);
+ *  - when the film's place is not known (the step or the clearing move failed, or its
+ *    worker was lost while it ran), nothing is guessed: the station is blocked on the
+ *    timeline for good (a stand-in that holds it for AXL_BLOCK_S) and an ERROR names it
+ *    and says the operator must clear it. The block is in labware.updated too, so a
+ *    restart keeps it. axle has no command yet to be told the station is clear.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/lab/lab.h"
+#include "proto/axl_log.h"
+
+#define SRC LAB_SRC
+#define BLOCK_S 1e7 /* the longest task a chain may hold (axl_chain_validate) */
+
+static bool shared(axl_station st)
+{
+    return st == AXL_STATION_SPINCOATER || st == AXL_STATION_HOTPLATE ||
+           st == AXL_STATION_CHARACTERIZATION;
+}
+
+/* The temperature of the hotplate visit task k is part of (NaN: none, or not on a plate). */
+static double visit_temp(const axl_chain *c, uint32_t k)
+{
+    uint32_t a = k, b = k;
+    while (a > 0 && !(c->task[a].kind == AXL_TASK_MOVE && c->task[a].to == AXL_STATION_HOTPLATE))
+        a--;
+    while (b + 1 < c->n &&
+           !(c->task[b].kind == AXL_TASK_MOVE && c->task[b].from == AXL_STATION_HOTPLATE))
+        b++;
+    for (uint32_t j = a; j <= b && j < c->n; j++)
+        if (c->task[j].kind == AXL_TASK_ANNEAL)
+            return c->task[j].temperature;
+    return NAN;
+}
+
+/* A chain that takes station st for hold seconds and gives it back: the stand-in of a
+ * film whose past is not on this timeline (a restart, a block). */
+static void stand_in(axl_chain *c, axl_station st, double temp, double hold)
+{
+    memset(c, 0, sizeof(*c));
+    c->n = 3;
+    c->task[0] = (axl_chain_task){AXL_TASK_MOVE, AXL_STATION_STORAGE, st, 0, NAN, -1};
+    c->task[1] = (axl_chain_task){
+        st == AXL_STATION_HOTPLATE ? AXL_TASK_ANNEAL : AXL_TASK_REST,    st, st, hold,
+        st == AXL_STATION_HOTPLATE ? (isfinite(temp) ? temp : 25) : NAN, -1};
+    c->task[2] = (axl_chain_task){
+        AXL_TASK_MOVE, st, AXL_STATION_STORAGE, axl_station_move_s(st, AXL_STATION_STORAGE),
+        NAN,           -1};
+}
+
+/* Timeline id of the block of station st for trial: never a trial's own id. */
+static uint64_t block_id(uint32_t trial, axl_station st)
+{
+    return (1ull << 40) | ((uint64_t)st << 32) | trial;
+}
+
+static int add_block(lab_runner *lr, uint32_t trial, axl_station st, double temp)
+{
+    for (uint32_t i = 0; i < lr->n_blocks; i++)
+        if (lr->blocks[i].trial == trial && lr->blocks[i].station == st)
+            return 0;
+    lab_block *b = realloc(lr->blocks, (lr->n_blocks + 1) * sizeof(*b));
+    if (b == NULL)
+        return AXL_ENOMEM;
+    lr->blocks = b;
+    b[lr->n_blocks++] = (lab_block){trial, st, temp};
+    axl_chain c;
+    axl_errbuf eb = {{0}};
+    stand_in(&c, st, temp, BLOCK_S);
+    int rv = axl_tl_place(lr->tl, block_id(trial, st), &c, lab_line_now(lr), NULL, &eb);
+    if (rv != 0 && rv != AXL_EEXIST)
+        AXL_ERROR(SRC, "the block of the %s for trial %u is not on the timeline: %s",
+                  axl_station_name(st), trial, eb.msg);
+    return 0;
+}
+
+void lab_clearing_block(lab_runner *lr, sample *s, uint32_t k, const char *why)
+{
+    const axl_chain_task *t = &s->chain.task[k < s->chain.n ? k : s->chain.n - 1];
+    double temp = visit_temp(&s->chain, k < s->chain.n ? k : s->chain.n - 1);
+    if (!isfinite(temp))
+        temp = s->clear_temp;
+    axl_station at[2] = {t->from, t->to};
+    for (int i = 0; i < (t->from == t->to ? 1 : 2); i++) {
+        if (!shared(at[i]))
+            continue;
+        if (add_block(lr, s->trial, at[i], temp) != 0)
+            AXL_ERROR(SRC, "out of memory recording the block of the %s", axl_station_name(at[i]));
+        AXL_ERROR(SRC,
+                  "trial %u (%s): %s; the film may be on the %s, which stays blocked: the "
+                  "operator must clear it (no sample is placed there for the rest of the "
+                  "campaign)",
+                  s->trial, s->name, why, axl_station_name(at[i]));
+    }
+}
+
+void lab_clearing_restore_blocks(lab_runner *lr)
+{
+    for (uint32_t i = 0; i < lr->n_blocks; i++) {
+        axl_chain c;
+        axl_errbuf eb = {{0}};
+        const lab_block *b = &lr->blocks[i];
+        stand_in(&c, b->station, b->temp, BLOCK_S);
+        if (axl_tl_place(lr->tl, block_id(b->trial, b->station), &c, lab_line_now(lr), NULL, &eb) !=
+            0)
+            AXL_ERROR(SRC, "the block of the %s for trial %u is not on the timeline: %s",
+                      axl_station_name(b->station), b->trial, eb.msg);
+        AXL_ERROR(SRC,
+                  "the %s is blocked since trial %u's film was lost there: the operator must "
+                  "clear it (no sample is placed there for the rest of the campaign)",
+                  axl_station_name(b->station), b->trial);
+    }
+}
+
+bool lab_clearing_start(lab_runner *lr, sample *s, uint32_t k)
+{
+    axl_station st = s->chain.task[k].to;
+    char name[64];
+    axl_chain_task_name(&s->chain.task[k], name, sizeof(name));
+    if (!shared(st) || k + 1 >= s->chain.n) {
+        AXL_WARN(SRC,
+                 "trial %u (%s) was ended while its step %s ran; the step is done and nothing "
+                 "else of the sample runs: its film is in the %s",
+                 s->trial, s->name, name, axl_station_name(st));
+        return false;
+    }
+    axl_chain cut = s->chain;
+    cut.n = k + 2;
+    cut.task[k + 1] = (axl_chain_task){
+        AXL_TASK_MOVE, st, AXL_STATION_STORAGE, axl_station_move_s(st, AXL_STATION_STORAGE),
+        NAN,           -1};
+    double temp = visit_temp(&s->chain, k);
+    if (s->placed) {
+        axl_errbuf eb = {{0}};
+        axl_tl_slot act[AXL_CHAIN_MAX];
+        double now = lab_line_now(lr);
+        memcpy(act, s->plan, (k + 1) * sizeof(*act));
+        act[k].end = fmax(now, act[k].start);
+        int rv = axl_tl_reroute(lr->tl, s->trial, &cut, k + 1, act, act[k].end, s->plan, &eb);
+        if (rv != 0) {
+            /* The old plan stays: it holds the station until the move off it that was
+             * planned; the clearing move goes out as soon as the gripper takes it. */
+            AXL_WARN(SRC, "trial %u: the clearing move is not on the timeline (%s)", s->trial,
+                     eb.msg);
+            s->plan[k + 1] = s->plan[k];
+            s->plan[k + 1].start = s->plan[k + 1].end = act[k].end;
+        }
+    }
+    if (!sample_ev_clearing(s, &cut, s->placed ? s->plan[k].plate : -1, temp))
+        return false;
+    AXL_WARN(SRC,
+             "trial %u (%s) was ended while its step %s ran; the step is done, nothing else of "
+             "the sample runs but the move of its film from the %s back to its tray slot "
+             "(task %u)",
+             s->trial, s->name, name, axl_station_name(st), k + 1);
+    return true;
+}
+
+int lab_clearing_restored(lab_runner *lr, uint32_t trial, uint32_t index, axl_station from,
+                          int plate, double temp)
+{
+    if (!shared(from) || index + 1 > AXL_CHAIN_MAX || lab_find_sample(lr, trial) != NULL)
+        return AXL_EINVAL;
+    sample *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return AXL_ENOMEM;
+    s->trial = trial;
+    snprintf(s->name, sizeof(s->name), "sample%u", trial);
+    sample_ev_restored(s);
+    /* Only task `index` is real; the ones before it ran and are not looked at again. */
+    s->chain.n = index + 1;
+    s->chain.task[index] = (axl_chain_task){
+        AXL_TASK_MOVE, from, AXL_STATION_STORAGE, axl_station_move_s(from, AXL_STATION_STORAGE),
+        NAN,           -1};
+    s->char_index = s->chain.n;
+    s->clear_plate = plate;
+    s->clear_temp = temp;
+    s->canceled = s->clearing = true;
+    sample_ev_reported(s);
+    lab_sample_link(lr, s);
+    /* The station stays held on the timeline until the move is done. */
+    axl_chain c;
+    axl_errbuf eb = {{0}};
+    stand_in(&c, from, temp, 0);
+    if (axl_tl_place(lr->tl, trial, &c, lab_line_now(lr), NULL, &eb) == 0)
+        s->stand_in = true;
+    else
+        AXL_ERROR(SRC, "trial %u: the clearing of the %s is not on the timeline: %s", trial,
+                  axl_station_name(from), eb.msg);
+    AXL_INFO(SRC, "trial %u (%s): its film is taken from the %s back to its tray (task %u)", trial,
+             s->name, axl_station_name(from), index);
+    return 0;
+}
+
+void lab_clearing_resolve(lab_runner *lr, sample *s, axl_task_state st)
+{
+    uint32_t k = s->chain.n - 1;
+    bool ran = st == AXL_TASK_RUNNING || st == AXL_TASK_FINISHED || st == AXL_TASK_FAILED;
+    sample_ev_resolved(s, k, ran ? AXL_TASK_RUNNING : st, false);
+    /* Ended while the engine was away: sent again, the worker answers with its outcome
+     * (never running it twice), taken as it comes (task.finished, or the block). Never
+     * reached the worker: sent now. */
+    if (st == AXL_TASK_FINISHED || st == AXL_TASK_FAILED)
+        lab_send_task(lr, s, k);
+    else if (s->state == SAMPLE_WAITING)
+        lab_dispatch(lr, s);
+}
+
+/* ---- the record: labware.updated's "clearing" and "blocked" -------------------------- */
+
+int lab_clearing_pack(const lab_runner *lr, msgpack_packer *pk)
+{
+    size_t n = 0;
+    for (const sample *s = lr->samples; s != NULL; s = s->next)
+        n += s->clearing;
+    int bad = axl_pack_cstr(pk, "clearing") || msgpack_pack_array(pk, n);
+    for (const sample *s = lr->samples; s != NULL && !bad; s = s->next) {
+        if (!s->clearing)
+            continue;
+        const axl_chain_task *t = &s->chain.task[s->chain.n - 1];
+        bool temp = isfinite(s->clear_temp);
+        bad = msgpack_pack_map(pk, temp ? 5 : 4) || axl_pack_kv_uint(pk, "trial", s->trial) ||
+              axl_pack_kv_uint(pk, "index", s->chain.n - 1) ||
+              axl_pack_kv_str(pk, "from", axl_station_name(t->from)) ||
+              axl_pack_kv_int(pk, "plate", s->clear_plate) ||
+              (temp && axl_pack_kv_num(pk, "temp", s->clear_temp));
+    }
+    bad = bad || axl_pack_cstr(pk, "blocked") || msgpack_pack_array(pk, lr->n_blocks);
+    for (uint32_t i = 0; i < lr->n_blocks && !bad; i++) {
+        const lab_block *b = &lr->blocks[i];
+        bool temp = isfinite(b->temp);
+        bad = msgpack_pack_map(pk, temp ? 3 : 2) || axl_pack_kv_uint(pk, "trial", b->trial) ||
+              axl_pack_kv_str(pk, "station", axl_station_name(b->station)) ||
+              (temp && axl_pack_kv_num(pk, "temp", b->temp));
+    }
+    return bad;
+}
+
+static int read_station(const msgpack_object *m, const char *key, axl_station *st)
+{
+    const char *p;
+    size_t len;
+    char name[32];
+    int rv = axl_obj_str(m, "labware record", key, true, sizeof(name) - 1, &p, &len, NULL);
+    if (rv != 0)
+        return rv;
+    memcpy(name, p, len);
+    name[len] = '\0';
+    return axl_station_parse(name, st) != 0 || !shared(*st) ? AXL_ECORRUPT : 0;
+}
+
+int lab_clearing_unpack(lab_runner *lr, const msgpack_object *root)
+{
+    const msgpack_object *cl = axl_obj_get(root, "clearing");
+    const msgpack_object *bl = axl_obj_get(root, "blocked");
+    for (uint32_t i = 0; bl != NULL && bl->type == MSGPACK_OBJECT_ARRAY && i < bl->via.array.size;
+         i++) {
+        const msgpack_object *m = &bl->via.array.ptr[i];
+        uint64_t trial;
+        axl_station st;
+        double temp = NAN;
+        if (axl_obj_uint(m, "blocked", "trial", true, 0, UINT32_MAX, &trial, NULL) ||
+            read_station(m, "station", &st) ||
+            axl_obj_num(m, "blocked", "temp", false, -300, 1000, &temp, NULL))
+            return AXL_ECORRUPT;
+        lab_block *b = realloc(lr->blocks, (lr->n_blocks + 1) * sizeof(*b));
+        if (b == NULL)
+            return AXL_ENOMEM;
+        lr->blocks = b;
+        b[lr->n_blocks++] = (lab_block){(uint32_t)trial, st, temp};
+    }
+    lab_clearing_restore_blocks(lr);
+    for (uint32_t i = 0; cl != NULL && cl->type == MSGPACK_OBJECT_ARRAY && i < cl->via.array.size;
+         i++) {
+        const msgpack_object *m = &cl->via.array.ptr[i];
+        uint64_t trial, index;
+        int64_t plate = -1;
+        axl_station from;
+        double temp = NAN;
+        if (axl_obj_uint(m, "clearing", "trial", true, 0, UINT32_MAX, &trial, NULL) ||
+            axl_obj_uint(m, "clearing", "index", true, 1, AXL_CHAIN_MAX - 1, &index, NULL) ||
+            read_station(m, "from", &from) ||
+            axl_obj_int(m, "clearing", "plate", true, -1, AXL_TL_MAX_PLATES - 1, &plate, NULL) ||
+            axl_obj_num(m, "clearing", "temp", false, -300, 1000, &temp, NULL))
+            return AXL_ECORRUPT;
+        int rv =
+            lab_clearing_restored(lr, (uint32_t)trial, (uint32_t)index, from, (int)plate, temp);
+        if (rv == AXL_ENOMEM)
+            return rv;
+    }
+    return 0;
+}
