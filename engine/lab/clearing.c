@@ -133,6 +133,47 @@ void lab_clearing_restore_blocks(lab_runner *lr)
     }
 }
 
+bool lab_clearing_on_cancel(lab_runner *lr, sample *s)
+{
+    if (s->cur == 0 || s->cur >= s->chain.n || !shared(s->chain.task[s->cur - 1].to))
+        return false;
+    uint32_t k = s->cur;
+    const axl_chain_task *t = &s->chain.task[k];
+    if (s->state == SAMPLE_SENT && t->kind == AXL_TASK_MOVE) {
+        /* The worker holds it for its start time; a cancel could cross its start. It runs
+         * (a move, no process step), and the film is cleared from where it lands. */
+        if (sample_ev_canceled(s))
+            AXL_INFO(SRC,
+                     "trial %u (%s) ended: its move (task %u) already sent runs; its film "
+                     "is taken back to its tray after it",
+                     s->trial, s->name, k);
+        return true;
+    }
+    if (s->state == SAMPLE_SENT) {
+        char id[AXL_WIRE_MAX_ID + 1];
+        lab_task_id(lr, s->trial, k, id, sizeof(id));
+        axl_wire_msg m = {.type = AXL_WIRE_CANCEL};
+        m.cancel.id = axl_str_c(id);
+        m.cancel.reason = axl_str_c("the trial ended");
+        axl_link_send(lr->links[lab_role_of(s, k)].link, &m, NULL);
+        sample_ev_reported(s);
+        lab_clearing_block(lr, s, k - 1, "the trial ended with a step sent but not started");
+        lab_sample_remove(lr, s, false);
+        return true;
+    }
+    if (s->state != SAMPLE_DUE && s->state != SAMPLE_WAITING)
+        return false;
+    s->canceled = true;
+    sample_ev_reported(s);
+    if (!lab_clearing_start(lr, s, k - 1)) {
+        lab_sample_remove(lr, s, false);
+        return true;
+    }
+    lab_labware_event(lr); /* the clearing is recorded before its move goes out */
+    lab_arm_dispatch(lr);
+    return true;
+}
+
 bool lab_clearing_start(lab_runner *lr, sample *s, uint32_t k)
 {
     axl_station st = s->chain.task[k].to;
@@ -225,6 +266,31 @@ void lab_clearing_resolve(lab_runner *lr, sample *s, axl_task_state st)
         lab_send_task(lr, s, k);
     else if (s->state == SAMPLE_WAITING)
         lab_dispatch(lr, s);
+}
+
+/* ---- the interlock -------------------------------------------------------------------- */
+
+bool lab_station_taken(const lab_runner *lr, const sample *s)
+{
+    const axl_chain_task *t = &s->chain.task[s->cur];
+    if (s->cur >= s->chain.n || t->kind != AXL_TASK_MOVE ||
+        (t->to != AXL_STATION_SPINCOATER && t->to != AXL_STATION_CHARACTERIZATION))
+        return false;
+    axl_station st = t->to;
+    for (uint32_t i = 0; i < lr->n_blocks; i++)
+        if (lr->blocks[i].station == st)
+            return true;
+    for (const sample *o = lr->samples; o != NULL; o = o->next) {
+        if (o == s || !sample_active(o))
+            continue;
+        const axl_chain_task *c = o->cur < o->chain.n ? &o->chain.task[o->cur] : NULL;
+        bool there = o->cur > 0 && o->cur <= o->chain.n && o->chain.task[o->cur - 1].to == st;
+        bool leaving = c != NULL && c->from == st; /* until its move off it finishes */
+        bool coming = c != NULL && c->to == st && sample_out(o);
+        if (there || leaving || coming)
+            return true;
+    }
+    return false;
 }
 
 /* ---- the record: labware.updated's "clearing" and "blocked" -------------------------- */

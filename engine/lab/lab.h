@@ -138,11 +138,12 @@ bool sample_ev_turn(sample *s);         /* DUE -> WAITING: the turn that committ
 bool sample_ev_result_asked(sample *s); /* outcome WANTED -> ASKED */
 bool sample_ev_result_taken(sample *s); /* outcome ASKED -> OPEN (the answer came) */
 void sample_ev_reported(sample *s);     /* outcome -> REPORTED */
-/* RUNNING -> RUNNING, canceled: the engine ended the trial while task cur ran on its worker
- * (outcome REPORTED). The task is not cut short; when it ends the sample leaves the line. */
+/* RUNNING (or SENT: a move the worker holds) -> the same, canceled: the engine ended the
+ * trial while task cur ran on its worker (outcome REPORTED). The task is not cut short;
+ * when it ends the sample leaves the line (after its clearing move, clearing.c). */
 bool sample_ev_canceled(sample *s);
-/* DUE, canceled (its step is done) -> DUE, clearing: the chain becomes *cut (the steps that
- * ran, then the move of the film back to storage, task cur). */
+/* DUE or WAITING, canceled (its step is done) -> DUE, clearing: the chain becomes *cut (the steps
+ * that ran, then the move of the film back to storage, task cur). */
 bool sample_ev_clearing(sample *s, const axl_chain *cut, int plate, double temp);
 
 const char *sample_state_name(sample_state st);
@@ -235,6 +236,8 @@ pending_report *lab_queue_report(lab_runner *lr, uint32_t trial, axl_trial_statu
 pending_report *lab_new_report(uint32_t trial, axl_trial_status st, const char *reason);
 void lab_push_report(lab_runner *lr, pending_report *p);
 void lab_arm_notify(lab_runner *lr);
+/* The DUE samples' tasks go out on the next loop turn (after this one's events commit). */
+void lab_arm_dispatch(lab_runner *lr);
 void lab_labware_event(lab_runner *lr);
 void lab_task_id(const lab_runner *lr, uint32_t trial, uint32_t k, char *buf, size_t cap);
 sample *lab_find_sample(lab_runner *lr, uint32_t trial);
@@ -266,6 +269,12 @@ bool lab_clearing_start(lab_runner *lr, sample *s, uint32_t k);
 /* The film of s, last at task k, is at a place not known: the shared stations of that task
  * are blocked on the timeline for good, with an ERROR each. The caller removes s. */
 void lab_clearing_block(lab_runner *lr, sample *s, uint32_t k, const char *why);
+/* The trial of s ended with task cur not started and its film on a shared station (left
+ * there by task cur-1): true when that is taken care of here - a move already sent runs
+ * (it is canceled like a running step and cleared after); a task not sent gives way to the
+ * clearing move (task cur of the cut chain); a process step sent is canceled on its worker
+ * and the station blocked. False: the film is in storage, the caller cancels as before. */
+bool lab_clearing_on_cancel(lab_runner *lr, sample *s);
 /* After the restart: a restored clearing sample (RECONCILING) against its worker's table. */
 void lab_clearing_resolve(lab_runner *lr, sample *s, axl_task_state st);
 /* labware.updated's "clearing" and "blocked" (pack: nonzero on error); unpack re-creates
@@ -275,6 +284,12 @@ int lab_clearing_unpack(lab_runner *lr, const msgpack_object *root);
 int lab_clearing_restored(lab_runner *lr, uint32_t trial, uint32_t index, axl_station from,
                           int plate, double temp);
 void lab_clearing_restore_blocks(lab_runner *lr);
+/* The interlock: true when task cur of s moves a film onto the spin coater or the
+ * characterization stage while another film is there, on its way there, or the station is
+ * blocked. The timeline plans that never happens, but it is not re-planned when a step
+ * runs late (or a film is cleared): the move waits (lab_dispatch) and goes out on a later
+ * turn once the station is free. */
+bool lab_station_taken(const lab_runner *lr, const sample *s);
 
 /* placement.c */
 void lab_place_cb(uv_timer_t *h);

@@ -109,6 +109,8 @@ static void notify_cb(uv_timer_t *h)
         if (sm->state == SAMPLE_DUE && sample_ev_turn(sm))
             lab_dispatch(lr, sm);
     }
+    if (!lr->closing) /* moves held back while their station was taken (clearing.c) */
+        lab_kick_role(lr, AXL_ROLE_GRIPPER);
 }
 
 void lab_arm_notify(lab_runner *lr)
@@ -119,7 +121,7 @@ void lab_arm_notify(lab_runner *lr)
 
 /* The next task of a sample goes out from the notify timer, i.e. on the loop iteration
  * after the turn that committed its predecessor's task.finished: persist, then act. */
-static void arm_dispatch(lab_runner *lr)
+void lab_arm_dispatch(lab_runner *lr)
 {
     if (!lr->closing)
         uv_timer_start(&lr->notify, notify_cb, 0, 0);
@@ -278,6 +280,7 @@ void lab_sample_remove(lab_runner *lr, sample *s, bool give_back)
     lr->n_samples--;
     free(s);
     lab_labware_event(lr);
+    lab_arm_dispatch(lr); /* a station it held may be free */
 }
 
 static void fail_sample(lab_runner *lr, sample *s, const char *reason)
@@ -351,7 +354,8 @@ int lab_send_task(lab_runner *lr, sample *s, uint32_t k)
  * next status sync (lab_kick_role). */
 void lab_dispatch(lab_runner *lr, sample *s)
 {
-    if (s->state != SAMPLE_WAITING || !lab_role_ready(lr, lab_role_of(s, s->cur)))
+    if (s->state != SAMPLE_WAITING || !lab_role_ready(lr, lab_role_of(s, s->cur)) ||
+        lab_station_taken(lr, s))
         return;
     if (lab_send_task(lr, s, s->cur) == 0)
         sample_ev_sent(s);
@@ -522,7 +526,7 @@ static void on_finished(lab_runner *lr, role_link *rl, const axl_wire_msg *m)
             AXL_INFO(SRC, "trial %u (%s): its film is back in its tray", trial, s->name);
         else if (lab_clearing_start(lr, s, k)) {
             lab_labware_event(lr); /* the clearing is recorded before its move goes out */
-            arm_dispatch(lr);
+            lab_arm_dispatch(lr);
             return;
         }
         lab_sample_remove(lr, s, false);
@@ -533,7 +537,7 @@ static void on_finished(lab_runner *lr, role_link *rl, const axl_wire_msg *m)
     if (s->state == SAMPLE_ENDED)
         chain_ended(lr, s);
     else
-        arm_dispatch(lr);
+        lab_arm_dispatch(lr);
 }
 
 static void on_failed(lab_runner *lr, role_link *rl, const axl_wire_msg *m)
@@ -858,6 +862,8 @@ static int lab_cancel(axl_runner *r, uint32_t trial, const char *reason)
                      trial, s->name, s->cur);
         return 0;
     }
+    if (lab_clearing_on_cancel(lr, s))
+        return 0; /* its film is on a shared station: cleared (clearing.c) */
     /* Task cur is not started: SENT (the worker holds it, waiting for its start time) is
      * canceled there; WAITING and DUE never went out; UNPLACED never had a task. What a
      * sample still RECONCILING after a restart has run is not known: it gives nothing back. */

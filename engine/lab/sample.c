@@ -14,7 +14,7 @@
  *   outcome: OPEN | WANTED --asked--> ASKED --taken--> OPEN;  any --reported--> REPORTED
  *   RUNNING --canceled (the trial ended by hand or by its TTL)--> RUNNING, canceled,
  *     outcome REPORTED: its task finishes, then the sample leaves the line
- *   DUE, canceled --clearing--> DUE, clearing: the chain is cut after the step that ran and
+ *   DUE/WAITING, canceled --clearing--> DUE, clearing: the chain is cut after the step that ran and
  *     its film's move back to storage is the last task (clearing.c)
  */
 #include "engine/lab/lab.h"
@@ -155,7 +155,7 @@ void sample_ev_reported(sample *s)
 
 bool sample_ev_canceled(sample *s)
 {
-    if (s->state != SAMPLE_RUNNING || s->canceled)
+    if ((s->state != SAMPLE_RUNNING && s->state != SAMPLE_SENT) || s->canceled)
         return refuse(s, "canceled");
     s->canceled = true;
     AXL_DEBUG(LAB_SRC, "trial %u (%s): canceled while task %u runs", s->trial, s->name, s->cur);
@@ -165,8 +165,11 @@ bool sample_ev_canceled(sample *s)
 
 bool sample_ev_clearing(sample *s, const axl_chain *cut, int plate, double temp)
 {
-    if (s->state != SAMPLE_DUE || !s->canceled || s->clearing || cut->n != s->cur + 1)
+    if ((s->state != SAMPLE_DUE && s->state != SAMPLE_WAITING) || !s->canceled || s->clearing ||
+        cut->n != s->cur + 1)
         return refuse(s, "clearing");
+    if (s->state == SAMPLE_WAITING)
+        set_state(s, SAMPLE_DUE, "clearing"); /* goes out on the next turn */
     s->chain = *cut;
     s->clearing = true;
     s->clear_plate = plate;

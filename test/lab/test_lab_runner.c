@@ -839,9 +839,11 @@ static int run_axle_out(const char *const argv[], char *out, size_t cap)
 /*
  * `axle trial NAME abandon N` while sample N anneals on the hotplate: the trial ends
  * ABANDONED once; the anneal is not cut short (its task.finished follows the abandon);
- * no task of the sample starts after the abandon; the campaign goes on. Then kill -9 of
- * the engine and `axle resume`: the campaign completes and the sample never runs again
- * (the workers' journals: every task once, none of the sample's after the anneal).
+ * no process task of the sample starts after the abandon, only the move of its film from
+ * the hotplate back to its tray (task k + 1); the campaign goes on. kill -9 of the engine
+ * once that move started and `axle resume`: the campaign completes, the move ran once and
+ * finished (its task.finished recorded), and nothing else of the sample ran (the
+ * workers' journals).
  */
 static void test_abandon_mid_flight_finishes_the_step_and_nothing_after(void **state)
 {
@@ -961,7 +963,9 @@ static void test_abandon_mid_flight_finishes_the_step_and_nothing_after(void **s
  * `axle trial NAME abandon N` while sample N's first task (the move from its tray slot)
  * waits on the gripper worker for its start time (a long spin coat of the sample before it
  * holds the spin coater): the worker is told to cancel it, so it never starts; the sample
- * never runs a task and the campaign completes the others. The spin coat is long so that
+ * never runs a task and the campaign completes the others. The sample spinning is abandoned
+ * too: its spin coat ends, exactly one move (spin coater -> its tray) follows, and the next
+ * film goes onto the chuck only after that move finished. The spin coat is long so that
  * the window is wide; should the move start all the same (a loaded machine), the test
  * still holds it to the rule for every abandon: nothing starts after it.
  */
@@ -984,7 +988,7 @@ static void test_abandon_before_start_cancels_the_waiting_task(void **state)
     size_t n = 0;
     /* Sample Y is on the line (RUNNING) and has started nothing while the sample before it
      * spins. */
-    int64_t y = -1;
+    int64_t y = -1, x = -1, xk = -1;
     double end = lp_now() + 30;
     while (y < 0) {
         assert_true(lp_now() < end);
@@ -997,8 +1001,11 @@ static void test_abandon_before_start_cancels_the_waiting_task(void **state)
                 spinning = &ev[i];
         for (size_t i = 0; spinning != NULL && i < n && y < 0; i++)
             if (strcmp(ev[i].type, "trial.running") == 0 && ev[i].trial != spinning->trial &&
-                find_event(ev, n, "task.started", ev[i].trial, -1, 0) == NULL)
+                find_event(ev, n, "task.started", ev[i].trial, -1, 0) == NULL) {
                 y = ev[i].trial;
+                x = spinning->trial;
+                xk = spinning->index;
+            }
         if (y < 0)
             lp_sleep_ms(5);
     }
@@ -1006,6 +1013,12 @@ static void test_abandon_before_start_cancels_the_waiting_task(void **state)
     snprintf(idx, sizeof(idx), "%lld", (long long)y);
     const char *abandon[] = {"axle", "trial", EXP, "abandon", idx, "--store", dir, NULL};
     assert_int_equal(run_axle_out(abandon, out, sizeof(out)), 0);
+    /* The sample spinning is abandoned too: its spin coat ends, its film goes from the chuck
+     * back to its tray, and only then does another sample's film go onto the chuck. */
+    char xdx[24];
+    snprintf(xdx, sizeof(xdx), "%lld", (long long)x);
+    const char *abandon_x[] = {"axle", "trial", EXP, "abandon", xdx, "--store", dir, NULL};
+    assert_int_equal(run_axle_out(abandon_x, out, sizeof(out)), 0);
     int st = lp_wait(pid, 40);
     assert_true(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
 
@@ -1015,17 +1028,52 @@ static void test_abandon_before_start_cancels_the_waiting_task(void **state)
     assert_int_equal(count_events(ev, n, "trial.abandoned", y), 1);
     assert_null(find_event(ev, n, "task.started", y, -1, ab->seq));
     const tev *first = find_event(ev, n, "task.started", y, -1, 0);
+    /* x: no process step after the abandon; its spin coat (if still running then) ended and
+     * exactly one move after it, spin coater -> tray, started and finished; the next film
+     * onto the spin coater (the third sample's) went there after that move finished. */
+    const tev *ab_x = find_event(ev, n, "trial.abandoned", x, -1, 0);
+    assert_non_null(ab_x);
+    const tev *spun = find_event(ev, n, "task.finished", x, xk, 0);
+    assert_non_null(spun);
+    bool spinning = spun->seq > ab_x->seq;
+    const tev *clear = find_event(ev, n, "task.started", x, -1, ab_x->seq);
+    if (spinning) {
+        assert_non_null(clear);
+        assert_int_equal(clear->index, xk + 1);
+        assert_string_equal(clear->task, "spincoater_to_storage");
+        assert_null(find_event(ev, n, "task.started", x, -1, clear->seq));
+        const tev *cleared = find_event(ev, n, "task.finished", x, xk + 1, clear->seq);
+        assert_non_null(cleared);
+        int64_t z = 3 - x - y; /* trials 0, 1, 2 */
+        const tev *onto = find_event(ev, n, "task.started", z, -1, 0);
+        assert_non_null(onto);
+        assert_string_equal(onto->task, "storage_to_spincoater");
+        assert_true(onto->seq > cleared->seq);
+    } else {
+        /* A loaded machine: the spin coat was over before the abandon reached it. Still no
+         * process step after it, only moves. */
+        print_message("the spin coat of trial %lld ended before the abandon reached it\n",
+                      (long long)x);
+        for (; clear != NULL; clear = find_event(ev, n, "task.started", x, -1, clear->seq))
+            assert_non_null(strstr(clear->task, "_to_"));
+    }
     outcome res;
     read_store(dir, &res);
     assert_int_equal(res.e->n_trials, 3);
     assert_int_equal(res.e->trials[y].status, AXL_TRIAL_ABANDONED);
-    assert_int_equal(res.completed, 2);
+    assert_int_equal(res.e->trials[x].status, AXL_TRIAL_ABANDONED);
+    assert_int_equal(res.completed, 1);
     outcome_free(&res);
     char data[300], last[32];
     snprintf(data, sizeof(data), "%s/data", dir);
     const char *roles[] = {"gripper", "spincoater", "hotplate", "storage", "characterization"};
     for (int r = 0; r < 5; r++)
         assert_ran_once(data, roles[r]);
+    if (spinning) {
+        assert_int_equal(journal_task(data, "gripper", x, xk + 1, last, sizeof(last)), 1);
+        assert_string_equal(last, "finished");
+        assert_true(max_index_in_journal(data, "gripper", x) == xk + 1);
+    }
     if (first == NULL) {
         /* The move waited on the gripper: canceled there, never run; nothing else sent. */
         assert_int_equal(journal_task(data, "gripper", y, 0, last, sizeof(last)), 0);
