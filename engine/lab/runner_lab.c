@@ -565,7 +565,9 @@ static void on_failed(lab_runner *lr, role_link *rl, const axl_wire_msg *m)
         AXL_WARN(SRC, "after trial %u was %s: %s", trial, s->canceled ? "ended" : "reported",
                  reason);
         if (s->canceled)
-            lab_clearing_block(lr, s, k, "a step failed after the trial ended");
+            lab_clearing_block(lr, s, k,
+                               s->clearing ? "the move of its film back to its tray failed"
+                                           : "a step failed after the trial ended");
         lab_sample_remove(lr, s, false);
         return;
     }

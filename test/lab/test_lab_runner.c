@@ -1089,6 +1089,122 @@ static void test_abandon_before_start_cancels_the_waiting_task(void **state)
     lp_rmtree(dir);
 }
 
+/* The last labware.updated record's `key` array ("blocked", "clearing"): its entries'
+ * `trial` and `station` (or `from`) into trials/stations (up to cap); returns how many,
+ * -1 when there is no such record. */
+static int last_labware_list(const char *store, const char *key, int64_t *trials,
+                             char (*stations)[32], int cap)
+{
+    axl_store *s = NULL;
+    axl_store_options so = {.flags = AXL_STORE_RDONLY};
+    axl_store_iter *it = NULL;
+    static char body[1 << 16];
+    size_t body_len = 0;
+    bool found = false;
+    assert_int_equal(axl_store_open(store, &so, &s, NULL), 0);
+    assert_int_equal(axl_store_iter_open(s, 1, 0, &it, NULL), 0);
+    uint64_t seq;
+    const void *data;
+    size_t len;
+    while (axl_store_iter_next(it, &seq, &data, &len, NULL) == 0) {
+        axl_event ev;
+        assert_int_equal(axl_event_decode(data, len, &ev, NULL), 0);
+        if (ev.type_len == 15 && memcmp(ev.type, "labware.updated", 15) == 0 &&
+            ev.body_len <= sizeof(body)) {
+            memcpy(body, ev.body, ev.body_len);
+            body_len = ev.body_len;
+            found = true;
+        }
+    }
+    axl_store_iter_close(it);
+    axl_store_close(s);
+    if (!found)
+        return -1;
+    axl_msg m;
+    assert_int_equal(axl_msg_parse(&m, body, body_len, NULL), 0);
+    const msgpack_object *a = axl_obj_get(&m.root, key);
+    assert_non_null(a);
+    assert_int_equal(a->type, MSGPACK_OBJECT_ARRAY);
+    int n = 0;
+    for (uint32_t i = 0; i < a->via.array.size && n < cap; i++, n++) {
+        uint64_t t;
+        const char *p;
+        size_t pl;
+        assert_int_equal(
+            axl_obj_uint(&a->via.array.ptr[i], key, "trial", true, 0, UINT32_MAX, &t, NULL), 0);
+        trials[n] = (int64_t)t;
+        assert_int_equal(axl_obj_str(&a->via.array.ptr[i], key,
+                                     strcmp(key, "blocked") == 0 ? "station" : "from", true, 31, &p,
+                                     &pl, NULL),
+                         0);
+        snprintf(stations[n], 32, "%.*s", (int)pl, p);
+    }
+    axl_msg_free(&m);
+    return n;
+}
+
+/*
+ * The film's place not known: a single sample abandoned mid-anneal, and the gripper worker
+ * SIGKILLs itself half way through its third move (the clearing move, hotplate -> tray).
+ * The move fails (the restarted worker reports it interrupted, or the heartbeat timer finds
+ * the worker lost): nothing is guessed, the hotplate is blocked for the
+ * rest of the campaign (the last labware.updated lists it under `blocked`, nothing under
+ * `clearing`), the clearing move never finished, no process step of the sample started
+ * after the abandon, and the campaign ends.
+ */
+static void test_abandon_film_lost_blocks_the_station(void **state)
+{
+    (void)state;
+    char dir[256];
+    lab_tmpdir(dir, sizeof(dir));
+    exp_opts o = {.trials = 1, .parallelism = 1, .speed = 1000};
+    o.simulate_extra = json_pack("{s:{s:i}}", "crash_after", "gripper", 2);
+    char *path = write_experiment(dir, &o);
+    const char *run[] = {"axle", "run", path, "--store", dir, "--no-progress", "--nosync", NULL};
+    pid_t pid = spawn_axle(run);
+    static tev ev[4096];
+    size_t n = 0;
+    const tev *anneal = NULL;
+    double end = lp_now() + 30;
+    while (anneal == NULL) {
+        assert_true(lp_now() < end);
+        assert_int_equal(waitpid(pid, NULL, WNOHANG), 0);
+        n = read_events(dir, ev, 4096);
+        for (size_t i = 0; i < n && anneal == NULL; i++)
+            if (strcmp(ev[i].type, "task.started") == 0 && strcmp(ev[i].task, "anneal") == 0 &&
+                find_event(ev, n, "task.finished", ev[i].trial, ev[i].index, 0) == NULL)
+                anneal = &ev[i];
+        if (anneal == NULL)
+            lp_sleep_ms(5);
+    }
+    int64_t victim = anneal->trial, k = anneal->index;
+    char idx[24], out[512];
+    snprintf(idx, sizeof(idx), "%lld", (long long)victim);
+    const char *abandon[] = {"axle", "trial", EXP, "abandon", idx, "--store", dir, NULL};
+    assert_int_equal(run_axle_out(abandon, out, sizeof(out)), 0);
+    int st = lp_wait(pid, 40);
+    assert_true(st != -1 && WIFEXITED(st));
+
+    n = read_events(dir, ev, 4096);
+    const tev *ab = find_event(ev, n, "trial.abandoned", victim, -1, 0);
+    assert_non_null(ab);
+    assert_non_null(find_event(ev, n, "task.finished", victim, k, ab->seq));
+    const tev *clear = find_event(ev, n, "task.started", victim, -1, ab->seq);
+    assert_non_null(clear);
+    assert_string_equal(clear->task, "hotplate_to_storage");
+    assert_int_equal(clear->index, k + 1);
+    assert_null(find_event(ev, n, "task.started", victim, -1, clear->seq));
+    assert_null(find_event(ev, n, "task.finished", victim, k + 1, 0));
+    int64_t trials[4];
+    char stations[4][32];
+    assert_int_equal(last_labware_list(dir, "blocked", trials, stations, 4), 1);
+    assert_int_equal(trials[0], victim);
+    assert_string_equal(stations[0], "hotplate");
+    assert_int_equal(last_labware_list(dir, "clearing", trials, stations, 4), 0);
+    free(path);
+    lp_rmtree(dir);
+}
+
 /* Distinct task ids in a worker journal, and whether each ran once. */
 static int journal_ids(const char *data_dir, const char *role)
 {
@@ -1186,6 +1302,7 @@ int main(void)
         cmocka_unit_test_teardown(test_abandon_mid_flight_finishes_the_step_and_nothing_after,
                                   lp_kill_all),
         cmocka_unit_test_teardown(test_abandon_before_start_cancels_the_waiting_task, lp_kill_all),
+        cmocka_unit_test_teardown(test_abandon_film_lost_blocks_the_station, lp_kill_all),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
