@@ -373,8 +373,12 @@ static void test_killed_worker_found_by_heartbeat_timer(void **state)
         const char *name = axl_worker_role_name((axl_worker_role)r);
         snprintf(line.addr[r], sizeof(line.addr[r]), "ipc://%s/%s.ipc", line.dir, name);
         json_object_set_new(workers, name, json_string(line.addr[r]));
-        /* The spincoater SIGKILLs itself half way through its first spin coat. */
-        static const char *const crash[] = {"--speed", "4000", "--crash-after", "0", NULL};
+        /* The spincoater SIGKILLs itself half way through its first spin coat. It runs
+         * at 400x (a 75 ms half spin coat instead of 7.5 ms) so that its `started` has
+         * left the process before the kill even on a loaded machine: a kill before it
+         * leaves is another case: the engine cannot know whether the task ran, so it
+         * waits for the worker to come back and reads the answer from its journal. */
+        static const char *const crash[] = {"--speed", "400", "--crash-after", "0", NULL};
         static const char *const plain[] = {"--speed", "4000", NULL};
         line.pid[r] =
             lp_spawn_worker(name, line.addr[r], line.dir, r == AXL_ROLE_SPINCOATER ? crash : plain);
