@@ -147,6 +147,7 @@ bool lab_clearing_on_cancel(lab_runner *lr, sample *s)
                      "trial %u (%s) ended: its move (task %u) already sent runs; its film "
                      "is taken back to its tray after it",
                      s->trial, s->name, k);
+        lab_labware_event(lr); /* recorded (ending): a restart clears its film too */
         return true;
     }
     if (s->state == SAMPLE_SENT) {
@@ -208,7 +209,8 @@ bool lab_clearing_start(lab_runner *lr, sample *s, uint32_t k)
             s->plan[k + 1].start = s->plan[k + 1].end = act[k].end;
         }
     }
-    if (!sample_ev_clearing(s, &cut, s->placed ? s->plan[k].plate : -1, temp))
+    int plate = s->placed ? s->plan[k].plate : s->stand_in ? s->clear_plate : -1;
+    if (!sample_ev_clearing(s, &cut, plate, temp))
         return false;
     AXL_WARN(SRC,
              "trial %u (%s) was ended while its step %s ran; the step is done, nothing else of "
@@ -256,7 +258,27 @@ int lab_clearing_restored(lab_runner *lr, uint32_t trial, uint32_t index, axl_st
 
 void lab_clearing_resolve(lab_runner *lr, sample *s, axl_task_state st)
 {
-    uint32_t k = s->chain.n - 1;
+    uint32_t k = s->clearing ? s->chain.n - 1 : s->chain.n - 2;
+    if (!s->clearing && st == AXL_TASK_UNKNOWN) {
+        /* The step it ran is not in its worker's table: where the film is is not known. */
+        lab_clearing_block(lr, s, k, "its step is not in its worker's table after the restart");
+        lab_sample_remove(lr, s, false);
+        return;
+    }
+    if (!s->clearing && (st == AXL_TASK_FINISHED || st == AXL_TASK_FAILED)) {
+        /* The step ended while the engine was away (its params are not restored, so it is
+         * not sent again): finished, the film is cleared; failed, its place is not known. */
+        sample_ev_resolved(s, k, AXL_TASK_RUNNING, false);
+        if (st == AXL_TASK_FINISHED && sample_ev_finished(s) && lab_clearing_start(lr, s, k)) {
+            lab_labware_event(lr);
+            lab_arm_dispatch(lr);
+            return;
+        }
+        if (st == AXL_TASK_FAILED)
+            lab_clearing_block(lr, s, k, "its step failed while the engine was away");
+        lab_sample_remove(lr, s, false);
+        return;
+    }
     bool ran = st == AXL_TASK_RUNNING || st == AXL_TASK_FINISHED || st == AXL_TASK_FAILED;
     sample_ev_resolved(s, k, ran ? AXL_TASK_RUNNING : st, false);
     /* Ended while the engine was away: sent again, the worker answers with its outcome
@@ -266,6 +288,44 @@ void lab_clearing_resolve(lab_runner *lr, sample *s, axl_task_state st)
         lab_send_task(lr, s, k);
     else if (s->state == SAMPLE_WAITING)
         lab_dispatch(lr, s);
+}
+
+/* After a restart: a trial ended while its step (task index, t) ran. The workers' tables
+ * say how the step went (lab_clearing_resolve); when it ends the film is cleared as in the
+ * same run. Only task index is real in the restored chain (index + 1 is a placeholder the
+ * clearing move replaces). */
+static int restored_step(lab_runner *lr, uint32_t trial, uint32_t index, const axl_chain_task *t,
+                         int plate)
+{
+    if (lab_find_sample(lr, trial) != NULL)
+        return AXL_EINVAL;
+    sample *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return AXL_ENOMEM;
+    s->trial = trial;
+    snprintf(s->name, sizeof(s->name), "sample%u", trial);
+    sample_ev_restored(s);
+    s->chain.n = index + 2;
+    s->chain.task[index] = *t;
+    s->chain.task[index + 1] =
+        (axl_chain_task){AXL_TASK_MOVE, t->to, AXL_STATION_STORAGE, 0, NAN, -1};
+    s->char_index = s->chain.n;
+    s->clear_plate = plate;
+    s->clear_temp = t->temperature;
+    s->canceled = true;
+    sample_ev_reported(s);
+    lab_sample_link(lr, s);
+    axl_station at = shared(t->to) ? t->to : t->from;
+    if (shared(at)) {
+        axl_chain c;
+        axl_errbuf eb = {{0}};
+        stand_in(&c, at, t->temperature, 0);
+        if (axl_tl_place(lr->tl, trial, &c, lab_line_now(lr), NULL, &eb) == 0)
+            s->stand_in = true;
+    }
+    AXL_INFO(SRC, "trial %u (%s) was ended while its task %u ran: its film is cleared when it ends",
+             trial, s->name, index);
+    return 0;
 }
 
 /* ---- the interlock -------------------------------------------------------------------- */
@@ -312,6 +372,24 @@ int lab_clearing_pack(const lab_runner *lr, msgpack_packer *pk)
               axl_pack_kv_int(pk, "plate", s->clear_plate) ||
               (temp && axl_pack_kv_num(pk, "temp", s->clear_temp));
     }
+    n = 0;
+    for (const sample *s = lr->samples; s != NULL; s = s->next)
+        n += s->canceled && !s->clearing && sample_out(s);
+    bad = bad || axl_pack_cstr(pk, "ending") || msgpack_pack_array(pk, n);
+    for (const sample *s = lr->samples; s != NULL && !bad; s = s->next) {
+        if (!s->canceled || s->clearing || !sample_out(s))
+            continue;
+        const axl_chain_task *t = &s->chain.task[s->cur];
+        double tv = visit_temp(&s->chain, s->cur);
+        bool temp = isfinite(tv);
+        bad = msgpack_pack_map(pk, temp ? 7 : 6) || axl_pack_kv_uint(pk, "trial", s->trial) ||
+              axl_pack_kv_uint(pk, "index", s->cur) ||
+              axl_pack_kv_str(pk, "kind", axl_task_kind_name(t->kind)) ||
+              axl_pack_kv_str(pk, "from", axl_station_name(t->from)) ||
+              axl_pack_kv_str(pk, "to", axl_station_name(t->to)) ||
+              axl_pack_kv_int(pk, "plate", s->placed ? s->plan[s->cur].plate : -1) ||
+              (temp && axl_pack_kv_num(pk, "temp", tv));
+    }
     bad = bad || axl_pack_cstr(pk, "blocked") || msgpack_pack_array(pk, lr->n_blocks);
     for (uint32_t i = 0; i < lr->n_blocks && !bad; i++) {
         const lab_block *b = &lr->blocks[i];
@@ -321,6 +399,34 @@ int lab_clearing_pack(const lab_runner *lr, msgpack_packer *pk)
               (temp && axl_pack_kv_num(pk, "temp", b->temp));
     }
     return bad;
+}
+
+static int read_any_station(const msgpack_object *m, const char *key, axl_station *st)
+{
+    const char *p;
+    size_t len;
+    char name[32];
+    int rv = axl_obj_str(m, "labware record", key, true, sizeof(name) - 1, &p, &len, NULL);
+    if (rv != 0)
+        return rv;
+    memcpy(name, p, len);
+    name[len] = '\0';
+    return axl_station_parse(name, st) != 0 ? AXL_ECORRUPT : 0;
+}
+
+static int read_kind(const msgpack_object *m, axl_task_kind *kind)
+{
+    const char *p;
+    size_t len;
+    if (axl_obj_str(m, "ending", "kind", true, 31, &p, &len, NULL) != 0)
+        return AXL_ECORRUPT;
+    for (int k = 0; k < AXL_TASK_KIND_COUNT; k++)
+        if (strlen(axl_task_kind_name((axl_task_kind)k)) == len &&
+            memcmp(axl_task_kind_name((axl_task_kind)k), p, len) == 0) {
+            *kind = (axl_task_kind)k;
+            return 0;
+        }
+    return AXL_ECORRUPT;
 }
 
 static int read_station(const msgpack_object *m, const char *key, axl_station *st)
@@ -357,6 +463,24 @@ int lab_clearing_unpack(lab_runner *lr, const msgpack_object *root)
         b[lr->n_blocks++] = (lab_block){(uint32_t)trial, st, temp};
     }
     lab_clearing_restore_blocks(lr);
+    const msgpack_object *en = axl_obj_get(root, "ending");
+    for (uint32_t i = 0; en != NULL && en->type == MSGPACK_OBJECT_ARRAY && i < en->via.array.size;
+         i++) {
+        const msgpack_object *m = &en->via.array.ptr[i];
+        uint64_t trial, index;
+        int64_t plate = -1;
+        axl_chain_task t = {AXL_TASK_MOVE, AXL_STATION_STORAGE, AXL_STATION_STORAGE, 0, NAN, -1};
+        if (axl_obj_uint(m, "ending", "trial", true, 0, UINT32_MAX, &trial, NULL) ||
+            axl_obj_uint(m, "ending", "index", true, 0, AXL_CHAIN_MAX - 2, &index, NULL) ||
+            read_kind(m, &t.kind) || read_any_station(m, "from", &t.from) ||
+            read_any_station(m, "to", &t.to) ||
+            axl_obj_int(m, "ending", "plate", true, -1, AXL_TL_MAX_PLATES - 1, &plate, NULL) ||
+            axl_obj_num(m, "ending", "temp", false, -300, 1000, &t.temperature, NULL))
+            return AXL_ECORRUPT;
+        int rv = restored_step(lr, (uint32_t)trial, (uint32_t)index, &t, (int)plate);
+        if (rv == AXL_ENOMEM)
+            return rv;
+    }
     for (uint32_t i = 0; cl != NULL && cl->type == MSGPACK_OBJECT_ARRAY && i < cl->via.array.size;
          i++) {
         const msgpack_object *m = &cl->via.array.ptr[i];

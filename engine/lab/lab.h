@@ -277,8 +277,9 @@ void lab_clearing_block(lab_runner *lr, sample *s, uint32_t k, const char *why);
 bool lab_clearing_on_cancel(lab_runner *lr, sample *s);
 /* After the restart: a restored clearing sample (RECONCILING) against its worker's table. */
 void lab_clearing_resolve(lab_runner *lr, sample *s, axl_task_state st);
-/* labware.updated's "clearing" and "blocked" (pack: nonzero on error); unpack re-creates
+/* labware.updated's "clearing", "ending" and "blocked" (pack: nonzero on error); unpack re-creates
  * them (restored clearing samples, blocks on the timeline): 0, AXL_ECORRUPT, AXL_ENOMEM. */
+#define LAB_CLEARING_KEYS 3 /* the map entries lab_clearing_pack writes */
 int lab_clearing_pack(const lab_runner *lr, msgpack_packer *pk);
 int lab_clearing_unpack(lab_runner *lr, const msgpack_object *root);
 int lab_clearing_restored(lab_runner *lr, uint32_t trial, uint32_t index, axl_station from,

@@ -32,8 +32,8 @@ static axl_task_state known_state(const lab_runner *lr, const sample *s, uint32_
 /* A sample after an engine restart: continue from the first unfinished task. */
 static void resolve(lab_runner *lr, sample *s)
 {
-    if (s->clearing) { /* an ended trial's film on its way back to the tray */
-        lab_clearing_resolve(lr, s, known_state(lr, s, s->chain.n - 1));
+    if (s->canceled) { /* an ended trial: its last step, or its film on its way back */
+        lab_clearing_resolve(lr, s, known_state(lr, s, s->chain.n - (s->clearing ? 1 : 2)));
         return;
     }
     uint32_t p = 0;

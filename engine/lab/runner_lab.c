@@ -25,8 +25,8 @@
  * Every report goes through a 0 ms timer (never from inside deploy, cancel, reconcile).
  * Events: task.started / task.finished / task.failed per task, and labware.updated
  * (rec labware, body {"v": 1, "labware": {...}, "inflight": [trial, ...], "clearing":
- * [...], "blocked": [...]}) after each change; restore() (reconcile.c) reads the last one back on
- * resume.
+ * [...], "ending": [...], "blocked": [...]}) after each change; restore() (reconcile.c) reads the
+ * last one back on resume.
  */
 #include <math.h>
 #include <stdio.h>
@@ -142,9 +142,10 @@ void lab_labware_event(lab_runner *lr)
     msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    int bad = j == NULL || msgpack_pack_map(&pk, 5) || axl_pack_kv_uint(&pk, "v", 1) ||
-              axl_pack_cstr(&pk, "labware") || axl_json_to_msgpack(j, &pk) ||
-              axl_pack_cstr(&pk, "inflight") || msgpack_pack_array(&pk, (size_t)lr->n_samples);
+    int bad = j == NULL || msgpack_pack_map(&pk, 3 + LAB_CLEARING_KEYS) ||
+              axl_pack_kv_uint(&pk, "v", 1) || axl_pack_cstr(&pk, "labware") ||
+              axl_json_to_msgpack(j, &pk) || axl_pack_cstr(&pk, "inflight") ||
+              msgpack_pack_array(&pk, (size_t)lr->n_samples);
     for (sample *s = lr->samples; s != NULL && !bad; s = s->next)
         bad = msgpack_pack_uint32(&pk, s->trial);
     bad = bad || lab_clearing_pack(lr, &pk);
@@ -862,6 +863,7 @@ static int lab_cancel(axl_runner *r, uint32_t trial, const char *reason)
                      "trial %u (%s) ended: its running step (task %u) finishes, nothing "
                      "after it is sent",
                      trial, s->name, s->cur);
+        lab_labware_event(lr); /* recorded (ending): a restart clears its film too */
         return 0;
     }
     if (lab_clearing_on_cancel(lr, s))

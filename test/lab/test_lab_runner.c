@@ -1148,6 +1148,80 @@ static int last_labware_list(const char *store, const char *key, int64_t *trials
 }
 
 /*
+ * kill -9 of the engine while the abandoned sample's anneal still runs (just after the
+ * abandon), then `axle resume`: the anneal is not run again, the film is still taken from
+ * the hotplate back to its tray (task k + 1, once, finished), and no other task of the
+ * sample starts after the abandon.
+ */
+static void test_abandon_then_killed_mid_step_still_clears(void **state)
+{
+    (void)state;
+    char dir[256];
+    lab_tmpdir(dir, sizeof(dir));
+    exp_opts o = {.trials = 3, .parallelism = 2, .speed = 1000};
+    char *path = write_experiment(dir, &o);
+    const char *run[] = {"axle", "run", path, "--store", dir, "--no-progress", "--nosync", NULL};
+    pid_t pid = spawn_axle(run);
+    static tev ev[4096];
+    size_t n = 0;
+    const tev *anneal = NULL;
+    double end = lp_now() + 30;
+    while (anneal == NULL) {
+        assert_true(lp_now() < end);
+        assert_int_equal(waitpid(pid, NULL, WNOHANG), 0);
+        n = read_events(dir, ev, 4096);
+        for (size_t i = 0; i < n && anneal == NULL; i++)
+            if (strcmp(ev[i].type, "task.started") == 0 && strcmp(ev[i].task, "anneal") == 0 &&
+                find_event(ev, n, "task.finished", ev[i].trial, ev[i].index, 0) == NULL)
+                anneal = &ev[i];
+        if (anneal == NULL)
+            lp_sleep_ms(5);
+    }
+    int64_t victim = anneal->trial, k = anneal->index;
+    char idx[24], out[512];
+    snprintf(idx, sizeof(idx), "%lld", (long long)victim);
+    const char *abandon[] = {"axle", "trial", EXP, "abandon", idx, "--store", dir, NULL};
+    assert_int_equal(run_axle_out(abandon, out, sizeof(out)), 0);
+    kill(pid, SIGKILL);
+    assert_true(lp_wait(pid, 5) != -1);
+    n = read_events(dir, ev, 4096);
+    const tev *ab = find_event(ev, n, "trial.abandoned", victim, -1, 0);
+    assert_non_null(ab);
+    if (find_event(ev, n, "task.finished", victim, k, 0) != NULL)
+        print_message("the anneal of trial %lld ended before the engine was killed\n",
+                      (long long)victim);
+
+    const char *resume[] = {"axle", "resume",        EXP,        "--store",
+                            dir,    "--no-progress", "--nosync", NULL};
+    pid = spawn_axle(resume);
+    int st = lp_wait(pid, 40);
+    assert_true(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    n = read_events(dir, ev, 4096);
+    const tev *clear = find_event(ev, n, "task.started", victim, -1, ab->seq);
+    assert_non_null(clear);
+    assert_int_equal(clear->index, k + 1);
+    assert_string_equal(clear->task, "hotplate_to_storage");
+    assert_null(find_event(ev, n, "task.started", victim, -1, clear->seq));
+    assert_non_null(find_event(ev, n, "task.finished", victim, k + 1, clear->seq));
+    assert_int_equal(count_events(ev, n, "trial.abandoned", victim), 1);
+    char data[300], last[32];
+    snprintf(data, sizeof(data), "%s/data", dir);
+    const char *roles[] = {"gripper", "spincoater", "hotplate", "storage", "characterization"};
+    for (int r = 0; r < 5; r++)
+        assert_ran_once(data, roles[r]);
+    assert_int_equal(journal_task(data, "hotplate", victim, k, last, sizeof(last)), 1);
+    assert_int_equal(journal_task(data, "gripper", victim, k + 1, last, sizeof(last)), 1);
+    assert_string_equal(last, "finished");
+    assert_true(max_index_in_journal(data, "gripper", victim) == k + 1);
+    int64_t trials[4];
+    char stations[4][32];
+    assert_int_equal(last_labware_list(dir, "clearing", trials, stations, 4), 0);
+    assert_int_equal(last_labware_list(dir, "blocked", trials, stations, 4), 0);
+    free(path);
+    lp_rmtree(dir);
+}
+
+/*
  * The film's place not known: a single sample abandoned mid-anneal, and the gripper worker
  * SIGKILLs itself half way through its third move (the clearing move, hotplate -> tray).
  * The move fails (the restarted worker reports it interrupted, or the heartbeat timer finds
@@ -1307,6 +1381,7 @@ int main(void)
                                   lp_kill_all),
         cmocka_unit_test_teardown(test_abandon_before_start_cancels_the_waiting_task, lp_kill_all),
         cmocka_unit_test_teardown(test_abandon_film_lost_blocks_the_station, lp_kill_all),
+        cmocka_unit_test_teardown(test_abandon_then_killed_mid_step_still_clears, lp_kill_all),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
