@@ -86,6 +86,9 @@ int axl_cmd_serve(int argc, char **argv)
     /* A clean close, but never a hung exit: libnng 1.5.2 can deadlock closing a socket
      * (hw/README.md, "nng notes"); the process ends either way. */
     alarm(3);
+    /* The campaign may have just ended (axle run --http stops this child then): its last
+     * events reach every page first. */
+    axl_view_server_drain(v, 1.5);
     axl_view_server_close(v);
     return AXL_EXIT_CODE_OK;
 }

@@ -63,7 +63,8 @@ struct axl_view_server {
     pthread_t follower;
     bool follower_started;
     atomic_bool stopping;
-    pthread_mutex_t mu; /* conns, last */
+    atomic_bool draining; /* set by axl_view_server_drain: nothing is freed any more */
+    pthread_mutex_t mu;   /* conns, last */
     conn *conns;
     uint64_t last;
     unsigned port;
@@ -458,6 +459,8 @@ static void conn_free(conn *c)
 /* Frees the closed connections (outside every nng callback: aio_stop waits for them). */
 static void reap(axl_view_server *v, bool all)
 {
+    if (!all && atomic_load(&v->draining))
+        return; /* the draining thread walks the list unlocked (pump_all) */
     conn *dead = NULL;
     pthread_mutex_lock(&v->mu);
     for (conn **pp = &v->conns; *pp != NULL;) {
@@ -637,6 +640,28 @@ int axl_view_server_open(const axl_view_options *opt, axl_view_server **out, axl
 fail:
     axl_view_server_close(v);
     return rv;
+}
+
+bool axl_view_server_drain(axl_view_server *v, double timeout_s)
+{
+    atomic_store(&v->draining, true);
+    refresh_last(v);
+    pump_all(v);
+    /* Only at close, bounded: nng gives no "all sent" event across connections. */
+    for (double waited = 0; waited < timeout_s; waited += 0.01) {
+        bool done = true;
+        pthread_mutex_lock(&v->mu);
+        for (conn *c = v->conns; c != NULL; c = c->next_conn)
+            if (!c->closed && (c->sending || c->next <= v->last))
+                done = false;
+        pthread_mutex_unlock(&v->mu);
+        if (done)
+            return true;
+        pump_all(v); /* a chunk finished: the next one */
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return false;
 }
 
 unsigned axl_view_server_port(const axl_view_server *v)

@@ -83,7 +83,11 @@ int axl_view_check_addr(const char *hostport, char *host, size_t hostsz, unsigne
  */
 int axl_view_server_open(const axl_view_options *opt, axl_view_server **out, axl_errbuf *eb);
 unsigned axl_view_server_port(const axl_view_server *v); /* the bound port */
-void axl_view_server_close(axl_view_server *v);          /* NULL is a no-op */
+/* Sends every connected page the log up to its current end and waits until each send has
+ * completed, at most timeout_s: a campaign that has just ended shows its end on every
+ * page before the view closes. true when every page got everything. */
+bool axl_view_server_drain(axl_view_server *v, double timeout_s);
+void axl_view_server_close(axl_view_server *v); /* NULL is a no-op */
 
 /*
  * Resolves a request path under /data/ to a file inside dir/data: canonical path (no
