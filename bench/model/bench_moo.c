@@ -379,6 +379,12 @@ int main(int argc, char **argv)
                               : (q == 2 ? "model.constrained.gramacy40.botorch_regret_median"
                                         : "model.constrained.hartmann6c50.botorch_regret_median"),
                           P[q].moo ? log10(bt) : bt, P[q].moo ? "log10_hv_regret" : "regret");
+            /* how many BoTorch runs that median is of (they take minutes to an hour) */
+            axl_bench_row(P[q].moo ? (q == 0 ? "model.moo.branincurrin30.botorch_seeds"
+                                             : "model.moo.dtlz2_d6_60.botorch_seeds")
+                                   : (q == 2 ? "model.constrained.gramacy40.botorch_seeds"
+                                             : "model.constrained.hartmann6c50.botorch_seeds"),
+                          (double)nb, "seeds");
         }
     }
     if (do_q) {
