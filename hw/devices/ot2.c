@@ -17,6 +17,8 @@
 
 #define RX_MAX (1 << 20)
 #define RX_CHUNK (256 << 10)
+#define OT2_ACK_MS 2000  /* an acknowledgement is due this long after a task is sent */
+#define OT2_DIAL_MS 5000 /* a (re)connection's own bound */
 
 typedef struct ot2_task {
     char id[40];
@@ -307,6 +309,7 @@ int axl_ot2_new(axl_ot2 **out, uv_loop_t *loop, const char *url, double speed, a
         free(o);
         return axl_fail(eb, AXL_EIO, "OT-2 client: %s", nng_strerror(rv));
     }
+    nng_aio_set_timeout(o->dial_aio, OT2_DIAL_MS); /* an unreachable OT-2 fails, never hangs */
     nng_stream_dialer_set_bool(o->dialer, NNG_OPT_WS_SEND_TEXT, true);
     nng_stream_dialer_set_bool(o->dialer, NNG_OPT_WS_RECV_TEXT, true);
     uv_mutex_init(&o->mu);
@@ -325,10 +328,13 @@ static void task_timeout(uv_timer_t *h)
     task_end(t->o, t, AXL_ETIMEDOUT, why);
 }
 
+/* The acknowledgement is due 2 s after a task is sent; a task that must wait for a
+ * (re)connection first gets the connection's own bound on top (the dial fails on its own
+ * after OT2_DIAL_MS, failing every waiting task with the reason). */
 static void ack_timer(axl_ot2 *o, ot2_task *t)
 {
-    (void)o;
-    uv_timer_start(&t->timer, task_timeout, axl_dev_ms(2000, 1, 2000), 0);
+    unsigned ms = OT2_ACK_MS + (o->stream == NULL ? OT2_DIAL_MS : 0);
+    uv_timer_start(&t->timer, task_timeout, axl_dev_ms(ms, 1, ms), 0);
 }
 
 int axl_ot2_submit(axl_ot2 *o, const char *task, json_t *kwargs, double start_in_s, double expect_s,
