@@ -429,17 +429,11 @@ static int read_kind(const msgpack_object *m, axl_task_kind *kind)
     return AXL_ECORRUPT;
 }
 
+/* A station a film can be left on (spin coater, hotplate, characterization). */
 static int read_station(const msgpack_object *m, const char *key, axl_station *st)
 {
-    const char *p;
-    size_t len;
-    char name[32];
-    int rv = axl_obj_str(m, "labware record", key, true, sizeof(name) - 1, &p, &len, NULL);
-    if (rv != 0)
-        return rv;
-    memcpy(name, p, len);
-    name[len] = '\0';
-    return axl_station_parse(name, st) != 0 || !shared(*st) ? AXL_ECORRUPT : 0;
+    int rv = read_any_station(m, key, st);
+    return rv != 0 ? rv : !shared(*st) ? AXL_ECORRUPT : 0;
 }
 
 int lab_clearing_unpack(lab_runner *lr, const msgpack_object *root)
