@@ -1356,9 +1356,15 @@ static void test_two_stores_on_the_same_workers_keep_their_own_tasks(void **stat
     lp_rmtree(dir);
 }
 
+/* OpenBLAS (engine/model links it): one thread, as axle's main() sets. A threaded BLAS
+ * call on a pool thread while a test hook forks a worker can spin forever (OpenBLAS's
+ * fork handler stops its threads under the call; seen in test_moo_engine). */
+void openblas_set_num_threads(int num_threads);
+
 int main(void)
 {
     gsl_set_error_handler_off();
+    openblas_set_num_threads(1);
     signal(SIGPIPE, SIG_IGN);
     if (getenv("AXL_TEST_FILTER") != NULL)
         cmocka_set_test_filter(getenv("AXL_TEST_FILTER"));
