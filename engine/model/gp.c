@@ -189,26 +189,73 @@ static void set_theta(axl_gp *gp, const double *theta)
 }
 
 /*
- * Builds the Gram matrix at the current theta, factorizes it (escalating jitter on
- * failure) and solves for alpha. With want_inv also the full inverse. Fills dfac
- * (when allocated) with s2*(5/3)(1+sqrt5 r)exp(-sqrt5 r) for the gradient.
+ * Kinv (full, symmetric) from the factor in L. Small matrices: W = L^-1 by one
+ * triangular solve against the identity, then Kinv = W^T W by a rank-n update (two
+ * BLAS-3 calls; more flops than LAPACK's dpotri, but its unblocked level-2 loops cost
+ * more below ~100 points). Larger ones: dpotri.
  */
-static int factorize(axl_gp *gp, int want_inv)
+#define KINV_BLAS3_MAX 128
+static int kinv(axl_gp *gp)
 {
-    size_t n = gp->n, d = gp->d, i, j, k, pk;
-    double *L = gp->L, jit = 0, il[AXL_MODEL_MAX_DIMS];
-    int tries;
+    size_t n = gp->n, i, j;
+    double *Ki = gp->Kinv;
 
-    gp->fact_inv = 0;
+    if (n == 0) {
+        gp->fact_inv = 1;
+        return 0;
+    }
+    if (gp->tbuf != NULL) {
+        double *W = gp->tbuf;
+        memset(W, 0, n * n * sizeof(double));
+        for (i = 0; i < n; i++)
+            W[i * n + i] = 1.0;
+        cblas_dtrsm(CblasRowMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, (int)n,
+                    (int)n, 1.0, gp->L, (int)n, W, (int)n);
+        cblas_dsyrk(CblasRowMajor, CblasLower, CblasTrans, (int)n, (int)n, 1.0, W, (int)n, 0.0, Ki,
+                    (int)n);
+    } else {
+        for (i = 0; i < n; i++)
+            memcpy(Ki + i * n, gp->L + i * n, (i + 1) * sizeof(double));
+#ifdef AXL_MODEL_LAPACK
+        {
+            int nn = (int)n, info = 0;
+            dpotri_("U", &nn, Ki, &nn, &info); /* lower triangle (row-major) */
+        }
+#else
+        {
+            gsl_matrix_view v = gsl_matrix_view_array(Ki, n, n);
+            /* lower triangle holds a valid factor with a positive diagonal, so GSL's
+             * triangular inverse cannot hit its singular-matrix error path */
+            gsl_linalg_cholesky_invert(&v.matrix);
+        }
+#endif
+    }
+    for (i = 0; i < n; i++)
+        for (j = 0; j < i; j++)
+            Ki[j * n + i] = Ki[i * n + j];
+    gp->fact_inv = 1;
+    return 0;
+}
+
+/*
+ * The noise-free kernel at the current theta into kf (packed strict lower triangle,
+ * row by row) and, when dfac is allocated, the gradient factors
+ * s2*(5/3)(1+sqrt5 r)exp(-sqrt5 r) into dfac. Squared distances row by row, summed
+ * dimension by dimension, then the Matern values over the whole packed triangle, in
+ * loops without calls so that they vectorize.
+ */
+AXL_HOT static void gram_packed(axl_gp *gp)
+{
+    size_t n = gp->n, d = gp->d, i, j, k, pk, np = n > 1 ? n * (n - 1) / 2 : 0;
+    double il[AXL_MODEL_MAX_DIMS], *kf = gp->kf, *dr = gp->dfac, s2 = gp->s2;
+
     for (k = 0; k < d; k++)
         il[k] = 1.0 / gp->ls[k];
     for (i = 0; i < n; i++)
         for (k = 0; k < d; k++)
             gp->Z[k * n + i] = gp->X[i * d + k] * il[k];
-    /* row i of the packed lower triangle: squared distances to points 0..i-1 summed
-     * dimension by dimension, then the Matern values, in loops without calls */
     for (i = 0, pk = 0; i < n; pk += i, i++) {
-        double *kr = gp->kf + pk, *dr = gp->dfac ? gp->dfac + pk : NULL, s2 = gp->s2;
+        double *kr = kf + pk;
         for (j = 0; j < i; j++)
             kr[j] = 0;
         for (k = 0; k < d; k++) {
@@ -219,19 +266,34 @@ static int factorize(axl_gp *gp, int want_inv)
                 kr[j] += t * t;
             }
         }
-        if (dr != NULL) {
-            for (j = 0; j < i; j++) {
-                double r2 = kr[j], r = sqrt(r2), e = axl__exp_nonpos(-SQRT5 * r);
-                kr[j] = s2 * (1.0 + SQRT5 * r + (5.0 / 3.0) * r2) * e;
-                dr[j] = s2 * (5.0 / 3.0) * (1.0 + SQRT5 * r) * e;
-            }
-        } else {
-            for (j = 0; j < i; j++) {
-                double r2 = kr[j], r = sqrt(r2), e = axl__exp_nonpos(-SQRT5 * r);
-                kr[j] = s2 * (1.0 + SQRT5 * r + (5.0 / 3.0) * r2) * e;
-            }
+    }
+    if (dr != NULL) {
+        for (j = 0; j < np; j++) {
+            double r2 = kf[j], r = sqrt(r2), e = axl__exp_nonpos(-SQRT5 * r);
+            kf[j] = s2 * (1.0 + SQRT5 * r + (5.0 / 3.0) * r2) * e;
+            dr[j] = s2 * (5.0 / 3.0) * (1.0 + SQRT5 * r) * e;
+        }
+    } else {
+        for (j = 0; j < np; j++) {
+            double r2 = kf[j], r = sqrt(r2), e = axl__exp_nonpos(-SQRT5 * r);
+            kf[j] = s2 * (1.0 + SQRT5 * r + (5.0 / 3.0) * r2) * e;
         }
     }
+}
+
+/*
+ * Builds the Gram matrix at the current theta, factorizes it (escalating jitter on
+ * failure) and solves for alpha. With want_inv also the full inverse. Fills dfac
+ * (when allocated) with s2*(5/3)(1+sqrt5 r)exp(-sqrt5 r) for the gradient.
+ */
+static int factorize(axl_gp *gp, int want_inv)
+{
+    size_t n = gp->n, i, pk;
+    double *L = gp->L, jit = 0;
+    int tries;
+
+    gp->fact_inv = 0;
+    gram_packed(gp);
     for (tries = 0;; tries++) {
         for (i = 0, pk = 0; i < n; i++) {
             memcpy(L + i * n, gp->kf + pk, i * sizeof(double));
@@ -260,83 +322,14 @@ static int factorize(axl_gp *gp, int want_inv)
         cblas_dtrsv(CblasRowMajor, CblasLower, CblasTrans, CblasNonUnit, (int)n, L, (int)n,
                     gp->alpha, 1);
     }
-    if (want_inv && n > 0) {
-        for (i = 0; i < n; i++)
-            memcpy(gp->Kinv + i * n, L + i * n, (i + 1) * sizeof(double));
-#ifdef AXL_MODEL_LAPACK
-        {
-            int nn = (int)n, info = 0;
-            dpotri_("U", &nn, gp->Kinv, &nn, &info); /* lower triangle (row-major) */
-            for (i = 0; i < n; i++)
-                for (j = 0; j < i; j++)
-                    gp->Kinv[j * n + i] = gp->Kinv[i * n + j];
-        }
-#else
-        {
-            gsl_matrix_view v = gsl_matrix_view_array(gp->Kinv, n, n);
-            /* lower triangle holds a valid factor with a positive diagonal, so GSL's
-             * triangular inverse cannot hit its singular-matrix error path */
-            gsl_linalg_cholesky_invert(&v.matrix);
-        }
-#endif
-    }
-    gp->fact_inv = want_inv;
-    return 0;
+    return want_inv ? kinv(gp) : 0;
 }
 
-/* MAP objective (log likelihood + log prior - soft box) and its gradient in theta. */
-static int map_eval(axl_gp *gp, const double *theta, double *value, double *grad)
+/* Log prior (minus the soft box) at theta and its gradient in theta (pg, H values). */
+static double map_prior(const axl_gp *gp, const double *theta, double *pg)
 {
-    size_t n = gp->n, d = gp->d, i, j, k, H = AXL_GP_N_HYPER(d);
-    double lml, lp = 0, dd, et;
-    int rv;
-
-    set_theta(gp, theta);
-    gp->n_evals++;
-    if ((rv = factorize(gp, grad != NULL)) != 0)
-        return rv;
-
-    lml = -0.5 * (double)n * LOG_2PI;
-    for (i = 0; i < n; i++)
-        lml -= 0.5 * (gp->y[i] - gp->mean) * gp->alpha[i] + log(gp->L[i * n + i]);
-
-    if (grad != NULL)
-        memset(grad, 0, H * sizeof(double));
-    if (grad != NULL && n > 0) {
-        const double *Ki = gp->Kinv, *a = gp->alpha;
-        double trW = 0, gs = 0, ga = 0;
-        double gl[AXL_MODEL_MAX_DIMS] = {0};
-        double *wd = gp->wbuf;
-        size_t pk = 0;
-        /* dL/dtheta = 1/2 tr((alpha alpha^T - K^-1) dK/dtheta); K symmetric, so
-         * sum over i > j twice. d k_ij / d log l_k = dfac_ij (z_ik - z_jk)^2. */
-        for (i = 0; i < n; pk += i, i++) {
-            const double *ki = Ki + i * n, *kf = gp->kf + pk, *df = gp->dfac + pk;
-            double ai = a[i], gsi = 0;
-            trW += ai * ai - ki[i];
-            ga += ai;
-            for (j = 0; j < i; j++) {
-                double W = ai * a[j] - ki[j];
-                wd[j] = W * df[j];
-                gsi += W * kf[j];
-            }
-            gs += gsi;
-            for (k = 0; k < d; k++) {
-                const double *zk = gp->Z + k * n;
-                double zik = zk[i], acc = 0;
-                for (j = 0; j < i; j++) {
-                    double t = zk[j] - zik;
-                    acc += wd[j] * t * t;
-                }
-                gl[k] += acc;
-            }
-        }
-        for (k = 0; k < d; k++)
-            grad[k] = gl[k];
-        grad[d] = gs + 0.5 * trW * gp->s2;
-        grad[d + 1] = gp->infer_noise ? 0.5 * trW * exp(theta[d + 1]) : 0.0;
-        grad[d + 2] = ga;
-    }
+    size_t d = gp->d, k;
+    double lp = 0, dd;
 
     /* priors (densities in the natural parameters, optimized over their logs, like
      * GPyTorch's MAP: no Jacobian term) and the soft box */
@@ -344,30 +337,136 @@ static int map_eval(axl_gp *gp, const double *theta, double *value, double *grad
         double g, gb;
         lp += prior_ls(&gp->cfg, d, theta[k], &g);
         lp -= soft_box(theta[k], -6.0, 7.0, &gb);
-        if (grad)
-            grad[k] += g - gb;
+        pg[k] = g - gb;
     }
     {
         double g, gb;
         lp += prior_os(theta[d], &g);
         lp -= soft_box(theta[d], -9.0, 9.0, &gb);
-        if (grad)
-            grad[d] += g - gb;
+        pg[d] = g - gb;
     }
+    pg[d + 1] = 0;
     if (gp->infer_noise) {
         double g, gb;
-        et = exp(theta[d + 1]);
-        lp += prior_noise(&gp->cfg, gp->noise, et, &g);
+        lp += prior_noise(&gp->cfg, gp->noise, exp(theta[d + 1]), &g);
         lp -= soft_box(theta[d + 1], -30.0, 3.0, &gb);
-        if (grad)
-            grad[d + 1] += g - gb;
+        pg[d + 1] = g - gb;
     }
     lp -= soft_box(theta[d + 2], -20.0, 20.0, &dd);
-    if (grad)
-        grad[d + 2] -= dd;
-    *value = lml + lp;
+    pg[d + 2] = -dd;
+    return lp;
+}
+
+/* The sums of lml_grad over the Gram matrix's lower triangle (gl: d zeroed values). */
+AXL_HOT static void grad_trace(axl_gp *gp, double *gl, double *trW_out, double *gs_out,
+                               double *ga_out)
+{
+    size_t n = gp->n, d = gp->d, i, j, k, pk = 0;
+    const double *Ki = gp->Kinv, *a = gp->alpha;
+    double trW = 0, gs = 0, ga = 0, *wd = gp->wbuf;
+
+    /* dL/dtheta = 1/2 tr((alpha alpha^T - K^-1) dK/dtheta); K symmetric, so
+     * sum over i > j twice. d k_ij / d log l_k = dfac_ij (z_ik - z_jk)^2. */
+    for (i = 0; i < n; pk += i, i++) {
+        const double *ki = Ki + i * n, *kf = gp->kf + pk, *df = gp->dfac + pk;
+        double ai = a[i], gsi = 0;
+        trW += ai * ai - ki[i];
+        ga += ai;
+        for (j = 0; j < i; j++) {
+            double W = ai * a[j] - ki[j];
+            wd[j] = W * df[j];
+            gsi += W * kf[j];
+        }
+        gs += gsi;
+        for (k = 0; k < d; k++) {
+            const double *zk = gp->Z + k * n;
+            double zik = zk[i], acc = 0;
+            for (j = 0; j < i; j++) {
+                double t = zk[j] - zik;
+                acc += wd[j] * t * t;
+            }
+            gl[k] += acc;
+        }
+    }
+    *trW_out = trW;
+    *gs_out = gs;
+    *ga_out = ga;
+}
+
+/*
+ * Gradient of the log marginal likelihood at the current factorization (gp->theta,
+ * from factorize with dfac): computes Kinv first. grad: H values.
+ */
+static int lml_grad(axl_gp *gp, double *grad)
+{
+    size_t n = gp->n, d = gp->d, k, H = AXL_GP_N_HYPER(d);
+    double trW, gs, ga;
+    double gl[AXL_MODEL_MAX_DIMS] = {0};
+    int rv;
+
+    memset(grad, 0, H * sizeof(double));
+    if (n == 0)
+        return 0;
+    if (!gp->fact_inv && (rv = kinv(gp)) != 0)
+        return rv;
+    grad_trace(gp, gl, &trW, &gs, &ga);
+    for (k = 0; k < d; k++)
+        grad[k] = gl[k];
+    grad[d] = gs + 0.5 * trW * gp->s2;
+    grad[d + 1] = gp->infer_noise ? 0.5 * trW * exp(gp->theta[d + 1]) : 0.0;
+    grad[d + 2] = ga;
+    return 0;
+}
+
+/* Log marginal likelihood at the current factorization. */
+static double lml_value(const axl_gp *gp)
+{
+    size_t n = gp->n, i;
+    double lml = -0.5 * (double)n * LOG_2PI;
+    for (i = 0; i < n; i++)
+        lml -= 0.5 * (gp->y[i] - gp->mean) * gp->alpha[i] + log(gp->L[i * n + i]);
+    return lml;
+}
+
+/*
+ * MAP objective (log likelihood + log prior - soft box) at theta and, when grad is not
+ * NULL, its gradient in theta. Without grad only the factor is computed (no Kinv):
+ * map_grad_here can add the gradient later at the same theta.
+ */
+static int map_eval(axl_gp *gp, const double *theta, double *value, double *grad)
+{
+    size_t H = AXL_GP_N_HYPER(gp->d), k;
+    double pg[AXL_MODEL_MAX_HYPER];
+    int rv;
+
+    set_theta(gp, theta);
+    gp->n_evals++;
+    if ((rv = factorize(gp, 0)) != 0)
+        return rv;
+    *value = lml_value(gp) + map_prior(gp, theta, pg);
+    if (grad != NULL) {
+        if ((rv = lml_grad(gp, grad)) != 0)
+            return rv;
+        for (k = 0; k < H; k++)
+            grad[k] += pg[k];
+    }
     if (!isfinite(*value))
         return AXL_ENUMERIC;
+    return 0;
+}
+
+/* The gradient of the MAP objective at the theta of the last (successful) map_eval. */
+static int map_grad_here(axl_gp *gp, double *grad)
+{
+    size_t H = AXL_GP_N_HYPER(gp->d), k;
+    double pg[AXL_MODEL_MAX_HYPER];
+    int rv;
+
+    (void)map_prior(gp, gp->theta, pg);
+    if ((rv = lml_grad(gp, grad)) != 0)
+        return rv;
+    for (k = 0; k < H; k++)
+        grad[k] += pg[k];
     return 0;
 }
 
@@ -387,6 +486,7 @@ static void gp_release(axl_gp *gp)
     free(gp->alpha);
     free(gp->dfac);
     free(gp->wbuf);
+    free(gp->tbuf);
     free(gp);
 }
 
@@ -413,8 +513,11 @@ static axl_gp *gp_alloc(size_t n, size_t d, int with_dfac)
     gp->Z = malloc((n > 0 ? n * d : 1) * sizeof(double));
     gp->dfac = with_dfac ? malloc((n > 1 ? n * (n - 1) / 2 : 1) * sizeof(double)) : NULL;
     gp->wbuf = malloc((n ? n : 1) * sizeof(double));
-    if (!gp->X || !gp->y || !gp->nfix || !gp->L || !gp->Kinv || !gp->alpha || !gp->kf || !gp->Z ||
-        !gp->wbuf || (with_dfac && !gp->dfac)) {
+    /* the fit inverts the Gram matrix at every gradient: small ones by BLAS-3 (kinv) */
+    gp->tbuf = with_dfac && n > 0 && n <= KINV_BLAS3_MAX ? malloc(nn * sizeof(double)) : NULL;
+    if ((with_dfac && n > 0 && n <= KINV_BLAS3_MAX && !gp->tbuf) || !gp->X || !gp->y || !gp->nfix ||
+        !gp->L || !gp->Kinv || !gp->alpha || !gp->kf || !gp->Z || !gp->wbuf ||
+        (with_dfac && !gp->dfac)) {
         gp_release(gp);
         return NULL;
     }
@@ -454,7 +557,7 @@ typedef struct fit_ctx {
     int map[AXL_MODEL_MAX_HYPER]; /* optimizer coordinate -> theta index */
     double base[AXL_MODEL_MAX_HYPER];
     double last_x[AXL_MODEL_MAX_HYPER], last_f, last_g[AXL_MODEL_MAX_HYPER];
-    int have_last, failed;
+    int have_last, have_grad, failed;
 } fit_ctx;
 
 static void ctx_theta(const fit_ctx *c, const gsl_vector *x, double *theta)
@@ -465,8 +568,21 @@ static void ctx_theta(const fit_ctx *c, const gsl_vector *x, double *theta)
         theta[c->map[i]] = gsl_vector_get(x, i);
 }
 
-/* GSL calls f, df and fdf at the same point in turn; one evaluation serves all. */
-static void ctx_eval(fit_ctx *c, const gsl_vector *x)
+/* Pulls back toward the base: the gradient reported at an unusable point. */
+static void ctx_pullback(fit_ctx *c, const double *theta, double *g)
+{
+    size_t i;
+    for (i = 0; i < AXL_GP_N_HYPER(c->gp->d); i++)
+        g[i] = -(theta[i] - c->base[i]);
+}
+
+/*
+ * GSL calls f, df and fdf at the same point in turn; one evaluation serves all. The
+ * line search asks for the value alone at points it may reject, so the gradient
+ * (K^-1 and the trace pass, the larger half of the cost) is computed only when asked
+ * for, from the factorization the value left behind.
+ */
+static void ctx_eval(fit_ctx *c, const gsl_vector *x, int want_grad)
 {
     double theta[AXL_MODEL_MAX_HYPER], g[AXL_MODEL_MAX_HYPER], v;
     size_t i;
@@ -474,21 +590,35 @@ static void ctx_eval(fit_ctx *c, const gsl_vector *x)
         for (i = 0; i < c->np; i++)
             if (gsl_vector_get(x, i) != c->last_x[i])
                 break;
-        if (i == c->np)
+        if (i == c->np) {
+            if (c->have_grad || !want_grad)
+                return;
+            /* the value was computed here, the last factorization is this point's */
+            if (map_grad_here(c->gp, g) != 0) {
+                c->failed++;
+                c->last_f = 1e10;
+                ctx_pullback(c, c->gp->theta, g);
+            }
+            for (i = 0; i < c->np; i++)
+                c->last_g[i] = -g[c->map[i]];
+            c->have_grad = 1;
             return;
+        }
     }
     ctx_theta(c, x, theta);
-    if (map_eval(c->gp, theta, &v, g) != 0) {
+    c->have_grad = want_grad;
+    if (map_eval(c->gp, theta, &v, want_grad ? g : NULL) != 0) {
         /* unusable point: a large value and a gradient pulling back toward the
          * base keeps the line search away without aborting the fit */
         c->failed++;
         v = -1e10;
-        for (i = 0; i < AXL_GP_N_HYPER(c->gp->d); i++)
-            g[i] = -(theta[i] - c->base[i]);
+        ctx_pullback(c, theta, g);
+        c->have_grad = 1;
     }
     for (i = 0; i < c->np; i++) {
         c->last_x[i] = gsl_vector_get(x, i);
-        c->last_g[i] = -g[c->map[i]];
+        if (c->have_grad)
+            c->last_g[i] = -g[c->map[i]];
     }
     c->last_f = -v;
     c->have_last = 1;
@@ -497,7 +627,7 @@ static void ctx_eval(fit_ctx *c, const gsl_vector *x)
 static double f_cb(const gsl_vector *x, void *p)
 {
     fit_ctx *c = p;
-    ctx_eval(c, x);
+    ctx_eval(c, x, 0);
     return c->last_f;
 }
 
@@ -505,7 +635,7 @@ static void df_cb(const gsl_vector *x, void *p, gsl_vector *g)
 {
     fit_ctx *c = p;
     size_t i;
-    ctx_eval(c, x);
+    ctx_eval(c, x, 1);
     for (i = 0; i < c->np; i++)
         gsl_vector_set(g, i, c->last_g[i]);
 }
@@ -514,7 +644,7 @@ static void fdf_cb(const gsl_vector *x, void *p, double *f, gsl_vector *g)
 {
     fit_ctx *c = p;
     size_t i;
-    ctx_eval(c, x);
+    ctx_eval(c, x, 1);
     *f = c->last_f;
     for (i = 0; i < c->np; i++)
         gsl_vector_set(g, i, c->last_g[i]);
@@ -771,7 +901,8 @@ fail:
 
 /* Cross-kernel rows Ks (m*n) and, when G is not NULL, the radial derivative factor
  * G[p,i] = -s2 (5/3)(1 + sqrt5 r) exp(-sqrt5 r) (so dk/dx_j = G (x_j - x_ij)/l_j^2). */
-void axl__gp_cross_kernel(const axl_gp *gp, size_t m, const double *Xs, double *Ks, double *G)
+AXL_HOT void axl__gp_cross_kernel(const axl_gp *gp, size_t m, const double *Xs, double *Ks,
+                                  double *G)
 {
     size_t n = gp->n, d = gp->d, p, i, k;
     double s2 = gp->s2;

@@ -24,6 +24,7 @@ struct axl_gp {
     double *alpha; /* K^-1 (y - mean) */
     double *dfac;  /* n(n-1)/2 packed gradient factors (fit only), else NULL */
     double *wbuf;  /* n scratch doubles */
+    double *tbuf;  /* n*n scratch for Kinv of a small fitted GP, else NULL (dpotri) */
     double jitter; /* jitter of the last factorization */
     int fact_inv;  /* L, alpha, Z and Kinv belong to theta (the last factorization had want_inv) */
     double max_jitter;

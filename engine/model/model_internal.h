@@ -26,6 +26,18 @@ static inline double axl__unif(uint64_t *s)
 double axl__normal(uint64_t *s);
 
 /*
+ * The kernel loops are compiled twice, for AVX2 and for the baseline x86-64 (SSE2),
+ * and the loader picks one by CPU (GCC's target_clones, an ifunc). The two give the
+ * same bits: ISO C mode does not contract a*b+c into an FMA (-ffp-contract=off) and
+ * AVX2 does not imply FMA anyway; only the vector width differs.
+ */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#define AXL_HOT __attribute__((target_clones("avx2", "default")))
+#else
+#define AXL_HOT
+#endif
+
+/*
  * exp(x) for x <= 0 (below -700 it returns exp(-700) instead of underflowing to 0),
  * within 2 ulp of libm's, branch-free and without a library call so that the
  * kernel loops that use it vectorize: k = round(x / ln2), r = x - k ln2 (|r| <=
