@@ -330,6 +330,44 @@ static int restored_step(lab_runner *lr, uint32_t trial, uint32_t index, const a
 
 /* ---- the interlock -------------------------------------------------------------------- */
 
+/*
+ * A move onto the spin coater or the characterization stage goes out (ahead, with its
+ * planned start) only when the station will be free when it runs, whatever ran late:
+ *  - no other film is there or coming, unless that film's move off the station is already
+ *    out and planned first. One gripper runs moves one at a time in the order of their
+ *    start times (hw/worker/worker.c), so that film is gone before this one arrives;
+ *  - no film planned onto the station before it has yet to come: the station is visited
+ *    in the plan's order, so that a film sent early (planned late) never takes it from
+ *    the ones before it.
+ * Holding a move until the move off the station has *finished* instead costs a round trip
+ * per sample on the busiest station, and films sent out of plan order serialize the line
+ * (-38% samples/h on the simulated line).
+ */
+static bool leaves_first(const sample *o, const sample *s, axl_station st)
+{
+    const axl_chain_task *c = &o->chain.task[o->cur];
+    return o->cur < o->chain.n && c->kind == AXL_TASK_MOVE && c->from == st && c->to != st &&
+           sample_out(o) && o->placed && s->placed &&
+           o->plan[o->cur].start <= s->plan[s->cur].start;
+}
+
+/* o is planned onto st before s and its move there is not out yet. */
+static bool comes_first(const sample *o, const sample *s, axl_station st)
+{
+    if (!o->placed || !s->placed)
+        return false;
+    for (uint32_t j = o->cur; j < o->chain.n; j++) {
+        const axl_chain_task *c = &o->chain.task[j];
+        if (c->kind != AXL_TASK_MOVE || c->to != st || c->from == st)
+            continue;
+        if (j == o->cur && sample_out(o))
+            return false; /* coming: the occupancy rule's */
+        double a = o->plan[j].start, b = s->plan[s->cur].start;
+        return a < b || (a == b && o->trial < s->trial);
+    }
+    return false;
+}
+
 bool lab_station_taken(const lab_runner *lr, const sample *s)
 {
     const axl_chain_task *t = &s->chain.task[s->cur];
@@ -345,9 +383,9 @@ bool lab_station_taken(const lab_runner *lr, const sample *s)
             continue;
         const axl_chain_task *c = o->cur < o->chain.n ? &o->chain.task[o->cur] : NULL;
         bool there = o->cur > 0 && o->cur <= o->chain.n && o->chain.task[o->cur - 1].to == st;
-        bool leaving = c != NULL && c->from == st; /* until its move off it finishes */
+        bool leaving = c != NULL && c->from == st;
         bool coming = c != NULL && c->to == st && sample_out(o);
-        if (there || leaving || coming)
+        if (((there || leaving || coming) && !leaves_first(o, s, st)) || comes_first(o, s, st))
             return true;
     }
     return false;

@@ -284,7 +284,16 @@ static void start_task(worker *w, wtask *t)
     }
 }
 
-/* Starts ready tasks, oldest first, while places are free. */
+/* Tasks start in the order of their start times (then of arrival), never only of when
+ * their timers fired: the engine sends a gripper move onto a station ahead, behind the
+ * move that clears it (engine/lab/clearing.c, the interlock), and millisecond timer
+ * rounding must not let the later one start first. */
+static bool starts_before(const wtask *a, const wtask *b)
+{
+    return a->due < b->due || (a->due == b->due && a->seq < b->seq);
+}
+
+/* Starts ready tasks in start order while places are free. */
 static void alone_cb(uv_timer_t *h);
 static void stop(worker *w);
 
@@ -300,11 +309,14 @@ static void pump(worker *w)
         wtask *next = NULL;
         for (size_t i = 0; i < w->ntasks; i++) {
             wtask *t = w->tasks[i];
-            if (t->queued && (next == NULL || t->ready_seq < next->ready_seq))
+            if (t->queued && (next == NULL || starts_before(t, next)))
                 next = t;
         }
         if (next == NULL)
             return;
+        for (size_t i = 0; i < w->ntasks; i++)
+            if (w->tasks[i]->timer != NULL && starts_before(w->tasks[i], next))
+                return; /* due first: its timer pumps */
         next->queued = false;
         start_task(w, next);
     }
@@ -313,7 +325,6 @@ static void pump(worker *w)
 static void make_ready(worker *w, wtask *t)
 {
     t->queued = true;
-    t->ready_seq = w->next_ready++;
     pump(w);
 }
 
@@ -353,7 +364,9 @@ static void schedule(worker *w, wtask *t)
     t->drv.experiment = t->experiment;
     t->drv.trial = t->trial;
     t->drv.index = t->index;
-    double wait = t->has_start_at ? t->start_at - axl_now() : 0;
+    double now = axl_now();
+    double wait = t->has_start_at ? t->start_at - now : 0;
+    t->due = wait > 0 ? t->start_at : now;
     if (wait > 0.001) {
         if ((t->timer = malloc(sizeof(uv_timer_t))) == NULL) {
             make_ready(w, t);

@@ -30,11 +30,11 @@ typedef struct wtask {
     size_t result_len;
     char *reason; /* owned, when failed */
     bool retryable;
-    uint64_t seq;       /* table order: the oldest finished task is forgotten first */
-    uint64_t ready_seq; /* order in which it became ready to start */
-    uv_timer_t *timer;  /* waiting for start_at */
-    bool queued;        /* ready, waiting for a free place */
-    bool running;       /* the driver has it */
+    uint64_t seq;      /* table order: the oldest finished task is forgotten first */
+    double due;        /* when it may start (start_at, or its arrival): the start order */
+    uv_timer_t *timer; /* waiting for start_at */
+    bool queued;       /* ready, waiting for a free place */
+    bool running;      /* the driver has it */
     axl_drv_task drv;
     struct worker *w;
 } wtask;
@@ -52,7 +52,7 @@ typedef struct worker {
     bool driver_open;
     wtask *tasks[AXL_WORKER_MAX_TASKS];
     size_t ntasks;
-    uint64_t next_seq, next_ready;
+    uint64_t next_seq;
     uint32_t running;
     long started_count;
     bool connected;

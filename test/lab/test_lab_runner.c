@@ -201,6 +201,110 @@ static void assert_ran_once(const char *data_dir, const char *role)
 /* ---- the tests ---------------------------------------------------------------------------------
  */
 
+typedef struct tev {
+    uint64_t seq;
+    char type[32];
+    int64_t trial;
+    int64_t index; /* task events: the task's index in the chain; -1 otherwise */
+    char task[32]; /* task events: its name ("anneal", "storage_to_spincoater", ...) */
+    char reason[64];
+} tev;
+
+/* The log's events (up to cap) into out; returns how many. */
+static size_t read_events(const char *store, tev *out, size_t cap)
+{
+    axl_store *s = NULL;
+    axl_store_options so = {.flags = AXL_STORE_RDONLY};
+    axl_store_iter *it = NULL;
+    size_t n = 0;
+    if (axl_store_open(store, &so, &s, NULL) != 0)
+        return 0;
+    assert_int_equal(axl_store_iter_open(s, 1, 0, &it, NULL), 0);
+    uint64_t seq;
+    const void *data;
+    size_t len;
+    while (n < cap && axl_store_iter_next(it, &seq, &data, &len, NULL) == 0) {
+        axl_event ev;
+        assert_int_equal(axl_event_decode(data, len, &ev, NULL), 0);
+        tev *t = &out[n++];
+        memset(t, 0, sizeof(*t));
+        t->seq = seq;
+        t->trial = ev.trial;
+        t->index = -1;
+        snprintf(t->type, sizeof(t->type), "%.*s", (int)ev.type_len, ev.type);
+        if (strncmp(t->type, "task.", 5) != 0 || ev.body == NULL)
+            continue;
+        axl_msg m;
+        const char *p = NULL;
+        size_t pl = 0;
+        uint64_t k = 0;
+        assert_int_equal(axl_msg_parse(&m, ev.body, ev.body_len, NULL), 0);
+        if (axl_obj_uint(&m.root, "e", "index", true, 0, 1000, &k, NULL) == 0)
+            t->index = (int64_t)k;
+        if (axl_obj_str(&m.root, "e", "task", true, 31, &p, &pl, NULL) == 0)
+            snprintf(t->task, sizeof(t->task), "%.*s", (int)pl, p);
+        axl_msg_free(&m);
+    }
+    axl_store_iter_close(it);
+    axl_store_close(s);
+    return n;
+}
+
+/* The first event of type for trial (and task index, >= 0) after seq; NULL when none. */
+static const tev *find_event(const tev *ev, size_t n, const char *type, int64_t trial,
+                             int64_t index, uint64_t after)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ev[i].seq > after && strcmp(ev[i].type, type) == 0 &&
+            (trial < 0 || ev[i].trial == trial) && (index < 0 || ev[i].index == index))
+            return &ev[i];
+    return NULL;
+}
+
+static size_t count_events(const tev *ev, size_t n, const char *type, int64_t trial)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++)
+        c += strcmp(ev[i].type, type) == 0 && ev[i].trial == trial;
+    return c;
+}
+
+/* The spin coater and the characterization stage hold one film at a time: a film's move
+ * onto one starts only after the previous film's move off it finished (in the log, whose
+ * order is the gripper's: it runs one move at a time). */
+static void assert_one_film_per_station(const char *store)
+{
+    static tev ev[4096];
+    size_t n = read_events(store, ev, 4096);
+    assert_true(n < 4096);
+    static const char *const stations[] = {"spincoater", "characterization"};
+    for (int k = 0; k < 2; k++) {
+        char onto[48], off[48];
+        snprintf(onto, sizeof(onto), "_to_%s", stations[k]);
+        snprintf(off, sizeof(off), "%s_to_", stations[k]);
+        int64_t holder = -1;
+        size_t visits = 0;
+        for (size_t i = 0; i < n; i++) {
+            const char *t = ev[i].task;
+            size_t tl = strlen(t), ol = strlen(onto);
+            if (strcmp(ev[i].type, "task.started") == 0 && tl > ol &&
+                strcmp(t + tl - ol, onto) == 0) {
+                if (holder != -1)
+                    fail_msg("trial %lld's film moved onto the %s while trial %lld's was there",
+                             (long long)ev[i].trial, stations[k], (long long)holder);
+                holder = ev[i].trial;
+                visits++;
+            } else if (strcmp(ev[i].type, "task.finished") == 0 &&
+                       strncmp(t, off, strlen(off)) == 0) {
+                assert_int_equal(ev[i].trial, holder);
+                holder = -1;
+            }
+        }
+        assert_int_equal(holder, -1);
+        assert_true(visits >= 6);
+    }
+}
+
 static void test_small_campaign_completes_with_pl_metrics(void **state)
 {
     (void)state;
@@ -251,6 +355,7 @@ static void test_small_campaign_completes_with_pl_metrics(void **state)
     assert_non_null(axl_obj_get(&lw.root, "labware"));
     axl_msg_free(&lw);
     outcome_free(&out);
+    assert_one_film_per_station(dir);
 
     /* The line is gone with the engine: no pid files, no sockets. */
     char p[600];
@@ -684,74 +789,6 @@ static void test_sigint_detaches_and_resume_completes_every_sample(void **state)
 }
 
 /* ---- abandoning a sample mid-flight ------------------------------------------------------ */
-
-typedef struct tev {
-    uint64_t seq;
-    char type[32];
-    int64_t trial;
-    int64_t index; /* task events: the task's index in the chain; -1 otherwise */
-    char task[32]; /* task events: its name ("anneal", "storage_to_spincoater", ...) */
-    char reason[64];
-} tev;
-
-/* The log's events (up to cap) into out; returns how many. */
-static size_t read_events(const char *store, tev *out, size_t cap)
-{
-    axl_store *s = NULL;
-    axl_store_options so = {.flags = AXL_STORE_RDONLY};
-    axl_store_iter *it = NULL;
-    size_t n = 0;
-    if (axl_store_open(store, &so, &s, NULL) != 0)
-        return 0;
-    assert_int_equal(axl_store_iter_open(s, 1, 0, &it, NULL), 0);
-    uint64_t seq;
-    const void *data;
-    size_t len;
-    while (n < cap && axl_store_iter_next(it, &seq, &data, &len, NULL) == 0) {
-        axl_event ev;
-        assert_int_equal(axl_event_decode(data, len, &ev, NULL), 0);
-        tev *t = &out[n++];
-        memset(t, 0, sizeof(*t));
-        t->seq = seq;
-        t->trial = ev.trial;
-        t->index = -1;
-        snprintf(t->type, sizeof(t->type), "%.*s", (int)ev.type_len, ev.type);
-        if (strncmp(t->type, "task.", 5) != 0 || ev.body == NULL)
-            continue;
-        axl_msg m;
-        const char *p = NULL;
-        size_t pl = 0;
-        uint64_t k = 0;
-        assert_int_equal(axl_msg_parse(&m, ev.body, ev.body_len, NULL), 0);
-        if (axl_obj_uint(&m.root, "e", "index", true, 0, 1000, &k, NULL) == 0)
-            t->index = (int64_t)k;
-        if (axl_obj_str(&m.root, "e", "task", true, 31, &p, &pl, NULL) == 0)
-            snprintf(t->task, sizeof(t->task), "%.*s", (int)pl, p);
-        axl_msg_free(&m);
-    }
-    axl_store_iter_close(it);
-    axl_store_close(s);
-    return n;
-}
-
-/* The first event of type for trial (and task index, >= 0) after seq; NULL when none. */
-static const tev *find_event(const tev *ev, size_t n, const char *type, int64_t trial,
-                             int64_t index, uint64_t after)
-{
-    for (size_t i = 0; i < n; i++)
-        if (ev[i].seq > after && strcmp(ev[i].type, type) == 0 &&
-            (trial < 0 || ev[i].trial == trial) && (index < 0 || ev[i].index == index))
-            return &ev[i];
-    return NULL;
-}
-
-static size_t count_events(const tev *ev, size_t n, const char *type, int64_t trial)
-{
-    size_t c = 0;
-    for (size_t i = 0; i < n; i++)
-        c += strcmp(ev[i].type, type) == 0 && ev[i].trial == trial;
-    return c;
-}
 
 /* The highest task index of trial in a worker journal (-1 when none of its tasks is in). */
 static int64_t max_index_in_journal(const char *data_dir, const char *role, int64_t trial)

@@ -437,6 +437,51 @@ static void test_hang_after_stops_everything_but_the_connection(void **state)
     finish(&f);
 }
 
+/* The id of the next STARTED message (other messages skipped). */
+static void next_started(lp_client *c, char *id)
+{
+    lp_msg m;
+    for (;;) {
+        assert_int_equal(lp_recv(c, &m, NULL), 0);
+        bool started = m.m.type == AXL_WIRE_STARTED;
+        if (started)
+            snprintf(id, AXL_WIRE_MAX_ID + 1, "%.*s", (int)m.m.started.id.len, m.m.started.id.ptr);
+        lp_msg_free(&m);
+        if (started)
+            return;
+    }
+}
+
+/* Tasks start in the order of their start times, then of arrival - never in the order
+ * their millisecond timers happen to fire (the engine sends a move onto a station right
+ * behind the move that clears it, engine/lab/clearing.c). */
+static void test_tasks_start_in_start_time_order(void **state)
+{
+    (void)state;
+    static const char *const speed[] = {"--speed", "100", NULL};
+    fixture f;
+    lp_msg m;
+    char id[AXL_WIRE_MAX_ID + 1], first[AXL_WIRE_MAX_ID + 1], second[AXL_WIRE_MAX_ID + 1];
+    start(&f, "gripper", speed);
+    lp_expect(&f.c, AXL_WIRE_HELLO, &m);
+    lp_msg_free(&m);
+    for (uint32_t round = 0; round < 4; round++) {
+        /* Even rounds: equal start times, so arrival order. Odd rounds: the later one to
+         * arrive is due 0.4 ms earlier, so it starts first. */
+        double at = lp_wall() + 0.15;
+        uint32_t a = 10 + 2 * round, b = a + 1;
+        lp_send_seed_task(&f.c, EXP, a, 0, at);
+        lp_send_seed_task(&f.c, EXP, b, 0, round % 2 ? at - 0.0004 : at);
+        task_id(first, round % 2 ? b : a, 0);
+        task_id(second, round % 2 ? a : b, 0);
+        next_started(&f.c, id);
+        assert_string_equal(id, first);
+        next_started(&f.c, id);
+        assert_string_equal(id, second);
+    }
+    finish(&f);
+}
+
 int main(void)
 {
     gsl_set_error_handler_off();
@@ -448,6 +493,7 @@ int main(void)
                                   lp_kill_all),
         cmocka_unit_test_teardown(test_crash_after_kills_the_worker_mid_task, lp_kill_all),
         cmocka_unit_test_teardown(test_hang_after_stops_everything_but_the_connection, lp_kill_all),
+        cmocka_unit_test_teardown(test_tasks_start_in_start_time_order, lp_kill_all),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
