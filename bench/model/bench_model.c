@@ -35,6 +35,7 @@ static axl_model_options g_opts;
 static const char *g_only;
 static int g_last_evals;
 static uint64_t g_seed0 = 1000;
+static uint64_t g_suite_seed0 = 0; /* the suite's first seed (BoTorch's runs: 0) */
 
 typedef struct problem {
     const char *name;
@@ -332,7 +333,7 @@ static void suite(int seeds)
         p.noise_sd = sp->noise_sd;
         memcpy(p.params, sp->params, sizeof p.params);
         for (int s = 0; s < seeds; s++) {
-            if (run_campaign(&p, 0, 1, (uint64_t)s, best, &gen_ms, &n_gen) != 0)
+            if (run_campaign(&p, 0, 1, g_suite_seed0 + (uint64_t)s, best, &gen_ms, &n_gen) != 0)
                 exit(1);
             fin[s] = floor_regret(best[p.budget - 1] - p.fmin);
         }
@@ -511,6 +512,8 @@ int main(int argc, char **argv)
             do_s = 1;
         else if (strcmp(argv[i], "suite") == 0)
             do_suite = 1;
+        else if (strcmp(argv[i], "--suite-seed0") == 0 && i + 1 < argc)
+            g_suite_seed0 = strtoull(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--suite-seeds") == 0 && i + 1 < argc)
             suite_seeds = atoi(argv[++i]);
         else if (strcmp(argv[i], "--quick") == 0)
@@ -529,6 +532,8 @@ int main(int argc, char **argv)
             g_opts.log_shift = atof(argv[++i]);
         else if (strcmp(argv[i], "--cold") == 0 && i + 1 < argc)
             g_opts.cold_fit_every = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--screen") == 0 && i + 1 < argc)
+            g_opts.gp.screen_iter = atoi(argv[++i]);
         else if (strcmp(argv[i], "--starts") == 0 && i + 1 < argc)
             g_opts.gp.n_starts = atoi(argv[++i]);
         else if (strcmp(argv[i], "--raw") == 0 && i + 1 < argc)
@@ -544,9 +549,9 @@ int main(int argc, char **argv)
                 strcmp(argv[++i], "lognormal") == 0 ? AXL_PRIOR_LOGNORMAL : AXL_PRIOR_GAMMA;
         else {
             fprintf(stderr, "usage: bench_model [quality] [speed] [suite] [--seeds N] [--seed0 S] "
-                            "[--suite-seeds N] "
+                            "[--suite-seeds N] [--suite-seed0 S] "
                             "[--prior gamma|lognormal] [--quick] [--only NAME] [--tf 0-3] "
-                            "[--shift F] [--gap F] [--cold N] [--starts N] [--raw N] "
+                            "[--shift F] [--gap F] [--cold N] [--starts N] [--screen N] [--raw N] "
                             "[--restarts N] [--noise F]\n");
             return 2;
         }

@@ -141,6 +141,82 @@ static int cmp_scored_desc(const void *a, const void *b)
     return (x < y) - (x > y);
 }
 
+/*
+ * LogEI of the nr raw points where it can matter: only the best R start local
+ * searches. An upper bound from the first PRUNE_NB training points (axl__gp_logei_ub,
+ * O(PRUNE_NB^2) per point instead of O(n^2)) orders the points; they are scored
+ * exactly in that order, in batches, until the next bound is below the R-th best exact
+ * value so far: every point left has a smaller value, so the best R are the ones a
+ * full scoring finds. The others get -inf. Late in a campaign most raw points are far
+ * below the incumbents (measured at n = 500: ~85% prunable after 64 rows at d = 6,
+ * ~99% at d = 4). sc: nr scratch entries; ws: as for a chunk of CH without gradient.
+ */
+#define PRUNE_MIN_N 128
+#define PRUNE_NB 64
+#define PRUNE_BATCH 32
+static int score_pruned(const axl_gp *gp, double best_f, size_t D, size_t nr, const double *raw,
+                        size_t R, size_t CH, double *val, scored *sc, double *ws)
+{
+    double *ub = malloc(nr * sizeof(double)), *xb = malloc(PRUNE_BATCH * D * sizeof(double));
+    double *top = malloc(R * sizeof(double)), vb[PRUNE_BATCH];
+    size_t i, j, ntop = 0;
+    int rv = AXL_ENOMEM;
+
+    if (ub == NULL || xb == NULL || top == NULL)
+        goto done;
+    for (i = 0; i < nr; i += CH) {
+        size_t m = nr - i < CH ? nr - i : CH;
+        if ((rv = axl__gp_logei_ub(gp, best_f, m, raw + i * D, PRUNE_NB, ub + i, ws)) != 0)
+            goto done;
+    }
+    for (i = 0; i < nr; i++) {
+        val[i] = -INFINITY;
+        sc[i].v = isfinite(ub[i]) ? ub[i] : (ub[i] > 0 ? 1e300 : -1e300);
+        sc[i].i = i;
+    }
+    qsort(sc, nr, sizeof(scored), cmp_scored_desc);
+    for (i = 0; i < nr;) {
+        size_t m = 0;
+        /* top[0] is the smallest of the best ntop exact values (R of them once full) */
+        if (ntop == R && sc[i].v < top[0] - 1e-9 * (1.0 + fabs(top[0])))
+            break;
+        for (j = i; j < nr && m < PRUNE_BATCH; j++, m++)
+            memcpy(xb + m * D, raw + sc[j].i * D, D * sizeof(double));
+        if ((rv = axl__gp_logei_ws(gp, best_f, m, xb, vb, NULL, ws)) != 0)
+            goto done;
+        for (j = 0; j < m; j++) {
+            double v = isfinite(vb[j]) ? vb[j] : -1e300;
+            size_t k;
+            val[sc[i + j].i] = vb[j];
+            if (ntop == R && v <= top[0])
+                continue;
+            /* insert into the ascending array of the best R (dropping its smallest
+             * when full) */
+            if (ntop < R) {
+                k = ntop++;
+                while (k > 0 && top[k - 1] > v) {
+                    top[k] = top[k - 1];
+                    k--;
+                }
+            } else {
+                k = 0;
+                while (k + 1 < R && top[k + 1] < v) {
+                    top[k] = top[k + 1];
+                    k++;
+                }
+            }
+            top[k] = v;
+        }
+        i += m;
+    }
+    rv = 0;
+done:
+    free(ub);
+    free(xb);
+    free(top);
+    return rv;
+}
+
 int axl__acq_optimize(const axl_gp *gp, double best_f, const axl_space *s, const axl__layout *lay,
                       size_t nc, const double *A, const double *b, const double *U_extra,
                       size_t n_extra, const axl__acq_cfg *cfg, size_t n_out, double *U,
@@ -209,11 +285,16 @@ int axl__acq_optimize(const axl_gp *gp, double best_f, const axl_space *s, const
         goto done;
     }
 
-    /* 2. score them in chunks (bounded memory at large n) */
-    for (i = 0; i < nr; i += CH) {
-        size_t m = nr - i < CH ? nr - i : CH;
-        if ((rv = axl__gp_logei_ws(gp, best_f, m, raw + i * D, rv_ + i, NULL, ws)) != 0)
+    /* 2. score them in chunks (bounded memory at large n); only the best R matter */
+    if (axl__gp_n(gp) >= PRUNE_MIN_N && nr > R) {
+        if ((rv = score_pruned(gp, best_f, D, nr, raw, R, CH, rv_, sc, ws)) != 0)
             goto done;
+    } else {
+        for (i = 0; i < nr; i += CH) {
+            size_t m = nr - i < CH ? nr - i : CH;
+            if ((rv = axl__gp_logei_ws(gp, best_f, m, raw + i * D, rv_ + i, NULL, ws)) != 0)
+                goto done;
+        }
     }
     for (i = 0; i < nr; i++) {
         sc[i].v = isfinite(rv_[i]) ? rv_[i] : -1e300;

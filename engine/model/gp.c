@@ -177,7 +177,7 @@ static double soft_box(double v, double lo, double hi, double *d)
 
 /* --------------------------------------------------- likelihood core */
 
-static void set_theta(axl_gp *gp, const double *theta)
+void axl__gp_set_theta(axl_gp *gp, const double *theta)
 {
     size_t j, d = gp->d;
     memcpy(gp->theta, theta, AXL_GP_N_HYPER(d) * sizeof(double));
@@ -286,13 +286,14 @@ AXL_HOT static void gram_packed(axl_gp *gp)
  * failure) and solves for alpha. With want_inv also the full inverse. Fills dfac
  * (when allocated) with s2*(5/3)(1+sqrt5 r)exp(-sqrt5 r) for the gradient.
  */
-static int factorize(axl_gp *gp, int want_inv)
+int axl__gp_factorize(axl_gp *gp, int want_inv)
 {
     size_t n = gp->n, i, pk;
     double *L = gp->L, jit = 0;
     int tries;
 
     gp->fact_inv = 0;
+    gp->fact_ok = 0;
     gram_packed(gp);
     for (tries = 0;; tries++) {
         for (i = 0, pk = 0; i < n; i++) {
@@ -322,6 +323,7 @@ static int factorize(axl_gp *gp, int want_inv)
         cblas_dtrsv(CblasRowMajor, CblasLower, CblasTrans, CblasNonUnit, (int)n, L, (int)n,
                     gp->alpha, 1);
     }
+    gp->fact_ok = 1;
     return want_inv ? kinv(gp) : 0;
 }
 
@@ -395,7 +397,7 @@ AXL_HOT static void grad_trace(axl_gp *gp, double *gl, double *trW_out, double *
 
 /*
  * Gradient of the log marginal likelihood at the current factorization (gp->theta,
- * from factorize with dfac): computes Kinv first. grad: H values.
+ * from axl__gp_factorize with dfac): computes Kinv first. grad: H values.
  */
 static int lml_grad(axl_gp *gp, double *grad)
 {
@@ -431,17 +433,17 @@ static double lml_value(const axl_gp *gp)
 /*
  * MAP objective (log likelihood + log prior - soft box) at theta and, when grad is not
  * NULL, its gradient in theta. Without grad only the factor is computed (no Kinv):
- * map_grad_here can add the gradient later at the same theta.
+ * axl__gp_map_grad_here can add the gradient later at the same theta.
  */
-static int map_eval(axl_gp *gp, const double *theta, double *value, double *grad)
+int axl__gp_map_eval(axl_gp *gp, const double *theta, double *value, double *grad)
 {
     size_t H = AXL_GP_N_HYPER(gp->d), k;
     double pg[AXL_MODEL_MAX_HYPER];
     int rv;
 
-    set_theta(gp, theta);
+    axl__gp_set_theta(gp, theta);
     gp->n_evals++;
-    if ((rv = factorize(gp, 0)) != 0)
+    if ((rv = axl__gp_factorize(gp, 0)) != 0)
         return rv;
     *value = lml_value(gp) + map_prior(gp, theta, pg);
     if (grad != NULL) {
@@ -455,8 +457,8 @@ static int map_eval(axl_gp *gp, const double *theta, double *value, double *grad
     return 0;
 }
 
-/* The gradient of the MAP objective at the theta of the last (successful) map_eval. */
-static int map_grad_here(axl_gp *gp, double *grad)
+/* The gradient of the MAP objective at the theta of the last (successful) axl__gp_map_eval. */
+int axl__gp_map_grad_here(axl_gp *gp, double *grad)
 {
     size_t H = AXL_GP_N_HYPER(gp->d), k;
     double pg[AXL_MODEL_MAX_HYPER];
@@ -472,7 +474,7 @@ static int map_grad_here(axl_gp *gp, double *grad)
 
 /* ------------------------------------------------------------ alloc */
 
-static void gp_release(axl_gp *gp)
+void axl__gp_release(axl_gp *gp)
 {
     if (gp == NULL)
         return;
@@ -492,10 +494,10 @@ static void gp_release(axl_gp *gp)
 
 void axl_gp_free(axl_gp *gp)
 {
-    gp_release(gp);
+    axl__gp_release(gp);
 }
 
-static axl_gp *gp_alloc(size_t n, size_t d, int with_dfac)
+axl_gp *axl__gp_alloc(size_t n, size_t d, int with_dfac)
 {
     axl_gp *gp = calloc(1, sizeof(*gp));
     size_t nn = n > 0 ? n * n : 1;
@@ -507,7 +509,7 @@ static axl_gp *gp_alloc(size_t n, size_t d, int with_dfac)
     gp->y = malloc((n ? n : 1) * sizeof(double));
     gp->nfix = calloc(n ? n : 1, sizeof(double));
     gp->L = malloc(nn * sizeof(double));
-    gp->Kinv = malloc(nn * sizeof(double));
+    gp->Kinv = with_dfac ? malloc(nn * sizeof(double)) : NULL; /* the fit's gradient only */
     gp->alpha = malloc((n ? n : 1) * sizeof(double));
     gp->kf = malloc((n > 1 ? n * (n - 1) / 2 : 1) * sizeof(double));
     gp->Z = malloc((n > 0 ? n * d : 1) * sizeof(double));
@@ -516,16 +518,16 @@ static axl_gp *gp_alloc(size_t n, size_t d, int with_dfac)
     /* the fit inverts the Gram matrix at every gradient: small ones by BLAS-3 (kinv) */
     gp->tbuf = with_dfac && n > 0 && n <= KINV_BLAS3_MAX ? malloc(nn * sizeof(double)) : NULL;
     if ((with_dfac && n > 0 && n <= KINV_BLAS3_MAX && !gp->tbuf) || !gp->X || !gp->y || !gp->nfix ||
-        !gp->L || !gp->Kinv || !gp->alpha || !gp->kf || !gp->Z || !gp->wbuf ||
+        !gp->L || (with_dfac && !gp->Kinv) || !gp->alpha || !gp->kf || !gp->Z || !gp->wbuf ||
         (with_dfac && !gp->dfac)) {
-        gp_release(gp);
+        axl__gp_release(gp);
         return NULL;
     }
     return gp;
 }
 
-static int gp_load(axl_gp *gp, const double *X, const double *y, const double *noise_var,
-                   const axl_gp_config *cfg)
+int axl__gp_load(axl_gp *gp, const double *X, const double *y, const double *noise_var,
+                 const axl_gp_config *cfg)
 {
     size_t i, n = gp->n;
     int unknown = noise_var == NULL;
@@ -549,289 +551,6 @@ static int gp_load(axl_gp *gp, const double *X, const double *y, const double *n
     return 0;
 }
 
-/* ---------------------------------------------------------- optimizer */
-
-typedef struct fit_ctx {
-    axl_gp *gp;
-    size_t np;                    /* optimized coordinates */
-    int map[AXL_MODEL_MAX_HYPER]; /* optimizer coordinate -> theta index */
-    double base[AXL_MODEL_MAX_HYPER];
-    double last_x[AXL_MODEL_MAX_HYPER], last_f, last_g[AXL_MODEL_MAX_HYPER];
-    int have_last, have_grad, failed;
-} fit_ctx;
-
-static void ctx_theta(const fit_ctx *c, const gsl_vector *x, double *theta)
-{
-    size_t i;
-    memcpy(theta, c->base, AXL_GP_N_HYPER(c->gp->d) * sizeof(double));
-    for (i = 0; i < c->np; i++)
-        theta[c->map[i]] = gsl_vector_get(x, i);
-}
-
-/* Pulls back toward the base: the gradient reported at an unusable point. */
-static void ctx_pullback(fit_ctx *c, const double *theta, double *g)
-{
-    size_t i;
-    for (i = 0; i < AXL_GP_N_HYPER(c->gp->d); i++)
-        g[i] = -(theta[i] - c->base[i]);
-}
-
-/*
- * GSL calls f, df and fdf at the same point in turn; one evaluation serves all. The
- * line search asks for the value alone at points it may reject, so the gradient
- * (K^-1 and the trace pass, the larger half of the cost) is computed only when asked
- * for, from the factorization the value left behind.
- */
-static void ctx_eval(fit_ctx *c, const gsl_vector *x, int want_grad)
-{
-    double theta[AXL_MODEL_MAX_HYPER], g[AXL_MODEL_MAX_HYPER], v;
-    size_t i;
-    if (c->have_last) {
-        for (i = 0; i < c->np; i++)
-            if (gsl_vector_get(x, i) != c->last_x[i])
-                break;
-        if (i == c->np) {
-            if (c->have_grad || !want_grad)
-                return;
-            /* the value was computed here, the last factorization is this point's */
-            if (map_grad_here(c->gp, g) != 0) {
-                c->failed++;
-                c->last_f = 1e10;
-                ctx_pullback(c, c->gp->theta, g);
-            }
-            for (i = 0; i < c->np; i++)
-                c->last_g[i] = -g[c->map[i]];
-            c->have_grad = 1;
-            return;
-        }
-    }
-    ctx_theta(c, x, theta);
-    c->have_grad = want_grad;
-    if (map_eval(c->gp, theta, &v, want_grad ? g : NULL) != 0) {
-        /* unusable point: a large value and a gradient pulling back toward the
-         * base keeps the line search away without aborting the fit */
-        c->failed++;
-        v = -1e10;
-        ctx_pullback(c, theta, g);
-        c->have_grad = 1;
-    }
-    for (i = 0; i < c->np; i++) {
-        c->last_x[i] = gsl_vector_get(x, i);
-        if (c->have_grad)
-            c->last_g[i] = -g[c->map[i]];
-    }
-    c->last_f = -v;
-    c->have_last = 1;
-}
-
-static double f_cb(const gsl_vector *x, void *p)
-{
-    fit_ctx *c = p;
-    ctx_eval(c, x, 0);
-    return c->last_f;
-}
-
-static void df_cb(const gsl_vector *x, void *p, gsl_vector *g)
-{
-    fit_ctx *c = p;
-    size_t i;
-    ctx_eval(c, x, 1);
-    for (i = 0; i < c->np; i++)
-        gsl_vector_set(g, i, c->last_g[i]);
-}
-
-static void fdf_cb(const gsl_vector *x, void *p, double *f, gsl_vector *g)
-{
-    fit_ctx *c = p;
-    size_t i;
-    ctx_eval(c, x, 1);
-    *f = c->last_f;
-    for (i = 0; i < c->np; i++)
-        gsl_vector_set(g, i, c->last_g[i]);
-}
-
-/* One BFGS run from theta (in/out); *best = objective reached (higher is better). */
-static int bfgs_run(fit_ctx *c, double *theta, int max_iter, double *best)
-{
-    gsl_multimin_function_fdf fn;
-    gsl_multimin_fdfminimizer *m;
-    gsl_vector *x;
-    size_t i;
-    int it, status, stall = 0;
-    double prev;
-
-    fn.n = c->np;
-    fn.f = f_cb;
-    fn.df = df_cb;
-    fn.fdf = fdf_cb;
-    fn.params = c;
-    memcpy(c->base, theta, AXL_GP_N_HYPER(c->gp->d) * sizeof(double));
-    c->have_last = 0;
-    c->failed = 0;
-
-    x = gsl_vector_alloc(c->np);
-    m = gsl_multimin_fdfminimizer_alloc(gsl_multimin_fdfminimizer_vector_bfgs2, c->np);
-    if (x == NULL || m == NULL) {
-        gsl_vector_free(x);
-        gsl_multimin_fdfminimizer_free(m);
-        return AXL_ENOMEM;
-    }
-    for (i = 0; i < c->np; i++)
-        gsl_vector_set(x, i, theta[c->map[i]]);
-    gsl_multimin_fdfminimizer_set(m, &fn, x, 0.1, 0.1);
-    prev = m->f;
-    for (it = 0; it < max_iter; it++) {
-        status = gsl_multimin_fdfminimizer_iterate(m);
-        if (status != GSL_SUCCESS)
-            break; /* GSL_ENOPROG: the line search cannot improve; m->x is the best */
-        /* the objective is O(n); stop on a tiny gradient or when the objective no
-         * longer moves (its curvature is flat in some lengthscales) */
-        if (gsl_multimin_test_gradient(m->gradient, 1e-3) == GSL_SUCCESS)
-            break;
-        if (fabs(prev - m->f) < 1e-5 + 1e-8 * fabs(m->f)) {
-            if (++stall >= 2)
-                break;
-        } else {
-            stall = 0;
-        }
-        prev = m->f;
-    }
-    ctx_theta(c, m->x, theta);
-    *best = -m->f;
-    gsl_multimin_fdfminimizer_free(m);
-    gsl_vector_free(x);
-    return 0;
-}
-
-static void default_theta(const axl_gp *gp, double *theta)
-{
-    size_t k, d = gp->d;
-    double l0;
-    if (gp->cfg.prior == AXL_PRIOR_LOGNORMAL)
-        l0 = SQRT2 + 0.5 * log((double)d) - 3.0; /* log of the LogNormal mode */
-    else
-        l0 = log(2.0 / 6.0); /* Gamma(3,6) mode */
-    for (k = 0; k < d; k++)
-        theta[k] = l0;
-    theta[d] = 0.0;
-    theta[d + 1] = log(1e-3);
-    theta[d + 2] = 0.0;
-}
-
-int axl_gp_fit(size_t n, size_t d, const double *X, const double *y, const double *noise_var,
-               const axl_gp_config *cfg, const double *warm, int fixed_theta, axl_gp **out,
-               axl_gp_info *info, axl_errbuf *eb)
-{
-    axl_gp *gp = NULL;
-    fit_ctx ctx;
-    double theta[AXL_MODEL_MAX_HYPER], best_theta[AXL_MODEL_MAX_HYPER], bestv = -INFINITY, v;
-    size_t H = AXL_GP_N_HYPER(d), i;
-    int rv, s, n_starts, used = 0;
-    uint64_t rng = 0x243f6a8885a308d3ULL ^ (uint64_t)n;
-
-    *out = NULL;
-    if (d == 0 || d > AXL_MODEL_MAX_DIMS || cfg == NULL || (n > 0 && (X == NULL || y == NULL)))
-        return axl__fail(eb, AXL_EINVAL, "gp_fit: bad arguments (n=%zu, d=%zu)", n, d);
-    if (fixed_theta && warm == NULL)
-        return axl__fail(eb, AXL_EINVAL, "gp_fit: fixed_theta needs theta");
-    if ((gp = gp_alloc(n, d, !fixed_theta)) == NULL)
-        return axl__fail(eb, AXL_ENOMEM, "gp_fit: out of memory (n=%zu)", n);
-    if ((rv = gp_load(gp, X, y, noise_var, cfg)) != 0) {
-        axl__fail(eb, rv, "gp_fit: non-finite outcome or negative noise");
-        goto fail;
-    }
-    if (warm != NULL)
-        for (i = 0; i < H; i++)
-            if (!isfinite(warm[i])) {
-                rv = axl__fail(eb, AXL_EINVAL, "gp_fit: non-finite warm theta[%zu]", i);
-                goto fail;
-            }
-
-    if (!fixed_theta && n > 0) {
-        memset(&ctx, 0, sizeof(ctx));
-        ctx.gp = gp;
-        for (i = 0; i < H; i++)
-            if (i != d + 1 || gp->infer_noise)
-                ctx.map[ctx.np++] = (int)i;
-        /* Starts: the warm start alone when we have one (the optimum moves little
-         * when one observation is added), else the prior's mode plus perturbed
-         * copies; the best MAP value wins. */
-        n_starts = warm != NULL ? 1 : (cfg->n_starts > 0 ? cfg->n_starts : 1);
-        /* a cold fit on many points costs seconds per start; in a campaign it
-         * happens once (then warm starts follow), so keep it to one start */
-        if (warm == NULL && n > 150)
-            n_starts = 1;
-        for (s = 0; s < n_starts + 1; s++) {
-            if (s == 0 && warm != NULL) {
-                memcpy(theta, warm, H * sizeof(double));
-            } else if (s == n_starts && (warm == NULL || bestv > -INFINITY)) {
-                break; /* the extra start only backs up a failed warm start */
-            } else {
-                default_theta(gp, theta);
-                if (s > 0 && warm == NULL) {
-                    for (i = 0; i < d; i++)
-                        theta[i] += 0.7 * axl__normal(&rng);
-                    theta[d] += 0.5 * axl__normal(&rng);
-                    theta[d + 1] = log(1e-5) + 4.0 * axl__unif(&rng) - 2.0;
-                }
-            }
-            int mi = cfg->max_iter > 0 ? cfg->max_iter : 100;
-            /* A warm start is near its optimum already. At large n each step costs
-             * O(n^3), so only a few BFGS iterations are spent per generation: the
-             * optimization continues across generations from where it stopped.
-             * Measured over a campaign from n = 95 to 220 (d = 6): 4 iterations per
-             * generation stay within 0.08 nats of the MAP objective that 30 reach. */
-            if (s == 0 && warm != NULL && mi > (n > 100 ? 4 : 30))
-                mi = n > 100 ? 4 : 30;
-            if ((rv = bfgs_run(&ctx, theta, mi, &v)) != 0)
-                goto fail;
-            used++;
-            if (isfinite(v) && v > bestv && v > -1e9) {
-                bestv = v;
-                memcpy(best_theta, theta, H * sizeof(double));
-            }
-        }
-        if (bestv == -INFINITY)
-            default_theta(gp, best_theta);
-    } else if (warm != NULL) {
-        memcpy(best_theta, warm, H * sizeof(double));
-    } else {
-        default_theta(gp, best_theta);
-    }
-
-    free(gp->dfac);
-    gp->dfac = NULL;
-    /* the optimizer's last evaluation is usually at its best point: then the factor
-     * and inverse are already there */
-    if (!(gp->fact_inv && memcmp(gp->theta, best_theta, H * sizeof(double)) == 0)) {
-        set_theta(gp, best_theta);
-        rv = factorize(gp, 1);
-    } else {
-        rv = 0;
-    }
-    if (rv != 0) {
-        axl__fail(eb, rv, "gp_fit: Gram matrix not positive definite even with jitter");
-        goto fail;
-    }
-    if (info != NULL) {
-        double val = bestv;
-        if (!isfinite(val) && map_eval(gp, best_theta, &val, NULL) != 0)
-            val = NAN;
-        if (!fixed_theta && n > 0 && isfinite(bestv))
-            val = bestv;
-        info->objective = val;
-        info->n_evals = gp->n_evals;
-        info->n_starts = used;
-        info->jitter = gp->max_jitter;
-        info->n_jitter = gp->n_jitter;
-    }
-    *out = gp;
-    return 0;
-fail:
-    gp_release(gp);
-    return rv;
-}
-
 void axl_gp_theta(const axl_gp *gp, double *out)
 {
     memcpy(out, gp->theta, AXL_GP_N_HYPER(gp->d) * sizeof(double));
@@ -845,11 +564,11 @@ int axl_gp_map_objective(size_t n, size_t d, const double *X, const double *y,
     int rv;
     if (d == 0 || d > AXL_MODEL_MAX_DIMS || cfg == NULL || theta == NULL || value == NULL)
         return AXL_EINVAL;
-    if ((gp = gp_alloc(n, d, grad != NULL)) == NULL)
+    if ((gp = axl__gp_alloc(n, d, grad != NULL)) == NULL)
         return AXL_ENOMEM;
-    if ((rv = gp_load(gp, X, y, noise_var, cfg)) == 0)
-        rv = map_eval(gp, theta, value, grad);
-    gp_release(gp);
+    if ((rv = axl__gp_load(gp, X, y, noise_var, cfg)) == 0)
+        rv = axl__gp_map_eval(gp, theta, value, grad);
+    axl__gp_release(gp);
     return rv;
 }
 
@@ -861,7 +580,7 @@ int axl_gp_condition_believer(const axl_gp *gp, size_t m, const double *Xp, axl_
     int rv;
 
     *out = NULL;
-    if ((g = gp_alloc(N, d, 0)) == NULL)
+    if ((g = axl__gp_alloc(N, d, 0)) == NULL)
         return AXL_ENOMEM;
     if ((mu = malloc((m ? m : 1) * sizeof(double))) == NULL) {
         rv = AXL_ENOMEM;
@@ -885,17 +604,17 @@ int axl_gp_condition_believer(const axl_gp *gp, size_t m, const double *Xp, axl_
                 fx = gp->nfix[j] < fx ? gp->nfix[j] : fx;
         g->nfix[i] = isfinite(fx) ? fx : 0.0;
     }
-    set_theta(g, gp->theta);
+    axl__gp_set_theta(g, gp->theta);
     g->max_jitter = gp->max_jitter;
     g->n_jitter = gp->n_jitter;
-    if ((rv = factorize(g, 1)) != 0)
+    if ((rv = axl__gp_factorize(g, 0)) != 0)
         goto fail;
     free(mu);
     *out = g;
     return 0;
 fail:
     free(mu);
-    gp_release(g);
+    axl__gp_release(g);
     return rv;
 }
 
@@ -966,12 +685,14 @@ int axl_gp_predict(const axl_gp *gp, size_t m, const double *Xs, double *mean, d
                     mean, 1);
     }
     if (var) {
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)n, 1.0, Ks,
-                    (int)n, gp->Kinv, (int)n, 0.0, W, (int)n);
+        /* q = k^T K^-1 k = |L^-1 k|^2: one triangular solve for all m points */
+        memcpy(W, Ks, m * n * sizeof(double));
+        cblas_dtrsm(CblasRowMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit, (int)m, (int)n,
+                    1.0, gp->L, (int)n, W, (int)n);
         for (p = 0; p < m; p++) {
             double q = 0;
             for (i = 0; i < n; i++)
-                q += Ks[p * n + i] * W[p * n + i];
+                q += W[p * n + i] * W[p * n + i];
             var[p] = gp->s2 - q;
             if (var[p] < 0)
                 var[p] = 0;

@@ -92,21 +92,23 @@ int axl__gp_logei_ws(const axl_gp *gp, double best_f, size_t m, const double *Xs
         val[p] = gp->mean;
     cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)m, (int)n, 1.0, Ks, (int)n, gp->alpha, 1, 1.0,
                 val, 1);
-    /* one BLAS-3 product serves all m points. With the gradient, W = Ks K^-1 (its
-     * rows are needed); without, W = Ks L^-T, half the flops: q = |row|^2 */
+    /* one triangular solve serves all m points: W = Ks L^-T, q = |row|^2. With the
+     * gradient the rows K^-1 k = L^-T (L^-1 k) are needed: a second solve (the qs are
+     * kept in CX meanwhile, which is free until after the loop) */
+    memcpy(W, Ks, m * n * sizeof(double));
+    cblas_dtrsm(CblasRowMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit, (int)m, (int)n,
+                1.0, gp->L, (int)n, W, (int)n);
     if (grad) {
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)n, 1.0, Ks,
-                    (int)n, gp->Kinv, (int)n, 0.0, W, (int)n);
-    } else {
-        memcpy(W, Ks, m * n * sizeof(double));
-        cblas_dtrsm(CblasRowMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit, (int)m, (int)n,
-                    1.0, gp->L, (int)n, W, (int)n);
+        for (p = 0; p < m; p++)
+            CX[p] = cblas_ddot((int)n, W + p * n, 1, W + p * n, 1);
+        cblas_dtrsm(CblasRowMajor, CblasRight, CblasLower, CblasNoTrans, CblasNonUnit, (int)m,
+                    (int)n, 1.0, gp->L, (int)n, W, (int)n);
     }
     for (p = 0; p < m; p++) {
         const double *w = W + p * n;
         double mu = val[p], q, var, sd, z, rho, lh;
         int clamped = 0;
-        q = grad ? cblas_ddot((int)n, Ks + p * n, 1, w, 1) : cblas_ddot((int)n, w, 1, w, 1);
+        q = grad ? CX[p] : cblas_ddot((int)n, w, 1, w, 1);
         var = gp->s2 - q;
         /* BoTorch clamps the variance at 1e-12 too; below that the posterior is
          * numerically a point mass and the gradient of sigma is dropped */
@@ -139,6 +141,39 @@ int axl__gp_logei_ws(const axl_gp *gp, double best_f, size_t m, const double *Xs
         for (p = 0; p < m; p++)
             for (k = 0; k < d; k++)
                 grad[p * d + k] = (grad[p * d + k] - CX[p * d + k]) * il2[k];
+    }
+    return 0;
+}
+
+int axl__gp_logei_ub(const axl_gp *gp, double best_f, size_t m, const double *Xs, size_t nb,
+                     double *ub, double *ws)
+{
+    size_t n = gp->n, p;
+    double *Ks = ws, *W = ws + m * n;
+
+    if (m == 0)
+        return 0;
+    if (nb > n)
+        nb = n;
+    if (n == 0 || nb == 0)
+        return axl__gp_logei_ws(gp, best_f, m, Xs, ub, NULL, ws);
+    axl__gp_cross_kernel(gp, m, Xs, Ks, NULL);
+    for (p = 0; p < m; p++)
+        ub[p] = gp->mean;
+    cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)m, (int)n, 1.0, Ks, (int)n, gp->alpha, 1, 1.0, ub,
+                1);
+    /* the first nb coordinates of L^-1 k need only the leading nb x nb block of L */
+    for (p = 0; p < m; p++)
+        memcpy(W + p * nb, Ks + p * n, nb * sizeof(double));
+    cblas_dtrsm(CblasRowMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit, (int)m, (int)nb,
+                1.0, gp->L, (int)n, W, (int)nb);
+    for (p = 0; p < m; p++) {
+        const double *w = W + p * nb;
+        double var = gp->s2 - cblas_ddot((int)nb, w, 1, w, 1), sd;
+        if (var < 1e-12)
+            var = 1e-12;
+        sd = sqrt(var);
+        ub[p] = log(sd) + axl_logei_h((ub[p] - best_f) / sd, NULL);
     }
     return 0;
 }

@@ -278,6 +278,136 @@ static void test_gp_fit_recovers(void **st)
     axl_gp_free(gp);
 }
 
+static void test_gp_fit_screened(void **st)
+{
+    /* a cold fit whose starts are screened (only the best continues after 10
+     * iterations) reaches the MAP objective of running every start to the end, on
+     * smooth and bumpy data, with fewer evaluations */
+    enum { N = 40, D = 3 };
+    double X[N * D], y[N];
+    int rep, i, ev_full = 0, ev_scr = 0;
+    (void)st;
+    for (rep = 0; rep < 4; rep++) {
+        axl_gp_config c = cfg_of(AXL_PRIOR_GAMMA);
+        axl_gp *a = NULL, *b = NULL;
+        axl_gp_info ia, ib;
+        for (i = 0; i < N; i++) {
+            double *x = X + i * D;
+            x[0] = urand();
+            x[1] = urand();
+            x[2] = urand();
+            y[i] = rep % 2 ? sin(9 * x[0]) * cos(7 * x[1]) + 0.1 * x[2]
+                           : exp(-8 * ((x[0] - 0.3) * (x[0] - 0.3) + (x[1] - 0.6) * (x[1] - 0.6)));
+        }
+        c.n_starts = 3;
+        c.screen_iter = 0;
+        assert_int_equal(axl_gp_fit(N, D, X, y, NULL, &c, NULL, 0, &a, &ia, NULL), 0);
+        c.screen_iter = 10;
+        assert_int_equal(axl_gp_fit(N, D, X, y, NULL, &c, NULL, 0, &b, &ib, NULL), 0);
+        assert_int_equal(ib.n_starts, 3);
+        assert_true(isfinite(ib.objective));
+        assert_true(ib.objective > ia.objective - 0.05);
+        ev_full += ia.n_evals;
+        ev_scr += ib.n_evals;
+        axl_gp_free(a);
+        axl_gp_free(b);
+    }
+    assert_true(ev_scr < ev_full);
+}
+
+static void test_logei_bound_large(void **st)
+{
+    /* above 128 points the acquisition scores raw points exactly only while their
+     * bound (the variance from the first 64 rows of the factor) can still reach the
+     * best few: the bound must never be below the exact LogEI. Also the LogEI
+     * gradient (two triangular solves, no K^-1) against finite differences there. */
+    enum { N = 200, D = 3, M = 64 };
+    static double X[N * D], y[N];
+    double th[D + 3] = {log(0.2), log(0.25), log(0.3), 0.0, log(1e-4), 0.0};
+    double U[M * D], v[M], ub[M], g[M * D], best = -1e9, *ws;
+    axl_gp_config c = cfg_of(AXL_PRIOR_GAMMA);
+    axl_gp *gp = NULL;
+    int i, j;
+    (void)st;
+    for (i = 0; i < N; i++) {
+        for (j = 0; j < D; j++)
+            X[i * D + j] = urand();
+        y[i] = sin(5 * X[i * D]) + cos(4 * X[i * D + 1]) * X[i * D + 2];
+        best = fmax(best, y[i]);
+    }
+    assert_int_equal(axl_gp_fit(N, D, X, y, NULL, &c, th, 1, &gp, NULL, NULL), 0);
+    for (i = 0; i < M * D; i++)
+        U[i] = urand();
+    /* half of the points next to training points, where the variance is small */
+    for (i = 0; i < M / 2; i++)
+        for (j = 0; j < D; j++)
+            U[i * D + j] = X[(i * 3) * D + j] + 1e-3 * (urand() - 0.5);
+    ws = malloc((axl__gp_logei_ws_size(gp, M, 0) + 1) * sizeof(double));
+    assert_non_null(ws);
+    assert_int_equal(axl__gp_logei_ub(gp, best, M, U, 64, ub, ws), 0);
+    assert_int_equal(axl_gp_logei(gp, best, M, U, v, g), 0);
+    for (i = 0; i < M; i++) {
+        assert_true(isfinite(v[i]) && isfinite(ub[i]));
+        assert_true(ub[i] >= v[i] - 1e-9 * (1 + fabs(v[i])));
+    }
+    /* with all rows the bound is the value */
+    assert_int_equal(axl__gp_logei_ub(gp, best, M, U, N, ub, ws), 0);
+    for (i = 0; i < M; i++)
+        assert_true(fabs(ub[i] - v[i]) < 1e-9 * (1 + fabs(v[i])));
+    for (i = 0; i < M; i += 7)
+        for (j = 0; j < D; j++) {
+            double up[D], um[D], vp, vm, h = 1e-6, fd;
+            memcpy(up, U + i * D, sizeof up);
+            memcpy(um, U + i * D, sizeof um);
+            up[j] += h;
+            um[j] -= h;
+            axl_gp_logei(gp, best, 1, up, &vp, NULL);
+            axl_gp_logei(gp, best, 1, um, &vm, NULL);
+            fd = (vp - vm) / (2 * h);
+            assert_true(fabs(fd - g[i * D + j]) < 1e-3 * (1 + fabs(fd)));
+        }
+    free(ws);
+    axl_gp_free(gp);
+    /* a whole generation there (the pruned raw scoring, the believer for a batch of
+     * two): valid, distinct, new candidates */
+    {
+        axl_param p[D];
+        axl_space s = {.n_params = D, .params = p};
+        axl_gen_step step = {.model = AXL_GEN_GP_LOGEI, .num_trials = -1, .seed = 3};
+        axl_model_options o;
+        axl_model_state ms;
+        axl_model_input in;
+        axl_model_output out;
+        axl_errbuf eb = {{0}};
+        double cand[2 * D];
+        for (j = 0; j < D; j++)
+            p[j] = (axl_param){.type = AXL_PARAM_FLOAT, .lower = 0, .upper = 1};
+        axl_model_options_default(&o);
+        o.outcome_transform = AXL_OUTCOME_STANDARDIZE;
+        axl_model_state_init(&ms, 5);
+        memset(&in, 0, sizeof in);
+        memset(&out, 0, sizeof out);
+        in.space = &s;
+        in.maximize = 1;
+        in.n_obs = 140;
+        in.X = X;
+        in.y = y;
+        in.k = 2;
+        in.step = &step;
+        in.state = &ms;
+        in.opts = &o;
+        out.X = cand;
+        assert_int_equal(axl_model_generate(&in, &out, &eb), 0);
+        assert_int_equal(out.n, 2);
+        assert_true(isfinite(out.diag.best_logei));
+        assert_false(axl_space_same_point(&s, cand, cand + D));
+        for (i = 0; i < 140; i++) {
+            assert_false(axl_space_same_point(&s, cand, X + i * D));
+            assert_false(axl_space_same_point(&s, cand + D, X + i * D));
+        }
+    }
+}
+
 static void test_gp_duplicates(void **st)
 {
     /* identical inputs with zero known noise: a singular Gram matrix; the fit must
@@ -988,6 +1118,8 @@ int main(void)
         cmocka_unit_test(test_logei_gradient_and_value),
         cmocka_unit_test(test_gp_closed_form),
         cmocka_unit_test(test_gp_fit_recovers),
+        cmocka_unit_test(test_gp_fit_screened),
+        cmocka_unit_test(test_logei_bound_large),
         cmocka_unit_test(test_gp_duplicates),
         cmocka_unit_test(test_sobol_reproducible),
         cmocka_unit_test(test_transforms),
