@@ -172,8 +172,9 @@ typedef struct axl_gp_config {
     double min_noise; /* lower bound of the inferred noise variance (standardized) */
     int n_starts;     /* optimizer starts without a warm start (>= 1) */
     int max_iter;     /* BFGS iterations per start */
-    int screen_iter;  /* cold fits with several starts: iterations each start gets before
-                       * only the best one continues (0: every start runs to the end) */
+    int screen_iter;  /* cold fits with several starts on >= 24 points: iterations each
+                       * start gets before only the best one continues (0: every start
+                       * runs to the end) */
 } axl_gp_config;
 
 /* An immutable fitted GP (training data, hyper-parameters, Cholesky factor). */

@@ -11,6 +11,7 @@
 #include "engine/model/gp_internal.h"
 
 #define SQRT2 1.4142135623730951
+#define SCREEN_MIN_N 24
 
 /* ---------------------------------------------------------- optimizer */
 
@@ -313,7 +314,12 @@ int axl_gp_fit(size_t n, size_t d, const double *X, const double *y, const doubl
          * happens once (then warm starts follow), so keep it to one start */
         if (warm == NULL && n > 150)
             n_starts = 1;
-        if (warm == NULL && n_starts > 1 && n_starts <= 8 && cfg->screen_iter > 0) {
+        /* Screening from SCREEN_MIN_N points: below, a cold fit costs a few ms with
+         * every start run to the end, and few points leave the MAP landscape most
+         * multimodal. (A campaign's cold fit is at n_init = max(5, 2d) points; larger
+         * cold fits come with imported data or a resume without the model state.) */
+        if (warm == NULL && n_starts > 1 && n_starts <= 8 && cfg->screen_iter > 0 &&
+            n >= SCREEN_MIN_N) {
             double starts[8 * AXL_MODEL_MAX_HYPER];
             for (s = 0; s < n_starts; s++) {
                 double *t = starts + (size_t)s * H;
