@@ -21,6 +21,7 @@
 #include "hw/line/axl_recipe.h"
 #include "hw/worker/axl_driver.h"
 #include "hw/worker/axl_instr_host.h"
+#include "test/common/spawn.h"
 
 #ifndef AXL_SOURCE_DIR
 #error "AXL_SOURCE_DIR must name the source tree"
@@ -304,15 +305,10 @@ static void line_up(line *l, const char *gantry_fault, int trials)
 /* `axle run` to its end (guard: 90 s); returns its exit status, its stdout in l->out. */
 static int line_run(line *l)
 {
-    pid_t pid = fork();
+    const char *argv[] = {AXLE_BIN,        "run",         l->exp, "--store", l->store,
+                          "--no-progress", "--log-level", "warn", NULL};
+    pid_t pid = axl_test_spawn(AXLE_BIN, argv, l->out, AXL_TEST_INHERIT, false);
     assert_true(pid >= 0);
-    if (pid == 0) {
-        FILE *o = freopen(l->out, "w", stdout);
-        (void)o;
-        execl(AXLE_BIN, AXLE_BIN, "run", l->exp, "--store", l->store, "--no-progress",
-              "--log-level", "warn", (char *)NULL);
-        _exit(127);
-    }
     for (int i = 0; i < 900; i++) {
         int st;
         pid_t w = waitpid(pid, &st, WNOHANG);

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "engine_testlib.h"
+#include "test/common/spawn.h"
 
 #ifndef AXLE_BIN
 #error "AXLE_BIN must name the axle binary"
@@ -72,14 +73,8 @@ static int run(const char *args, char **out, char **err)
     char o[600], e[600];
     snprintf(o, sizeof(o), "%s/cli.out", dir);
     snprintf(e, sizeof(e), "%s/cli.err", dir);
-    pid_t pid = fork();
+    pid_t pid = axl_test_spawn(AXLE_BIN, argv, o, e, false);
     assert_true(pid >= 0);
-    if (pid == 0) {
-        if (freopen(o, "w", stdout) == NULL || freopen(e, "w", stderr) == NULL)
-            _exit(127);
-        execv(AXLE_BIN, (char *const *)argv);
-        _exit(127);
-    }
     int status = 0, rc = -1;
     for (int i = 0; i < 6000; i++) {
         if (waitpid(pid, &status, WNOHANG) == pid) {
@@ -450,13 +445,8 @@ static void test_subscribe(void **state)
     char path[600];
     snprintf(path, sizeof(path), "%s/hang.json", dir);
     argv[2] = path;
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (freopen("/dev/null", "w", stderr) == NULL || freopen("/dev/null", "w", stdout) == NULL)
-            _exit(127);
-        execv(AXLE_BIN, (char *const *)argv);
-        _exit(127);
-    }
+    pid_t pid = axl_test_spawn(AXLE_BIN, argv, NULL, NULL, false);
+    assert_true(pid >= 0);
     int rc = 1, status;
     for (int i = 0; i < 2000 && rc != 0; i++) { /* the control socket answers once it runs */
         rc = run("pause|hang|--store|@/live", &out, &err);
@@ -477,23 +467,11 @@ static void test_subscribe(void **state)
     char follow[600], quit[600];
     snprintf(follow, sizeof(follow), "%s/follow.out", dir);
     snprintf(quit, sizeof(quit), "%s/quit.out", dir);
-    pid_t f1 = fork();
-    if (f1 == 0) {
-        const char *a1[] = {"axle",   "subscribe", "--store", live, "--until-stopped",
-                            "--json", NULL};
-        if (freopen(follow, "w", stdout) == NULL)
-            _exit(127);
-        execv(AXLE_BIN, (char *const *)a1);
-        _exit(127);
-    }
-    pid_t f2 = fork();
-    if (f2 == 0) {
-        const char *a2[] = {"axle", "subscribe", "--store", live, NULL};
-        if (freopen(quit, "w", stdout) == NULL)
-            _exit(127);
-        execv(AXLE_BIN, (char *const *)a2);
-        _exit(127);
-    }
+    const char *a1[] = {"axle", "subscribe", "--store", live, "--until-stopped", "--json", NULL};
+    pid_t f1 = axl_test_spawn(AXLE_BIN, a1, follow, AXL_TEST_INHERIT, false);
+    const char *a2[] = {"axle", "subscribe", "--store", live, NULL};
+    pid_t f2 = axl_test_spawn(AXLE_BIN, a2, quit, AXL_TEST_INHERIT, false);
+    assert_true(f1 > 0 && f2 > 0);
     for (int i = 0; i < 2000; i++) { /* both have caught up with the log */
         char *a = slurp(follow), *b = slurp(quit);
         bool ready =

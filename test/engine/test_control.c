@@ -24,6 +24,7 @@
 
 #include "engine_testlib.h"
 #include "storage/axl_store.h"
+#include "test/common/spawn.h"
 
 #ifndef AXLE_BIN
 #error "AXLE_BIN must name the axle binary"
@@ -46,15 +47,8 @@ static char *slurp(const char *path)
 
 static pid_t spawn_to(const char *out, const char *err, const char *const argv[])
 {
-    pid_t pid = fork();
+    pid_t pid = axl_test_spawn(AXLE_BIN, argv, out, err, false);
     assert_true(pid >= 0);
-    if (pid == 0) {
-        if (freopen(out != NULL ? out : "/dev/null", "w", stdout) == NULL ||
-            freopen(err != NULL ? err : "/dev/null", "w", stderr) == NULL)
-            _exit(127);
-        execv(AXLE_BIN, (char *const *)argv);
-        _exit(127);
-    }
     return pid;
 }
 

@@ -31,6 +31,7 @@
 #include "hw/worker/axl_net.h"
 #include "engine_testlib.h"
 #include "storage/axl_store.h"
+#include "test/common/spawn.h"
 
 #ifndef AXLE_BIN
 #error "AXLE_BIN must name the axle binary"
@@ -40,14 +41,8 @@ static pid_t children[4];
 
 static pid_t spawn(const char *const argv[])
 {
-    pid_t pid = fork();
+    pid_t pid = axl_test_spawn(AXLE_BIN, argv, NULL, AXL_TEST_INHERIT, false);
     assert_true(pid >= 0);
-    if (pid == 0) {
-        if (freopen("/dev/null", "w", stdout) == NULL)
-            _exit(127);
-        execv(AXLE_BIN, (char *const *)argv);
-        _exit(127);
-    }
     for (size_t i = 0; i < 4; i++)
         if (children[i] == 0) {
             children[i] = pid;
@@ -155,16 +150,17 @@ static int probe(const char *rep, const char *pub, const char *store, const char
 
 static int as_nobody(const char *rep, const char *pub, const char *store, const char *worker)
 {
+    const char *argv[] = {
+        "test_engine_perms",   "--probe", rep ? rep : "-", pub ? pub : "-", store ? store : "-",
+        worker ? worker : "-", NULL};
+    struct passwd *pw = getpwnam("nobody"); /* here: the child makes only signal-safe calls */
+    uid_t uid = pw != NULL ? pw->pw_uid : 0;
+    gid_t gid = pw != NULL ? pw->pw_gid : 0;
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        struct passwd *pw = getpwnam("nobody");
-        if (pw == NULL || setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 ||
-            setuid(pw->pw_uid) != 0)
+        if (pw == NULL || setgroups(0, NULL) != 0 || setgid(gid) != 0 || setuid(uid) != 0)
             _exit(100);
-        const char *argv[] = {
-            "test_engine_perms",   "--probe", rep ? rep : "-", pub ? pub : "-", store ? store : "-",
-            worker ? worker : "-", NULL};
         execv("/proc/self/exe", (char *const *)argv);
         _exit(101);
     }

@@ -20,6 +20,7 @@
 
 #include "engine_testlib.h"
 #include "storage/axl_store.h"
+#include "test/common/spawn.h"
 
 #ifndef AXLE_BIN
 #error "AXLE_BIN must name the axle binary"
@@ -27,16 +28,8 @@
 
 static pid_t spawn(const char *out_path, const char *const argv[])
 {
-    pid_t pid = fork();
+    pid_t pid = axl_test_spawn(AXLE_BIN, argv, out_path, NULL, false);
     assert_true(pid >= 0);
-    if (pid == 0) {
-        if (freopen(out_path != NULL ? out_path : "/dev/null", "w", stdout) == NULL)
-            _exit(127);
-        if (freopen("/dev/null", "w", stderr) == NULL)
-            _exit(127);
-        execv(AXLE_BIN, (char *const *)argv);
-        _exit(127);
-    }
     return pid;
 }
 
@@ -45,14 +38,8 @@ static char *slurp(const char *path);
 /* Like spawn, with stdout and stderr both in log_path (what the engine said, for a failure). */
 static pid_t spawn_logged(const char *log_path, const char *const argv[])
 {
-    pid_t pid = fork();
+    pid_t pid = axl_test_spawn(AXLE_BIN, argv, log_path, AXL_TEST_SAME_AS_OUT, true);
     assert_true(pid >= 0);
-    if (pid == 0) {
-        if (freopen(log_path, "a", stdout) == NULL || dup2(fileno(stdout), 2) < 0)
-            _exit(127);
-        execv(AXLE_BIN, (char *const *)argv);
-        _exit(127);
-    }
     return pid;
 }
 

@@ -198,11 +198,11 @@ static void test_drops_counted(void **state)
     assert_int_equal(axl_stream_open(pub, rep, st, &s, NULL), 0);
     int fds[2];
     assert_int_equal(pipe(fds), 0);
+    char fd[16];
+    snprintf(fd, sizeof(fd), "%d", fds[1]);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) { /* nng is not fork-safe: the child is this program again */
-        char fd[16];
-        snprintf(fd, sizeof(fd), "%d", fds[1]);
         close(fds[0]);
         execl("/proc/self/exe", "test_stream", "--drop-child", pub, fd, (char *)NULL);
         _exit(127);

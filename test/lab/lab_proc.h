@@ -23,6 +23,7 @@
 #include "hw/line/axl_task.h"
 #include "proto/axl_util.h"
 #include "proto/axl_wire.h"
+#include "test/common/spawn.h"
 
 #ifndef AXLE_BIN
 #error "AXLE_BIN must name the axle binary"
@@ -108,15 +109,8 @@ static inline int lp_kill_all(void **state)
 static inline pid_t lp_spawn_quiet(const char *path, const char *const argv[])
 {
     bool verbose = getenv("AXL_TEST_VERBOSE") != NULL;
-    pid_t pid = fork();
+    pid_t pid = axl_test_spawn(path, argv, NULL, verbose ? AXL_TEST_INHERIT : NULL, false);
     assert_true(pid >= 0);
-    if (pid == 0) {
-        int null = open("/dev/null", O_WRONLY);
-        if (null < 0 || dup2(null, 1) < 0 || (!verbose && dup2(null, 2) < 0))
-            _exit(127);
-        execv(path, (char *const *)argv);
-        _exit(127);
-    }
     lp_track(pid);
     return pid;
 }

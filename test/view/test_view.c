@@ -26,6 +26,7 @@
 #include "engine/view/view.h"
 #include "proto/axl_proto.h"
 #include "test/view/cdp.h"
+#include "test/common/spawn.h"
 
 /* Headless Chromium on a loaded 2-core CI machine can lag many seconds behind a render. */
 #define WAIT_MS 40000
@@ -43,15 +44,7 @@ static void path(char *out, size_t n, const char *fmt, ...)
 
 static pid_t spawn(const char *log, const char *const argv[])
 {
-    pid_t pid = fork();
-    if (pid == 0) {
-        FILE *f = freopen(log, "w", stdout);
-        if (f == NULL || dup2(fileno(stdout), 2) < 0)
-            _exit(127);
-        execv(AXLE_BIN, (char *const *)argv);
-        _exit(127);
-    }
-    return pid;
+    return axl_test_spawn(AXLE_BIN, argv, log, AXL_TEST_SAME_AS_OUT, false);
 }
 
 /* A child that has not exited after 60 s is killed and reported: a hang fails its
