@@ -201,7 +201,7 @@ static void read_evaluations(const char *log, int *starts, int *ends, double *va
 static char *command_experiment(const char *dir, const char *name, const char *log, int total,
                                 bool wait, const char *sleep_s)
 {
-    char json[2048];
+    char json[4096];
     snprintf(json, sizeof(json),
              "{\"name\": \"%s\", \"search_space\": {\"parameters\": ["
              "{\"name\": \"x1\", \"type\": \"range\", \"bounds\": [-5, 10]},"
@@ -324,13 +324,21 @@ static void test_command_runner_no_wait_then_resume(void **state)
     char *dir = et_mkdtemp();
     char log[600];
     snprintf(log, sizeof(log), "%s/evaluations.log", dir);
-    char *path = command_experiment(dir, "nowait", log, 4, false, "0.3");
+    /* The commands end only once the test creates `go`: however slowly the engine hands
+     * the four over, none can have ended when it returns. */
+    char go[620], hold[700];
+    snprintf(go, sizeof(go), "%s/go", dir);
+    snprintf(hold, sizeof(hold), "0; while [ ! -e %s ]; do sleep 0.01; done", go);
+    char *path = command_experiment(dir, "nowait", log, 4, false, hold);
     const char *run_argv[] = {"axle", "run", path, "--store", dir, "--no-progress", NULL};
     assert_int_equal(wait_exit(spawn(NULL, run_argv), 30), 0);
     size_t n;
     uint64_t seq;
     store_counts(dir, "nowait", 1u << AXL_TRIAL_RUNNING, &n, &seq);
     assert_int_equal(n, 4); /* returned while all four run: none left STAGED */
+    FILE *g = fopen(go, "w");
+    assert_non_null(g);
+    fclose(g);
     for (int i = 0; i < 4; i++)
         wait_run_exit(dir, "nowait", i);
     const char *resume_argv[] = {"axle", "resume", "nowait", "--store", dir, "--no-progress", NULL};
