@@ -18,6 +18,9 @@
  *                                      busiest station's busy time with the work that must
  *                                      precede and follow it, axl_tl_stats) / the makespan
  *                                      the line took; 1.0 = at the bound
+ *   lab.moves_onto_occupied_station    in that run, moves onto the spin coater or the
+ *                                      characterization stage that started while another
+ *                                      film was there (must be 0: the interlock)
  *   lab.demo_wall_s                    examples/antisolvent_pl.json (30 trials, Sobol 5 then
  *                                      GP-LogEI, 1000x): wall seconds, median of 5 seeds
  *   lab.demo_best_fraction             the film model's noise-free intensity at the best
@@ -29,7 +32,9 @@
  *                                      worker on its real drivers talking to emulators /
  *                                      the same on the simulated line, same compression
  * Details go to stderr. AXL_BENCH_LAB_QUICK=1 skips the simulated line;
- * AXL_BENCH_LAB_PART=line, =demo or =devices runs only that part of it.
+ * AXL_BENCH_LAB_PART=line, =demo or =devices runs only that part of it. Experiments only:
+ * AXL_BENCH_SPEED runs the 36-sample line at another compression (default 1000),
+ * AXL_BENCH_KEEP keeps its store.
  */
 #include "bench/axl_bench.h"
 #include "engine/axl_engine.h"
@@ -303,6 +308,30 @@ static bool param_of(const axl_trial_rec *t, const char *name, double *out)
     return false;
 }
 
+/* One task event against who holds the spin coater and the characterization stage (the
+ * log's order is the gripper's: it runs one move at a time). */
+static void count_onto_occupied(const axl_msg *m, bool started, bool finished, int64_t trial,
+                                int64_t holder[2], line_run *out)
+{
+    static const char *const station[2] = {"spincoater", "characterization"};
+    const char *p;
+    size_t len;
+    if (axl_obj_str(&m->root, "b", "task", true, 63, &p, &len, NULL) != 0)
+        return;
+    for (int k = 0; k < 2; k++) {
+        size_t sl = strlen(station[k]);
+        bool onto = len > sl + 4 && memcmp(p + len - sl, station[k], sl) == 0 &&
+                    memcmp(p + len - sl - 4, "_to_", 4) == 0;
+        bool off = len > sl + 4 && memcmp(p, station[k], sl) == 0 && memcmp(p + sl, "_to_", 4) == 0;
+        if (started && onto) {
+            out->onto_occupied += holder[k] != -1;
+            holder[k] = trial;
+        } else if (finished && off) {
+            holder[k] = -1;
+        }
+    }
+}
+
 /* Runs one campaign in a fresh store; reads back trials and the task events' span. */
 void run_line(json_t *exp, const char *name, line_run *out)
 {
@@ -338,6 +367,7 @@ void run_line(json_t *exp, const char *name, line_run *out)
     }
     out->first_start = INFINITY;
     out->last_end = -INFINITY;
+    int64_t holder[2] = {-1, -1};
     axl_store_iter *it;
     if (axl_store_iter_open(st, 1, 0, &it, &eb) != 0)
         die("events", &eb);
@@ -353,24 +383,31 @@ void run_line(json_t *exp, const char *name, line_run *out)
             continue;
         if (axl_msg_parse(&m, ev.body, ev.body_len, NULL) != 0)
             continue;
+        bool started = ev.type_len == 12 && memcmp(ev.type, "task.started", 12) == 0;
         if (axl_obj_num(&m.root, "b", "time", true, 0, 1e12, &t, NULL) == 0) {
-            if (ev.type_len == 12 && memcmp(ev.type, "task.started", 12) == 0)
+            if (started)
                 out->first_start = fmin(out->first_start, t);
             else
                 out->last_end = fmax(out->last_end, t);
         }
+        bool finished = ev.type_len == 13 && memcmp(ev.type, "task.finished", 13) == 0;
+        count_onto_occupied(&m, started, finished, ev.trial, holder, out);
         axl_msg_free(&m);
     }
     axl_store_iter_close(it);
     axl_store_experiment_free(se);
     axl_store_close(st);
-    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    if (getenv("AXL_BENCH_KEEP") == NULL) /* experiments only: keep the store to look at */
+        nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    else
+        fprintf(stderr, "  kept the store %s\n", dir);
     free(dir);
 }
 
-static void bench_line_throughput(const seed_lab *s, double *per_h, double *vs_bound)
+static void bench_line_throughput(const seed_lab *s, double *per_h, double *vs_bound,
+                                  uint32_t *onto_occupied)
 {
-    const double speed = 1000;
+    const double speed = getenv("AXL_BENCH_SPEED") ? atof(getenv("AXL_BENCH_SPEED")) : 1000;
     const int n = 36;
     json_t *steps = json_pack("[{s:s,s:i,s:i,s:i}]", "model", "sobol", "num_trials", -1,
                               "max_parallelism", 45, "seed", 4242);
@@ -407,6 +444,7 @@ static void bench_line_throughput(const seed_lab *s, double *per_h, double *vs_b
     axl_tl_free(tl);
     *per_h = n / (makespan / 3600);
     *vs_bound = st.makespan_bound / makespan;
+    *onto_occupied = run.onto_occupied;
     fprintf(stderr,
             "  line: %d samples in %.0f s of line time (%.1f s wall) = %.2f samples/h; "
             "bound %.0f s (busy bound %.0f s, %s busy %.0f s); placed in arrival order the "
@@ -488,9 +526,11 @@ int main(void)
         double sph = 0, vsb = 0, wall = 0, frac = 0;
         const char *part = getenv("AXL_BENCH_LAB_PART"); /* "line" or "demo": one of them */
         if (part == NULL || strcmp(part, "line") == 0) {
-            bench_line_throughput(&s, &sph, &vsb);
+            uint32_t occupied = 0;
+            bench_line_throughput(&s, &sph, &vsb, &occupied);
             axl_bench_row("lab.samples_per_h", sph, "samples/h");
             axl_bench_row("lab.throughput_vs_bound", vsb, "ratio");
+            axl_bench_row("lab.moves_onto_occupied_station", occupied, "moves");
         }
         if (part == NULL || strcmp(part, "demo") == 0) {
             bench_demo(&wall, &frac);

@@ -15,6 +15,8 @@ typedef struct line_run {
     size_t n_trials;
     double params[64][4]; /* antisolvent volume, rate, timing, anneal per trial */
     uint32_t status[64];
+    uint32_t onto_occupied; /* moves onto the spin coater or characterization stage that
+                               started before the film there had been moved off */
 } line_run;
 
 /* The seed campaign's experiment (examples/antisolvent_pl.json) with its simulate

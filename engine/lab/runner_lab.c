@@ -336,12 +336,10 @@ int lab_send_task(lab_runner *lr, sample *s, uint32_t k)
         m.task.kind = axl_str_c(axl_task_kind_name(ct->kind));
         m.task.params = (axl_raw){params.data, params.size};
         if (s->placed && k == s->cur) {
-            double at = lr->wall0 + s->plan[k].start / lr->cfg.speed;
-            /* At max(planned start, now): a late predecessor starts it at once. */
-            if (at > axl_now() + 0.001) {
-                m.task.has_start_at = true;
-                m.task.start_at = at;
-            }
+            /* At max(planned start, now): a late predecessor starts it at once, and a
+             * worker with several tasks ready starts them in planned order. */
+            m.task.has_start_at = true;
+            m.task.start_at = lr->wall0 + s->plan[k].start / lr->cfg.speed;
         }
         rv = axl_link_send(lr->links[lab_role_of(s, k)].link, &m, &eb);
     }

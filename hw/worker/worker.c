@@ -366,7 +366,7 @@ static void schedule(worker *w, wtask *t)
     t->drv.index = t->index;
     double now = axl_now();
     double wait = t->has_start_at ? t->start_at - now : 0;
-    t->due = wait > 0 ? t->start_at : now;
+    t->due = t->has_start_at ? t->start_at : now; /* a past start_at: at once, in its order */
     if (wait > 0.001) {
         if ((t->timer = malloc(sizeof(uv_timer_t))) == NULL) {
             make_ready(w, t);
