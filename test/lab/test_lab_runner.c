@@ -261,6 +261,34 @@ static const tev *find_event(const tev *ev, size_t n, const char *type, int64_t 
     return NULL;
 }
 
+/* A step named task under way (its task.started in ev[0..n), its task.finished not);
+ * NULL when none. */
+static const tev *step_under_way(const tev *ev, size_t n, const char *task)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(ev[i].type, "task.started") == 0 && strcmp(ev[i].task, task) == 0 &&
+            find_event(ev, n, "task.finished", ev[i].trial, ev[i].index, 0) == NULL)
+            return &ev[i];
+    return NULL;
+}
+
+/* Reads the log of the campaign that pid runs in dir into ev (4096 at most; *n events)
+ * until a step named task is under way; fails after 30 s or if the campaign ends first. */
+static const tev *wait_step_under_way(const char *dir, pid_t pid, const char *task, tev *ev,
+                                      size_t *n)
+{
+    double end = lp_now() + 30;
+    for (;;) {
+        assert_true(lp_now() < end);
+        assert_int_equal(waitpid(pid, NULL, WNOHANG), 0);
+        *n = read_events(dir, ev, 4096);
+        const tev *t = step_under_way(ev, *n, task);
+        if (t != NULL)
+            return t;
+        lp_sleep_ms(5);
+    }
+}
+
 static size_t count_events(const tev *ev, size_t n, const char *type, int64_t trial)
 {
     size_t c = 0;
@@ -898,19 +926,7 @@ static void test_abandon_mid_flight_finishes_the_step_and_nothing_after(void **s
     static tev ev[4096];
     size_t n = 0;
     /* An anneal under way: its task.started is in, its task.finished not yet. */
-    const tev *anneal = NULL;
-    double end = lp_now() + 30;
-    while (anneal == NULL) {
-        assert_true(lp_now() < end);
-        assert_int_equal(waitpid(pid, NULL, WNOHANG), 0);
-        n = read_events(dir, ev, 4096);
-        for (size_t i = 0; i < n && anneal == NULL; i++)
-            if (strcmp(ev[i].type, "task.started") == 0 && strcmp(ev[i].task, "anneal") == 0 &&
-                find_event(ev, n, "task.finished", ev[i].trial, ev[i].index, 0) == NULL)
-                anneal = &ev[i];
-        if (anneal == NULL)
-            lp_sleep_ms(5);
-    }
+    const tev *anneal = wait_step_under_way(dir, pid, "anneal", ev, &n);
     int64_t victim = anneal->trial, k = anneal->index;
     char idx[24], out[512];
     snprintf(idx, sizeof(idx), "%lld", (long long)victim);
@@ -924,7 +940,7 @@ static void test_abandon_mid_flight_finishes_the_step_and_nothing_after(void **s
 
     /* The anneal runs to its end, recorded after the abandon; then the engine dies. */
     const tev *ab = NULL, *fin = NULL;
-    end = lp_now() + 30;
+    double end = lp_now() + 30;
     for (;;) {
         n = read_events(dir, ev, 4096);
         ab = find_event(ev, n, "trial.abandoned", victim, -1, 0);
@@ -1035,11 +1051,7 @@ static void test_abandon_before_start_cancels_the_waiting_task(void **state)
         assert_true(lp_now() < end);
         assert_int_equal(waitpid(pid, NULL, WNOHANG), 0);
         n = read_events(dir, ev, 4096);
-        const tev *spinning = NULL;
-        for (size_t i = 0; i < n && spinning == NULL; i++)
-            if (strcmp(ev[i].type, "task.started") == 0 && strcmp(ev[i].task, "spincoat") == 0 &&
-                find_event(ev, n, "task.finished", ev[i].trial, ev[i].index, 0) == NULL)
-                spinning = &ev[i];
+        const tev *spinning = step_under_way(ev, n, "spincoat");
         for (size_t i = 0; spinning != NULL && i < n && y < 0; i++)
             if (strcmp(ev[i].type, "trial.running") == 0 && ev[i].trial != spinning->trial &&
                 find_event(ev, n, "task.started", ev[i].trial, -1, 0) == NULL) {
@@ -1201,19 +1213,7 @@ static void test_abandon_then_killed_mid_step_still_clears(void **state)
     pid_t pid = spawn_axle(run);
     static tev ev[4096];
     size_t n = 0;
-    const tev *anneal = NULL;
-    double end = lp_now() + 30;
-    while (anneal == NULL) {
-        assert_true(lp_now() < end);
-        assert_int_equal(waitpid(pid, NULL, WNOHANG), 0);
-        n = read_events(dir, ev, 4096);
-        for (size_t i = 0; i < n && anneal == NULL; i++)
-            if (strcmp(ev[i].type, "task.started") == 0 && strcmp(ev[i].task, "anneal") == 0 &&
-                find_event(ev, n, "task.finished", ev[i].trial, ev[i].index, 0) == NULL)
-                anneal = &ev[i];
-        if (anneal == NULL)
-            lp_sleep_ms(5);
-    }
+    const tev *anneal = wait_step_under_way(dir, pid, "anneal", ev, &n);
     int64_t victim = anneal->trial, k = anneal->index;
     char idx[24], out[512];
     snprintf(idx, sizeof(idx), "%lld", (long long)victim);
@@ -1279,19 +1279,7 @@ static void test_abandon_film_lost_blocks_the_station(void **state)
     pid_t pid = spawn_axle(run);
     static tev ev[4096];
     size_t n = 0;
-    const tev *anneal = NULL;
-    double end = lp_now() + 30;
-    while (anneal == NULL) {
-        assert_true(lp_now() < end);
-        assert_int_equal(waitpid(pid, NULL, WNOHANG), 0);
-        n = read_events(dir, ev, 4096);
-        for (size_t i = 0; i < n && anneal == NULL; i++)
-            if (strcmp(ev[i].type, "task.started") == 0 && strcmp(ev[i].task, "anneal") == 0 &&
-                find_event(ev, n, "task.finished", ev[i].trial, ev[i].index, 0) == NULL)
-                anneal = &ev[i];
-        if (anneal == NULL)
-            lp_sleep_ms(5);
-    }
+    const tev *anneal = wait_step_under_way(dir, pid, "anneal", ev, &n);
     int64_t victim = anneal->trial, k = anneal->index;
     char idx[24], out[512];
     snprintf(idx, sizeof(idx), "%lld", (long long)victim);
