@@ -220,10 +220,13 @@ bool lab_clearing_start(lab_runner *lr, sample *s, uint32_t k)
     return true;
 }
 
-int lab_clearing_restored(lab_runner *lr, uint32_t trial, uint32_t index, axl_station from,
-                          int plate, double temp)
+/* A sample of an ended trial brought back from the labware record with chain (its film's
+ * plate and temperature), linked, and the station hold kept on the timeline by a stand-in
+ * (none when hold is not a shared station). */
+static int restore_ended(lab_runner *lr, uint32_t trial, const axl_chain *chain, int plate,
+                         double temp, bool clearing, axl_station hold, sample **out)
 {
-    if (!shared(from) || index + 1 > AXL_CHAIN_MAX || lab_find_sample(lr, trial) != NULL)
+    if (lab_find_sample(lr, trial) != NULL)
         return AXL_EINVAL;
     sample *s = calloc(1, sizeof(*s));
     if (s == NULL)
@@ -231,26 +234,44 @@ int lab_clearing_restored(lab_runner *lr, uint32_t trial, uint32_t index, axl_st
     s->trial = trial;
     snprintf(s->name, sizeof(s->name), "sample%u", trial);
     sample_ev_restored(s);
-    /* Only task `index` is real; the ones before it ran and are not looked at again. */
-    s->chain.n = index + 1;
-    s->chain.task[index] = (axl_chain_task){
-        AXL_TASK_MOVE, from, AXL_STATION_STORAGE, axl_station_move_s(from, AXL_STATION_STORAGE),
-        NAN,           -1};
-    s->char_index = s->chain.n;
+    s->chain = *chain;
+    s->char_index = chain->n;
     s->clear_plate = plate;
     s->clear_temp = temp;
-    s->canceled = s->clearing = true;
+    s->canceled = true;
+    s->clearing = clearing;
     sample_ev_reported(s);
     lab_sample_link(lr, s);
-    /* The station stays held on the timeline until the move is done. */
-    axl_chain c;
-    axl_errbuf eb = {{0}};
-    stand_in(&c, from, temp, 0);
-    if (axl_tl_place(lr->tl, trial, &c, lab_line_now(lr), NULL, &eb) == 0)
-        s->stand_in = true;
-    else
-        AXL_ERROR(SRC, "trial %u: the clearing of the %s is not on the timeline: %s", trial,
-                  axl_station_name(from), eb.msg);
+    if (shared(hold)) { /* the station stays held on the timeline until the film is off */
+        axl_chain c;
+        axl_errbuf eb = {{0}};
+        stand_in(&c, hold, temp, 0);
+        if (axl_tl_place(lr->tl, trial, &c, lab_line_now(lr), NULL, &eb) == 0)
+            s->stand_in = true;
+        else
+            AXL_ERROR(SRC, "trial %u: the hold of the %s is not on the timeline: %s", trial,
+                      axl_station_name(hold), eb.msg);
+    }
+    *out = s;
+    return 0;
+}
+
+int lab_clearing_restored(lab_runner *lr, uint32_t trial, uint32_t index, axl_station from,
+                          int plate, double temp)
+{
+    if (!shared(from) || index + 1 > AXL_CHAIN_MAX)
+        return AXL_EINVAL;
+    /* Only task `index` is real; the ones before it ran and are not looked at again. */
+    axl_chain chain;
+    memset(&chain, 0, sizeof(chain));
+    chain.n = index + 1;
+    chain.task[index] = (axl_chain_task){
+        AXL_TASK_MOVE, from, AXL_STATION_STORAGE, axl_station_move_s(from, AXL_STATION_STORAGE),
+        NAN,           -1};
+    sample *s;
+    int rv = restore_ended(lr, trial, &chain, plate, temp, true, from, &s);
+    if (rv != 0)
+        return rv;
     AXL_INFO(SRC, "trial %u (%s): its film is taken from the %s back to its tray (task %u)", trial,
              s->name, axl_station_name(from), index);
     return 0;
@@ -297,32 +318,16 @@ void lab_clearing_resolve(lab_runner *lr, sample *s, axl_task_state st)
 static int restored_step(lab_runner *lr, uint32_t trial, uint32_t index, const axl_chain_task *t,
                          int plate)
 {
-    if (lab_find_sample(lr, trial) != NULL)
-        return AXL_EINVAL;
-    sample *s = calloc(1, sizeof(*s));
-    if (s == NULL)
-        return AXL_ENOMEM;
-    s->trial = trial;
-    snprintf(s->name, sizeof(s->name), "sample%u", trial);
-    sample_ev_restored(s);
-    s->chain.n = index + 2;
-    s->chain.task[index] = *t;
-    s->chain.task[index + 1] =
-        (axl_chain_task){AXL_TASK_MOVE, t->to, AXL_STATION_STORAGE, 0, NAN, -1};
-    s->char_index = s->chain.n;
-    s->clear_plate = plate;
-    s->clear_temp = t->temperature;
-    s->canceled = true;
-    sample_ev_reported(s);
-    lab_sample_link(lr, s);
-    axl_station at = shared(t->to) ? t->to : t->from;
-    if (shared(at)) {
-        axl_chain c;
-        axl_errbuf eb = {{0}};
-        stand_in(&c, at, t->temperature, 0);
-        if (axl_tl_place(lr->tl, trial, &c, lab_line_now(lr), NULL, &eb) == 0)
-            s->stand_in = true;
-    }
+    axl_chain chain;
+    memset(&chain, 0, sizeof(chain));
+    chain.n = index + 2;
+    chain.task[index] = *t;
+    chain.task[index + 1] = (axl_chain_task){AXL_TASK_MOVE, t->to, AXL_STATION_STORAGE, 0, NAN, -1};
+    sample *s;
+    int rv = restore_ended(lr, trial, &chain, plate, t->temperature, false,
+                           shared(t->to) ? t->to : t->from, &s);
+    if (rv != 0)
+        return rv;
     AXL_INFO(SRC, "trial %u (%s) was ended while its task %u ran: its film is cleared when it ends",
              trial, s->name, index);
     return 0;
