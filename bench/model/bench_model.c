@@ -13,6 +13,8 @@
  * Speed: one generation (fit + acquisition, k = 1) at d in {4, 6} and n in
  * {20, 50, 100, 200, 500}, warm-started from the fit at n-1 as in a campaign, and
  * cold (no previous hyper-parameters).
+ * `speed-data FILE`: the same measurements on a data file (bench/model/peers/
+ * side_by_side.py times BoTorch and axle on the same data, interleaved).
  * Suite: every problem of bench/model/suite.py (bench/model/suite_fn.c) over 20 seeds
  * beside BoTorch's quartiles (bench/model/peers/botorch_suite.tsv).
  * JSON rows on stdout, progress on stderr.
@@ -33,9 +35,9 @@
 
 static axl_model_options g_opts;
 static const char *g_only;
-static int g_last_evals;
 static uint64_t g_seed0 = 1000;
 static uint64_t g_suite_seed0 = 0; /* the suite's first seed (BoTorch's runs: 0) */
+static double g_budget_x = 1.0;    /* --budget-x: the suite's budgets times this (experiments) */
 
 typedef struct problem {
     const char *name;
@@ -317,7 +319,8 @@ static void suite(int seeds)
         const axl_suite_problem *sp = &all[i];
         problem p;
         double *fin = calloc((size_t)seeds, sizeof(double));
-        double *best = calloc((size_t)sp->budget, sizeof(double)), gen_ms = 0;
+        int budget = (int)lround(sp->budget * g_budget_x);
+        double *best = calloc((size_t)budget, sizeof(double)), gen_ms = 0;
         int n_gen = 0;
         if (g_only != NULL && strstr(g_only, sp->name) == NULL) {
             free(fin);
@@ -327,7 +330,7 @@ static void suite(int seeds)
         memset(&p, 0, sizeof p);
         p.name = sp->name;
         p.d = sp->d;
-        p.budget = sp->budget;
+        p.budget = budget;
         p.fmin = sp->fmin;
         p.f = sp->f;
         p.noise_sd = sp->noise_sd;
@@ -406,16 +409,42 @@ static double cpu_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static void speed(size_t d, size_t n, int reps)
+/* One (d, n) cell of the speed table, medians over the repetitions (ms). */
+typedef struct speed_cell {
+    double warm, cold, warm_cpu, cold_cpu, cycle, cycle_cpu, fit, acq;
+    int evals;    /* likelihood evaluations of the warm fit (0: between refits) */
+    size_t every; /* generations per refit cycle */
+} speed_cell;
+
+static double median_of(double *v, int n)
 {
-    axl_param prm[6];
+    qsort(v, (size_t)n, sizeof(double), cmp_d);
+    return v[n / 2];
+}
+
+/*
+ * Times generations on the data X (n x d, unit cube), y (minimized): cold (no previous
+ * hyper-parameters: the first GP generation of a campaign) on the first n-1 points,
+ * then warm (one more observation, the cold fit's state), then one refit cycle from
+ * the same state. `data_of_rep` (may be NULL) refills X, y before each repetition.
+ */
+static void measure_generations(size_t d, size_t n, double *X, double *y, int reps,
+                                void (*data_of_rep)(size_t, size_t, int, double *, double *),
+                                speed_cell *c)
+{
+    axl_param prm[AXL_MODEL_MAX_PARAMS];
     axl_space s = {.n_params = d, .params = prm};
     axl_gen_step step = {.model = AXL_GEN_GP_LOGEI, .num_trials = -1, .seed = 3};
-    double *X = malloc((n + 1) * d * sizeof(double)), *y = malloc((n + 1) * sizeof(double));
-    double out[6], warm[16], cold[16], fit[16], acq[16], warm_cpu[16], cold_cpu[16];
-    char name[128];
+    double out[AXL_MODEL_MAX_PARAMS], warm[16], cold[16], fit[16], acq[16], warm_cpu[16],
+        cold_cpu[16], cycle[16], cycle_cpu[16];
+    /* above auto_full_max_n the hyper-parameters are refitted every n/50-th generation
+     * only: the cycle row is the mean over one such cycle (the campaign's cost per
+     * generation), the warm row one generation between refits */
+    size_t every = n > (size_t)g_opts.auto_full_max_n && n / 50 > 1 ? n / 50 : 1;
     int r;
 
+    if (reps > 16)
+        reps = 16;
     for (size_t j = 0; j < d; j++)
         prm[j] = (axl_param){.type = AXL_PARAM_FLOAT, .lower = 0, .upper = 1};
     for (r = 0; r < reps; r++) {
@@ -423,11 +452,9 @@ static void speed(size_t d, size_t n, int reps)
         axl_model_input in;
         axl_model_output o;
         axl_errbuf eb = {{0}};
-        double t0;
-        /* a campaign-like design: random points, a smooth multimodal response */
-        axl_sobol_fill((unsigned)d, 77 + (uint64_t)r, 0, n, X);
-        for (size_t i = 0; i < n; i++)
-            y[i] = speed_f(X + i * d, d);
+        double t0, c0;
+        if (data_of_rep != NULL)
+            data_of_rep(d, n, r, X, y);
         axl_model_state_init(&st, 5 + (uint64_t)r);
         memset(&in, 0, sizeof in);
         in.space = &s;
@@ -440,61 +467,145 @@ static void speed(size_t d, size_t n, int reps)
         in.opts = &g_opts;
         memset(&o, 0, sizeof o);
         o.X = out;
-        /* cold: no previous hyper-parameters (first GP generation of a campaign) */
         t0 = axl_bench_now();
-        double c0 = cpu_now();
-        if (axl_model_generate(&in, &o, &eb) != 0) {
-            fprintf(stderr, "speed: %s\n", eb.msg);
-            exit(1);
-        }
+        c0 = cpu_now();
+        if (axl_model_generate(&in, &o, &eb) != 0)
+            goto fail;
         cold[r] = (axl_bench_now() - t0) * 1e3;
         cold_cpu[r] = (cpu_now() - c0) * 1e3;
-        /* warm: one more observation, hyper-parameters of the previous fit */
         st = o.state;
         in.n_obs = n;
         t0 = axl_bench_now();
         c0 = cpu_now();
-        if (axl_model_generate(&in, &o, &eb) != 0) {
-            fprintf(stderr, "speed: %s\n", eb.msg);
-            exit(1);
-        }
+        if (axl_model_generate(&in, &o, &eb) != 0)
+            goto fail;
         warm[r] = (axl_bench_now() - t0) * 1e3;
         warm_cpu[r] = (cpu_now() - c0) * 1e3;
         fit[r] = o.diag.fit_ms;
         acq[r] = o.diag.acq_ms;
-        g_last_evals = o.diag.fit_evals;
+        c->evals = o.diag.fit_evals;
+        /* one refit cycle from the same warm state: generation numbers 0 .. every-1 */
+        t0 = axl_bench_now();
+        c0 = cpu_now();
+        for (size_t g = 0; g < every; g++) {
+            axl_model_state sg = st;
+            sg.n_gen = g;
+            in.state = &sg;
+            if (axl_model_generate(&in, &o, &eb) != 0)
+                goto fail;
+        }
+        cycle[r] = (axl_bench_now() - t0) * 1e3 / (double)every;
+        cycle_cpu[r] = (cpu_now() - c0) * 1e3 / (double)every;
+        continue;
+    fail:
+        fprintf(stderr, "speed: %s\n", eb.msg);
+        exit(1);
     }
-    qsort(warm, (size_t)reps, sizeof(double), cmp_d);
-    qsort(cold, (size_t)reps, sizeof(double), cmp_d);
-    qsort(fit, (size_t)reps, sizeof(double), cmp_d);
-    qsort(acq, (size_t)reps, sizeof(double), cmp_d);
-    qsort(warm_cpu, (size_t)reps, sizeof(double), cmp_d);
-    qsort(cold_cpu, (size_t)reps, sizeof(double), cmp_d);
+    c->warm = median_of(warm, reps);
+    c->cold = median_of(cold, reps);
+    c->warm_cpu = median_of(warm_cpu, reps);
+    c->cold_cpu = median_of(cold_cpu, reps);
+    c->cycle = median_of(cycle, reps);
+    c->cycle_cpu = median_of(cycle_cpu, reps);
+    c->fit = median_of(fit, reps);
+    c->acq = median_of(acq, reps);
+    c->every = every;
+}
+
+/* the speed table's data: a scrambled Sobol design, a smooth multimodal response */
+static void speed_data(size_t d, size_t n, int r, double *X, double *y)
+{
+    axl_sobol_fill((unsigned)d, 77 + (uint64_t)r, 0, n, X);
+    for (size_t i = 0; i < n; i++)
+        y[i] = speed_f(X + i * d, d);
+}
+
+static void speed(size_t d, size_t n, int reps)
+{
+    double *X = malloc((n + 1) * d * sizeof(double)), *y = malloc((n + 1) * sizeof(double));
     const char *blas = strcmp(AXL_BENCH_BLAS_NAME, "openblas") == 0 ? "" : "_" AXL_BENCH_BLAS_NAME;
-    snprintf(name, sizeof name, "model.gen_ms%s.d%zu.n%zu", blas, d, n);
-    axl_bench_row(name, warm[reps / 2], "ms");
-    snprintf(name, sizeof name, "model.gen_ms_cold%s.d%zu.n%zu", blas, d, n);
-    axl_bench_row(name, cold[reps / 2], "ms");
-    snprintf(name, sizeof name, "model.gen_cpu_ms%s.d%zu.n%zu", blas, d, n);
-    axl_bench_row(name, warm_cpu[reps / 2], "ms");
-    snprintf(name, sizeof name, "model.gen_cpu_ms_cold%s.d%zu.n%zu", blas, d, n);
-    axl_bench_row(name, cold_cpu[reps / 2], "ms");
-    snprintf(name, sizeof name, "model.fit_ms%s.d%zu.n%zu", blas, d, n);
-    axl_bench_row(name, fit[reps / 2], "ms");
-    snprintf(name, sizeof name, "model.acq_ms%s.d%zu.n%zu", blas, d, n);
-    axl_bench_row(name, acq[reps / 2], "ms");
+    static const char *const kinds[8] = {"gen_ms",          "gen_ms_cold",  "gen_cpu_ms",
+                                         "gen_cpu_ms_cold", "gen_ms_cycle", "gen_cpu_ms_cycle",
+                                         "fit_ms",          "acq_ms"};
+    speed_cell c;
+    char name[128];
+
+    if (X == NULL || y == NULL) {
+        fprintf(stderr, "speed: out of memory\n");
+        exit(1);
+    }
+    measure_generations(d, n, X, y, reps, speed_data, &c);
+    const double v[8] = {c.warm,  c.cold,      c.warm_cpu, c.cold_cpu,
+                         c.cycle, c.cycle_cpu, c.fit,      c.acq};
+    for (int k = 0; k < 8; k++) {
+        snprintf(name, sizeof name, "model.%s%s.d%zu.n%zu", kinds[k], blas, d, n);
+        axl_bench_row(name, v[k], "ms");
+    }
     fprintf(stderr,
             "  speed d=%zu n=%zu: warm %.2f ms (fit %.2f, acq %.2f, evals %d), cold %.2f ms; "
-            "CPU warm %.2f cold %.2f ms\n",
-            d, n, warm[reps / 2], fit[reps / 2], acq[reps / 2], g_last_evals, cold[reps / 2],
-            warm_cpu[reps / 2], cold_cpu[reps / 2]);
+            "CPU warm %.2f cold %.2f ms; mean over a refit cycle of %zu: %.2f ms (CPU %.2f)\n",
+            d, n, c.warm, c.fit, c.acq, c.evals, c.cold, c.warm_cpu, c.cold_cpu, c.every, c.cycle,
+            c.cycle_cpu);
     free(X);
     free(y);
+}
+
+/*
+ * `bench_model speed-data FILE [--reps N]`: the speed measurements on data from a file
+ * (what bench/model/peers/side_by_side.py hands BoTorch too): a first line "d n", then
+ * n lines of d unit-cube coordinates and y (minimized). One JSON object on stdout.
+ */
+static int speed_from_file(const char *path, int reps)
+{
+    FILE *f = fopen(path, "r");
+    size_t d = 0, n = 0;
+    double *X = NULL, *y = NULL;
+    speed_cell c;
+
+    if (f == NULL) {
+        fprintf(stderr, "speed-data: cannot open %s\n", path);
+        return 2;
+    }
+    if (fscanf(f, "%zu %zu", &d, &n) != 2 || d < 1 || d > AXL_MODEL_MAX_PARAMS || n < 3 ||
+        n > 100000) {
+        fprintf(stderr, "speed-data: %s: first line must be \"d n\" (1 <= d <= %d, 3 <= n)\n", path,
+                AXL_MODEL_MAX_PARAMS);
+        goto fail;
+    }
+    X = malloc(n * d * sizeof(double));
+    y = malloc(n * sizeof(double));
+    if (X == NULL || y == NULL)
+        goto fail;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < d; j++)
+            if (fscanf(f, "%lf", &X[i * d + j]) != 1 || !(X[i * d + j] >= 0 && X[i * d + j] <= 1))
+                goto bad;
+        if (fscanf(f, "%lf", &y[i]) != 1 || !isfinite(y[i]))
+            goto bad;
+    }
+    fclose(f);
+    measure_generations(d, n, X, y, reps, NULL, &c);
+    printf("{\"d\":%zu,\"n\":%zu,\"warm_ms\":%.4f,\"cold_ms\":%.4f,\"warm_cpu_ms\":%.4f,"
+           "\"cold_cpu_ms\":%.4f,\"cycle_ms\":%.4f,\"cycle_cpu_ms\":%.4f,\"every\":%zu,"
+           "\"warm_evals\":%d}\n",
+           d, n, c.warm, c.cold, c.warm_cpu, c.cold_cpu, c.cycle, c.cycle_cpu, c.every, c.evals);
+    free(X);
+    free(y);
+    return 0;
+bad:
+    fprintf(stderr, "speed-data: %s: row values must be numbers (x in [0, 1], finite y)\n", path);
+fail:
+    fclose(f);
+    free(X);
+    free(y);
+    return 2;
 }
 
 int main(int argc, char **argv)
 {
     int do_q = 0, do_s = 0, do_suite = 0, seeds = 100, suite_seeds = 20, quick = 0, i;
+    int speed_reps = 5;
+    const char *speed_file = NULL;
     problem br, h6;
 
     /* The engine runs generations on libuv's thread pool, one per thread, so the BLAS
@@ -542,6 +653,14 @@ int main(int argc, char **argv)
             g_opts.n_restarts = atoi(argv[++i]);
         else if (strcmp(argv[i], "--noise") == 0 && i + 1 < argc)
             g_opts.gp.min_noise = atof(argv[++i]);
+        else if (strcmp(argv[i], "speed-data") == 0 && i + 1 < argc)
+            speed_file = argv[++i];
+        else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc)
+            speed_reps = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--full-max") == 0 && i + 1 < argc)
+            g_opts.auto_full_max_n = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--budget-x") == 0 && i + 1 < argc)
+            g_budget_x = atof(argv[++i]);
         else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
             g_only = argv[++i];
         else if (strcmp(argv[i], "--prior") == 0 && i + 1 < argc)
@@ -552,10 +671,13 @@ int main(int argc, char **argv)
                             "[--suite-seeds N] [--suite-seed0 S] "
                             "[--prior gamma|lognormal] [--quick] [--only NAME] [--tf 0-3] "
                             "[--shift F] [--gap F] [--cold N] [--starts N] [--screen N] [--raw N] "
-                            "[--restarts N] [--noise F]\n");
+                            "[--restarts N] [--noise F] [--full-max N] [--budget-x F]\n"
+                            "       bench_model speed-data FILE [--reps N]\n");
             return 2;
         }
     }
+    if (speed_file != NULL)
+        return speed_from_file(speed_file, speed_reps);
     if (!do_q && !do_s && !do_suite)
         do_q = do_s = do_suite = 1;
     if (strcmp(AXL_BENCH_BLAS_NAME, "openblas") != 0)

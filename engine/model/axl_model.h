@@ -362,7 +362,7 @@ typedef struct axl_model_options {
     int cold_fit_every;               /* multi-start fit every this many generations (0 = warm) */
     axl_outcome_tf outcome_transform; /* AXL_OUTCOME_AUTO */
     double log_shift;                 /* log transform: shift as a fraction of the y range (1e-6) */
-    int auto_full_max_n;              /* AUTO fits every transform up to this n (100); above,
+    int auto_full_max_n;              /* AUTO fits every transform up to this n (64); above,
                                        * all are scored at their warm starts, the winner fitted */
     double gap_shift; /* gap-log transform: shift as a fraction of the range (0.1) */
 } axl_model_options;

@@ -18,7 +18,7 @@ void axl_model_options_default(axl_model_options *o)
     o->max_qn_iter = 60;
     o->outcome_transform = AXL_OUTCOME_AUTO;
     o->log_shift = 1e-6;
-    o->auto_full_max_n = 100;
+    o->auto_full_max_n = 64;
     o->gap_shift = 0.1;
 }
 
