@@ -657,6 +657,8 @@ int main(int argc, char **argv)
             speed_file = argv[++i];
         else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc)
             speed_reps = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--short-warm") == 0 && i + 1 < argc)
+            g_opts.gp.short_warm_n = atoi(argv[++i]);
         else if (strcmp(argv[i], "--full-max") == 0 && i + 1 < argc)
             g_opts.auto_full_max_n = atoi(argv[++i]);
         else if (strcmp(argv[i], "--budget-x") == 0 && i + 1 < argc)
@@ -667,12 +669,13 @@ int main(int argc, char **argv)
             g_opts.gp.prior =
                 strcmp(argv[++i], "lognormal") == 0 ? AXL_PRIOR_LOGNORMAL : AXL_PRIOR_GAMMA;
         else {
-            fprintf(stderr, "usage: bench_model [quality] [speed] [suite] [--seeds N] [--seed0 S] "
-                            "[--suite-seeds N] [--suite-seed0 S] "
-                            "[--prior gamma|lognormal] [--quick] [--only NAME] [--tf 0-3] "
-                            "[--shift F] [--gap F] [--cold N] [--starts N] [--screen N] [--raw N] "
-                            "[--restarts N] [--noise F] [--full-max N] [--budget-x F]\n"
-                            "       bench_model speed-data FILE [--reps N]\n");
+            fprintf(stderr,
+                    "usage: bench_model [quality] [speed] [suite] [--seeds N] [--seed0 S] "
+                    "[--suite-seeds N] [--suite-seed0 S] "
+                    "[--prior gamma|lognormal] [--quick] [--only NAME] [--tf 0-3] "
+                    "[--shift F] [--gap F] [--cold N] [--starts N] [--screen N] [--raw N] "
+                    "[--restarts N] [--noise F] [--full-max N] [--short-warm N] [--budget-x F]\n"
+                    "       bench_model speed-data FILE [--reps N]\n");
             return 2;
         }
     }

@@ -13,6 +13,7 @@ void axl_model_options_default(axl_model_options *o)
     o->gp.n_starts = 3;
     o->gp.max_iter = 100;
     o->gp.screen_iter = 10;
+    o->gp.short_warm_n = 65;
     o->n_raw = 1024;
     o->n_restarts = 12;
     o->max_qn_iter = 60;
