@@ -37,7 +37,8 @@ static axl_model_options g_opts;
 static const char *g_only;
 static uint64_t g_seed0 = 1000;
 static uint64_t g_suite_seed0 = 0; /* the suite's first seed (BoTorch's runs: 0) */
-static double g_budget_x = 1.0;    /* --budget-x: the suite's budgets times this (experiments) */
+static FILE *g_runs_out;        /* --runs FILE: every run's final regret, "problem seed regret" */
+static double g_budget_x = 1.0; /* --budget-x: the suite's budgets times this (experiments) */
 
 typedef struct problem {
     const char *name;
@@ -339,6 +340,9 @@ static void suite(int seeds)
             if (run_campaign(&p, 0, 1, g_suite_seed0 + (uint64_t)s, best, &gen_ms, &n_gen) != 0)
                 exit(1);
             fin[s] = floor_regret(best[p.budget - 1] - p.fmin);
+            if (g_runs_out != NULL)
+                fprintf(g_runs_out, "%s\t%llu\t%.17g\n", p.name,
+                        (unsigned long long)(g_suite_seed0 + (uint64_t)s), fin[s]);
         }
         double q1 = axl_bench_quantile(fin, (size_t)seeds, 0.25);
         double med = axl_bench_quantile(fin, (size_t)seeds, 0.5);
@@ -657,7 +661,12 @@ int main(int argc, char **argv)
             speed_file = argv[++i];
         else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc)
             speed_reps = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--short-warm") == 0 && i + 1 < argc)
+        else if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
+            if ((g_runs_out = fopen(argv[++i], "w")) == NULL) {
+                fprintf(stderr, "bench_model: cannot write %s\n", argv[i]);
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--short-warm") == 0 && i + 1 < argc)
             g_opts.gp.short_warm_n = atoi(argv[++i]);
         else if (strcmp(argv[i], "--full-max") == 0 && i + 1 < argc)
             g_opts.auto_full_max_n = atoi(argv[++i]);
@@ -669,13 +678,13 @@ int main(int argc, char **argv)
             g_opts.gp.prior =
                 strcmp(argv[++i], "lognormal") == 0 ? AXL_PRIOR_LOGNORMAL : AXL_PRIOR_GAMMA;
         else {
-            fprintf(stderr,
-                    "usage: bench_model [quality] [speed] [suite] [--seeds N] [--seed0 S] "
-                    "[--suite-seeds N] [--suite-seed0 S] "
-                    "[--prior gamma|lognormal] [--quick] [--only NAME] [--tf 0-3] "
-                    "[--shift F] [--gap F] [--cold N] [--starts N] [--screen N] [--raw N] "
-                    "[--restarts N] [--noise F] [--full-max N] [--short-warm N] [--budget-x F]\n"
-                    "       bench_model speed-data FILE [--reps N]\n");
+            fprintf(stderr, "usage: bench_model [quality] [speed] [suite] [--seeds N] [--seed0 S] "
+                            "[--suite-seeds N] [--suite-seed0 S] "
+                            "[--prior gamma|lognormal] [--quick] [--only NAME] [--tf 0-3] "
+                            "[--shift F] [--gap F] [--cold N] [--starts N] [--screen N] [--raw N] "
+                            "[--restarts N] [--noise F] [--full-max N] [--short-warm N] "
+                            "[--budget-x F] [--runs FILE]\n"
+                            "       bench_model speed-data FILE [--reps N]\n");
             return 2;
         }
     }
@@ -722,5 +731,7 @@ int main(int argc, char **argv)
             }
         }
     }
+    if (g_runs_out != NULL)
+        fclose(g_runs_out);
     return 0;
 }
