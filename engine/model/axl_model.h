@@ -356,7 +356,7 @@ const char *axl_gs_verdict_name(axl_gs_verdict v);
 /* Outcome transforms before the GP (the GP always sees standardized values). */
 typedef enum {
     AXL_OUTCOME_STANDARDIZE = 0, /* (y - mean) / sd, as BoTorch's Standardize */
-    AXL_OUTCOME_LOG = 1,         /* log(y - worst + log_shift * range), then standardized */
+    AXL_OUTCOME_LOG = 1,         /* log(y - worst + shift), then standardized (log_shift_adapt) */
     AXL_OUTCOME_AUTO = 2,        /* all three fitted; the most probable (MAP + log-Jacobian) wins */
     AXL_OUTCOME_GAPLOG = 3       /* -log(best - y + gap_shift * range), then standardized */
 } axl_outcome_tf;
@@ -373,17 +373,17 @@ typedef struct axl_model_options {
                                        * all are scored at their warm starts, the winner fitted */
     double gap_shift; /* gap-log transform: shift as a fraction of the range (0.1) */
     /* AUTO's choice up to auto_full_max_n: by the prequential scores (state.preq) once
-     * preq_min (5) observations have been scored; before that, and always with
-     * preq_min < 0, by MAP objective + log-Jacobian */
+     * preq_min observations have been scored (5 measured best); before that, and
+     * always with preq_min < 0 (the default, -1), by MAP objective + log-Jacobian.
+     * Measured, not the default: engine/model/README.md */
     int preq_min;
     double preq_decay;      /* (0, 1]: every score is multiplied by this per newly scored
                              * observation (0.8), so that recent predictions count most */
     double preq_eps;        /* [0, 1): weight of the broad reference density mixed into every
                              * transform's predictive density (0.01); a y outside a
                              * transform's domain gets that part alone */
-    double log_shift_adapt; /* > 0: the log transform's shift is at least this times the
-                             * gap between the worst observation and the next (0 = off;
-                             * measured, not the default: engine/model/README.md) */
+    double log_shift_adapt; /* log transform: the shift is at least this times the gap
+                             * between the worst observation and the next (0.1; 0 = off) */
 } axl_model_options;
 
 void axl_model_options_default(axl_model_options *o);

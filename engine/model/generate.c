@@ -20,10 +20,10 @@ void axl_model_options_default(axl_model_options *o)
     o->log_shift = 1e-6;
     o->auto_full_max_n = 100;
     o->gap_shift = 0.1;
-    o->preq_min = 5;
+    o->preq_min = -1;
     o->preq_decay = 0.8;
     o->preq_eps = 0.01;
-    o->log_shift_adapt = 0;
+    o->log_shift_adapt = 0.1;
 }
 
 static uint64_t hash3(uint64_t a, uint64_t b, uint64_t c)
@@ -151,7 +151,8 @@ static int cmp_vi_desc(const void *a, const void *b)
  * the known noise variances into nv (NaN = unknown); *jac = log|d ys / d y| summed,
  * which makes the MAP objectives of different transforms comparable.
  *  0: standardize.  1: log of the height above the worst observation plus a shift
- *  (shift * observed range), then standardize. The log makes functions that are
+ *  (shift * observed range, at least log_shift_adapt times the gap between the worst
+ *  observation and the next), then standardize. The log makes functions that are
  *  flat far from a few peaks (sums of bumps, like Hartmann6) look like smooth bowls
  *  to the GP, so that far observations still say where the peaks are.
  *  3 (gap-log): minus the log of the gap below the best observation plus a shift,
@@ -162,8 +163,8 @@ static int cmp_vi_desc(const void *a, const void *b)
  */
 static double tf_shift(const axl_model_options *o, int tf);
 
-static void prep_outcomes(int tf, const axl_model_options *o, const axl_model_input *in, size_t n,
-                          double *ys, double *nv, double *jac, axl__otf *t)
+void axl__prep_outcomes(int tf, const axl_model_options *o, const axl_model_input *in, size_t n,
+                        double *ys, double *nv, double *jac, axl__otf *t)
 {
     double shift = tf_shift(o, tf);
     double mean = 0, sd = 0, hi = -INFINITY, lo = INFINITY, dl = 1.0, J = 0;
@@ -202,12 +203,15 @@ static void prep_outcomes(int tf, const axl_model_options *o, const axl_model_in
         if (!(dl > 0))
             dl = 1.0;
         if (o->log_shift_adapt > 0) {
-            /* the worst point sits dl above the domain's edge, its nearest neighbour in
-             * y g2 above it: a dl far below g2 makes the worst point an outlier of the
-             * transformed data (log(dl) many units below everything else), which the
-             * GP then spends itself on and the log-Jacobian rewards. Where the data
-             * resolve small differences near the worst (sums of bumps: many values
-             * just above it) g2 is small and the shift stays as it is. */
+            /* the worst point sits at log(dl), its nearest neighbour in y at log(g2 +
+             * dl): with dl far below g2 the worst point is an outlier of the
+             * transformed data (on Ackley-3, whose 12 Sobol values lie within a few
+             * units of each other, about 11 nats below everything else), which the GP
+             * spends itself on and the log-Jacobian rewards (the ~10-nat anchor bonus
+             * that made AUTO pick the log transform whatever its fit). dl >= 0.1 g2
+             * keeps it within log(11) of its neighbour. Where the data resolve small
+             * differences near the worst (sums of bumps: many values just above it, as
+             * on Hartmann6) g2 is small and the shift stays at shift * range. */
             double g2 = INFINITY;
             for (i = 0; i < n; i++)
                 if (ys[i] > lo)
@@ -323,7 +327,7 @@ static int fit_tf(const axl_model_input *in, const axl_model_options *o, size_t 
     double jac, *hy = tf_hyper_out(&out->state, tf, &nh);
     int rv;
 
-    prep_outcomes(tf, o, in, n, ys, nv, &jac, NULL);
+    axl__prep_outcomes(tf, o, in, n, ys, nv, &jac, NULL);
     if ((rv = axl_gp_fit(n, D, U, ys, nv, &o->gp, warm, 0, g, &info, eb)) != 0)
         return rv;
     axl_gp_theta(*g, hy);
@@ -380,7 +384,7 @@ static int preq_update(const axl_model_input *in, const axl_model_options *o, si
         axl__otf t;
         axl_gp *g = NULL;
         double jac, noise;
-        prep_outcomes(tfs[q], o, in, n0, ys, nv, &jac, &t);
+        axl__prep_outcomes(tfs[q], o, in, n0, ys, nv, &jac, &t);
         rv = axl_gp_fit(n0, D, U, ys, nv, &o->gp, tf_hyper_in(in->state, tfs[q], H), 1, &g, NULL,
                         NULL);
         if (rv == 0)
@@ -500,7 +504,7 @@ static int gen_gp(const axl_model_input *in, const axl_model_options *o, const a
              (int)o->outcome_transform == (int)in->state->outcome_tf)) {
             int tf = (int)in->state->outcome_tf;
             double jac;
-            prep_outcomes(tf, o, in, n, ys, nv, &jac, NULL);
+            axl__prep_outcomes(tf, o, in, n, ys, nv, &jac, NULL);
             /* no info: its objective would cost another factorization */
             if ((rv = axl_gp_fit(n, D, U, ys, nv, &o->gp, kept, 1, &gp, NULL, eb)) != 0)
                 goto fail;
@@ -534,7 +538,7 @@ static int gen_gp(const axl_model_input *in, const axl_model_options *o, const a
             }
             for (q = 0; q < ntf; q++) {
                 double jac, v;
-                prep_outcomes(tfs[q], o, in, n, ys2, nv2, &jac, NULL);
+                axl__prep_outcomes(tfs[q], o, in, n, ys2, nv2, &jac, NULL);
                 if (axl_gp_map_objective(n, D, U, ys2, nv ? nv2 : NULL, &o->gp, h[q], &v, NULL) !=
                     0)
                     v = -INFINITY;

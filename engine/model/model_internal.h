@@ -142,6 +142,15 @@ typedef struct axl__otf {
     double ref_mean, ref_sd;
 } axl__otf;
 
+/*
+ * Outcome transform tf (axl_outcome_tf 0, 1 or 3; shifts from o) of the first n of
+ * in's observations into ys (standardized, to maximize), their known noise variances
+ * into nv (NULL when in->sem is NULL), *jac = the summed log-Jacobian, *t (may be NULL)
+ * = the transform as fitted.
+ */
+void axl__prep_outcomes(int tf, const axl_model_options *o, const axl_model_input *in, size_t n,
+                        double *ys, double *nv, double *jac, axl__otf *t);
+
 /* z of y' (to maximize) and log |dz/dy'|; 0, or -1 when y' is outside the domain. */
 int axl__otf_apply(const axl__otf *t, double y, double *z, double *logjac);
 

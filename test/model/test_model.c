@@ -924,6 +924,41 @@ static void branin_space(axl_param p[2])
     p[1] = (axl_param){.type = AXL_PARAM_FLOAT, .lower = 0, .upper = 15};
 }
 
+static void test_log_shift_adapt(void **st)
+{
+    /* the log transform's shift: at least 0.1 times the gap between the worst value
+     * and the next (minimized: the two largest), else 1e-6 of the range */
+    axl_model_options o;
+    axl_model_input in;
+    axl__otf t;
+    double y[5] = {1.0, 3.0, 2.5, 2.9, 0.0}, ys[5], jac, g;
+    (void)st;
+    axl_model_options_default(&o);
+    memset(&in, 0, sizeof in);
+    in.y = y;
+    in.n_obs = 5;
+    axl__prep_outcomes(AXL_OUTCOME_LOG, &o, &in, 5, ys, NULL, &jac, &t);
+    assert_true(fabs(t.dl - 0.1 * 0.1) < 1e-12); /* worst 3.0, next 2.9 */
+    assert_true(t.lo == -3.0 && t.hi == 0.0);
+    /* the worst point stays within log(11) of its neighbour after the transform */
+    g = (ys[3] - ys[1]) * t.sd;
+    assert_true(fabs(g - log(11.0)) < 1e-9);
+    /* a near tie at the worst: the data resolve small differences there, the shift
+     * stays at log_shift * range */
+    y[3] = 3.0 - 1e-9;
+    axl__prep_outcomes(AXL_OUTCOME_LOG, &o, &in, 5, ys, NULL, &jac, &t);
+    assert_true(fabs(t.dl - 1e-6 * 3.0) < 1e-15);
+    /* off: always log_shift * range */
+    y[3] = 2.9;
+    o.log_shift_adapt = 0;
+    axl__prep_outcomes(AXL_OUTCOME_LOG, &o, &in, 5, ys, NULL, &jac, &t);
+    assert_true(fabs(t.dl - 1e-6 * 3.0) < 1e-15);
+    /* the other transforms do not use it */
+    o.log_shift_adapt = 0.1;
+    axl__prep_outcomes(AXL_OUTCOME_GAPLOG, &o, &in, 5, ys, NULL, &jac, &t);
+    assert_true(fabs(t.dl - 0.1 * 3.0) < 1e-12);
+}
+
 static void test_preq_generate(void **st)
 {
     /* AUTO scores each transform on the observations that arrived since the last GP
@@ -940,6 +975,7 @@ static void test_preq_generate(void **st)
     r.s = (axl_space){.n_params = 2, .params = p};
     r.step = (axl_gen_step){.model = AXL_GEN_SOBOL, .num_trials = -1, .seed = 3};
     axl_model_options_default(&r.o);
+    r.o.preq_min = 5; /* off by default */
     axl_model_state_init(&r.st, 5);
     assert_int_equal(gen(&r, 0, NULL, NULL, 0, NULL, 12, X, &o), 0);
     for (i = 0; i < 12; i++)
@@ -1319,6 +1355,7 @@ int main(void)
         cmocka_unit_test(test_gp_generate),
         cmocka_unit_test(test_outcome_transforms),
         cmocka_unit_test(test_preq_generate),
+        cmocka_unit_test(test_log_shift_adapt),
         cmocka_unit_test(test_gp_generate_mixed_constrained),
         cmocka_unit_test(test_strategy_rules),
         cmocka_unit_test(test_testfunctions),
