@@ -34,6 +34,7 @@
 #endif
 
 static axl_model_options g_opts;
+static long g_tf_count[4]; /* GP generations per chosen outcome transform (stderr) */
 static const char *g_only;
 static uint64_t g_seed0 = 1000;
 static uint64_t g_suite_seed0 = 0; /* the suite's first seed (BoTorch's runs: 0) */
@@ -164,6 +165,7 @@ static int run_campaign(const problem *p, int mode, int par, uint64_t seed, doub
                 goto done;
             }
             if (strcmp(out.method, "GP-LogEI") == 0) {
+                g_tf_count[out.diag.outcome_tf & 3]++;
                 *gen_ms_sum += (axl_bench_now() - t0) * 1e3;
                 (*n_gen)++;
             }
@@ -206,6 +208,7 @@ static void quality(const problem *p, const char *label, int mode, int par, int 
     double gen_ms = 0, t0 = axl_bench_now();
     char name[128];
 
+    memset(g_tf_count, 0, sizeof g_tf_count);
     for (s = 0; s < seeds; s++) {
         if (run_campaign(p, mode, par, g_seed0 + (uint64_t)s, best, &gen_ms, &n_gen) != 0)
             exit(1);
@@ -336,6 +339,7 @@ static void suite(int seeds)
         p.f = sp->f;
         p.noise_sd = sp->noise_sd;
         memcpy(p.params, sp->params, sizeof p.params);
+        memset(g_tf_count, 0, sizeof g_tf_count);
         for (int s = 0; s < seeds; s++) {
             if (run_campaign(&p, 0, 1, g_suite_seed0 + (uint64_t)s, best, &gen_ms, &n_gen) != 0)
                 exit(1);
@@ -347,6 +351,9 @@ static void suite(int seeds)
         double q1 = axl_bench_quantile(fin, (size_t)seeds, 0.25);
         double med = axl_bench_quantile(fin, (size_t)seeds, 0.5);
         double q3 = axl_bench_quantile(fin, (size_t)seeds, 0.75);
+        fprintf(stderr,
+                "  %s: GP generations by transform: standardize %ld, log %ld, gap-log %ld\n",
+                p.name, g_tf_count[0], g_tf_count[1], g_tf_count[3]);
         snprintf(name, sizeof name, "model.suite.%s.regret_q1", p.name);
         axl_bench_row(name, q1, "");
         snprintf(name, sizeof name, "model.suite.%s.regret_median", p.name);
@@ -672,6 +679,14 @@ int main(int argc, char **argv)
             g_opts.auto_full_max_n = atoi(argv[++i]);
         else if (strcmp(argv[i], "--budget-x") == 0 && i + 1 < argc)
             g_budget_x = atof(argv[++i]);
+        else if (strcmp(argv[i], "--preq-min") == 0 && i + 1 < argc)
+            g_opts.preq_min = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--preq-decay") == 0 && i + 1 < argc)
+            g_opts.preq_decay = atof(argv[++i]);
+        else if (strcmp(argv[i], "--shift-adapt") == 0 && i + 1 < argc)
+            g_opts.log_shift_adapt = atof(argv[++i]);
+        else if (strcmp(argv[i], "--preq-eps") == 0 && i + 1 < argc)
+            g_opts.preq_eps = atof(argv[++i]);
         else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
             g_only = argv[++i];
         else if (strcmp(argv[i], "--prior") == 0 && i + 1 < argc)
@@ -683,7 +698,8 @@ int main(int argc, char **argv)
                             "[--prior gamma|lognormal] [--quick] [--only NAME] [--tf 0-3] "
                             "[--shift F] [--gap F] [--cold N] [--starts N] [--screen N] [--raw N] "
                             "[--restarts N] [--noise F] [--full-max N] [--short-warm N] "
-                            "[--budget-x F] [--runs FILE]\n"
+                            "[--budget-x F] [--runs FILE] [--preq-min N] [--preq-decay F] "
+                            "[--preq-eps F] [--shift-adapt F]\n"
                             "       bench_model speed-data FILE [--reps N]\n");
             return 2;
         }

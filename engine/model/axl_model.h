@@ -298,13 +298,13 @@ typedef enum {
 
 /* ---------------------------------------------------------- model state */
 
-#define AXL_MODEL_STATE_VERSION 2
+#define AXL_MODEL_STATE_VERSION 3
 
 /*
  * Everything a campaign must persist between generations. A plain struct of
  * fixed-size numbers; axl_model_state_encode() gives a portable little-endian byte
  * form (AXL_MODEL_STATE_BYTES long) for storage. Version 1 states (without
- * hyper_gap) still decode.
+ * hyper_gap) and version 2 states (without the prequential scores) still decode.
  */
 typedef struct axl_model_state {
     uint32_t version;                  /* AXL_MODEL_STATE_VERSION */
@@ -320,10 +320,17 @@ typedef struct axl_model_state {
     double hyper_log[AXL_MODEL_MAX_HYPER]; /* last MAP theta (log outcomes) */
     uint32_t n_hyper_gap;                  /* valid entries of hyper_gap (D+3 or 0) */
     double hyper_gap[AXL_MODEL_MAX_HYPER]; /* last MAP theta (gap-log outcomes) */
+    /* prequential scores (version 3): each transform's log predictive density of the
+     * observations that arrived between GP generations, predicted by its GP as it was
+     * fitted before they arrived (in the units of y, so the three are comparable) */
+    uint32_t n_obs_prev; /* observations the last GP generation saw (0 = none yet) */
+    uint32_t n_preq;     /* observations scored so far */
+    double preq[3];      /* accumulated score: standardize, log, gap-log */
 } axl_model_state;
 
 #define AXL_MODEL_STATE_BYTES_V1 (4 + 4 + 8 + 8 + 8 + 4 + 4 + 4 + 4 + 16 * AXL_MODEL_MAX_HYPER)
-#define AXL_MODEL_STATE_BYTES (AXL_MODEL_STATE_BYTES_V1 + 4 + 8 * AXL_MODEL_MAX_HYPER)
+#define AXL_MODEL_STATE_BYTES_V2 (AXL_MODEL_STATE_BYTES_V1 + 4 + 8 * AXL_MODEL_MAX_HYPER)
+#define AXL_MODEL_STATE_BYTES (AXL_MODEL_STATE_BYTES_V2 + 4 + 4 + 3 * 8)
 
 void axl_model_state_init(axl_model_state *st, uint64_t seed);
 
@@ -351,7 +358,7 @@ const char *axl_gs_verdict_name(axl_gs_verdict v);
 /* Outcome transforms before the GP (the GP always sees standardized values). */
 typedef enum {
     AXL_OUTCOME_STANDARDIZE = 0, /* (y - mean) / sd, as BoTorch's Standardize */
-    AXL_OUTCOME_LOG = 1,         /* log(y - worst + log_shift * range), then standardized */
+    AXL_OUTCOME_LOG = 1,         /* log(y - worst + shift), then standardized (log_shift_adapt) */
     AXL_OUTCOME_AUTO = 2,        /* all three fitted; the most probable (MAP + log-Jacobian) wins */
     AXL_OUTCOME_GAPLOG = 3       /* -log(best - y + gap_shift * range), then standardized */
 } axl_outcome_tf;
@@ -367,6 +374,18 @@ typedef struct axl_model_options {
     int auto_full_max_n;              /* AUTO fits every transform up to this n (64); above,
                                        * all are scored at their warm starts, the winner fitted */
     double gap_shift; /* gap-log transform: shift as a fraction of the range (0.1) */
+    /* AUTO's choice up to auto_full_max_n: by the prequential scores (state.preq) once
+     * preq_min observations have been scored (5 measured best); before that, and
+     * always with preq_min < 0 (the default, -1), by MAP objective + log-Jacobian.
+     * Measured, not the default: engine/model/README.md */
+    int preq_min;
+    double preq_decay;      /* (0, 1]: every score is multiplied by this per newly scored
+                             * observation (0.8), so that recent predictions count most */
+    double preq_eps;        /* [0, 1): weight of the broad reference density mixed into every
+                             * transform's predictive density (0.01); a y outside a
+                             * transform's domain gets that part alone */
+    double log_shift_adapt; /* log transform: the shift is at least this times the gap
+                             * between the worst observation and the next (0.1; 0 = off) */
 } axl_model_options;
 
 void axl_model_options_default(axl_model_options *o);

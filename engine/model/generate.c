@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/model/model_internal.h"
+#include "engine/model/gp_internal.h"
 
 void axl_model_options_default(axl_model_options *o)
 {
@@ -21,6 +21,10 @@ void axl_model_options_default(axl_model_options *o)
     o->log_shift = 1e-6;
     o->auto_full_max_n = 64;
     o->gap_shift = 0.1;
+    o->preq_min = -1;
+    o->preq_decay = 0.8;
+    o->preq_eps = 0.01;
+    o->log_shift_adapt = 0.1;
 }
 
 static uint64_t hash3(uint64_t a, uint64_t b, uint64_t c)
@@ -148,7 +152,8 @@ static int cmp_vi_desc(const void *a, const void *b)
  * the known noise variances into nv (NaN = unknown); *jac = log|d ys / d y| summed,
  * which makes the MAP objectives of different transforms comparable.
  *  0: standardize.  1: log of the height above the worst observation plus a shift
- *  (shift * observed range), then standardize. The log makes functions that are
+ *  (shift * observed range, at least log_shift_adapt times the gap between the worst
+ *  observation and the next), then standardize. The log makes functions that are
  *  flat far from a few peaks (sums of bumps, like Hartmann6) look like smooth bowls
  *  to the GP, so that far observations still say where the peaks are.
  *  3 (gap-log): minus the log of the gap below the best observation plus a shift,
@@ -157,19 +162,31 @@ static int cmp_vi_desc(const void *a, const void *b)
  *  it spreads out the values near the best, so that the GP resolves the optimum
  *  instead of spending its variance on the bad corners.
  */
-static void prep_outcomes(int tf, double shift, const axl_model_input *in, size_t n, double *ys,
-                          double *nv, double *jac)
+static double tf_shift(const axl_model_options *o, int tf);
+
+void axl__prep_outcomes(int tf, const axl_model_options *o, const axl_model_input *in, size_t n,
+                        double *ys, double *nv, double *jac, axl__otf *t)
 {
-    double mean = 0, sd = 0, hi = -INFINITY, lo = INFINITY, dl, J = 0;
+    double shift = tf_shift(o, tf);
+    double mean = 0, sd = 0, hi = -INFINITY, lo = INFINITY, dl = 1.0, J = 0;
     size_t i;
 
     for (i = 0; i < n; i++) {
         ys[i] = in->maximize ? in->y[i] : -in->y[i];
         hi = fmax(hi, ys[i]);
         lo = fmin(lo, ys[i]);
+        mean += ys[i];
         if (in->sem != NULL)
             nv[i] = isnan(in->sem[i]) ? NAN : in->sem[i] * in->sem[i];
     }
+    if (t != NULL) {
+        t->tf = tf;
+        t->hi = hi;
+        t->lo = lo;
+        t->ref_mean = mean / (double)n;
+        t->ref_sd = hi - lo > 0 ? hi - lo : 1.0;
+    }
+    mean = 0;
     if (tf == AXL_OUTCOME_GAPLOG) {
         dl = shift * (hi - lo);
         if (!(dl > 0))
@@ -186,6 +203,23 @@ static void prep_outcomes(int tf, double shift, const axl_model_input *in, size_
         dl = shift * (hi - lo);
         if (!(dl > 0))
             dl = 1.0;
+        if (o->log_shift_adapt > 0) {
+            /* the worst point sits at log(dl), its nearest neighbour in y at log(g2 +
+             * dl): with dl far below g2 the worst point is an outlier of the
+             * transformed data (on Ackley-3, whose 12 Sobol values lie within a few
+             * units of each other, about 11 nats below everything else), which the GP
+             * spends itself on and the log-Jacobian rewards (the ~10-nat anchor bonus
+             * that made AUTO pick the log transform whatever its fit). dl >= 0.1 g2
+             * keeps it within log(11) of its neighbour. Where the data resolve small
+             * differences near the worst (sums of bumps: many values just above it, as
+             * on Hartmann6) g2 is small and the shift stays at shift * range. */
+            double g2 = INFINITY;
+            for (i = 0; i < n; i++)
+                if (ys[i] > lo)
+                    g2 = fmin(g2, ys[i] - lo);
+            if (isfinite(g2) && o->log_shift_adapt * g2 > dl)
+                dl = o->log_shift_adapt * g2;
+        }
         for (i = 0; i < n; i++) {
             double g = ys[i] - lo + dl;
             if (in->sem != NULL && !isnan(nv[i]))
@@ -208,6 +242,44 @@ static void prep_outcomes(int tf, double shift, const axl_model_input *in, size_
             nv[i] /= sd * sd;
     }
     *jac = J - (double)n * log(sd);
+    if (t != NULL) {
+        t->dl = dl;
+        t->mean = mean;
+        t->sd = sd;
+    }
+}
+
+int axl__otf_apply(const axl__otf *t, double y, double *z, double *logjac)
+{
+    double v = y, lj = 0;
+    if (t->tf == AXL_OUTCOME_LOG || t->tf == AXL_OUTCOME_GAPLOG) {
+        double g = t->tf == AXL_OUTCOME_LOG ? y - t->lo + t->dl : t->hi - y + t->dl;
+        if (!(g > 0))
+            return -1;
+        v = t->tf == AXL_OUTCOME_LOG ? log(g) : -log(g);
+        lj = -log(g);
+    }
+    *z = (v - t->mean) / t->sd;
+    *logjac = lj - log(t->sd);
+    return 0;
+}
+
+double axl__preq_logpdf(const axl__otf *t, double y, double mu, double s2, double eps)
+{
+    const double LOG_SQRT_2PI = 0.91893853320467274178;
+    double z, lj, r = (y - t->ref_mean) / t->ref_sd;
+    double lref = -0.5 * r * r - log(t->ref_sd) - LOG_SQRT_2PI, lm = -INFINITY, a, b;
+    if (axl__otf_apply(t, y, &z, &lj) == 0 && s2 > 0)
+        lm = -0.5 * (z - mu) * (z - mu) / s2 - 0.5 * log(s2) - LOG_SQRT_2PI + lj;
+    /* log((1 - eps) e^lm + eps e^lref), by the larger term */
+    a = eps < 1 ? log1p(-eps) + lm : -INFINITY;
+    b = eps > 0 ? log(eps) + lref : -INFINITY;
+    if (a < b) {
+        double c = a;
+        a = b;
+        b = c;
+    }
+    return a == -INFINITY ? -INFINITY : a + log1p(exp(b - a));
 }
 
 /* The stored hyper-parameters of transform tf: NULL when there are none of length H. */
@@ -256,7 +328,7 @@ static int fit_tf(const axl_model_input *in, const axl_model_options *o, size_t 
     double jac, *hy = tf_hyper_out(&out->state, tf, &nh);
     int rv;
 
-    prep_outcomes(tf, tf_shift(o, tf), in, n, ys, nv, &jac);
+    axl__prep_outcomes(tf, o, in, n, ys, nv, &jac, NULL);
     if ((rv = axl_gp_fit(n, D, U, ys, nv, &o->gp, warm, 0, g, &info, eb)) != 0)
         return rv;
     axl_gp_theta(*g, hy);
@@ -269,6 +341,78 @@ static int fit_tf(const axl_model_input *in, const axl_model_options *o, size_t 
     *objective = info.objective;
     *score = info.objective + jac;
     return 0;
+}
+
+static int preq_slot(int tf)
+{
+    return tf == AXL_OUTCOME_LOG ? 1 : tf == AXL_OUTCOME_GAPLOG ? 2 : 0;
+}
+
+/*
+ * Prequential (one-step-ahead) scores: the observations that arrived since the last
+ * GP generation (the ones after its n_obs_prev, in the caller's order), each scored
+ * by every transform's GP as it stood then: the transform fitted on the first
+ * n_obs_prev observations, their stored hyper-parameters as they are (one
+ * factorization each, no optimization). The log predictive densities (in y's units,
+ * axl__preq_logpdf) are added to out->state.preq. A score measures how well a model
+ * predicted data it had not seen, which the MAP objective of the same data cannot:
+ * there the log transform's anchor (the worst point, mapped to log(shift * range))
+ * earns a Jacobian term whatever the fit. Scores nothing when the state has no
+ * previous fit of every transform on this dimension, or nothing new arrived; ys, nv
+ * (n doubles) are scratch.
+ */
+static int preq_update(const axl_model_input *in, const axl_model_options *o, size_t D,
+                       const double *U, double *ys, double *nv, axl_model_state *st)
+{
+    static const int tfs[3] = {AXL_OUTCOME_STANDARDIZE, AXL_OUTCOME_LOG, AXL_OUTCOME_GAPLOG};
+    size_t n = in->n_obs, n0 = in->state->n_obs_prev, H = AXL_GP_N_HYPER(D), m, j;
+    double *mu = NULL, *var = NULL, add[3] = {0, 0, 0};
+    int q, rv = 0;
+
+    if (n0 < 2 || n0 >= n || in->state->hyper_dims != D)
+        return 0;
+    for (q = 0; q < 3; q++)
+        if (tf_hyper_in(in->state, tfs[q], H) == NULL)
+            return 0;
+    m = n - n0;
+    mu = malloc(m * sizeof(double));
+    var = malloc(m * sizeof(double));
+    if (mu == NULL || var == NULL) {
+        rv = AXL_ENOMEM;
+        goto done;
+    }
+    for (q = 0; q < 3; q++) {
+        axl__otf t;
+        axl_gp *g = NULL;
+        double jac, noise;
+        axl__prep_outcomes(tfs[q], o, in, n0, ys, nv, &jac, &t);
+        rv = axl_gp_fit(n0, D, U, ys, nv, &o->gp, tf_hyper_in(in->state, tfs[q], H), 1, &g, NULL,
+                        NULL);
+        if (rv == 0)
+            rv = axl_gp_predict(g, m, U + n0 * D, mu, var);
+        noise = g != NULL ? g->noise : 0.0;
+        axl_gp_free(g);
+        if (rv == AXL_ENOMEM)
+            goto done;
+        if (rv != 0) {
+            rv = 0; /* a numerical failure scores nothing this time */
+            goto done;
+        }
+        for (j = 0; j < m; j++) {
+            size_t i = n0 + j;
+            double y = in->maximize ? in->y[i] : -in->y[i], s2 = var[j] + noise, z, lj;
+            if (in->sem != NULL && !isnan(in->sem[i]) && axl__otf_apply(&t, y, &z, &lj) == 0)
+                s2 += in->sem[i] * in->sem[i] * exp(2.0 * lj); /* delta method */
+            add[q] = o->preq_decay * add[q] + axl__preq_logpdf(&t, y, mu[j], s2, o->preq_eps);
+        }
+    }
+    for (q = 0; q < 3; q++)
+        st->preq[q] = pow(o->preq_decay, (double)m) * st->preq[q] + add[q];
+    st->n_preq += (uint32_t)m;
+done:
+    free(mu);
+    free(var);
+    return rv;
 }
 
 static int gen_gp(const axl_model_input *in, const axl_model_options *o, const axl__layout *lay,
@@ -321,8 +465,16 @@ static int gen_gp(const axl_model_input *in, const axl_model_options *o, const a
      * observed y are most probable: MAP objective plus the log-Jacobian of the
      * transform, which makes the scores densities of the same y */
     t0 = axl__now_ms();
+    if (o->outcome_transform == AXL_OUTCOME_AUTO && o->preq_min >= 0 &&
+        n <= (size_t)o->auto_full_max_n &&
+        (rv = preq_update(in, o, D, U, ys2, nv ? nv2 : NULL, &out->state)) != 0)
+        goto fail;
     {
         int tfs[3], ntf = 0, q;
+        /* AUTO by the prequential scores once enough observations were scored */
+        int by_preq = o->outcome_transform == AXL_OUTCOME_AUTO && o->preq_min >= 0 &&
+                      n <= (size_t)o->auto_full_max_n &&
+                      out->state.n_preq >= (uint32_t)(o->preq_min > 0 ? o->preq_min : 1);
         double best_score = -INFINITY, score, obj;
         if (o->outcome_transform == AXL_OUTCOME_AUTO) {
             tfs[ntf++] = AXL_OUTCOME_STANDARDIZE;
@@ -353,7 +505,7 @@ static int gen_gp(const axl_model_input *in, const axl_model_options *o, const a
              (int)o->outcome_transform == (int)in->state->outcome_tf)) {
             int tf = (int)in->state->outcome_tf;
             double jac;
-            prep_outcomes(tf, tf_shift(o, tf), in, n, ys, nv, &jac);
+            axl__prep_outcomes(tf, o, in, n, ys, nv, &jac, NULL);
             /* no info: its objective would cost another factorization */
             if ((rv = axl_gp_fit(n, D, U, ys, nv, &o->gp, kept, 1, &gp, NULL, eb)) != 0)
                 goto fail;
@@ -387,7 +539,7 @@ static int gen_gp(const axl_model_input *in, const axl_model_options *o, const a
             }
             for (q = 0; q < ntf; q++) {
                 double jac, v;
-                prep_outcomes(tfs[q], tf_shift(o, tfs[q]), in, n, ys2, nv2, &jac);
+                axl__prep_outcomes(tfs[q], o, in, n, ys2, nv2, &jac, NULL);
                 if (axl_gp_map_objective(n, D, U, ys2, nv ? nv2 : NULL, &o->gp, h[q], &v, NULL) !=
                     0)
                     v = -INFINITY;
@@ -415,6 +567,8 @@ static int gen_gp(const axl_model_input *in, const axl_model_options *o, const a
             if ((rv = fit_tf(in, o, D, U, tf, warm, ys2, nv ? nv2 : NULL, out, &g, &score, &obj,
                              eb)) != 0)
                 goto fail;
+            if (by_preq)
+                score = out->state.preq[preq_slot(tf)];
             if (gp == NULL || score > best_score) {
                 axl_gp_free(gp);
                 gp = g;
@@ -531,6 +685,7 @@ static int gen_gp(const axl_model_input *in, const axl_model_options *o, const a
     }
     out->diag.acq_ms = axl__now_ms() - t0;
     out->state.n_gen++;
+    out->state.n_obs_prev = (uint32_t)n;
     rv = 0;
 fail:
     axl_gp_free(gp);
@@ -581,7 +736,9 @@ int axl_model_generate(const axl_model_input *in, axl_model_output *out, axl_err
     else
         axl_model_options_default(&o);
     if (o.n_raw < 1 || o.n_restarts < 1 || o.max_qn_iter < 1 || o.gp.min_noise < 0 ||
-        (unsigned)o.outcome_transform > AXL_OUTCOME_GAPLOG)
+        (unsigned)o.outcome_transform > AXL_OUTCOME_GAPLOG ||
+        (o.preq_min >= 0 &&
+         !(o.preq_decay > 0 && o.preq_decay <= 1 && o.preq_eps >= 0 && o.preq_eps < 1)))
         return axl__fail(eb, AXL_EINVAL, "generate: bad options");
 
     axl__layout_init(in->space, &lay);

@@ -129,6 +129,41 @@ int axl__gp_logei_ws(const axl_gp *gp, double best_f, size_t m, const double *Xs
 int axl__gp_logei_ub(const axl_gp *gp, double best_f, size_t m, const double *Xs, size_t nb,
                      double *ub, double *ws);
 
+/* ---- generate.c: outcome transforms and their prequential scores */
+
+/* An outcome transform as fitted on some observations, so that it can be applied to
+ * another y: z = (t(y') - mean) / sd with y' = y to maximize and t the identity
+ * (standardize), log(y' - lo + dl) (log) or -log(hi - y' + dl) (gap-log).
+ * ref_mean / ref_sd: the broad reference density of the prequential score, a normal
+ * on y' with the observed mean and the observed range as its sd. */
+typedef struct axl__otf {
+    int tf;
+    double hi, lo, dl, mean, sd;
+    double ref_mean, ref_sd;
+} axl__otf;
+
+/*
+ * Outcome transform tf (axl_outcome_tf 0, 1 or 3; shifts from o) of the first n of
+ * in's observations into ys (standardized, to maximize), their known noise variances
+ * into nv (NULL when in->sem is NULL), *jac = the summed log-Jacobian, *t (may be NULL)
+ * = the transform as fitted.
+ */
+void axl__prep_outcomes(int tf, const axl_model_options *o, const axl_model_input *in, size_t n,
+                        double *ys, double *nv, double *jac, axl__otf *t);
+
+/* z of y' (to maximize) and log |dz/dy'|; 0, or -1 when y' is outside the domain. */
+int axl__otf_apply(const axl__otf *t, double y, double *z, double *logjac);
+
+/*
+ * Log predictive density of y' (to maximize) in the units of y, under the transform t
+ * and a GP predictive normal N(mu, s2) of z (latent variance plus noise): the mixture
+ * (1 - eps) N(z; mu, s2) |dz/dy'| + eps N(y'; ref_mean, ref_sd^2). The reference part
+ * is the same for every transform; it gives a y outside a transform's domain (below
+ * the log transform's old worst - dl, above the gap-log's old best + dl) a finite,
+ * low density instead of -inf, and caps what one surprise can cost.
+ */
+double axl__preq_logpdf(const axl__otf *t, double y, double mu, double s2, double eps);
+
 /* ---- acq.c */
 
 typedef struct axl__acq_cfg {

@@ -205,6 +205,13 @@ int axl_model_state_encode(const axl_model_state *st, uint8_t *buf, size_t cap, 
         memcpy(&bits, &v, 8);
         put64(buf + o, bits), o += 8;
     }
+    put32(buf + o, st->n_obs_prev), o += 4;
+    put32(buf + o, st->n_preq), o += 4;
+    for (i = 0; i < 3; i++) {
+        uint64_t bits;
+        memcpy(&bits, &st->preq[i], 8);
+        put64(buf + o, bits), o += 8;
+    }
     if (len)
         *len = o;
     return 0;
@@ -220,9 +227,11 @@ int axl_model_state_decode(axl_model_state *st, const uint8_t *buf, size_t len)
     if (len < 4)
         return AXL_ECORRUPT;
     ver = get32(buf);
-    if (ver != 1 && ver != AXL_MODEL_STATE_VERSION)
+    if (ver < 1 || ver > AXL_MODEL_STATE_VERSION)
         return AXL_EVERSION;
-    if (len != (ver == 1 ? AXL_MODEL_STATE_BYTES_V1 : AXL_MODEL_STATE_BYTES))
+    if (len != (ver == 1   ? AXL_MODEL_STATE_BYTES_V1
+                : ver == 2 ? AXL_MODEL_STATE_BYTES_V2
+                           : AXL_MODEL_STATE_BYTES))
         return AXL_ECORRUPT;
     memset(&t, 0, sizeof(t));
     t.version = get32(buf + o), o += 4;
@@ -275,7 +284,20 @@ int axl_model_state_decode(axl_model_state *st, const uint8_t *buf, size_t len)
             t.hyper_gap[i] = i < t.n_hyper_gap ? v : 0.0;
         }
     }
-    t.version = AXL_MODEL_STATE_VERSION; /* a v1 state continues as v2 */
+    if (ver >= 3) {
+        /* an older state starts its prequential scores from zero (n_obs_prev 0: the
+         * next GP generation scores nothing, the one after scores what arrived) */
+        t.n_obs_prev = get32(buf + o), o += 4;
+        t.n_preq = get32(buf + o), o += 4;
+        for (i = 0; i < 3; i++) {
+            uint64_t bits = get64(buf + o);
+            o += 8;
+            memcpy(&t.preq[i], &bits, 8);
+            if (!isfinite(t.preq[i]))
+                return AXL_ECORRUPT;
+        }
+    }
+    t.version = AXL_MODEL_STATE_VERSION; /* an older state continues as the current one */
     *st = t;
     return 0;
 }

@@ -796,23 +796,248 @@ static void test_state_codec(void **st)
     assert_int_equal(t.version, AXL_MODEL_STATE_VERSION);
     assert_int_equal(t.n_hyper_gap, 0);
     assert_true(t.n_hyper_log == 5 && t.hyper_log[1] == 0.5 && t.outcome_tf == AXL_OUTCOME_LOG);
-    buf[0] = 2;
-    buf[len - 8 * AXL_MODEL_MAX_HYPER - 4] = 4; /* n_hyper_gap 4 with hyper_dims 2 */
-    assert_int_equal(axl_model_state_decode(&t, buf, len), AXL_ECORRUPT);
-    buf[len - 8 * AXL_MODEL_MAX_HYPER - 4] = 5;
+    buf[0] = 3;
+    {
+        size_t at = AXL_MODEL_STATE_BYTES_V2 - 8 * AXL_MODEL_MAX_HYPER - 4;
+        buf[at] = 4; /* n_hyper_gap 4 with hyper_dims 2 */
+        assert_int_equal(axl_model_state_decode(&t, buf, len), AXL_ECORRUPT);
+        buf[at] = 5;
+    }
     assert_int_equal(axl_model_state_decode(&t, buf, len), 0);
     buf[0] = 9;
     assert_int_equal(axl_model_state_decode(&t, buf, len), AXL_EVERSION);
-    buf[0] = 2;
+    buf[0] = 0;
+    assert_int_equal(axl_model_state_decode(&t, buf, len), AXL_EVERSION);
+    buf[0] = 3;
     buf[32] = 60; /* hyper_dims 60 with n_hyper 5 */
     assert_int_equal(axl_model_state_decode(&t, buf, len), AXL_ECORRUPT);
     assert_int_equal(axl_model_state_encode(&s, buf, 10, &len), AXL_EINVAL);
+
+    /* version 3: the prequential scores round-trip; a version-2 state (without them)
+     * decodes with none, and continues as version 3 */
+    s.n_obs_prev = 17;
+    s.n_preq = 5;
+    s.preq[0] = -3.5;
+    s.preq[1] = 2.25;
+    s.preq[2] = -1e-3;
+    assert_int_equal(axl_model_state_encode(&s, buf, sizeof buf, &len), 0);
+    assert_int_equal(len, AXL_MODEL_STATE_BYTES);
+    assert_int_equal(axl_model_state_decode(&t, buf, len), 0);
+    assert_memory_equal(&s, &t, sizeof s);
+    assert_int_equal(axl_model_state_decode(&t, buf, AXL_MODEL_STATE_BYTES_V2), AXL_ECORRUPT);
+    buf[0] = 2;
+    assert_int_equal(axl_model_state_decode(&t, buf, len), AXL_ECORRUPT); /* v2 is shorter */
+    assert_int_equal(axl_model_state_decode(&t, buf, AXL_MODEL_STATE_BYTES_V2), 0);
+    assert_int_equal(t.version, AXL_MODEL_STATE_VERSION);
+    assert_true(t.n_obs_prev == 0 && t.n_preq == 0 && t.preq[0] == 0 && t.preq[1] == 0 &&
+                t.preq[2] == 0);
+    assert_true(t.n_hyper_gap == 5 && t.hyper_gap[2] == -2.0);
+    buf[0] = 3;
+    {
+        double inf = INFINITY;
+        memcpy(buf + len - 8, &inf, 8); /* a non-finite score */
+        assert_int_equal(axl_model_state_decode(&t, buf, len), AXL_ECORRUPT);
+    }
+}
+
+/* Integral of exp(axl__preq_logpdf) over y' in (a, b), by the trapezoid rule on a grid
+ * that is log-spaced away from a (the log transform's density piles up there). */
+static double preq_mass(const axl__otf *t, double a, double b, double mu, double s2, double eps)
+{
+    const int N = 200000;
+    double sum = 0, prev_y = a, prev_p = 0;
+    int i;
+    for (i = 1; i <= N; i++) {
+        double y = a + (b - a) * pow(1e-12, 1.0 - (double)i / N);
+        double p = exp(axl__preq_logpdf(t, y, mu, s2, eps));
+        sum += 0.5 * (p + prev_p) * (y - prev_y);
+        prev_y = y;
+        prev_p = p;
+    }
+    return sum;
+}
+
+static void test_preq_logpdf(void **st)
+{
+    const double LOG_SQRT_2PI = 0.91893853320467274178;
+    axl__otf t = {.tf = AXL_OUTCOME_STANDARDIZE,
+                  .hi = 5,
+                  .lo = -1,
+                  .dl = 1,
+                  .mean = 1,
+                  .sd = 2,
+                  .ref_mean = 2,
+                  .ref_sd = 6};
+    double z, lj, v;
+    (void)st;
+    /* standardize, no reference part: N(z; mu, s2) / sd */
+    v = axl__preq_logpdf(&t, 3.0, 0.5, 0.25, 0.0);
+    assert_true(fabs(v - (-0.5 * 0.25 / 0.25 - 0.5 * log(0.25) - LOG_SQRT_2PI - log(2.0))) < 1e-12);
+    /* the mixture's reference part: log((1 - eps) p + eps q) */
+    {
+        double p = exp(v), q = exp(-0.5 * (1.0 / 6) * (1.0 / 6) - log(6.0) - LOG_SQRT_2PI);
+        v = axl__preq_logpdf(&t, 3.0, 0.5, 0.25, 0.1);
+        assert_true(fabs(v - log(0.9 * p + 0.1 * q)) < 1e-12);
+    }
+    /* log transform: z = (log(y - lo + dl) - mean) / sd; its domain ends at lo - dl */
+    t.tf = AXL_OUTCOME_LOG;
+    t.dl = 1e-3;
+    t.mean = -1.0;
+    t.sd = 1.5;
+    assert_int_equal(axl__otf_apply(&t, 2.0, &z, &lj), 0);
+    assert_true(fabs(z - (log(3.001) + 1.0) / 1.5) < 1e-12);
+    assert_true(fabs(lj + log(3.001) + log(1.5)) < 1e-12);
+    assert_int_equal(axl__otf_apply(&t, -1.0011, &z, &lj), -1);
+    assert_true(axl__preq_logpdf(&t, -1.5, 0.0, 1.0, 0.0) == -INFINITY);
+    v = axl__preq_logpdf(&t, -1.5, 0.0, 1.0, 0.01); /* outside: the reference part alone */
+    assert_true(fabs(v - (log(0.01) - 0.5 * (3.5 / 6) * (3.5 / 6) - log(6.0) - LOG_SQRT_2PI)) <
+                1e-12);
+    /* each is a density of y: it integrates to 1 (the reference part over the real
+     * line, the transform's over its domain) */
+    assert_true(fabs(preq_mass(&t, -1.001, 2000.0, 0.3, 0.5, 0.0) - 1.0) < 1e-4);
+    t.tf = AXL_OUTCOME_GAPLOG;
+    t.dl = 0.6;
+    {
+        /* gap-log's domain ends at hi + dl = 5.6; integrate toward -inf by mirroring */
+        axl__otf m = t;
+        double sum = 0, prev_y = 0, prev_p = 0;
+        int i, N = 200000;
+        for (i = 1; i <= N; i++) {
+            double g = 5e6 * pow(1e-15, 1.0 - (double)i / N); /* gap below 5.6 */
+            double p = exp(axl__preq_logpdf(&m, 5.6 - g, -0.4, 2.0, 0.0));
+            sum += 0.5 * (p + prev_p) * (g - prev_y);
+            prev_y = g;
+            prev_p = p;
+        }
+        assert_true(fabs(sum - 1.0) < 1e-4);
+    }
+    assert_true(axl__preq_logpdf(&t, 5.7, 0.0, 1.0, 0.0) == -INFINITY);
+    assert_true(isfinite(axl__preq_logpdf(&t, 5.7, 0.0, 1.0, 0.01)));
+    /* and so is the mixture */
+    t.tf = AXL_OUTCOME_STANDARDIZE;
+    assert_true(fabs(preq_mass(&t, -200.0, 200.0, 0.3, 0.5, 0.2) - 1.0) < 1e-4);
 }
 
 static void branin_space(axl_param p[2])
 {
     p[0] = (axl_param){.type = AXL_PARAM_FLOAT, .lower = -5, .upper = 10};
     p[1] = (axl_param){.type = AXL_PARAM_FLOAT, .lower = 0, .upper = 15};
+}
+
+static void test_log_shift_adapt(void **st)
+{
+    /* the log transform's shift: at least 0.1 times the gap between the worst value
+     * and the next (minimized: the two largest), else 1e-6 of the range */
+    axl_model_options o;
+    axl_model_input in;
+    axl__otf t;
+    double y[5] = {1.0, 3.0, 2.5, 2.9, 0.0}, ys[5], jac, g;
+    (void)st;
+    axl_model_options_default(&o);
+    memset(&in, 0, sizeof in);
+    in.y = y;
+    in.n_obs = 5;
+    axl__prep_outcomes(AXL_OUTCOME_LOG, &o, &in, 5, ys, NULL, &jac, &t);
+    assert_true(fabs(t.dl - 0.1 * 0.1) < 1e-12); /* worst 3.0, next 2.9 */
+    assert_true(t.lo == -3.0 && t.hi == 0.0);
+    /* the worst point stays within log(11) of its neighbour after the transform */
+    g = (ys[3] - ys[1]) * t.sd;
+    assert_true(fabs(g - log(11.0)) < 1e-9);
+    /* a near tie at the worst: the data resolve small differences there, the shift
+     * stays at log_shift * range */
+    y[3] = 3.0 - 1e-9;
+    axl__prep_outcomes(AXL_OUTCOME_LOG, &o, &in, 5, ys, NULL, &jac, &t);
+    assert_true(fabs(t.dl - 1e-6 * 3.0) < 1e-15);
+    /* off: always log_shift * range */
+    y[3] = 2.9;
+    o.log_shift_adapt = 0;
+    axl__prep_outcomes(AXL_OUTCOME_LOG, &o, &in, 5, ys, NULL, &jac, &t);
+    assert_true(fabs(t.dl - 1e-6 * 3.0) < 1e-15);
+    /* the other transforms do not use it */
+    o.log_shift_adapt = 0.1;
+    axl__prep_outcomes(AXL_OUTCOME_GAPLOG, &o, &in, 5, ys, NULL, &jac, &t);
+    assert_true(fabs(t.dl - 0.1 * 3.0) < 1e-12);
+}
+
+static void test_preq_generate(void **st)
+{
+    /* AUTO scores each transform on the observations that arrived since the last GP
+     * generation, with the GPs as they were then */
+    const double LOG_SQRT_2PI = 0.91893853320467274178;
+    axl_param p[2];
+    run r;
+    double X[2 * 14], y[14], out[2], lo = INFINITY, hi = -INFINITY, mean = 0;
+    axl_model_output o;
+    size_t i;
+    (void)st;
+    memset(&r, 0, sizeof r);
+    branin_space(p);
+    r.s = (axl_space){.n_params = 2, .params = p};
+    r.step = (axl_gen_step){.model = AXL_GEN_SOBOL, .num_trials = -1, .seed = 3};
+    axl_model_options_default(&r.o);
+    r.o.preq_min = 5; /* off by default */
+    axl_model_state_init(&r.st, 5);
+    assert_int_equal(gen(&r, 0, NULL, NULL, 0, NULL, 12, X, &o), 0);
+    for (i = 0; i < 12; i++)
+        y[i] = axl_testfn_branin(X + 2 * i);
+    r.st = o.state;
+    r.step.model = AXL_GEN_GP_LOGEI;
+    assert_int_equal(gen(&r, 12, X, y, 0, NULL, 1, X + 24, &o), 0);
+    assert_true(o.state.n_obs_prev == 12 && o.state.n_preq == 0 && o.state.preq[0] == 0);
+    r.st = o.state;
+    /* the same data again: nothing new to score */
+    assert_int_equal(gen(&r, 12, X, y, 0, NULL, 1, out, &o), 0);
+    assert_true(o.state.n_obs_prev == 12 && o.state.n_preq == 0);
+    /* one new observation far worse than every earlier one (minimized: larger): it is
+     * below the log transform's domain, which gives it the reference part alone */
+    for (i = 0; i < 12; i++) {
+        lo = fmin(lo, -y[i]);
+        hi = fmax(hi, -y[i]);
+        mean += -y[i];
+    }
+    mean /= 12;
+    y[12] = -lo + 10 * (hi - lo);
+    assert_int_equal(gen(&r, 13, X, y, 0, NULL, 1, out, &o), 0);
+    assert_true(o.state.n_obs_prev == 13 && o.state.n_preq == 1);
+    {
+        double zr = (-y[12] - mean) / (hi - lo);
+        double want = log(r.o.preq_eps) - 0.5 * zr * zr - log(hi - lo) - LOG_SQRT_2PI;
+        assert_true(fabs(o.state.preq[1] - want) < 1e-9);
+    }
+    /* standardization's own density of it is tiny too (z far out), but the shared
+     * reference part bounds every score from below */
+    assert_true(isfinite(o.state.preq[0]) && o.state.preq[0] >= o.state.preq[1] - 1e-9);
+    assert_true(isfinite(o.state.preq[2]));
+    /* a second point adds to the (decayed) sums; with preq_min 2 the transform is
+     * chosen by them from now on */
+    {
+        axl_model_state s1 = o.state;
+        int q, best = 0;
+        double d = r.o.preq_decay;
+        r.st = o.state;
+        memcpy(X + 26, out, 2 * sizeof(double));
+        y[13] = axl_testfn_branin(X + 26);
+        r.o.preq_min = 2;
+        assert_int_equal(gen(&r, 14, X, y, 0, NULL, 1, out, &o), 0);
+        assert_true(o.state.n_obs_prev == 14 && o.state.n_preq == 2);
+        for (q = 0; q < 3; q++) {
+            double add = o.state.preq[q] - d * s1.preq[q]; /* the new point's density */
+            assert_true(isfinite(add) && add < 10.0);
+            if (o.state.preq[q] > o.state.preq[best])
+                best = q;
+        }
+        assert_int_equal(o.diag.outcome_tf, best == 0   ? AXL_OUTCOME_STANDARDIZE
+                                            : best == 1 ? AXL_OUTCOME_LOG
+                                                        : AXL_OUTCOME_GAPLOG);
+        /* preq_min < 0: MAP + log-Jacobian only, and no scores kept */
+        r.o.preq_min = -1;
+        assert_int_equal(gen(&r, 14, X, y, 0, NULL, 1, out, &o), 0);
+        assert_true(o.state.n_preq == 1 && o.state.preq[1] == s1.preq[1]);
+        /* a decay outside (0, 1] is refused */
+        r.o.preq_min = 5;
+        r.o.preq_decay = 0;
+        assert_int_equal(gen(&r, 14, X, y, 0, NULL, 1, out, &o), AXL_EINVAL);
+    }
 }
 
 static void test_gp_generate(void **st)
@@ -1126,8 +1351,11 @@ int main(void)
         cmocka_unit_test(test_sobol_dedup_many),
         cmocka_unit_test(test_sobol_resume),
         cmocka_unit_test(test_state_codec),
+        cmocka_unit_test(test_preq_logpdf),
         cmocka_unit_test(test_gp_generate),
         cmocka_unit_test(test_outcome_transforms),
+        cmocka_unit_test(test_preq_generate),
+        cmocka_unit_test(test_log_shift_adapt),
         cmocka_unit_test(test_gp_generate_mixed_constrained),
         cmocka_unit_test(test_strategy_rules),
         cmocka_unit_test(test_testfunctions),
