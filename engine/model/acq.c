@@ -151,7 +151,7 @@ static int cmp_scored_desc(const void *a, const void *b)
  * below the incumbents (measured at n = 500: ~85% prunable after 64 rows at d = 6,
  * ~99% at d = 4). sc: nr scratch entries; ws: as for a chunk of CH without gradient.
  */
-#define PRUNE_MIN_N 128
+#define PRUNE_MIN_N 96
 #define PRUNE_NB 64
 #define PRUNE_BATCH 32
 static int score_pruned(const axl_gp *gp, double best_f, size_t D, size_t nr, const double *raw,
