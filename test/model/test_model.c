@@ -924,6 +924,17 @@ static void branin_space(axl_param p[2])
     p[1] = (axl_param){.type = AXL_PARAM_FLOAT, .lower = 0, .upper = 15};
 }
 
+/* a run on Branin's box: Sobol step (seed 3), default options, a fresh state */
+static void branin_run(run *r, axl_param p[2], uint64_t state_seed)
+{
+    memset(r, 0, sizeof *r);
+    branin_space(p);
+    r->s = (axl_space){.n_params = 2, .params = p};
+    r->step = (axl_gen_step){.model = AXL_GEN_SOBOL, .num_trials = -1, .seed = 3};
+    axl_model_options_default(&r->o);
+    axl_model_state_init(&r->st, state_seed);
+}
+
 static void test_log_shift_adapt(void **st)
 {
     /* the log transform's shift: at least 0.1 times the gap between the worst value
@@ -970,13 +981,8 @@ static void test_preq_generate(void **st)
     axl_model_output o;
     size_t i;
     (void)st;
-    memset(&r, 0, sizeof r);
-    branin_space(p);
-    r.s = (axl_space){.n_params = 2, .params = p};
-    r.step = (axl_gen_step){.model = AXL_GEN_SOBOL, .num_trials = -1, .seed = 3};
-    axl_model_options_default(&r.o);
+    branin_run(&r, p, 5);
     r.o.preq_min = 5; /* off by default */
-    axl_model_state_init(&r.st, 5);
     assert_int_equal(gen(&r, 0, NULL, NULL, 0, NULL, 12, X, &o), 0);
     for (i = 0; i < 12; i++)
         y[i] = axl_testfn_branin(X + 2 * i);
@@ -1048,12 +1054,7 @@ static void test_gp_generate(void **st)
     axl_model_output o;
     size_t i, j, n = 10;
     (void)st;
-    memset(&r, 0, sizeof r);
-    branin_space(p);
-    r.s = (axl_space){.n_params = 2, .params = p};
-    r.step = (axl_gen_step){.model = AXL_GEN_SOBOL, .num_trials = -1, .seed = 3};
-    axl_model_options_default(&r.o);
-    axl_model_state_init(&r.st, 11);
+    branin_run(&r, p, 11);
     assert_int_equal(gen(&r, 0, NULL, NULL, 0, NULL, n, X, &o), 0);
     r.st = o.state;
     for (i = 0; i < n; i++)
@@ -1103,12 +1104,7 @@ static void test_outcome_transforms(void **st)
     size_t i;
     int tf;
     (void)st;
-    memset(&r, 0, sizeof r);
-    branin_space(p);
-    r.s = (axl_space){.n_params = 2, .params = p};
-    r.step = (axl_gen_step){.model = AXL_GEN_SOBOL, .num_trials = -1, .seed = 3};
-    axl_model_options_default(&r.o);
-    axl_model_state_init(&r.st, 5);
+    branin_run(&r, p, 5);
     assert_int_equal(gen(&r, 0, NULL, NULL, 0, NULL, 12, X, &o), 0);
     for (i = 0; i < 12; i++)
         y[i] = axl_testfn_branin(X + 2 * i);
