@@ -176,7 +176,7 @@ typedef struct axl_gp_config {
                        * start gets before only the best one continues (0: every start
                        * runs to the end) */
     int short_warm_n; /* from this n on a warm start gets 4 BFGS iterations per
-                       * generation instead of 30 (0: 65) */
+                       * generation instead of 30 (0: 65, the default) */
 } axl_gp_config;
 
 /* An immutable fitted GP (training data, hyper-parameters, Cholesky factor). */

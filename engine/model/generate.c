@@ -13,7 +13,7 @@ void axl_model_options_default(axl_model_options *o)
     o->gp.n_starts = 3;
     o->gp.max_iter = 100;
     o->gp.screen_iter = 10;
-    o->gp.short_warm_n = 65;
+    o->gp.short_warm_n = AXL__SHORT_WARM_N;
     o->n_raw = 1024;
     o->n_restarts = 12;
     o->max_qn_iter = 60;
@@ -465,16 +465,15 @@ static int gen_gp(const axl_model_input *in, const axl_model_options *o, const a
      * observed y are most probable: MAP objective plus the log-Jacobian of the
      * transform, which makes the scores densities of the same y */
     t0 = axl__now_ms();
-    if (o->outcome_transform == AXL_OUTCOME_AUTO && o->preq_min >= 0 &&
-        n <= (size_t)o->auto_full_max_n &&
-        (rv = preq_update(in, o, D, U, ys2, nv ? nv2 : NULL, &out->state)) != 0)
+    /* prequential scores: AUTO with preq_min >= 0, where all three transforms are fitted */
+    int preq_on = o->outcome_transform == AXL_OUTCOME_AUTO && o->preq_min >= 0 &&
+                  n <= (size_t)o->auto_full_max_n;
+    if (preq_on && (rv = preq_update(in, o, D, U, ys2, nv ? nv2 : NULL, &out->state)) != 0)
         goto fail;
     {
         int tfs[3], ntf = 0, q;
         /* AUTO by the prequential scores once enough observations were scored */
-        int by_preq = o->outcome_transform == AXL_OUTCOME_AUTO && o->preq_min >= 0 &&
-                      n <= (size_t)o->auto_full_max_n &&
-                      out->state.n_preq >= (uint32_t)(o->preq_min > 0 ? o->preq_min : 1);
+        int by_preq = preq_on && out->state.n_preq >= (uint32_t)(o->preq_min > 0 ? o->preq_min : 1);
         double best_score = -INFINITY, score, obj;
         if (o->outcome_transform == AXL_OUTCOME_AUTO) {
             tfs[ntf++] = AXL_OUTCOME_STANDARDIZE;

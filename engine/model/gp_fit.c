@@ -360,7 +360,7 @@ int axl_gp_fit(size_t n, size_t d, const double *X, const double *y, const doubl
              * generation stay within 0.08 nats of the MAP objective that 30 reach;
              * from n = 65 instead of 101, the suite's d >= 4 problems at twice their
              * budgets (40 seeds) end with the same quartiles within 2%. */
-            size_t short_n = cfg->short_warm_n > 0 ? (size_t)cfg->short_warm_n : 65;
+            size_t short_n = cfg->short_warm_n > 0 ? (size_t)cfg->short_warm_n : AXL__SHORT_WARM_N;
             if (s == 0 && warm != NULL && mi > (n >= short_n ? 4 : 30))
                 mi = n >= short_n ? 4 : 30;
             if ((rv = bfgs_run(&ctx, theta, mi, &v)) != 0)
